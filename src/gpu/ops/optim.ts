@@ -1,0 +1,7 @@
+// PLACEHOLDER: replaced by the kernel family's implementation.
+import type { Tensor } from '../../backend.ts';
+import type * as K from '../../kernels.ts';
+import type { WebGpuBackend } from '../backend.ts';
+const todo = (name: string) => (): never => { throw new Error(`${name}: not yet implemented`); };
+export const adam = todo('adam') as (g: WebGpuBackend, p: K.AdamParams<Tensor>) => void;
+export const sgd = todo('sgd') as (g: WebGpuBackend, p: K.SgdParams<Tensor>) => void;
