@@ -1,11 +1,95 @@
-// PLACEHOLDER: replaced by the kernel family's implementation.
+// Likelihood and KL kernels (shaders/gaussian.wgsl, bernoulli.wgsl, kl.wgsl):
+// fused row-wise log-densities (row-segment workgroup trees), elementwise
+// gradients, and the shared (column/scalar) log-variance gradient as a chunked
+// column reduction finished by the passes of ./reduce.ts.
 import type { Tensor } from '../../backend.ts';
 import type * as K from '../../kernels.ts';
+import {
+  checkBernoulliLogLik, checkBernoulliLogLikBackward, checkGaussianLogDensity, checkGaussianLogDensityBackward,
+  checkKlStdNormal, checkKlStdNormalBackward,
+} from '../../shapes/likelihood.ts';
 import type { WebGpuBackend } from '../backend.ts';
-const todo = (name: string) => (): never => { throw new Error(`${name}: not yet implemented`); };
-export const gaussianLogDensity = todo('gaussianLogDensity') as (g: WebGpuBackend, p: K.GaussianLogDensityParams<Tensor>) => void;
-export const gaussianLogDensityBackward = todo('gaussianLogDensityBackward') as (g: WebGpuBackend, p: K.GaussianLogDensityBackwardParams<Tensor>) => void;
-export const bernoulliLogLik = todo('bernoulliLogLik') as (g: WebGpuBackend, p: K.BernoulliLogLikParams<Tensor>) => void;
-export const bernoulliLogLikBackward = todo('bernoulliLogLikBackward') as (g: WebGpuBackend, p: K.BernoulliLogLikBackwardParams<Tensor>) => void;
-export const klStdNormal = todo('klStdNormal') as (g: WebGpuBackend, p: K.KlStdNormalParams<Tensor>) => void;
-export const klStdNormalBackward = todo('klStdNormalBackward') as (g: WebGpuBackend, p: K.KlStdNormalBackwardParams<Tensor>) => void;
+import { COL_WORKGROUP, colChunking, colGrid, dispatchRows, rowLayout, sumAllInto, sumColsInto } from './reduce.ts';
+
+/** Threads per workgroup of the elementwise gradient kernels. */
+const ELEMENTWISE_WG = 256;
+const MODE_CODE: Record<K.LogvarMode, number> = { element: 0, column: 1, scalar: 2 };
+
+export function gaussianLogDensity(gpu: WebGpuBackend, p: K.GaussianLogDensityParams<Tensor>): void {
+  checkGaussianLogDensity(p);
+  if (p.rows === 0) return;
+  const layout = rowLayout(p.cols);
+  const k = gpu.registry.get('gaussian', 'log_density_rows', layout);
+  dispatchRows(gpu, k, { x: p.x, mu: p.mu, logvar: p.logvar, out: p.out },
+    { rows: p.rows, cols: p.cols, logvarMode: MODE_CODE[p.logvarMode] }, p.rows, layout);
+}
+
+export function gaussianLogDensityBackward(gpu: WebGpuBackend, p: K.GaussianLogDensityBackwardParams<Tensor>): void {
+  checkGaussianLogDensityBackward(p);
+  const { rows, cols } = p;
+  const n = rows * cols;
+  const accumulate = p.accumulate ? 1 : 0;
+  const mode = MODE_CODE[p.logvarMode];
+  const grad = { gx: p.x, gmu: p.mu, glogvar: p.logvar, dOut: p.dOut, dMu: p.dMu };
+  if (p.logvarMode === 'element') {
+    if (n === 0) return;
+    const k = gpu.registry.get('gaussian', 'grad_mu_logvar_element', { WG: ELEMENTWISE_WG });
+    gpu.dispatch1D(k, { ...grad, dLogvar: p.dLogvar }, { rows, cols, logvarMode: mode, accumulate }, n);
+    return;
+  }
+  if (n > 0) {
+    const k = gpu.registry.get('gaussian', 'grad_mu', { WG: ELEMENTWISE_WG });
+    gpu.dispatch1D(k, grad, { rows, cols, logvarMode: mode, accumulate }, n);
+  }
+  // The shared log-variance gradient sums over rows (and, for a scalar, over columns).
+  const nShared = p.logvarMode === 'column' ? cols : 1;
+  if (n === 0) {
+    // an empty sum: dLogvar = 0 (or unchanged when accumulating)
+    if (!accumulate) gpu.fill({ x: p.dLogvar, n: nShared, value: 0 });
+    return;
+  }
+  const k = gpu.registry.get('gaussian', 'grad_logvar_shared_chunk', { WG: COL_WORKGROUP });
+  const { rowsPerChunk, chunks } = colChunking(gpu, rows);
+  const grid = colGrid(gpu, 'gaussianLogDensityBackward', cols, chunks);
+  const chunkBuffers = { cx: p.x, cmu: p.mu, clogvar: p.logvar, cdOut: p.dOut };
+  const chunkParams = { rows, cols, logvarMode: mode, rowsPerChunk };
+  if (p.logvarMode === 'column' && chunks === 1) {
+    gpu.dispatch(k, { ...chunkBuffers, partial: p.dLogvar }, { ...chunkParams, accumulate }, grid);
+    return;
+  }
+  const partial = gpu.tensor(chunks * cols, { label: 'gaussianLogDensityBackward dLogvar partials' });
+  gpu.dispatch(k, { ...chunkBuffers, partial }, { ...chunkParams, accumulate: 0 }, grid);
+  if (p.logvarMode === 'column') sumColsInto(gpu, partial, chunks, cols, p.dLogvar, !!accumulate);
+  else sumAllInto(gpu, partial, chunks * cols, p.dLogvar, !!accumulate);
+  gpu.release(partial);
+}
+
+export function bernoulliLogLik(gpu: WebGpuBackend, p: K.BernoulliLogLikParams<Tensor>): void {
+  checkBernoulliLogLik(p);
+  if (p.rows === 0) return;
+  const layout = rowLayout(p.cols);
+  const k = gpu.registry.get('bernoulli', 'log_lik_rows', layout);
+  dispatchRows(gpu, k, { x: p.x, logits: p.logits, out: p.out }, { rows: p.rows, cols: p.cols }, p.rows, layout);
+}
+
+export function bernoulliLogLikBackward(gpu: WebGpuBackend, p: K.BernoulliLogLikBackwardParams<Tensor>): void {
+  checkBernoulliLogLikBackward(p);
+  const k = gpu.registry.get('bernoulli', 'grad_logits', { WG: ELEMENTWISE_WG });
+  gpu.dispatch1D(k, { gx: p.x, glogits: p.logits, dOut: p.dOut, dLogits: p.dLogits },
+    { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, p.rows * p.cols);
+}
+
+export function klStdNormal(gpu: WebGpuBackend, p: K.KlStdNormalParams<Tensor>): void {
+  checkKlStdNormal(p);
+  if (p.rows === 0) return;
+  const layout = rowLayout(p.cols);
+  const k = gpu.registry.get('kl', 'kl_std_normal_rows', layout);
+  dispatchRows(gpu, k, { m: p.m, logvar: p.logvar, out: p.out }, { rows: p.rows, cols: p.cols }, p.rows, layout);
+}
+
+export function klStdNormalBackward(gpu: WebGpuBackend, p: K.KlStdNormalBackwardParams<Tensor>): void {
+  checkKlStdNormalBackward(p);
+  const k = gpu.registry.get('kl', 'kl_std_normal_grad', { WG: ELEMENTWISE_WG });
+  gpu.dispatch1D(k, { gm: p.m, glogvar: p.logvar, dOut: p.dOut, dM: p.dM, dLogvar: p.dLogvar },
+    { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, p.rows * p.cols);
+}

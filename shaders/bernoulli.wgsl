@@ -1,0 +1,66 @@
+// Bernoulli log-likelihood with logits, per row (DESIGN §1.3):
+//   out[i] = Σ_j x_ij·l_ij − softplus(l_ij),  d/dl = x − sigmoid(l),
+// both evaluated so that no exponential of a large positive number is formed.
+
+override WG: u32 = 64;
+override TPR: u32 = 8;
+
+// log(1 + e^l) = max(l, 0) + log1p(e^{−|l|})
+fn softplus(l: f32) -> f32 {
+  let t = exp(-abs(l));
+  let u = 1.0 + t;
+  // log1p(t): log(u)·t/(u−1) cancels the rounding of u (exact t when u rounds to 1)
+  let lp = select(log(u) * t / (u - 1.0), t, u == 1.0);
+  return max(l, 0.0) + lp;
+}
+
+fn sigmoid(l: f32) -> f32 {
+  let t = exp(-abs(l));
+  let p = 1.0 / (1.0 + t);
+  return select(t * p, p, l >= 0.0);
+}
+
+struct RowParams { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> rp: RowParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> seg: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn log_lik_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
+  let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
+  let lane = li % TPR;
+  var s = 0.0;
+  if (row < rp.rows) {
+    let base = row * rp.cols;
+    for (var j = lane; j < rp.cols; j += TPR) {
+      let l = logits[base + j];
+      s += x[base + j] * l - softplus(l);
+    }
+  }
+  seg[li] = s;
+  workgroupBarrier();
+  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) { seg[li] += seg[li + stride]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
+}
+
+struct GradParams { rows: u32, cols: u32, accumulate: u32 }
+@group(0) @binding(4) var<uniform> gp: GradParams;
+@group(0) @binding(5) var<storage, read> gx: array<f32>;
+@group(0) @binding(6) var<storage, read> glogits: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dLogits: array<f32>;
+
+@compute @workgroup_size(WG)
+fn grad_logits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= gp.rows * gp.cols) { return; }
+  let g = dOut[e / gp.cols] * (gx[e] - sigmoid(glogits[e]));
+  dLogits[e] = select(g, dLogits[e] + g, gp.accumulate != 0u);
+}
