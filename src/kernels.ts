@@ -97,13 +97,17 @@ export interface KlStdNormalBackwardParams<T> {
 export interface AdamParams<T> {
   param: T; grad: T; m: T; v: T; n: number;
   lr: number; beta1: number; beta2: number; eps: number; step: number;
+  /** decoupled (AdamW) decay: param -= lr·weightDecay·param, using param before the step; default 0 */
   weightDecay?: number;
 }
 /** param -= lr · grad */
 export interface SgdParams<T> { param: T; grad: T; n: number; lr: number }
-/** dst[r] = src[idx[r]] for r < rows (rows of length cols) */
+/**
+ * dst[r] = src[idx[r]] for r < rows (rows of length cols); idx is a u32 tensor. An index past
+ * src's rows is an error on the CPU and a zero row on WebGPU (check on upload: checkRowIndices).
+ */
 export interface GatherRowsParams<T> { src: T; idx: T; dst: T; rows: number; cols: number }
-/** dst[idx[r]] (+)= src[r]: the backward of gatherRows for distinct indices */
+/** dst[idx[r]] (+)= src[r]: the backward of gatherRows for distinct indices (u32; out of range: CPU error, WebGPU skips) */
 export interface ScatterRowsParams<T> { src: T; idx: T; dst: T; rows: number; cols: number; accumulate?: boolean }
 
 /** The kernel set every backend implements, with identical semantics. */

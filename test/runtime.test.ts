@@ -99,3 +99,40 @@ for (const adapter of TEST_ADAPTERS) {
     });
   });
 }
+
+for (const adapter of TEST_ADAPTERS) {
+  describe(`webgpu binding rules on ${adapter}`, () => {
+    it('rejects a buffer bound read-only and writable in one dispatch, naming the kernel', async () => {
+      const gpu = await gpuBackend(adapter);
+      const t = gpu.tensor(256, { label: 'flat' });
+      const a = gpu.view(t, 0, 64, 'a');
+      const b = gpu.view(t, 128, 64, 'b');
+      expect(() => gpu.axpy({ x: a, y: b, n: 64, alpha: 1 })).not.toThrow(/read/); // both writable is fine
+      await gpu.finish();
+      const k = gpu.registry.get('random', 'reparamDiagBackward');
+      const reads = k.storage.find((s) => s.access === 'read');
+      const writes = k.storage.find((s) => s.access === 'read_write');
+      if (!reads || !writes) throw new Error('random.reparamDiagBackward should read and write storage');
+      const bufs: Record<string, ReturnType<typeof gpu.tensor>> = {};
+      for (const s of k.storage) bufs[s.name] = gpu.tensor(64);
+      bufs[reads.name] = a;
+      bufs[writes.name] = b;
+      expect(() => gpu.dispatch(k, bufs, Object.fromEntries((k.uniform?.members ?? []).map((m) => [m.name, 1])), [1, 1, 1]))
+        .toThrow(/random\.reparamDiagBackward.*does not allow that in one dispatch/);
+      gpu.release(t);
+    });
+
+    it('zero-fills the part of a pooled buffer that initial data does not cover', async () => {
+      const gpu = await gpuBackend(adapter);
+      const t = gpu.tensor(100);
+      gpu.fill({ x: t, n: 100, value: 9 });
+      gpu.release(t);
+      await gpu.finish();
+      const u = gpu.tensor(100, { data: new Float32Array([1, 2]) });
+      const out = await gpu.read(u);
+      expect(Array.from(out.subarray(0, 4))).toEqual([1, 2, 0, 0]);
+      expect(out[99]).toBe(0);
+      gpu.release(u);
+    });
+  });
+}

@@ -112,6 +112,12 @@ export class CpuBackend implements Backend {
   copy(p: K.CopyParams<Tensor>): void { elementwise.copy(this.unwrap(p, 'copy')); }
   adam(p: K.AdamParams<Tensor>): void { optim.adam(this.unwrap(p, 'adam')); }
   sgd(p: K.SgdParams<Tensor>): void { optim.sgd(this.unwrap(p, 'sgd')); }
-  gatherRows(p: K.GatherRowsParams<Tensor>): void { elementwise.gatherRows(this.unwrap(p, 'gatherRows')); }
-  scatterRows(p: K.ScatterRowsParams<Tensor>): void { elementwise.scatterRows(this.unwrap(p, 'scatterRows')); }
+  gatherRows(p: K.GatherRowsParams<Tensor>): void {
+    need(p.idx?.dtype === 'u32', 'gatherRows', `'idx' must be a u32 tensor, got ${p.idx?.dtype} (${p.idx?.label})`);
+    elementwise.gatherRows(this.unwrap(p, 'gatherRows'));
+  }
+  scatterRows(p: K.ScatterRowsParams<Tensor>): void {
+    need(p.idx?.dtype === 'u32', 'scatterRows', `'idx' must be a u32 tensor, got ${p.idx?.dtype} (${p.idx?.label})`);
+    elementwise.scatterRows(this.unwrap(p, 'scatterRows'));
+  }
 }

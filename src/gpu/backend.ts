@@ -121,7 +121,9 @@ export class WebGpuBackend implements Backend {
     const free = this.pool.get(bytes);
     let buffer = free?.pop();
     if (buffer) {
-      if (!opts.data) this.device.queue.writeBuffer(buffer, 0, new Uint8Array(length * 4));
+      // pooled storage holds old values: zero what the data does not cover
+      const covered = opts.data?.length ?? 0;
+      if (covered < length) this.device.queue.writeBuffer(buffer, covered * 4, new Uint8Array((length - covered) * 4));
     } else {
       buffer = this.device.createBuffer({ label, size: bytes, usage: USAGE_STORAGE });
       this.liveBuffers++;

@@ -166,6 +166,16 @@ export function checkBindings(k: Kernel, buffers: Record<string, BoundBuffer>, m
     need(b.byteLength % s.stride === 0, k.name,
       `binding '${s.name}' (${b.label}) is ${b.byteLength} bytes, not a multiple of its ${s.elem} element (${s.stride} bytes)`);
   }
+  // WebGPU forbids one buffer bound read-only and writable in the same dispatch
+  // (even disjoint regions): say so here instead of an asynchronous device error.
+  for (const r of k.storage) {
+    if (r.access !== 'read') continue;
+    for (const w of k.storage) {
+      if (w.access !== 'read_write' || buffers[r.name]!.buffer !== buffers[w.name]!.buffer) continue;
+      throw new KernelError(k.name, `reads '${r.name}' (${buffers[r.name]!.label}) from the buffer it writes through '${w.name}' ` +
+        `(${buffers[w.name]!.label}); WebGPU does not allow that in one dispatch: use separate tensors`);
+    }
+  }
 }
 
 /** Writes named parameters into the kernel's uniform struct layout. */

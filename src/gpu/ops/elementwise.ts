@@ -1,18 +1,131 @@
-// Elementwise kernels (shaders/elementwise.wgsl): activations, axpy, scale, fill,
-// copy, gather/scatter of rows.
-import type { Tensor } from '../../backend.ts';
+// Elementwise kernels (shaders/elementwise.wgsl): fill, scale, axpy, copy,
+// activations and their backward, gather/scatter of rows. CPU references and
+// exact semantics: src/cpu/elementwise.ts, src/kernels.ts.
+import { need, type Tensor } from '../../backend.ts';
+import { ACTIVATIONS } from '../../kernels.ts';
 import type * as K from '../../kernels.ts';
+import {
+  checkActivation, checkActivationBackward, checkAxpy, checkCopy, checkFill, checkGatherRows, checkScale,
+  checkScatterRows,
+} from '../../shapes/elementwise.ts';
 import type { WebGpuBackend } from '../backend.ts';
 
+/** How two tensors share storage: WebGPU forbids overlapping writable bindings in one dispatch. */
+export type Overlap = 'none' | 'same' | 'partial';
+
+export function overlap(gpu: WebGpuBackend, kernel: string, a: Tensor, b: Tensor): Overlap {
+  const ga = gpu.own(a, kernel);
+  const gb = gpu.own(b, kernel);
+  if (ga.buffer !== gb.buffer) return 'none';
+  if (ga.offset + ga.length <= gb.offset || gb.offset + gb.length <= ga.offset) return 'none';
+  return ga.offset === gb.offset && ga.length === gb.length ? 'same' : 'partial';
+}
+
+/** Throws unless the named tensors occupy disjoint memory. */
+export function needDisjoint(gpu: WebGpuBackend, kernel: string, tensors: Record<string, Tensor>): void {
+  const names = Object.keys(tensors);
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = names[i]!;
+      const b = names[j]!;
+      need(overlap(gpu, kernel, tensors[a]!, tensors[b]!) === 'none', kernel,
+        `${a} ('${tensors[a]!.label}') and ${b} ('${tensors[b]!.label}') overlap in memory; ` +
+          'WebGPU cannot bind overlapping writable ranges in one dispatch');
+    }
+  }
+}
+
 export function fill(gpu: WebGpuBackend, p: K.FillParams<Tensor>): void {
+  checkFill(p);
   const k = gpu.registry.get('elementwise', 'fill');
   gpu.dispatch1D(k, { x: p.x }, { n: p.n, value: p.value }, p.n);
 }
-const todo = (name: string) => (): never => { throw new Error(`${name}: not yet implemented`); };
-export const activation = todo('activation') as (g: WebGpuBackend, p: K.ActivationParams<Tensor>) => void;
-export const activationBackward = todo('activationBackward') as (g: WebGpuBackend, p: K.ActivationBackwardParams<Tensor>) => void;
-export const axpy = todo('axpy') as (g: WebGpuBackend, p: K.AxpyParams<Tensor>) => void;
-export const scale = todo('scale') as (g: WebGpuBackend, p: K.ScaleParams<Tensor>) => void;
-export const copy = todo('copy') as (g: WebGpuBackend, p: K.CopyParams<Tensor>) => void;
-export const gatherRows = todo('gatherRows') as (g: WebGpuBackend, p: K.GatherRowsParams<Tensor>) => void;
-export const scatterRows = todo('scatterRows') as (g: WebGpuBackend, p: K.ScatterRowsParams<Tensor>) => void;
+
+export function scale(gpu: WebGpuBackend, p: K.ScaleParams<Tensor>): void {
+  checkScale(p);
+  const k = gpu.registry.get('elementwise', 'scale');
+  gpu.dispatch1D(k, { x: p.x }, { n: p.n, alpha: p.alpha }, p.n);
+}
+
+export function axpy(gpu: WebGpuBackend, p: K.AxpyParams<Tensor>): void {
+  checkAxpy(p);
+  needDisjoint(gpu, 'axpy', { x: p.x, y: p.y });
+  const k = gpu.registry.get('elementwise', 'axpy');
+  gpu.dispatch1D(k, { x: p.x, y: p.y }, { n: p.n, alpha: p.alpha }, p.n);
+}
+
+export function copy(gpu: WebGpuBackend, p: K.CopyParams<Tensor>): void {
+  checkCopy(p);
+  if (p.n === 0) return;
+  const src = gpu.own(p.src, 'copy');
+  const dst = gpu.own(p.dst, 'copy');
+  if (src.buffer !== dst.buffer) {
+    gpu.copyBuffer(src, dst, p.n);
+    return;
+  }
+  // one buffer: only the first n elements of each side take part
+  if (src.offset === dst.offset) return;
+  need(src.offset + p.n <= dst.offset || dst.offset + p.n <= src.offset, 'copy',
+    `the first ${p.n} elements of src ('${src.label}') and dst ('${dst.label}') overlap; copy through a separate tensor`);
+  const k = gpu.registry.get('elementwise', 'copy_within');
+  gpu.dispatch1D(k, { src: gpu.view(src, 0, p.n), dst: gpu.view(dst, 0, p.n) }, { n: p.n }, p.n);
+}
+
+function actConstants(act: K.Activation): Record<string, number> {
+  return { ACT: ACTIVATIONS.indexOf(act) };
+}
+
+export function activation(gpu: WebGpuBackend, p: K.ActivationParams<Tensor>): void {
+  checkActivation(p);
+  const o = overlap(gpu, 'activation', p.x, p.y);
+  if (o === 'same') {
+    const k = gpu.registry.get('elementwise', 'activation_inplace', actConstants(p.act));
+    gpu.dispatch1D(k, { y: p.y }, { n: p.n }, p.n);
+    return;
+  }
+  needDisjoint(gpu, 'activation', { x: p.x, y: p.y });
+  const k = gpu.registry.get('elementwise', 'activation', actConstants(p.act));
+  gpu.dispatch1D(k, { x: p.x, y: p.y }, { n: p.n }, p.n);
+}
+
+export function activationBackward(gpu: WebGpuBackend, p: K.ActivationBackwardParams<Tensor>): void {
+  checkActivationBackward(p);
+  const kernel = 'activationBackward';
+  needDisjoint(gpu, kernel, { y: p.y, dx: p.dx });
+  needDisjoint(gpu, kernel, { y: p.y, dy: p.dy });
+  if (overlap(gpu, kernel, p.dy, p.dx) === 'same') {
+    need(!p.accumulate, kernel, 'accumulate with dx = dy is ambiguous; use separate tensors');
+    const k = gpu.registry.get('elementwise', 'activation_backward_inplace', actConstants(p.act));
+    gpu.dispatch1D(k, { y: p.y, dx: p.dx }, { n: p.n, accumulate: 0 }, p.n);
+    return;
+  }
+  needDisjoint(gpu, kernel, { dy: p.dy, dx: p.dx });
+  const k = gpu.registry.get('elementwise', 'activation_backward', actConstants(p.act));
+  gpu.dispatch1D(k, { y: p.y, dy: p.dy, dx: p.dx }, { n: p.n, accumulate: p.accumulate ? 1 : 0 }, p.n);
+}
+
+/** Out-of-range indices give zero rows here (the CPU reference throws); see checkRowIndices. */
+export function gatherRows(gpu: WebGpuBackend, p: K.GatherRowsParams<Tensor>): void {
+  const srcRows = checkGatherRows(p);
+  need(p.idx.dtype === 'u32', 'gatherRows', `idx must be a u32 tensor, got ${p.idx.dtype} ('${p.idx.label}')`);
+  needDisjoint(gpu, 'gatherRows', { src: p.src, idx: p.idx, dst: p.dst });
+  const n = p.rows * p.cols;
+  if (n === 0) return;
+  const k = gpu.registry.get('elementwise', 'gather_rows');
+  gpu.dispatch1D(k, { src: p.src, idx: p.idx, dst: p.dst }, { rows: p.rows, cols: p.cols, srcRows }, n);
+}
+
+/**
+ * Indices must be distinct (two invocations would race on one destination
+ * row); out-of-range indices are skipped here (the CPU reference throws).
+ */
+export function scatterRows(gpu: WebGpuBackend, p: K.ScatterRowsParams<Tensor>): void {
+  const dstRows = checkScatterRows(p);
+  need(p.idx.dtype === 'u32', 'scatterRows', `idx must be a u32 tensor, got ${p.idx.dtype} ('${p.idx.label}')`);
+  needDisjoint(gpu, 'scatterRows', { src: p.src, idx: p.idx, dst: p.dst });
+  const n = p.rows * p.cols;
+  if (n === 0) return;
+  const k = gpu.registry.get('elementwise', 'scatter_rows');
+  gpu.dispatch1D(k, { src: p.src, idx: p.idx, dst: p.dst },
+    { rows: p.rows, cols: p.cols, dstRows, accumulate: p.accumulate ? 1 : 0 }, n);
+}

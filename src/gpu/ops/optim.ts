@@ -1,7 +1,24 @@
-// PLACEHOLDER: replaced by the kernel family's implementation.
+// Optimizer kernels (shaders/optim.wgsl): fused Adam/AdamW and plain SGD over a
+// flat parameter buffer. Update rules: src/cpu/optim.ts.
 import type { Tensor } from '../../backend.ts';
 import type * as K from '../../kernels.ts';
+import { checkAdam, checkSgd } from '../../shapes/optim.ts';
 import type { WebGpuBackend } from '../backend.ts';
-const todo = (name: string) => (): never => { throw new Error(`${name}: not yet implemented`); };
-export const adam = todo('adam') as (g: WebGpuBackend, p: K.AdamParams<Tensor>) => void;
-export const sgd = todo('sgd') as (g: WebGpuBackend, p: K.SgdParams<Tensor>) => void;
+import { needDisjoint } from './elementwise.ts';
+
+export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
+  const s = checkAdam(p);
+  needDisjoint(gpu, 'adam', { param: p.param, grad: p.grad, m: p.m, v: p.v });
+  const k = gpu.registry.get('optim', 'adam');
+  gpu.dispatch1D(k, { param: p.param, grad: p.grad, m: p.m, v: p.v }, {
+    n: p.n, lr: p.lr, beta1: p.beta1, beta2: p.beta2, oneMinusBeta1: 1 - p.beta1, oneMinusBeta2: 1 - p.beta2, eps: p.eps,
+    biasCorrection1: s.biasCorrection1, biasCorrection2: s.biasCorrection2, weightDecay: s.weightDecay,
+  }, p.n);
+}
+
+export function sgd(gpu: WebGpuBackend, p: K.SgdParams<Tensor>): void {
+  checkSgd(p);
+  needDisjoint(gpu, 'sgd', { param: p.param, grad: p.grad });
+  const k = gpu.registry.get('optim', 'sgd');
+  gpu.dispatch1D(k, { param: p.param, grad: p.grad }, { n: p.n, lr: p.lr }, p.n);
+}
