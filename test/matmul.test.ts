@@ -1,0 +1,273 @@
+// matmul: GPU variants (vec4 register-blocked, vec4 aligned-load, shared-memory
+// tiled) vs the CPU reference, the CPU reference vs a float64 triple loop, the
+// tiled kernel through wgsl_reflect's race detector, and input validation.
+// Tolerances: atol 1e-4·sqrt(k) (inputs in [−1, 1], float32 sums of k products),
+// rtol 1e-4.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { detectRaces } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { KernelError, type Tensor } from '../src/backend.ts';
+import { matmul as cpuMatmul } from '../src/cpu/matmul.ts';
+import type { WebGpuBackend } from '../src/gpu/backend.ts';
+import { matmulVariant, matmulVariantFor, tuneMatmul, type MatmulVariant, type MatmulVariantOptions } from '../src/gpu/ops/matmul.ts';
+import { ACTIVATIONS, type Activation, type MatmulParams } from '../src/kernels.ts';
+import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray } from './gpu.ts';
+
+const atol = (k: number) => 1e-4 * Math.sqrt(Math.max(k, 1));
+const RTOL = 1e-4;
+
+interface Case {
+  m: number; n: number; k: number;
+  transA?: boolean; transB?: boolean;
+  batch?: number; strideA?: number; strideB?: number; strideC?: number;
+  bias?: boolean; act?: Activation; alpha?: number; accumulate?: boolean;
+}
+
+function lengths(c: Case): { a: number; b: number; c: number } {
+  const batch = c.batch ?? 1;
+  const sa = c.strideA ?? c.m * c.k;
+  const sb = c.strideB ?? c.k * c.n;
+  const sc = c.strideC ?? c.m * c.n;
+  return {
+    a: Math.max(1, (batch - 1) * sa + c.m * c.k),
+    b: Math.max(1, (batch - 1) * sb + c.k * c.n),
+    c: Math.max(1, (batch - 1) * sc + c.m * c.n),
+  };
+}
+
+function name(c: Case): string {
+  const parts = [`${c.m}×${c.n}×${c.k}`];
+  if (c.transA) parts.push('Aᵀ');
+  if (c.transB) parts.push('Bᵀ');
+  if (c.batch) parts.push(`batch ${c.batch} strides ${c.strideA ?? '-'}/${c.strideB ?? '-'}/${c.strideC ?? '-'}`);
+  if (c.bias) parts.push('bias');
+  if (c.act && c.act !== 'identity') parts.push(c.act);
+  if (c.alpha !== undefined) parts.push(`alpha ${c.alpha}`);
+  if (c.accumulate) parts.push('accumulate');
+  return parts.join(' ');
+}
+
+function params<T>(c: Case, a: T, b: T, out: T, bias: T | undefined): MatmulParams<T> {
+  return {
+    a, b, c: out, bias,
+    m: c.m, n: c.n, k: c.k, transA: c.transA, transB: c.transB,
+    batch: c.batch, strideA: c.strideA, strideB: c.strideB, strideC: c.strideC,
+    act: c.act, alpha: c.alpha, accumulate: c.accumulate,
+  };
+}
+
+/** Runs case c on the CPU reference and on the GPU with `variant`, compares C. */
+async function compare(gpu: WebGpuBackend, c: Case, variant: MatmulVariant, opts: MatmulVariantOptions = {}, seed = 1): Promise<void> {
+  const len = lengths(c);
+  const A = randomArray(len.a, seed);
+  const B = randomArray(len.b, seed + 1);
+  const C0 = randomArray(len.c, seed + 2);
+  const bias = c.bias ? randomArray(c.n, seed + 3) : undefined;
+  const want = C0.slice();
+  cpuMatmul(params(c, A, B, want, bias));
+
+  const ta = gpu.tensor(len.a, { data: A, label: 'a' });
+  const tb = gpu.tensor(len.b, { data: B, label: 'b' });
+  const tc = gpu.tensor(len.c, { data: C0, label: 'c' });
+  const tbias = bias ? gpu.tensor(c.n, { data: bias, label: 'bias' }) : undefined;
+  try {
+    matmulVariant(gpu, params<Tensor>(c, ta, tb, tc, tbias), variant, opts);
+    const got = await gpu.read(tc);
+    expectClose(got, want, atol(c.k), RTOL, `${variant}${opts.aligned === false ? ' (scalar loads)' : ''} ${name(c)}`);
+  } finally {
+    for (const t of [ta, tb, tc, tbias]) if (t) gpu.release(t);
+  }
+}
+
+const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [127, 129, 65], [128, 784, 400]];
+const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+
+const EPILOGUES: Case[] = [
+  ...ACTIVATIONS.map((act): Case => ({ m: 37, n: 45, k: 29, bias: true, act })),
+  { m: 37, n: 45, k: 29, alpha: -0.75 },
+  { m: 37, n: 45, k: 29, accumulate: true, alpha: 2, bias: true },
+  { m: 64, n: 32, k: 16, accumulate: true, transA: true },
+  { m: 8, n: 6, k: 0, bias: true, act: 'sigmoid' },
+];
+
+const BATCHED: Case[] = [
+  { m: 13, n: 11, k: 9, batch: 3 },
+  // B broadcast across the batch (stride 0), A and C with padding between blocks
+  { m: 13, n: 11, k: 9, batch: 4, strideA: 13 * 9 + 5, strideB: 0, strideC: 13 * 11 + 3, transB: true },
+  // A broadcast, aligned shapes
+  { m: 16, n: 12, k: 8, batch: 3, strideA: 0, transA: true, bias: true, act: 'relu' },
+];
+
+describe('cpu matmul reference', () => {
+  /** float64 triple loop straight from the definition */
+  function naive(c: Case, A: Float32Array, B: Float32Array, C: Float32Array, bias?: Float32Array): Float64Array {
+    const out = Float64Array.from(C);
+    const batch = c.batch ?? 1;
+    const sa = c.strideA ?? c.m * c.k, sb = c.strideB ?? c.k * c.n, sc = c.strideC ?? c.m * c.n;
+    const f: Record<Activation, (x: number) => number> = {
+      identity: (x) => x, relu: (x) => Math.max(x, 0), tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+    };
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < c.m; i++) {
+        for (let j = 0; j < c.n; j++) {
+          let s = 0;
+          for (let q = 0; q < c.k; q++) {
+            const a = c.transA ? A[b * sa + q * c.m + i]! : A[b * sa + i * c.k + q]!;
+            const bv = c.transB ? B[b * sb + j * c.k + q]! : B[b * sb + q * c.n + j]!;
+            s += a * bv;
+          }
+          let v = (c.alpha ?? 1) * s + (bias ? bias[j]! : 0);
+          v = f[c.act ?? 'identity'](v);
+          const at = b * sc + i * c.n + j;
+          out[at] = c.accumulate ? out[at]! + v : v;
+        }
+      }
+    }
+    return out;
+  }
+
+  const cases: Case[] = [
+    ...SHAPES.slice(0, 3).flatMap(([m, n, k]) => TRANSPOSES.map(([transA, transB]) => ({ m, n, k, transA, transB }))),
+    { m: 130, n: 261, k: 300 }, // crosses the 64-row and 256-column blocking
+    ...EPILOGUES,
+    ...BATCHED,
+  ];
+  for (const c of cases) {
+    it(`matches a float64 triple loop: ${name(c)}`, () => {
+      const len = lengths(c);
+      const A = randomArray(len.a, 11), B = randomArray(len.b, 12), C = randomArray(len.c, 13);
+      const bias = c.bias ? randomArray(c.n, 14) : undefined;
+      const want = naive(c, A, B, C, bias);
+      cpuMatmul(params(c, A, B, C, bias));
+      expectClose(C, want, atol(c.k), RTOL, name(c));
+    });
+  }
+
+  it('leaves C outside the m×n blocks untouched', () => {
+    const c: Case = { m: 5, n: 3, k: 4, batch: 2, strideC: 20 };
+    const len = lengths(c);
+    const C = new Float32Array(len.c).fill(7);
+    cpuMatmul(params(c, randomArray(len.a, 1), randomArray(len.b, 2), C, undefined));
+    expect(Array.from(C.subarray(15, 20))).toEqual([7, 7, 7, 7, 7]);
+  });
+});
+
+describe('matmul validation', () => {
+  const a = new Float32Array(6), b = new Float32Array(12), c = new Float32Array(8);
+  const ok = { a, b, c, m: 2, n: 4, k: 3 };
+  it('accepts a well-formed call', () => {
+    expect(() => cpuMatmul(ok)).not.toThrow();
+  });
+  it('names the kernel and the problem', () => {
+    expect(() => cpuMatmul({ ...ok, k: 4 })).toThrow(/matmul: tensor 'a \(2×4\)' has 6 elements, needs at least 8/);
+    expect(() => cpuMatmul({ ...ok, n: 5 })).toThrow(/matmul: tensor 'b \(3×5\)' has 12 elements, needs at least 15/);
+    expect(() => cpuMatmul({ ...ok, c: new Float32Array(7) })).toThrow(/matmul: tensor 'c \(2×4\)' has 7 elements/);
+    expect(() => cpuMatmul({ ...ok, bias: new Float32Array(3) })).toThrow(/matmul: tensor 'bias \(length n = 4\)'/);
+    expect(() => cpuMatmul({ ...ok, act: 'relu', accumulate: true })).toThrow(/matmul: accumulate .* only defined with act = identity/);
+    expect(() => cpuMatmul({ ...ok, m: 1.5 })).toThrow(/matmul: m must be a non-negative integer/);
+    expect(() => cpuMatmul({ ...ok, alpha: NaN })).toThrow(/matmul: alpha must be a finite number/);
+    expect(() => cpuMatmul({ ...ok, act: 'gelu' as Activation })).toThrow(/matmul: unknown activation 'gelu'/);
+    expect(() => cpuMatmul({ ...ok, batch: 2, strideA: 0, strideB: 0, strideC: 4 })).toThrow(/matmul: strideC 4 makes the 2 output blocks/);
+    expect(() => cpuMatmul({ ...ok, batch: 2, strideA: 0, strideB: 0 })).toThrow(/matmul: tensor 'c \(2×4, batch 2, stride 8\)' has 8 elements, needs at least 16/);
+    expect(() => cpuMatmul({ ...ok, c: a })).toThrow(KernelError);
+  });
+  it('rejects the same inputs through the CPU backend tensors', () => {
+    const ta = cpu.tensor(6), tb = cpu.tensor(12), tc = cpu.tensor(7);
+    expect(() => cpu.matmul({ a: ta, b: tb, c: tc, m: 2, n: 4, k: 3 })).toThrow(/matmul: tensor 'c/);
+  });
+});
+
+describe('matmul tiled kernel race check (wgsl_reflect)', () => {
+  const source = readFileSync(new URL('../shaders/matmul.wgsl', import.meta.url), 'utf8');
+  // the interpreter is slow (~45 s per run at 256 invocations): one configuration
+  for (const [transA, transB] of [[true, false]]) {
+    it(`has no workgroup-memory races (transA ${transA}, transB ${transB})`, () => {
+      const code = source
+        .replace('override TRANS_A: bool = false;', `override TRANS_A: bool = ${transA};`)
+        .replace('override TRANS_B: bool = false;', `override TRANS_B: bool = ${transB};`);
+      // one 64×64 tile, two k-slices (the second ragged)
+      const m = 64, n = 64, k = 20;
+      const paramsBytes = new ArrayBuffer(32);
+      new Uint32Array(paramsBytes, 0, 6).set([m, n, k, m * k, k * n, m * n]);
+      new Float32Array(paramsBytes, 24, 1)[0] = 1;
+      const result = detectRaces(code, 'matmulTiled', [1, 1, 1], {
+        0: {
+          0: new Uint8Array(paramsBytes),
+          1: randomArray(m * k, 1),
+          2: randomArray(k * n, 2),
+          3: new Float32Array(1),
+          4: new Float32Array(m * n),
+        },
+      });
+      expect(result.errors ?? []).toEqual([]);
+      expect(result.races).toHaveLength(0);
+    }, 120_000);
+  }
+});
+
+for (const adapter of TEST_ADAPTERS) {
+  describe(`matmul on ${adapter}`, () => {
+    for (const [m, n, k] of SHAPES) {
+      for (const [transA, transB] of TRANSPOSES) {
+        const c: Case = { m, n, k, transA, transB };
+        it(`vec4 and tiled match the CPU: ${name(c)}`, async () => {
+          const gpu = await gpuBackend(adapter);
+          await compare(gpu, c, 'vec4');
+          await compare(gpu, c, 'tiled');
+          // the aligned shapes also run the scalar-load path explicitly
+          if (m % 4 === 0 && n % 4 === 0 && k % 4 === 0) await compare(gpu, c, 'vec4', { aligned: false });
+        });
+      }
+    }
+
+    for (const c of [...EPILOGUES, ...BATCHED]) {
+      it(`epilogue / batch: ${name(c)}`, async () => {
+        const gpu = await gpuBackend(adapter);
+        await compare(gpu, c, 'vec4');
+        await compare(gpu, c, 'tiled');
+      });
+    }
+
+    it('works on views at offsets and through backend.matmul', async () => {
+      const gpu = await gpuBackend(adapter);
+      const m = 20, n = 24, k = 12;
+      const A = randomArray(m * k, 5), B = randomArray(k * n, 6);
+      const want = new Float32Array(m * n);
+      cpuMatmul({ a: A, b: B, c: want, m, n, k });
+      const buf = gpu.tensor(64 * 24, { label: 'packed' });
+      // inputs are views into one buffer; C is its own (WebGPU forbids reading and writing one buffer in a dispatch)
+      const ta = gpu.view(buf, 64 * 2, m * k), tb = gpu.view(buf, 64 * 8, k * n);
+      const cbuf = gpu.tensor(64 + m * n, { label: 'c holder' });
+      const tc = gpu.view(cbuf, 64, m * n);
+      gpu.upload(ta, A);
+      gpu.upload(tb, B);
+      gpu.matmul({ a: ta, b: tb, c: tc, m, n, k });
+      expectClose(await gpu.read(tc), want, atol(k), RTOL, 'views');
+      gpu.release(buf);
+      gpu.release(cbuf);
+    });
+
+    it('rejects bad input before dispatch, naming matmul', async () => {
+      const gpu = await gpuBackend(adapter);
+      const a = gpu.tensor(6), b = gpu.tensor(12), c = gpu.tensor(7);
+      expect(() => gpu.matmul({ a, b, c, m: 2, n: 4, k: 3 })).toThrow(/matmul: tensor 'c \(2×4\)' has 7 elements, needs at least 8/);
+      expect(() => gpu.matmul({ a, b, c, m: 2, n: 3, k: 4 })).toThrow(/matmul: tensor 'a \(2×4\)' has 6 elements/);
+      expect(() => gpu.matmul({ a, b, c, m: 2, n: 3, k: 3, act: 'tanh', accumulate: true })).toThrow(/matmul: accumulate/);
+      expect(() => matmulVariant(gpu, { a, b, c, m: 2, n: 3, k: 3 }, 'vec4', { aligned: true })).toThrow(/matmul: the aligned vec4 kernel needs/);
+      for (const t of [a, b, c]) gpu.release(t);
+    });
+
+    it('chooses a variant by measurement, cached per adapter', async () => {
+      const gpu = await gpuBackend(adapter);
+      const saved: Record<string, string> = {};
+      const store = { load: (key: string) => saved[key] as MatmulVariant | undefined, save: (key: string, v: MatmulVariant) => { saved[key] = v; } };
+      const first = await tuneMatmul(gpu, { store, force: true, size: 64 });
+      expect(first.source).toBe('measured');
+      expect(first.gflops?.vec4).toBeGreaterThan(0);
+      expect(first.gflops?.tiled).toBeGreaterThan(0);
+      expect(Object.values(saved)).toEqual([first.variant]);
+      expect(matmulVariantFor(gpu)).toBe(first.variant);
+      expect((await tuneMatmul(gpu, { store })).source).toBe('memory');
+    });
+  });
+}
