@@ -1,0 +1,98 @@
+// Datasets as the models see them: n rows of D float32 features, row-major,
+// plus the checks every loader and the CLI share. Platform-neutral.
+
+export interface Dataset {
+  name: string;
+  /** n×D row-major */
+  x: Float32Array;
+  n: number;
+  D: number;
+  /** digit labels for MNIST */
+  labels?: Uint8Array;
+}
+
+/** Bad or unusable data; the message names the source (file), and row/column where relevant. */
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+/** Wraps a row-major array as a dataset, checking the shape. */
+export function makeDataset(name: string, x: Float32Array, n: number, D: number, labels?: Uint8Array): Dataset {
+  if (!Number.isInteger(n) || !Number.isInteger(D) || n < 0 || D < 0) throw new DataError(`${name}: bad shape ${n}×${D}`);
+  if (x.length !== n * D) throw new DataError(`${name}: ${x.length} values do not make ${n} rows of ${D}`);
+  if (labels && labels.length !== n) throw new DataError(`${name}: ${labels.length} labels for ${n} rows`);
+  return labels ? { name, x, n, D, labels } : { name, x, n, D };
+}
+
+/** The first `rows` rows (a view, no copy); the whole dataset when it has no more. */
+export function firstRows(ds: Dataset, rows: number): Dataset {
+  if (!Number.isInteger(rows) || rows < 1) throw new DataError(`${ds.name}: subset size must be a positive integer, got ${rows}`);
+  if (rows >= ds.n) return ds;
+  return makeDataset(`${ds.name}[0:${rows}]`, ds.x.subarray(0, rows * ds.D), rows, ds.D, ds.labels?.subarray(0, rows));
+}
+
+/** Rows selected by a predicate on the row index, copied in order. */
+export function selectRows(ds: Dataset, name: string, keep: (i: number) => boolean): Dataset {
+  const idx: number[] = [];
+  for (let i = 0; i < ds.n; i++) if (keep(i)) idx.push(i);
+  const x = new Float32Array(idx.length * ds.D);
+  const labels = ds.labels ? new Uint8Array(idx.length) : undefined;
+  idx.forEach((src, dst) => {
+    x.set(ds.x.subarray(src * ds.D, (src + 1) * ds.D), dst * ds.D);
+    if (labels) labels[dst] = ds.labels![src]!;
+  });
+  return makeDataset(name, x, idx.length, ds.D, labels);
+}
+
+/**
+ * The project's canonical split: row i is a test row when i % 5 == 4.
+ * MNIST uses it on the digit-ordered rows; user files without --test use it too.
+ */
+export function isTestRow(i: number): boolean {
+  return i % 5 === 4;
+}
+
+export function splitTrainTest(ds: Dataset): { train: Dataset; test: Dataset } {
+  return {
+    train: selectRows(ds, `${ds.name}:train`, (i) => !isTestRow(i)),
+    test: selectRows(ds, `${ds.name}:test`, isTestRow),
+  };
+}
+
+/** Every value finite; otherwise the first bad one by row and column (1-based). */
+export function checkFinite(ds: Dataset): void {
+  const { x, D } = ds;
+  for (let k = 0; k < x.length; k++) {
+    const v = x[k]!;
+    if (!Number.isFinite(v)) {
+      throw new DataError(`${ds.name}: row ${Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite`);
+    }
+  }
+}
+
+/** Checks that a latent-variable model with `latent` dimensions and minibatches of `batch` rows can use the data. */
+export function validateForModel(ds: Dataset, opts: { latent?: number; batch?: number }): void {
+  if (ds.n === 0 || ds.D === 0) throw new DataError(`${ds.name}: no data (${ds.n} rows × ${ds.D} columns)`);
+  checkFinite(ds);
+  const { latent, batch } = opts;
+  if (latent !== undefined) {
+    if (!Number.isInteger(latent) || latent < 1) throw new DataError(`latent dimension must be a positive integer, got ${latent}`);
+    if (latent >= ds.D) {
+      throw new DataError(`${ds.name}: latent dimension d=${latent} must be smaller than the data dimension D=${ds.D}`);
+    }
+  }
+  if (batch !== undefined) {
+    if (!Number.isInteger(batch) || batch < 1) throw new DataError(`batch size must be a positive integer, got ${batch}`);
+    if (ds.n < batch) throw new DataError(`${ds.name}: ${ds.n} rows, fewer than the batch size ${batch}`);
+  }
+}
+
+/** The train and test sets must have the same number of columns. */
+export function checkSameWidth(train: Dataset, test: Dataset): void {
+  if (train.D !== test.D) {
+    throw new DataError(`${test.name} has ${test.D} columns but ${train.name} has ${train.D}`);
+  }
+}
