@@ -1,0 +1,153 @@
+// The benchmark tab: the same work on WebGPU and on the CPU backend in this
+// browser — matmul GFLOP/s at a few sizes and training samples/s for each model
+// with an adapter — shown as bars and as raw JSON. Every GPU figure is
+// synchronized by waiting for the queue (finish) before the clock stops.
+import type { Backend } from '../src/backend.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { loadMnist } from './data.ts';
+import { factories } from './models/index.ts';
+import type { ModelConfig, ModelKind } from './models/runner.ts';
+import { backendLabel, openBackend, yieldToEventLoop } from './runtime.ts';
+import { BenchChart } from './ui/charts.ts';
+import { $, setText } from './ui/dom.ts';
+
+interface Figure {
+  name: string;
+  unit: string;
+  webgpu: number | null;
+  cpu: number | null;
+}
+
+const MATMUL_SIZES = [64, 128, 256];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function timeMatmul(b: Backend, n: number): Promise<number> {
+  const a = b.tensor(n * n, { data: Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 13) / 13 - 0.5) });
+  const bb = b.tensor(n * n, { data: Float32Array.from({ length: n * n }, (_, i) => ((i * 104729) % 17) / 17 - 0.5) });
+  const c = b.tensor(n * n);
+  try {
+    const run = (): void => b.matmul({ a, b: bb, c, m: n, n, k: n });
+    run();
+    await b.finish();
+    // enough repetitions for ~0.2 s per sample on this backend
+    let reps = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      await b.finish();
+      const dt = performance.now() - t0;
+      if (dt > 150 || reps >= 256) break;
+      reps *= 2;
+      await yieldToEventLoop();
+    }
+    const times: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      await b.finish();
+      times.push((performance.now() - t0) / reps);
+      await yieldToEventLoop();
+    }
+    return (2 * n ** 3) / (median(times) / 1000) / 1e9;
+  } finally {
+    b.release(a);
+    b.release(bb);
+    b.release(c);
+  }
+}
+
+const TRAIN_KINDS: { kind: ModelKind; label: string; cfg: Partial<ModelConfig> }[] = [
+  { kind: 'vae', label: 'VAE 784→128→2 training, batch 128', cfg: { hidden: [128], latent: 2, batch: 128, stepsPerTick: 5 } },
+  { kind: 'ppca-em', label: 'PPCA exact EM, d = 10', cfg: { latent: 10, stepsPerTick: 1 } },
+  // α₀ small enough for MNIST's σ² ≈ 0.05 (the gradient scales with 1/σ²); only the speed is measured
+  { kind: 'ppca-sem', label: 'PPCA stochastic EM, d = 10, batch 128', cfg: { latent: 10, batch: 128, stepsPerTick: 10, semLr: 1e-4 } },
+];
+
+const BASE: ModelConfig = {
+  kind: 'vae', latent: 2, seed: 1, batch: 128, stepsPerTick: 5, semLr: 0.05, semTau: 100, semKappa: 0.7,
+  oemKappa: 0.6, hidden: [128], likelihood: 'bernoulli', lr: 1e-3,
+};
+
+async function timeTraining(b: Backend, kind: ModelKind, cfg: Partial<ModelConfig>): Promise<number | null> {
+  const factory = factories[kind];
+  if (!factory) return null;
+  const data = await loadMnist(2048, 256);
+  const runner = await factory.create(b, { ...BASE, ...cfg, kind }, data.train, data.test);
+  try {
+    await runner.tick();
+    let samples = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 1500) {
+      samples += (await runner.tick()).samples;
+      await yieldToEventLoop();
+    }
+    return samples / ((performance.now() - t0) / 1000);
+  } finally {
+    runner.dispose();
+  }
+}
+
+export function setupBenchmark(): void {
+  const chart = new BenchChart($<HTMLCanvasElement>('chart-bench'));
+  const button = $<HTMLButtonElement>('btn-bench');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const figures: Figure[] = [];
+    const { backend: gpu, fallbackNotice } = await openBackend('webgpu');
+    const cpu = new CpuBackend();
+    const backends: [keyof Pick<Figure, 'webgpu' | 'cpu'>, Backend | null][] = [
+      ['webgpu', gpu.info.backend === 'webgpu' ? gpu : null],
+      ['cpu', cpu],
+    ];
+    const result = {
+      date: new Date().toISOString(),
+      userAgent: navigator.userAgent,
+      webgpu: gpu.info.backend === 'webgpu' ? backendLabel(gpu).name : `unavailable: ${fallbackNotice}`,
+      adapter: gpu.info.adapter ?? null,
+      figures,
+    };
+    try {
+      for (const n of MATMUL_SIZES) {
+        const f: Figure = { name: `matmul ${n}³`, unit: 'GFLOP/s', webgpu: null, cpu: null };
+        for (const [key, b] of backends) {
+          if (!b) continue;
+          setText('bench-status', `matmul ${n}³ on ${key}…`);
+          f[key] = await timeMatmul(b, n);
+        }
+        figures.push(f);
+      }
+      for (const t of TRAIN_KINDS) {
+        if (!factories[t.kind]) continue;
+        const f: Figure = { name: t.label, unit: 'samples/s', webgpu: null, cpu: null };
+        for (const [key, b] of backends) {
+          if (!b) continue;
+          setText('bench-status', `${t.label} on ${key}…`);
+          f[key] = await timeTraining(b, t.kind, t.cfg);
+        }
+        figures.push(f);
+      }
+      setText('bench-status', 'done');
+    } catch (e) {
+      setText('bench-status', `failed: ${(e as Error).message}`);
+    } finally {
+      if (gpu !== cpu) gpu.destroy();
+      button.disabled = false;
+    }
+    chart.set(
+      figures.map((f) => `${f.name} (${f.unit})`),
+      [
+        { name: 'WebGPU', values: figures.map((f) => f.webgpu) },
+        { name: 'CPU backend', values: figures.map((f) => f.cpu) },
+      ],
+    );
+    $<HTMLTextAreaElement>('bench-json').value = JSON.stringify(result, null, 2);
+  });
+  $('btn-bench-copy').addEventListener('click', () => {
+    const text = $<HTMLTextAreaElement>('bench-json').value;
+    void navigator.clipboard?.writeText(text);
+  });
+}

@@ -1,0 +1,83 @@
+// Datasets in the browser: the bundled MNIST binary (served as a static asset),
+// synthetic PPCA data, or the user's own CSV / NPY file. Parsing is the shared,
+// platform-neutral code of src/data; this module only fetches and reads files.
+import mnistUrl from '../data/mnist-10k.bin?url';
+import { parseCsv } from '../src/data/csv.ts';
+import { DataError, splitTrainTest, validateForModel, type Dataset } from '../src/data/dataset.ts';
+import { decodeMnist } from '../src/data/mnist.ts';
+import { parseNpy } from '../src/data/npy.ts';
+import { syntheticPpca } from '../src/data/synthetic.ts';
+
+export interface AppData {
+  train: Dataset;
+  test: Dataset;
+  /** values are intensities in [0,1]: draw as images without rescaling */
+  unitRange: boolean;
+  describe: string;
+}
+
+let mnistBytes: Promise<Uint8Array> | null = null;
+
+async function fetchMnistBytes(): Promise<Uint8Array> {
+  mnistBytes ??= (async () => {
+    const res = await fetch(mnistUrl);
+    if (!res.ok) throw new DataError(`${mnistUrl}: HTTP ${res.status} ${res.statusText}`);
+    return new Uint8Array(await res.arrayBuffer());
+  })();
+  try {
+    return await mnistBytes;
+  } catch (e) {
+    mnistBytes = null;
+    throw e;
+  }
+}
+
+export async function loadMnist(trainRows: number, testRows: number): Promise<AppData> {
+  const { train, test } = decodeMnist(await fetchMnistBytes(), { subset: trainRows });
+  // the test rows are digit-ordered; an interleaved subset keeps every digit in the scatter
+  const t = interleavedRows(test, testRows);
+  return { train, test: t, unitRange: true, describe: `MNIST: ${train.n} train, ${t.n} test rows, D = ${train.D}` };
+}
+
+/** `rows` rows spread evenly over the dataset (copied). */
+function interleavedRows(ds: Dataset, rows: number): Dataset {
+  if (rows >= ds.n) return ds;
+  const stride = ds.n / rows;
+  const x = new Float32Array(rows * ds.D);
+  const labels = ds.labels ? new Uint8Array(rows) : undefined;
+  for (let r = 0; r < rows; r++) {
+    const i = Math.floor(r * stride);
+    x.set(ds.x.subarray(i * ds.D, (i + 1) * ds.D), r * ds.D);
+    if (labels) labels[r] = ds.labels![i]!;
+  }
+  return { name: `${ds.name}[${rows} of ${ds.n}]`, x, n: rows, D: ds.D, ...(labels ? { labels } : {}) };
+}
+
+export function makeSynthetic(o: { n: number; D: number; d: number; sigma: number; seed: number }): AppData {
+  const { data } = syntheticPpca(o);
+  const { train, test } = splitTrainTest(data);
+  return { train, test, unitRange: false, describe: `synthetic PPCA: ${train.n} train, ${test.n} test rows, D = ${train.D}, true d = ${o.d}` };
+}
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+/** A user's CSV or NPY file (by content: NPY files start with their magic string). */
+export async function loadUserFile(file: File): Promise<AppData> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (bytes.length === 0) throw new DataError(`${file.name}: the file is empty`);
+  const isNpy = NPY_MAGIC.every((b, i) => bytes[i] === b);
+  const all = isNpy
+    ? parseNpy(bytes, { source: file.name })
+    : parseCsv(new TextDecoder('utf-8', { fatal: false }).decode(bytes), { source: file.name });
+  validateForModel(all, {});
+  if (all.n < 5) throw new DataError(`${file.name}: ${all.n} rows; at least 5 are needed (every 5th row is held out for testing)`);
+  const { train, test } = splitTrainTest(all);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of all.x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  return {
+    train, test, unitRange: lo >= 0 && hi <= 1,
+    describe: `${file.name}: ${train.n} train, ${test.n} test rows, D = ${train.D}`,
+  };
+}
+

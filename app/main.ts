@@ -1,0 +1,477 @@
+// The page: setup panel, training controls, live pictures, estimators, model
+// files, and the benchmark tab. All model work goes through a ModelRunner on the
+// chosen backend; nothing here blocks the main thread for long.
+import type { Backend } from '../src/backend.ts';
+import { WebGpuBackend } from '../src/gpu/backend.ts';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
+import { TrainingController, type RunState } from './controller.ts';
+import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
+import { factories } from './models/index.ts';
+import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
+import { backendLabel, deviceLost, hasWebGpuApi, openBackend, type BackendChoice } from './runtime.ts';
+import { setupBenchmark } from './bench.ts';
+import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
+import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
+import { clearCanvas, drawGrid } from './ui/images.ts';
+import { latentGrid, project2d } from './ui/project.ts';
+
+const GRID = 16;
+const MANIFOLD = 12;
+const SCATTER_ROWS = 500;
+
+interface App {
+  backend: Backend | null;
+  backendChoice: BackendChoice;
+  data: AppData | null;
+  dataKey: string;
+  /** the data the current runner trains on */
+  active: AppData | null;
+  userData: AppData | null;
+  controller: TrainingController | null;
+  runner: ModelRunner | null;
+  cfg: ModelConfig | null;
+  /** the last parameters read back, to continue after a lost device */
+  snapshot: Uint8Array | null;
+  curves: { train: [number, number][]; test: [number, number][] };
+}
+
+const app: App = {
+  backend: null, backendChoice: 'webgpu', data: null, dataKey: '', active: null, userData: null,
+  controller: null, runner: null, cfg: null, snapshot: null, curves: { train: [], test: [] },
+};
+
+const objectiveChart = new ObjectiveChart($<HTMLCanvasElement>('chart-objective'));
+const latentChart = new LatentScatter($<HTMLCanvasElement>('chart-latent'));
+
+// ---- tabs ---------------------------------------------------------------------
+
+function route(): void {
+  const bench = location.hash === '#bench';
+  $('page-train').hidden = bench;
+  $('page-bench').hidden = !bench;
+  $('tab-train').classList.toggle('active', !bench);
+  $('tab-bench').classList.toggle('active', bench);
+}
+window.addEventListener('hashchange', route);
+route();
+
+// ---- backend ------------------------------------------------------------------
+
+async function useBackend(choice: BackendChoice): Promise<void> {
+  await stopRun().catch(() => {});
+  resetRun();
+  app.backend?.destroy();
+  app.backend = null;
+  setText('adapter', 'acquiring a backend…');
+  const { backend, fallbackNotice } = await openBackend(choice);
+  app.backend = backend;
+  app.backendChoice = choice;
+  showAdapter(backend);
+  const notice = $('cpu-notice');
+  if (fallbackNotice) {
+    notice.textContent = `${fallbackNotice}. Everything runs on the CPU backend (slower).` +
+      (hasWebGpuApi() ? '' : ' Use a browser with WebGPU enabled for the GPU.');
+    notice.hidden = false;
+    const cpuRadio = document.querySelector<HTMLInputElement>('input[name=backend][value=cpu]');
+    if (cpuRadio) cpuRadio.checked = true;
+  } else {
+    notice.hidden = true;
+  }
+  $('lost-notice').hidden = true;
+}
+
+function showAdapter(b: Backend): void {
+  const { name, software } = backendLabel(b);
+  const el = $('adapter');
+  el.textContent = name;
+  if (b.info.backend === 'webgpu') {
+    const sw = document.createElement('span');
+    sw.className = 'sw';
+    sw.textContent = software ? ' · software fallback' : ' · hardware';
+    el.appendChild(sw);
+  }
+  el.title = b.info.summary;
+  el.dataset.backend = b.info.backend;
+}
+
+for (const radio of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=backend]'))) {
+  radio.addEventListener('change', () => {
+    if (radio.checked) void useBackend(radio.value as BackendChoice);
+  });
+}
+
+// ---- setup panel ----------------------------------------------------------------
+
+function syncOptionVisibility(): void {
+  const ds = $<HTMLSelectElement>('dataset').value;
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('.opts[data-for]'))) el.hidden = el.dataset.for !== ds;
+  const kind = $<HTMLSelectElement>('model').value;
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('.opts[data-model]'))) {
+    el.hidden = !el.dataset.model!.split(' ').includes(kind);
+  }
+}
+$('dataset').addEventListener('change', () => {
+  syncOptionVisibility();
+  applyDatasetDefaults();
+});
+$('model').addEventListener('change', () => {
+  syncOptionVisibility();
+  applyModelDefaults();
+});
+
+/** Sensible defaults when the dataset changes (MNIST wants a bigger latent space than 16-D toys). */
+function applyDatasetDefaults(): void {
+  const ds = $<HTMLSelectElement>('dataset').value;
+  const kind = $<HTMLSelectElement>('model').value;
+  $<HTMLInputElement>('latent').value = ds === 'mnist' && kind.startsWith('ppca') ? '10' : '2';
+  $<HTMLSelectElement>('likelihood').value = ds === 'synthetic' ? 'gaussian' : 'bernoulli';
+  // the stochastic-EM gradient scales with 1/σ²: MNIST's small σ² needs a small α₀
+  $<HTMLInputElement>('sem-lr').value = ds === 'mnist' ? '0.0001' : '0.05';
+}
+function applyModelDefaults(): void {
+  const kind = $<HTMLSelectElement>('model').value;
+  $<HTMLInputElement>('steps-per-tick').value = kind === 'ppca-em' ? '1' : '10';
+}
+
+function readConfig(): ModelConfig {
+  const hiddenText = $<HTMLInputElement>('hidden').value.trim();
+  const hidden = hiddenText === '' ? [] : hiddenText.split(/[\s,]+/).map((s) => Number(s));
+  if (hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new InputError(`hidden sizes: '${hiddenText}' is not a list of positive whole numbers`);
+  return {
+    kind: $<HTMLSelectElement>('model').value as ModelKind,
+    latent: num('latent', 'latent d', { int: true, min: 1 }),
+    seed: num('seed', 'seed', { int: true, min: 0 }),
+    batch: num('batch', 'batch', { int: true, min: 1 }),
+    stepsPerTick: num('steps-per-tick', 'steps per update', { int: true, min: 1, max: 10_000 }),
+    semLr: num('sem-lr', 'α₀', { min: 0 }),
+    semTau: num('sem-tau', 'τ', { min: 0 }),
+    semKappa: num('sem-kappa', 'κ', { min: 0 }),
+    oemKappa: num('oem-kappa', 'κ', { min: 0 }),
+    hidden,
+    likelihood: $<HTMLSelectElement>('likelihood').value as 'bernoulli' | 'gaussian',
+    lr: num('lr', 'learning rate', { min: 0 }),
+  };
+}
+
+async function readData(): Promise<AppData> {
+  const ds = $<HTMLSelectElement>('dataset').value;
+  if (ds === 'file') {
+    if (!app.userData) throw new InputError('choose a CSV or NPY file first');
+    return app.userData;
+  }
+  if (ds === 'mnist') {
+    const trainRows = num('mnist-subset', 'MNIST train rows', { int: true, min: 16, max: 8000 });
+    const testRows = num('mnist-test', 'MNIST test rows', { int: true, min: 16, max: 2000 });
+    const key = `mnist:${trainRows}:${testRows}`;
+    if (app.data && app.dataKey === key) return app.data;
+    setText('data-status', 'loading MNIST…');
+    app.data = await loadMnist(trainRows, testRows);
+    app.dataKey = key;
+    return app.data;
+  }
+  const o = {
+    D: num('syn-D', 'D', { int: true, min: 2, max: 4096 }),
+    d: num('syn-d', 'true d', { int: true, min: 1 }),
+    n: num('syn-n', 'n', { int: true, min: 10, max: 200_000 }),
+    sigma: num('syn-sigma', 'σ', { min: 0 }),
+    seed: num('syn-seed', 'data seed', { int: true, min: 0 }),
+  };
+  const key = `syn:${JSON.stringify(o)}`;
+  if (app.data && app.dataKey === key) return app.data;
+  app.data = makeSynthetic(o);
+  app.dataKey = key;
+  return app.data;
+}
+
+$<HTMLInputElement>('data-file').addEventListener('change', async (ev) => {
+  const file = (ev.target as HTMLInputElement).files?.[0];
+  app.userData = null;
+  showError('data-error', null);
+  setText('data-status', '');
+  if (!file) return;
+  try {
+    app.userData = await loadUserFile(file);
+    setText('data-status', app.userData.describe);
+  } catch (e) {
+    { const m = (e as Error).message; showError('data-error', m.includes(file.name) ? m : `${file.name}: ${m}`); }
+  }
+});
+
+// ---- training -------------------------------------------------------------------
+
+function setButtons(s: RunState | 'none'): void {
+  const has = app.runner !== null;
+  $<HTMLButtonElement>('btn-start').disabled = s === 'running';
+  $<HTMLButtonElement>('btn-pause').disabled = s !== 'running';
+  $<HTMLButtonElement>('btn-resume').disabled = !(s === 'paused' || s === 'pausing' || s === 'converged');
+  $<HTMLButtonElement>('btn-step').disabled = s === 'running' || s === 'pausing' || s === 'failed';
+  $<HTMLButtonElement>('btn-download').disabled = !has || s === 'running' || s === 'pausing';
+  setText('st-state', s === 'none' ? 'idle' : s);
+}
+
+/** Pauses and waits for the tick in flight, so the runner can be disposed safely. */
+async function stopRun(): Promise<void> {
+  app.controller?.pause();
+  await app.controller?.settle();
+}
+
+function resetRun(): void {
+  app.controller?.pause();
+  app.runner?.dispose();
+  app.controller = null;
+  app.runner = null;
+  app.snapshot = null;
+  app.curves = { train: [], test: [] };
+  objectiveChart.reset('objective', 'step');
+  latentChart.clear();
+  for (const id of ['cv-originals', 'cv-recon', 'cv-samples', 'cv-manifold', 'cv-loadings']) clearCanvas($<HTMLCanvasElement>(id));
+  $('fig-manifold').hidden = true;
+  $('fig-loadings').hidden = true;
+  for (const id of ['st-step', 'st-rate', 'st-train', 'st-test', 'st-optimum']) setText(id, id === 'st-step' ? '0' : '–');
+  $('estimators').querySelector('tbody')!.replaceChildren();
+  showError('run-error', null);
+  setButtons('none');
+}
+
+/** Builds a runner (new, or from a model file) and its controller. */
+async function prepare(modelBytes?: Uint8Array): Promise<void> {
+  if (!app.backend) throw new InputError('no backend yet');
+  const cfg = readConfig();
+  const data = await readData();
+  setText('data-status', data.describe);
+  const factory = factories[cfg.kind];
+  if (!factory) throw new InputError(`the model '${cfg.kind}' is not available in this build yet`);
+  await stopRun();
+  // build the new runner first: a file that fails to load leaves the current run as it was
+  const runner = modelBytes
+    ? await factory.load(app.backend, modelBytes, cfg, data.train, data.test)
+    : await factory.create(app.backend, cfg, data.train, data.test);
+  resetRun();
+  app.runner = runner;
+  app.cfg = cfg;
+  app.active = data;
+  objectiveChart.reset(runner.objectiveName, runner.unitName);
+  objectiveChart.setOptimum(runner.optimum);
+  objectiveChart.render();
+  setText('st-unit-label', runner.unitName);
+  setText('st-optimum', fmt(runner.optimum));
+  $('fig-manifold').hidden = runner.latent !== 2;
+  $('fig-loadings').hidden = !runner.loadings;
+  app.controller = new TrainingController(runner, {
+    onTick: (r, total) => {
+      setText('st-step', String(total));
+      const rate = app.controller?.rate;
+      setText('st-rate', rate === undefined ? '–' : rate.toFixed(rate < 100 ? 1 : 0));
+      if (r.trainObjective !== undefined && Number.isFinite(r.trainObjective)) {
+        app.curves.train.push([total, r.trainObjective]);
+        objectiveChart.add('train', total, r.trainObjective);
+        setText('st-train', fmt(r.trainObjective));
+      }
+    },
+    onState: (s) => setButtons(s),
+    onRefresh: refreshViews,
+    onError: onRunError,
+  });
+  setButtons('idle');
+  // pictures of the starting point, before any training
+  await app.controller.refreshNow();
+}
+
+async function refreshViews(): Promise<void> {
+  const runner = app.runner;
+  const data = app.active;
+  if (!runner || !data) return;
+  const step = app.controller?.steps ?? 0;
+  const { train, test } = await runner.evaluate();
+  if (Number.isFinite(test)) app.curves.test.push([step, test]);
+  objectiveChart.add('test', step, test);
+  const lastTrain = app.curves.train[app.curves.train.length - 1];
+  if (Number.isFinite(train) && (!lastTrain || lastTrain[0] !== step)) {
+    app.curves.train.push([step, train]);
+    objectiveChart.add('train', step, train);
+  }
+  setText('st-train', fmt(train));
+  setText('st-test', fmt(test));
+  objectiveChart.render();
+
+  const D = runner.D;
+  const scaling = data.unitRange ? 'unit' : 'range';
+  const rows = Math.min(GRID, data.test.n);
+  const originals = showcaseRows(data, rows);
+  drawGrid($<HTMLCanvasElement>('cv-originals'), originals, rows, D, { scaling });
+  drawGrid($<HTMLCanvasElement>('cv-recon'), await runner.reconstruct(originals, rows), rows, D, { scaling });
+  drawGrid($<HTMLCanvasElement>('cv-samples'), await runner.samplePrior(GRID), GRID, D, { scaling });
+  const d = runner.latent;
+  if (d === 2) {
+    const z = latentGrid(MANIFOLD);
+    drawGrid($<HTMLCanvasElement>('cv-manifold'), await runner.decode(z, MANIFOLD * MANIFOLD), MANIFOLD * MANIFOLD, D, { scaling, cols: MANIFOLD });
+  }
+  if (runner.loadings) {
+    drawGrid($<HTMLCanvasElement>('cv-loadings'), await runner.loadings(), d, D, { scaling: 'signed', columns: true, cols: Math.min(d, 10) });
+  }
+  const srows = Math.min(SCATTER_ROWS, data.test.n);
+  const means = await runner.latentMeans(data.test.x.subarray(0, srows * D), srows);
+  // the per-point model answers for the test rows it fitted, possibly fewer
+  const mrows = Math.min(srows, Math.floor(means.length / d));
+  const { points, axes } = project2d(means, mrows, d);
+  latentChart.set(points, data.test.labels?.subarray(0, mrows), axes, `test latent means (${mrows} rows)`);
+  if (app.backend instanceof WebGpuBackend) app.snapshot = await runner.save();
+}
+
+const showcase = new WeakMap<AppData, Float32Array>();
+
+/** `rows` test rows spread evenly over the test set (MNIST's are digit-ordered), copied once per dataset. */
+function showcaseRows(data: AppData, rows: number): Float32Array {
+  let x = showcase.get(data);
+  if (!x) {
+    const D = data.test.D;
+    x = new Float32Array(rows * D);
+    for (let r = 0; r < rows; r++) {
+      const i = Math.floor((r * data.test.n) / rows);
+      x.set(data.test.x.subarray(i * D, (i + 1) * D), r * D);
+    }
+    showcase.set(data, x);
+  }
+  return x;
+}
+
+function onRunError(e: unknown): void {
+  const lost = app.backend ? deviceLost(app.backend) : null;
+  if (lost) {
+    setText('lost-text', `The WebGPU device was lost (${lost.reason}: ${lost.message || 'no message'}).` +
+      (app.snapshot ? ' The last parameters read back are kept.' : ' No parameters were read back yet; training restarts.'));
+    $('lost-notice').hidden = false;
+    return;
+  }
+  showError('run-error', (e as Error).message ?? String(e));
+}
+
+async function guarded(action: () => Promise<void>, errorId = 'run-error'): Promise<void> {
+  showError(errorId, null);
+  try {
+    await action();
+  } catch (e) {
+    if (e instanceof InputError || errorId !== 'run-error') showError(errorId, (e as Error).message);
+    else onRunError(e);
+  }
+}
+
+$('btn-start').addEventListener('click', () => guarded(async () => {
+  if (!app.controller || app.controller.state === 'failed' || app.controller.steps > 0) await prepare();
+  app.controller!.start();
+}));
+$('btn-pause').addEventListener('click', () => {
+  app.controller?.pause();
+});
+$('btn-resume').addEventListener('click', () => app.controller?.start());
+$('btn-step').addEventListener('click', () => guarded(async () => {
+  if (!app.controller) await prepare();
+  await app.controller!.stepOnce();
+}));
+$('btn-reset').addEventListener('click', () => guarded(async () => {
+  await stopRun();
+  resetRun();
+}));
+
+// ---- estimators -------------------------------------------------------------------
+
+$('btn-estimate').addEventListener('click', () => guarded(async () => {
+  const runner = app.runner;
+  const data = app.active;
+  if (!runner || !data) throw new InputError('start or load a model first');
+  const K = num('est-k', 'K', { int: true, min: 1, max: 5000 });
+  const rows = Math.min(num('est-rows', 'estimator rows', { int: true, min: 1 }), data.test.n);
+  const wasRunning = app.controller?.state === 'running';
+  await stopRun();
+  const tbody = $('estimators').querySelector('tbody')!;
+  tbody.replaceChildren();
+  setText('model-status', `estimating on ${rows} test rows with K = ${K}…`);
+  const values = await runner.estimators(data.test.x.subarray(0, rows * runner.D), rows, K);
+  for (const v of values) {
+    const tr = document.createElement('tr');
+    tr.dataset.estimator = v.name;
+    const a = document.createElement('td');
+    a.textContent = v.name;
+    const b = document.createElement('td');
+    b.className = 'num';
+    b.textContent = fmt(v.value);
+    b.dataset.value = String(v.value);
+    tr.append(a, b);
+    tbody.append(tr);
+  }
+  setText('model-status', `estimators on ${rows} test rows, K = ${K}`);
+  if (wasRunning) app.controller?.start();
+}));
+
+// ---- model files --------------------------------------------------------------------
+
+$('btn-download').addEventListener('click', () => guarded(async () => {
+  const runner = app.runner;
+  if (!runner) throw new InputError('no model to download');
+  await app.controller?.settle();
+  const bytes = await runner.save();
+  download(bytes, `latentgpu-${runner.kind}-d${runner.latent}.safetensors`);
+  setText('model-status', `saved ${runner.kind} (${bytes.length} bytes)`);
+}, 'model-error'));
+
+$<HTMLInputElement>('model-file').addEventListener('change', (ev) => guarded(async () => {
+  const input = ev.target as HTMLInputElement;
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  try {
+    // the file says which model it holds; the setup panel follows it
+    const kind = modelKindOf(bytes);
+    if (kind) {
+      $<HTMLSelectElement>('model').value = kind;
+      syncOptionVisibility();
+    }
+    await prepare(bytes);
+  } catch (e) {
+    throw new InputError(`Cannot load ${file.name}: ${(e as Error).message}`);
+  }
+  setText('model-status', `loaded ${file.name} (${bytes.length} bytes)`);
+}, 'model-error'));
+
+const KINDS: readonly ModelKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'lvm', 'vae'];
+
+/** The model kind named in a model file's metadata (null when it names none this app knows). */
+function modelKindOf(bytes: Uint8Array): ModelKind | null {
+  const meta = decodeSafetensors(bytes).metadata;
+  const kind = meta.kind as ModelKind | undefined;
+  if (kind && KINDS.includes(kind)) return kind;
+  if (meta.model === 'ppca') {
+    const current = $<HTMLSelectElement>('model').value as ModelKind;
+    return current.startsWith('ppca') ? current : 'ppca-em';
+  }
+  return null;
+}
+
+// ---- device lost ------------------------------------------------------------------------
+
+$('lost-continue').addEventListener('click', () => guarded(async () => {
+  const snapshot = app.snapshot;
+  const cpuRadio = document.querySelector<HTMLInputElement>('input[name=backend][value=cpu]')!;
+  cpuRadio.checked = true;
+  await useBackend('cpu');
+  if (snapshot) await prepare(snapshot);
+  else await prepare();
+  setText('model-status', snapshot ? 'continued on the CPU from the last parameters' : 'restarted on the CPU');
+}));
+
+// ---- start-up ---------------------------------------------------------------------------
+
+/** Read-only hooks for the end-to-end tests (curves as numbers, and a way to lose the device). */
+(window as unknown as { latentgpu: unknown }).latentgpu = {
+  curves: () => structuredClone(app.curves),
+  state: () => app.controller?.state ?? 'idle',
+  steps: () => app.controller?.steps ?? 0,
+  loseDevice: () => {
+    if (app.backend instanceof WebGpuBackend) app.backend.device.destroy();
+  },
+};
+
+syncOptionVisibility();
+setupBenchmark();
+void useBackend('webgpu').then(() => setButtons('none'));

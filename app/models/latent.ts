@@ -1,0 +1,220 @@
+// VAE and per-point latent model (src/models/vae.ts, lvm.ts) behind the app's
+// ModelRunner: training ticks through MinibatchStepper, evaluation through
+// src/models/evaluate.ts. The prior estimators reuse the same evaluation code
+// with q(z | x) replaced by the prior N(0, I): IWAE_K with q = p is the prior
+// Monte-Carlo estimate, and the ELBO with q = p is the prior Jensen bound.
+import type { Backend, Tensor } from '../../src/backend.ts';
+import type { Dataset } from '../../src/data/dataset.ts';
+import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from '../../src/models/decoder.ts';
+import {
+  EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, priorSamples, reconstruct,
+} from '../../src/models/evaluate.ts';
+import type { LatentVariableModel } from '../../src/models/latent.ts';
+import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
+import { Vae, type VaeConfig } from '../../src/models/vae.ts';
+import { decodeModelFile, encodeModelFile, requireKind } from './file.ts';
+import type { EstimatorRow, ModelConfig, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
+import { MinibatchStepper } from './stepper.ts';
+
+/** Jensen/ELBO estimates average at most this many one-sample passes */
+const MAX_BOUND_PASSES = 32;
+/** test rows a per-point model fits for the live views (θ frozen) */
+const LVM_LIVE_ROWS = 200;
+const LVM_FIT_STEPS = 100;
+
+/** q(z | x) = p(z) = N(0, I): the prior as the proposal. */
+function priorAsPosterior(m: LatentVariableModel): LatentVariableModel {
+  return {
+    backend: m.backend,
+    decoder: m.decoder,
+    latent: m.latent,
+    dataDim: m.dataDim,
+    posterior(_x: Tensor, _idx: Tensor, rows: number, mu: Tensor, logvar: Tensor): void {
+      m.backend.fill({ x: mu, n: rows * m.latent, value: 0 });
+      m.backend.fill({ x: logvar, n: rows * m.latent, value: 0 });
+    },
+  };
+}
+
+function vaeConfig(cfg: ModelConfig, D: number): VaeConfig {
+  return {
+    dataDim: D, latent: cfg.latent, encoderHidden: cfg.hidden, decoderHidden: [...cfg.hidden].reverse(), act: 'relu',
+    likelihood: cfg.likelihood, variance: 'vector', varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    objective: 'elbo', seed: cfg.seed,
+  };
+}
+
+function lvmConfig(cfg: ModelConfig, D: number): LvmConfig {
+  return {
+    dataDim: D, latent: cfg.latent, decoderHidden: cfg.hidden, act: 'relu',
+    likelihood: cfg.likelihood, variance: 'vector', varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    objective: 'elbo', seed: cfg.seed, phiLr: 1e-2, phiSteps: 1,
+  };
+}
+
+type Model = Vae | Lvm;
+
+class LatentRunner implements ModelRunner {
+  readonly D: number;
+  readonly latent: number;
+  readonly objectiveName: string;
+  readonly unitName = 'optimizer step';
+  private readonly stepper: MinibatchStepper;
+  private readonly testSet: EvalSet;
+  private lastTrain = NaN;
+  /** which rows the per-point model's evaluation table was fitted to, at which step */
+  private fitted: { x: Float32Array; step: number } | null = null;
+
+  constructor(
+    readonly kind: 'vae' | 'lvm',
+    private readonly model: Model,
+    private readonly cfg: ModelConfig,
+    test: Dataset,
+    start: { step: number; epoch: number },
+  ) {
+    this.D = model.dataDim;
+    this.latent = model.latent;
+    this.objectiveName = `ELBO per sample (${model.cfg.likelihood} decoder)`;
+    this.stepper = new MinibatchStepper(model, Math.min(cfg.batch, model.rows), cfg.seed, start);
+    const rows = kind === 'lvm' ? Math.min(LVM_LIVE_ROWS, test.n) : test.n;
+    this.testSet = new EvalSet(model.backend, { x: test.x.subarray(0, rows * this.D), n: rows }, this.D);
+  }
+
+  private get be(): Backend {
+    return this.model.backend;
+  }
+
+  async tick(): Promise<TickResult> {
+    const r = await this.stepper.tick(this.cfg.stepsPerTick, this.cfg.lr);
+    this.lastTrain = r.trainObjective ?? NaN;
+    return r;
+  }
+
+  /** For the per-point model: fit φ of these rows (θ frozen) unless already fitted at this step. */
+  private async ready(x: Float32Array, rows: number): Promise<void> {
+    if (!(this.model instanceof Lvm)) return;
+    const f = this.fitted;
+    if (f && f.step === this.stepper.step && f.x.buffer === x.buffer && f.x.byteOffset === x.byteOffset && f.x.length === x.length) return;
+    await this.model.fitPosterior(x, rows, { steps: LVM_FIT_STEPS });
+    this.fitted = { x, step: this.stepper.step };
+  }
+
+  private async withSet<T>(x: Float32Array, rows: number, f: (set: EvalSet) => Promise<T>): Promise<T> {
+    if (x === this.testSet.data.x) return f(this.testSet);
+    const set = new EvalSet(this.be, { x, n: rows }, this.D);
+    try {
+      return await f(set);
+    } finally {
+      set.release();
+    }
+  }
+
+  async evaluate(): Promise<{ train: number; test: number }> {
+    await this.ready(this.testSet.data.x, this.testSet.data.n);
+    const r = await evaluateElbo(this.model, this.testSet, { seed: this.stepper.step + 1 });
+    return { train: this.lastTrain, test: r.elbo };
+  }
+
+  async reconstruct(x: Float32Array, rows: number): Promise<Float32Array> {
+    const first = this.testSet.data.x.subarray(0, rows * this.D);
+    // the live test set's first rows are what the page shows; reuse its fitted table
+    const same = x.buffer === first.buffer && x.byteOffset === first.byteOffset && rows <= this.testSet.data.n;
+    if (same) {
+      await this.ready(this.testSet.data.x, this.testSet.data.n);
+      return (await reconstruct(this.model, this.testSet, rows)).recon;
+    }
+    await this.ready(x, rows);
+    return this.withSet(x, rows, async (set) => (await reconstruct(this.model, set, rows)).recon);
+  }
+
+  async samplePrior(rows: number): Promise<Float32Array> {
+    return priorSamples(this.model, rows, this.cfg.seed);
+  }
+
+  async decode(z: Float32Array): Promise<Float32Array> {
+    return decode(this.model, z);
+  }
+
+  async latentMeans(x: Float32Array, rows: number): Promise<Float32Array> {
+    const whole = this.testSet.data.x;
+    if (this.model instanceof Lvm && x.buffer === whole.buffer && x.byteOffset === whole.byteOffset) {
+      // the per-point model has φ only for fitted rows: show the live test rows
+      await this.ready(whole, this.testSet.data.n);
+      return latentMeans(this.model, this.testSet);
+    }
+    await this.ready(x, rows);
+    return this.withSet(x, rows, (set) => latentMeans(this.model, set));
+  }
+
+  async estimators(x: Float32Array, rows: number, K: number): Promise<EstimatorRow[]> {
+    await this.ready(x, rows);
+    const passes = Math.min(K, MAX_BOUND_PASSES);
+    return this.withSet(x, rows, async (set) => {
+      const prior = priorAsPosterior(this.model);
+      const avg = async (m: LatentVariableModel): Promise<number> => {
+        let s = 0;
+        for (let p = 0; p < passes; p++) s += (await evaluateElbo(m, set, { seed: 1000 + p })).elbo;
+        return s / passes;
+      };
+      const jensen = await avg(prior);
+      const priorMc = (await evaluateIwae(prior, set, K, { seed: 7 })).iwae;
+      const elbo = await avg(this.model);
+      const iwae = (await evaluateIwae(this.model, set, K, { seed: 11 })).iwae;
+      return [
+        { name: `prior Jensen (${passes} samples)`, value: jensen },
+        { name: `prior MC (K = ${K})`, value: priorMc },
+        { name: `ELBO (${passes} samples)`, value: elbo },
+        { name: `IWAE (K = ${K})`, value: iwae },
+      ];
+    });
+  }
+
+  async save(): Promise<Uint8Array> {
+    const state = await this.model.state();
+    return encodeModelFile({
+      kind: this.kind,
+      config: { model: this.model.cfg, batch: this.cfg.batch, lr: this.cfg.lr, epoch: this.stepper.epoch, rows: this.model.rows },
+      step: this.stepper.step,
+      tensors: state,
+    });
+  }
+
+  dispose(): void {
+    this.stepper.release();
+    this.testSet.release();
+    this.model.release();
+  }
+}
+
+function build(kind: 'vae' | 'lvm', backend: Backend, modelCfg: VaeConfig | LvmConfig, train: Dataset): Model {
+  return kind === 'vae'
+    ? new Vae(backend, modelCfg as VaeConfig, train.x, train.n)
+    : new Lvm(backend, modelCfg as LvmConfig, train.x, train.n);
+}
+
+function factory(kind: 'vae' | 'lvm'): RunnerFactory {
+  return {
+    async create(backend, cfg, train, test) {
+      const modelCfg = kind === 'vae' ? vaeConfig(cfg, train.D) : lvmConfig(cfg, train.D);
+      return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 });
+    },
+    async load(backend, bytes, cfg, train, test) {
+      const f = decodeModelFile(bytes);
+      requireKind(f, [kind]);
+      const c = f.config as { model: VaeConfig | LvmConfig; epoch?: number; rows?: number };
+      if (c.model.dataDim !== train.D) throw new Error(`the model was trained on ${c.model.dataDim}-dimensional data; this dataset has D = ${train.D}`);
+      if (kind === 'lvm' && c.rows !== train.n) throw new Error(`the per-point model holds φ for ${c.rows} training rows; this dataset has ${train.n}`);
+      const model = build(kind, backend, c.model, train);
+      try {
+        model.loadState(f.tensors);
+      } catch (e) {
+        model.release();
+        throw e;
+      }
+      return new LatentRunner(kind, model, { ...cfg, latent: c.model.latent }, test, { step: f.step, epoch: c.epoch ?? 0 });
+    },
+  };
+}
+
+export const vaeFactory = factory('vae');
+export const lvmFactory = factory('lvm');

@@ -1,0 +1,24 @@
+// The benchmark tab runs the GPU-versus-CPU comparison in this browser and
+// shows bars plus the raw JSON.
+import { expect, openApp, screenshot, test } from './fixtures.ts';
+
+test('the benchmark tab measures WebGPU and the CPU backend and shows the raw JSON', async ({ page }) => {
+  await openApp(page);
+  await page.locator('#tab-bench').click();
+  await page.locator('#btn-bench').click();
+  await expect(page.getByTestId('bench-status')).toHaveText('done', { timeout: 150_000 });
+  const result = JSON.parse(await page.getByTestId('bench-json').inputValue()) as {
+    adapter: { isFallbackAdapter: boolean } | null;
+    figures: { name: string; unit: string; webgpu: number | null; cpu: number | null }[];
+  };
+  expect(result.adapter).not.toBeNull();
+  const names = result.figures.map((f) => f.name);
+  expect(names).toContain('matmul 256³');
+  expect(names.some((n) => n.startsWith('VAE'))).toBe(true);
+  expect(names.some((n) => n.startsWith('PPCA exact EM'))).toBe(true);
+  for (const f of result.figures) {
+    expect(f.webgpu, `${f.name} on WebGPU`).toBeGreaterThan(0);
+    expect(f.cpu, `${f.name} on the CPU`).toBeGreaterThan(0);
+  }
+  await screenshot(page, 'benchmark');
+});

@@ -1,0 +1,65 @@
+// Shared test setup: a page that fails the test on any console error or
+// uncaught exception, and helpers that read the app's state.
+import { expect, test as base, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+
+export const SCREENS = 'test-results/screens';
+
+export const test = base.extend<{ errors: string[] }>({
+  errors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+      await use(errors);
+      expect(errors, 'console errors during the test').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+export { expect };
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENS, { recursive: true });
+  await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
+}
+
+/** Opens the app and waits until a backend is chosen. */
+export async function openApp(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByTestId('adapter')).not.toContainText('acquiring');
+}
+
+export async function curves(page: Page): Promise<{ train: [number, number][]; test: [number, number][] }> {
+  return page.evaluate(() => (window as unknown as { latentgpu: { curves(): { train: [number, number][]; test: [number, number][] } } }).latentgpu.curves());
+}
+
+export async function steps(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { latentgpu: { steps(): number } }).latentgpu.steps());
+}
+
+/** The canvas has pixels of at least two clearly different grey levels (not blank). */
+export async function canvasContrast(page: Page, testId: string): Promise<{ width: number; distinct: number; spread: number }> {
+  return page.getByTestId(testId).evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const ctx = c.getContext('2d')!;
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    const levels = new Set<number>();
+    let lo = 255;
+    let hi = 0;
+    for (let p = 0; p < px.length; p += 4) {
+      const g = px[p]!;
+      if (g === 40) continue; // the grid's gaps
+      levels.add(g);
+      lo = Math.min(lo, g);
+      hi = Math.max(hi, g);
+    }
+    return { width: c.width, distinct: levels.size, spread: hi - lo };
+  });
+}
+
+export async function setValue(page: Page, id: string, value: string): Promise<void> {
+  await page.locator(`#${id}`).fill(value);
+}
