@@ -1,0 +1,223 @@
+// Probabilistic PCA (DESIGN.md §1.1): x = W z + μ + σ ε, z ~ N(0, I_d).
+// Parameters live on the backend (W: D×d row-major, μ: D); σ² and the small
+// d×d Gram matrix WᵀW live on the host in float64, where the d×d algebra runs
+// (see linalg.ts for why). Nothing here is node-only: the browser app uses it.
+import { KernelError, need, type Backend, type DType, type Tensor } from '../../backend.ts';
+import { checkFinite, type Dataset } from '../../data/dataset.ts';
+import { seededRandom } from '../../data/random.ts';
+import { factorSpd, identity, mul, transpose, type Mat, type SpdFactors } from './linalg.ts';
+
+export const LOG_2PI = Math.log(2 * Math.PI);
+
+export interface PpcaModel {
+  readonly backend: Backend;
+  readonly D: number;
+  readonly d: number;
+  /** D×d row-major */
+  readonly W: Tensor;
+  /** length D */
+  readonly mu: Tensor;
+  sigma2: number;
+  /** WᵀW (d×d, float64), kept in step with W by whoever writes W */
+  wtw: Mat;
+}
+
+/** Host copy of the parameters (float32 as stored, the form written to model files). */
+export interface PpcaHost {
+  D: number;
+  d: number;
+  W: Float32Array;
+  mu: Float32Array;
+  sigma2: number;
+}
+
+export function checkShape(kernel: string, D: number, d: number): void {
+  need(Number.isInteger(D) && D >= 2, kernel, `data dimension D must be an integer ≥ 2, got ${D}`);
+  need(Number.isInteger(d) && d >= 1, kernel, `latent dimension d must be a positive integer, got ${d}`);
+  need(d < D, kernel, `latent dimension d=${d} must be smaller than the data dimension D=${D}`);
+}
+
+function checkFiniteArray(kernel: string, name: string, a: ArrayLike<number>): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!)) throw new KernelError(kernel, `${name}[${i}] is ${a[i]}, not a finite number`);
+  }
+}
+
+/** WᵀW in float64 from a host W (D×d). */
+export function gramOf(W: ArrayLike<number>, D: number, d: number): Mat {
+  const g = new Float64Array(d * d);
+  for (let r = 0; r < D; r++) {
+    for (let i = 0; i < d; i++) {
+      const wi = W[r * d + i]!;
+      for (let j = i; j < d; j++) g[i * d + j]! += wi * W[r * d + j]!;
+    }
+  }
+  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) g[i * d + j] = g[j * d + i]!;
+  return g;
+}
+
+/** Uploads host parameters (checked: shape, finiteness, σ² > 0). */
+export function createPpca(backend: Backend, h: PpcaHost): PpcaModel {
+  const kernel = 'ppca';
+  checkShape(kernel, h.D, h.d);
+  need(h.W.length === h.D * h.d, kernel, `W has ${h.W.length} entries, needs D·d = ${h.D * h.d}`);
+  need(h.mu.length === h.D, kernel, `mu has ${h.mu.length} entries, needs D = ${h.D}`);
+  need(Number.isFinite(h.sigma2) && h.sigma2 > 0, kernel, `sigma2 must be a finite positive number, got ${h.sigma2}`);
+  checkFiniteArray(kernel, 'W', h.W);
+  checkFiniteArray(kernel, 'mu', h.mu);
+  const W = backend.tensor(h.D * h.d, { label: 'ppca.W', data: Float32Array.from(h.W) });
+  const mu = backend.tensor(h.D, { label: 'ppca.mu', data: Float32Array.from(h.mu) });
+  return { backend, D: h.D, d: h.d, W, mu, sigma2: h.sigma2, wtw: gramOf(h.W, h.D, h.d) };
+}
+
+export async function readPpca(m: PpcaModel): Promise<PpcaHost> {
+  const [W, mu] = await Promise.all([m.backend.read(m.W), m.backend.read(m.mu)]);
+  return { D: m.D, d: m.d, W: W.subarray(0, m.D * m.d), mu: mu.subarray(0, m.D), sigma2: m.sigma2 };
+}
+
+export function releasePpca(m: PpcaModel): void {
+  m.backend.release(m.W);
+  m.backend.release(m.mu);
+}
+
+/** Recomputes WᵀW from the W on the backend (a d×D×d product and a d×d read). */
+export async function refreshGram(m: PpcaModel): Promise<void> {
+  const b = m.backend;
+  const g = b.tensor(m.d * m.d, { label: 'ppca.wtw' });
+  b.matmul({ a: m.W, b: m.W, c: g, m: m.d, n: m.d, k: m.D, transA: true });
+  const host = await b.read(g);
+  b.release(g);
+  m.wtw = Float64Array.from(host.subarray(0, m.d * m.d));
+}
+
+/** M = WᵀW + σ²I and what the posterior needs of it. */
+export interface LatentFactors {
+  M: SpdFactors;
+  /** posterior covariance σ² M⁻¹ (shared by every data point) */
+  postCov: Mat;
+  /** lower Cholesky factor of σ² M⁻¹, for z = E + L ε */
+  postChol: Mat;
+}
+
+export function latentFactors(wtw: Mat, sigma2: number, d: number): LatentFactors {
+  const Mmat = Float64Array.from(wtw);
+  for (let i = 0; i < d; i++) Mmat[i * d + i]! += sigma2;
+  const M = factorSpd(Mmat, d, 'ppca: M = WᵀW + σ²I');
+  const postCov = M.inverse.map((v) => v * sigma2);
+  // chol(σ² M⁻¹) = σ · L⁻ᵀ is upper-triangular; reparamChol wants lower, so factor directly
+  const postChol = factorSpd(postCov, d, 'ppca: posterior covariance').chol;
+  return { M, postCov, postChol };
+}
+
+/** A dataset on the backend (uploaded once) with the host copy kept for O(nD) one-time prep. */
+export interface DeviceData {
+  name: string;
+  x: Tensor;
+  n: number;
+  D: number;
+  host: Float32Array;
+}
+
+export function uploadData(backend: Backend, ds: Dataset): DeviceData {
+  need(ds.n >= 1 && ds.D >= 1, 'ppca', `${ds.name}: no data (${ds.n} rows × ${ds.D} columns)`);
+  checkFinite(ds);
+  const x = backend.tensor(ds.n * ds.D, { label: `data:${ds.name}`, data: ds.x });
+  return { name: ds.name, x, n: ds.n, D: ds.D, host: ds.x };
+}
+
+export function releaseData(backend: Backend, data: DeviceData): void {
+  backend.release(data.x);
+}
+
+/** Column means in float64 (one pass over the host copy). */
+export function sampleMean(data: { host: Float32Array; n: number; D: number }): Float64Array {
+  const { host, n, D } = data;
+  const mu = new Float64Array(D);
+  for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) mu[j]! += host[i * D + j]!;
+  for (let j = 0; j < D; j++) mu[j]! /= n;
+  return mu;
+}
+
+/** ‖x_i − μ‖² per row in float64. */
+export function centeredRowNorms(data: { host: Float32Array; n: number; D: number }, mu: ArrayLike<number>): Float64Array {
+  const { host, n, D } = data;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < D; j++) {
+      const r = host[i * D + j]! - mu[j]!;
+      s += r * r;
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
+export interface InitOptions {
+  d: number;
+  seed: number;
+}
+
+/**
+ * Starting point for every fitting method: μ = sample mean (the ML μ of any
+ * PPCA), σ² = mean per-dimension variance, W with N(0, σ²/(2d)) entries so
+ * that W Wᵀ starts with about half the total variance.
+ */
+export function initialPpca(data: DeviceData, opts: InitOptions): PpcaHost {
+  checkShape('ppca init', data.D, opts.d);
+  const { D } = data;
+  const { d } = opts;
+  const mu = sampleMean(data);
+  const norms = centeredRowNorms(data, mu);
+  let total = 0;
+  for (const v of norms) total += v;
+  const meanVar = total / (data.n * D);
+  need(meanVar > 0, 'ppca init', `${data.name}: every column is constant, there is nothing to model`);
+  const rnd = seededRandom(opts.seed);
+  const s = Math.sqrt(meanVar / (2 * d));
+  const W = Float32Array.from({ length: D * d }, () => s * rnd.normal());
+  return { D, d, W, mu: Float32Array.from(mu), sigma2: meanVar };
+}
+
+/** Keeps named scratch tensors alive across steps; grows them when needed. */
+export class Workspace {
+  private readonly tensors = new Map<string, Tensor>();
+  constructor(private readonly backend: Backend, private readonly prefix: string) {}
+
+  get(name: string, length: number, dtype: DType = 'f32'): Tensor {
+    const have = this.tensors.get(name);
+    if (have && have.length >= length && have.dtype === dtype) return have;
+    if (have) this.backend.release(have);
+    const t = this.backend.tensor(Math.max(1, length), { dtype, label: `${this.prefix}.${name}` });
+    this.tensors.set(name, t);
+    return t;
+  }
+
+  /** A tensor filled with `value` (refilled only when created or resized). */
+  constant(name: string, length: number, value: number): Tensor {
+    const key = `${name}=${value}`;
+    const have = this.tensors.get(key);
+    if (have && have.length >= length) return have;
+    const t = this.get(key, length);
+    this.backend.fill({ x: t, n: t.length, value });
+    return t;
+  }
+
+  upload(name: string, data: Float32Array | Uint32Array): Tensor {
+    const t = this.get(name, data.length, data instanceof Uint32Array ? 'u32' : 'f32');
+    this.backend.upload(t, data);
+    return t;
+  }
+
+  releaseAll(): void {
+    for (const t of this.tensors.values()) this.backend.release(t);
+    this.tensors.clear();
+  }
+}
+
+/** Transposed copy of a small row-major matrix as float32 (for x·Aᵀ products). */
+export function f32Transposed(a: Mat, k: number): Float32Array {
+  return Float32Array.from(transpose(a, k, k));
+}
+
+export { identity, mul };

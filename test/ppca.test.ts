@@ -1,0 +1,233 @@
+// PPCA on every backend: exact log-likelihood against a dense float64 reference,
+// EM/SQUAREM against the closed form, GPU vs CPU trajectories, stochastic and
+// online EM on synthetic data with known parameters, the estimators of log p(x),
+// model files and bad input.
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.ts';
+import { syntheticPpca } from '../src/data/synthetic.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
+import {
+  closedFormPpca, createPpca, estimateLogLik, fitEm, fitOem, fitSem, initialPpca, logLikRows, meanLogLik,
+  ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData, releasePpca, uploadData,
+  latentFactors, type PpcaHost, type Proposal,
+} from '../src/models/ppca.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
+
+/** log N(x | μ, W Wᵀ + σ² I) per row with the dense D×D covariance, float64. */
+function denseLogLik(h: PpcaHost, x: Float32Array, n: number): Float64Array {
+  const { D, d } = h;
+  const C = new Float64Array(D * D);
+  for (let a = 0; a < D; a++) {
+    for (let b = 0; b < D; b++) {
+      let s = a === b ? h.sigma2 : 0;
+      for (let j = 0; j < d; j++) s += h.W[a * d + j]! * h.W[b * d + j]!;
+      C[a * D + b] = s;
+    }
+  }
+  // Cholesky of C
+  const L = new Float64Array(D * D);
+  for (let j = 0; j < D; j++) {
+    let s = C[j * D + j]!;
+    for (let q = 0; q < j; q++) s -= L[j * D + q]! ** 2;
+    L[j * D + j] = Math.sqrt(s);
+    for (let i = j + 1; i < D; i++) {
+      let t = C[i * D + j]!;
+      for (let q = 0; q < j; q++) t -= L[i * D + q]! * L[j * D + q]!;
+      L[i * D + j] = t / L[j * D + j]!;
+    }
+  }
+  let logDet = 0;
+  for (let j = 0; j < D; j++) logDet += 2 * Math.log(L[j * D + j]!);
+  const out = new Float64Array(n);
+  const v = new Float64Array(D);
+  for (let i = 0; i < n; i++) {
+    let quad = 0;
+    for (let a = 0; a < D; a++) {
+      let s = x[i * D + a]! - h.mu[a]!;
+      for (let q = 0; q < a; q++) s -= L[a * D + q]! * v[q]!;
+      v[a] = s / L[a * D + a]!;
+      quad += v[a]! ** 2;
+    }
+    out[i] = -0.5 * (D * Math.log(2 * Math.PI) + logDet + quad);
+  }
+  return out;
+}
+
+const small = syntheticPpca({ n: 150, D: 13, d: 3, sigma: 0.4, seed: 11 });
+const medium = syntheticPpca({ n: 1000, D: 30, d: 4, sigma: 0.5, seed: 3 });
+
+const backends: [string, () => Promise<Backend>][] = [
+  ['cpu', async () => cpu],
+  ...TEST_ADAPTERS.map((a): [string, () => Promise<Backend>] => [a, () => gpuBackend(a)]),
+];
+
+for (const [name, get] of backends) {
+  describe(`ppca on ${name}`, () => {
+    it('exact log-likelihood matches the dense D×D float64 reference', async () => {
+      const b = await get();
+      const data = uploadData(b, small.data);
+      // a model that is not the optimum, with an odd chunk size so the last chunk is ragged
+      const h = initialPpca(data, { d: 3, seed: 5 });
+      const m = createPpca(b, h);
+      const got = await logLikRows(m, data, { chunkRows: 37 });
+      const want = denseLogLik(h, small.data.x, small.data.n);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(2e-4 * (1 + Math.abs(want[i]!)));
+      releasePpca(m);
+      releaseData(b, data);
+    });
+
+    it('EM reaches the closed-form log-likelihood within 1e-3 nats; SQUAREM (S3) in well under half of the iterations', async () => {
+      const b = await get();
+      const data = uploadData(b, medium.data);
+      const cf = closedFormPpca(data, 4);
+      const em = await fitEm(b, data, { d: 4, method: 'em', maxIters: 400, tol: 1e-9, seed: 1 });
+      const sq = await fitEm(b, data, { d: 4, method: 'squarem', maxIters: 120, tol: 1e-9, seed: 1 });
+      const reach = (t: { iteration: number; loglik: number }[]): number => t.find((p) => cf.loglik - p.loglik < 1e-3)?.iteration ?? Infinity;
+      const emAt = reach(em.trace);
+      const sqAt = reach(sq.trace);
+      expect(emAt).toBeLessThan(400);
+      // measured: EM 242–246 EM-map evaluations, SQUAREM 80 (cpu), 87 (swiftshader), 92 (llvmpipe);
+      // the issue's 1/5 is NOT reached by S3 on this problem (see the report)
+      expect(sqAt * 2.5).toBeLessThanOrEqual(emAt);
+      // monotone: EM never decreases the log-likelihood, nor do SQUAREM's accepted iterates, up to
+      // float32 noise (decreases up to 1.2e-4 nats/sample were seen on swiftshader near the optimum)
+      for (const r of [em, sq]) for (let i = 1; i < r.trace.length; i++) expect(r.trace[i]!.loglik).toBeGreaterThan(r.trace[i - 1]!.loglik - 3e-4);
+      // the independent evaluator agrees with the closed form's analytic optimum
+      expect(Math.abs(cf.loglik - (await meanLogLik(sq.model, data)))).toBeLessThan(1e-3);
+      expect(Math.abs(sq.model.sigma2 / cf.sigma2 - 1)).toBeLessThan(1e-3);
+      releasePpca(em.model);
+      releasePpca(sq.model);
+      releaseData(b, data);
+    });
+
+    it('estimators: exact ≥ IWAE_K ≥ ELBO ≥ prior Jensen; IWAE → exact with K; ELBO(posterior) = exact in expectation', async () => {
+      const b = await get();
+      const data = uploadData(b, small.data);
+      const cf = closedFormPpca(data, 3);
+      const m = createPpca(b, cf);
+      const exact = await estimateLogLik(m, data, { estimator: 'exact' });
+      // q: the exact posterior mean with diagonal variances 3× the mean-field optimum σ²/M_jj (a given Gaussian)
+      const f = latentFactors(m.wtw, m.sigma2, 3);
+      const n = small.data.n;
+      const qMean = new Float32Array(n * 3);
+      const qLogvar = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) {
+        const y = [0, 0, 0];
+        for (let r = 0; r < 13; r++) for (let j = 0; j < 3; j++) y[j]! += cf.W[r * 3 + j]! * (small.data.x[i * 13 + r]! - cf.mu[r]!);
+        for (let j = 0; j < 3; j++) {
+          let e = 0;
+          for (let k = 0; k < 3; k++) e += f.M.inverse[j * 3 + k]! * y[k]!;
+          qMean[i * 3 + j] = e;
+          qLogvar[i * 3 + j] = Math.log((3 * m.sigma2) / (m.wtw[j * 3 + j]! + m.sigma2));
+        }
+      }
+      const given = { mean: b.tensor(n * 3, { data: qMean }), logvar: b.tensor(n * 3, { data: qLogvar }) };
+      const est = async (estimator: 'elbo' | 'iwae' | 'prior' | 'prior-jensen', samples: number, q: Proposal = given) =>
+        (await estimateLogLik(m, data, { estimator, samples, q, seed: 7, blockRows: 333 })).mean;
+      const elbo = await est('elbo', 50);
+      const iwae5 = await est('iwae', 5);
+      const iwae200 = await est('iwae', 200);
+      const jensen = await est('prior-jensen', 50);
+      const prior = await est('prior', 200);
+      expect(exact.mean).toBeGreaterThan(iwae200);
+      expect(iwae200).toBeGreaterThan(iwae5);
+      expect(iwae5).toBeGreaterThan(elbo);
+      expect(elbo).toBeGreaterThan(jensen);
+      expect(prior).toBeGreaterThan(jensen);
+      // the mean-field optimum is a valid, tighter q: its ELBO lies between
+      const elboMf = await est('elbo', 50, 'mean-field');
+      expect(elboMf).toBeGreaterThan(elbo);
+      expect(elboMf).toBeLessThan(exact.mean + 0.01);
+      expect(exact.mean - iwae200).toBeLessThan((exact.mean - iwae5) / 3);
+      // with the exact posterior every importance weight equals p(x): IWAE_K = exact up to float error
+      expect(Math.abs((await est('iwae', 3, 'posterior')) - exact.mean)).toBeLessThan(1e-3);
+      // E_q log p(x|z) − KL with q the posterior is exact in expectation: within MC error of 400 samples
+      const elboPost = await estimateLogLik(m, data, { estimator: 'elbo', samples: 400, q: 'posterior', seed: 3 });
+      expect(Math.abs(elboPost.mean - exact.mean)).toBeLessThan(0.05);
+      b.release(given.mean);
+      b.release(given.logvar);
+      releasePpca(m);
+      releaseData(b, data);
+    });
+  });
+}
+
+describe('ppca backends agree', () => {
+  for (const adapter of TEST_ADAPTERS) {
+    it(`the EM trajectory on ${adapter} matches the CPU backend to float tolerance`, async () => {
+      const gpu = await gpuBackend(adapter);
+      const traj = async (b: Backend) => {
+        const data = uploadData(b, medium.data);
+        const r = await fitEm(b, data, { d: 4, method: 'em', maxIters: 25, tol: 0, seed: 2 });
+        const w = (await readPpca(r.model)).W;
+        releasePpca(r.model);
+        releaseData(b, data);
+        return { ll: r.trace.map((p) => p.loglik), s2: r.trace.map((p) => p.sigma2), w };
+      };
+      const [a, c] = [await traj(gpu), await traj(cpu)];
+      expect(a.ll.length).toBe(c.ll.length);
+      for (let i = 0; i < a.ll.length; i++) {
+        // float32 rounding differs between the backends' matmul accumulation orders
+        expect(Math.abs(a.ll[i]! - c.ll[i]!)).toBeLessThan(1e-5 * Math.abs(c.ll[i]!));
+        expect(Math.abs(a.s2[i]! / c.s2[i]! - 1)).toBeLessThan(1e-4);
+      }
+      for (let i = 0; i < a.w.length; i++) expect(Math.abs(a.w[i]! - c.w[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(c.w[i]!)));
+    });
+  }
+});
+
+describe('stochastic and online EM recover the generating model', () => {
+  const truth = syntheticPpca({ n: 2000, D: 20, d: 3, sigma: 0.5, seed: 3 });
+  const runs: [string, () => Promise<Backend>][] = [['cpu', async () => cpu], ['llvmpipe', () => gpuBackend('llvmpipe')]];
+  for (const [name, get] of runs.filter(([n]) => n === 'cpu' || TEST_ADAPTERS.includes(n as 'llvmpipe'))) {
+    it(`SEM (Robbins–Monro) and OEM on ${name}: near the optimum, σ² and the subspace of W`, async () => {
+      const b = await get();
+      const data = uploadData(b, truth.data);
+      const cf = closedFormPpca(data, 3);
+      const sem = await fitSem(b, data, { d: 3, batch: 50, epochs: 15, lr: 0.03, tau: 500, kappa: 0.75, seed: 1, evalEvery: 0 });
+      const oem = await fitOem(b, data, { d: 3, batch: 50, epochs: 15, kappa: 0.6, seed: 1, evalEvery: 0 });
+      for (const [what, r] of [['sem', sem], ['oem', oem]] as const) {
+        const gap = cf.loglik - r.loglik;
+        expect(gap, `${what} gap`).toBeLessThan(0.15);
+        expect(gap, `${what} gap`).toBeGreaterThan(-1e-3);
+        expect(Math.abs(r.model.sigma2 / truth.sigma2 - 1), `${what} σ²`).toBeLessThan(0.05);
+        const angles = principalAngles((await readPpca(r.model)).W, truth.W, 20, 3);
+        expect(Math.max(...angles) * (180 / Math.PI), `${what} largest principal angle (degrees)`).toBeLessThan(5);
+        releasePpca(r.model);
+      }
+      releaseData(b, data);
+    });
+  }
+});
+
+describe('ppca files and bad input', () => {
+  it('saves and loads a model through safetensors bytes, log-likelihood unchanged', async () => {
+    const data = uploadData(cpu, small.data);
+    const cf = closedFormPpca(data, 3);
+    const m = createPpca(cpu, cf);
+    const { tensors, metadata } = ppcaToTensors(await readPpca(m), { method: 'closed-form' });
+    const back = ppcaFromTensors(decodeSafetensors(encodeSafetensors(tensors, metadata)), 'round-trip');
+    expect(back.sigma2).toBe(cf.sigma2);
+    const m2 = createPpca(cpu, back);
+    expect(await meanLogLik(m2, data)).toBe(await meanLogLik(m, data));
+    const wrong = encodeSafetensors(tensors, { model: 'vae' });
+    expect(() => ppcaFromTensors(decodeSafetensors(wrong), 'f.safetensors')).toThrow(/f\.safetensors: holds model 'vae', not ppca/);
+  });
+
+  it('rejects d ≥ D, NaN data, bad parameters and batches larger than the data', async () => {
+    const data = uploadData(cpu, small.data);
+    await expect(fitEm(cpu, data, { d: 13 })).rejects.toThrow(/latent dimension d=13 must be smaller than the data dimension D=13/);
+    expect(() => closedFormPpca(data, 20)).toThrow(/d=20 must be smaller/);
+    const bad = Float32Array.from(small.data.x);
+    bad[2 * 13 + 4] = NaN;
+    expect(() => uploadData(cpu, { ...small.data, x: bad })).toThrow(/row 3, column 5: value NaN is not finite/);
+    const h = initialPpca(data, { d: 3, seed: 1 });
+    expect(() => createPpca(cpu, { ...h, sigma2: -1 })).toThrow(/sigma2 must be a finite positive number/);
+    const w = Float32Array.from(h.W);
+    w[4] = Infinity;
+    expect(() => createPpca(cpu, { ...h, W: w })).toThrow(/W\[4\] is Infinity/);
+    await expect(fitSem(cpu, data, { d: 3, batch: 500, epochs: 1, lr: 0.01 })).rejects.toThrow(/150 rows, fewer than the batch size 500/);
+    await expect(fitOem(cpu, data, { d: 3, batch: 10, epochs: 1, kappa: 0.3 })).rejects.toThrow(/kappa must be in \(0.5, 1\]/);
+    await expect(fitSem(cpu, data, { d: 3, batch: 10, epochs: 1, lr: 1e6 })).rejects.toThrow(/diverged|positive definite|σ²/);
+  });
+});
