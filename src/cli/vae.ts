@@ -1,0 +1,290 @@
+// `latentgpu train --model vae|lvm` and `latentgpu eval` for those models: trains
+// on the device, evaluates the test ELBO and IWAE_K, and writes a run folder
+// (metrics.json, objective curve, image grids, test latent means, the model
+// file, checkpoints).
+//
+// --likelihood: bernoulli (default) | gaussian (learned per-pixel variance) |
+// gaussian-output (variance as a decoder output); --var-floor sets σ²_min of the
+// Gaussian decoders (default 1e-3, quoted in the results because it decides the
+// nats on constant pixels, see src/models/decoder.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
+import type { TensorMap } from '../io/safetensors.ts';
+import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR, type Likelihood, type VarianceMode } from '../models/decoder.ts';
+import {
+  EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, manifoldGrid, priorSamples, reconstruct,
+} from '../models/evaluate.ts';
+import { PriorProposal, type LatentVariableModel, type Objective } from '../models/latent.ts';
+import { FIT_STEPS, Lvm, type LvmConfig } from '../models/lvm.ts';
+import { Vae, type VaeConfig } from '../models/vae.ts';
+import { curveSeries } from '../report/history.ts';
+import { lineChartSvg } from '../report/curve.ts';
+import { imageGrid, interleaveRows } from '../report/grid.ts';
+import { encodePng } from '../report/png.node.ts';
+import type { Schedule } from '../train/schedule.ts';
+import { train as runTraining, type Progress as TrainProgress } from '../train/trainer.ts';
+import type { CliContext, Runner } from './context.ts';
+import { hiddenSizes } from './program.ts';
+
+type Kind = 'vae' | 'lvm';
+type AnyConfig = VaeConfig | LvmConfig;
+
+// IWAE K: 100 by default (K = 1000 decodes 2M samples for the 2,000 test rows; pass --samples 1000 for the issue figure)
+const DEFAULTS = { epochs: 20, batch: 128, lr: 1e-3, samples: 100, phiLr: 0.05, phiSteps: 2 };
+
+function likelihoodOf(v: unknown): { likelihood: Likelihood; variance: VarianceMode } {
+  const s = v === undefined ? 'bernoulli' : String(v);
+  if (s === 'bernoulli') return { likelihood: 'bernoulli', variance: 'vector' };
+  if (s === 'gaussian') return { likelihood: 'gaussian', variance: 'vector' };
+  if (s === 'gaussian-output') return { likelihood: 'gaussian', variance: 'output' };
+  throw new Error(`--likelihood must be bernoulli, gaussian or gaussian-output, got '${s}'`);
+}
+
+function configFrom(kind: Kind, o: CliContext['opts'], D: number): AnyConfig {
+  const hidden = hiddenSizes(o.hidden) ?? [400];
+  const { likelihood, variance } = likelihoodOf(o.likelihood);
+  const base = {
+    dataDim: D, latent: Number(o.latent ?? 20), decoderHidden: [...hidden].reverse(), act: 'relu' as const,
+    likelihood, variance, varFloor: Number(o.varFloor ?? DEFAULT_VAR_FLOOR), varCeil: DEFAULT_VAR_CEIL,
+    objective: (o.objective ?? 'elbo') as Objective, seed: Number(o.seed ?? 0),
+  };
+  if (kind === 'vae') return { ...base, encoderHidden: hidden };
+  return { ...base, phiLr: Number(o.phiLr ?? DEFAULTS.phiLr), phiSteps: Number(o.phiSteps ?? DEFAULTS.phiSteps) };
+}
+
+function buildModel(be: Backend, kind: Kind, cfg: AnyConfig, ds: Dataset): Vae | Lvm {
+  return kind === 'vae' ? new Vae(be, cfg as VaeConfig, ds.x, ds.n) : new Lvm(be, cfg as LvmConfig, ds.x, ds.n);
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+}
+
+function f32(data: Float32Array, shape?: number[]): TensorMap[string] {
+  return { dtype: 'F32', shape: shape ?? [data.length], data };
+}
+
+function metadataOf(kind: Kind, cfg: AnyConfig, extra: Record<string, string | number>): Record<string, string> {
+  const m: Record<string, string> = { model: kind, format: 'latentgpu-1', config: JSON.stringify(cfg) };
+  for (const [k, v] of Object.entries(extra)) m[k] = String(v);
+  return m;
+}
+
+function hiddenOf(cfg: AnyConfig): number[] {
+  return 'encoderHidden' in cfg ? cfg.encoderHidden : [...cfg.decoderHidden].reverse();
+}
+
+function writePng(path: string, values: Float32Array, count: number, side: number, cols: number): void {
+  writeFileSync(path, encodePng(imageGrid(values, count, { side, cols })));
+}
+
+export const train: Runner = async (ctx) => {
+  const o = ctx.opts;
+  const kind = String(o.model) as Kind;
+  if (kind !== 'vae' && kind !== 'lvm') throw new Error(`src/cli/vae.ts trains vae or lvm, not '${kind}'`);
+  const be = ctx.backend;
+  const ds = ctx.train;
+  const cfg = configFrom(kind, o, ds.D);
+  const epochs = Number(o.epochs ?? DEFAULTS.epochs);
+  const batch = Math.min(Number(o.batch ?? DEFAULTS.batch), ds.n);
+  const lr = Number(o.lr ?? DEFAULTS.lr);
+  const K = Number(o.samples ?? DEFAULTS.samples);
+  const runDir = String(o.runDir ?? join('runs', `${stamp()}-${kind}`));
+  const modelFile = String(o.out ?? join(runDir, 'model.safetensors'));
+  const checkpointFile = join(runDir, 'checkpoint.safetensors');
+  const checkpointEvery = o.checkpointEvery === undefined ? 0 : Number(o.checkpointEvery);
+  const schedule: Schedule = o.kappa !== undefined || o.tau !== undefined
+    ? { kind: 'robbins-monro', tau: Number(o.tau ?? 1000), kappa: Number(o.kappa ?? 0.75) }
+    : { kind: 'constant' };
+  mkdirSync(runDir, { recursive: true });
+
+  const model = buildModel(be, kind, cfg, ds);
+  let startEpoch = 0;
+  let startStep = 0;
+  if (o.resume !== undefined) {
+    const ck = await loadSafetensors(String(o.resume));
+    const meta = ck.metadata;
+    if (meta.model !== kind || meta.config !== JSON.stringify(cfg)) {
+      throw new Error(`checkpoint ${String(o.resume)} is a ${meta.model} with config ${meta.config}, not this run's ${kind} ${JSON.stringify(cfg)}`);
+    }
+    if (Number(meta.batch) !== batch || Number(meta.train_rows) !== ds.n) {
+      throw new Error(`checkpoint ${String(o.resume)} was trained with batch ${meta.batch} on ${meta.train_rows} rows; resume needs the same (got batch ${batch}, ${ds.n} rows)`);
+    }
+    const state: Record<string, Float32Array> = {};
+    for (const [k, t] of Object.entries(ck.tensors)) state[k] = t.data as Float32Array;
+    model.loadState(state);
+    startEpoch = Number(meta.epoch);
+    startStep = Number(meta.step);
+    ctx.log(`resuming from ${String(o.resume)} at epoch ${startEpoch}, step ${startStep}`);
+  }
+
+  const stepsPerEpoch = Math.ceil(ds.n / batch);
+  ctx.progress.start(epochs * stepsPerEpoch, `training ${kind}`);
+  const history: TrainProgress[] = [];
+  const t0 = performance.now();
+  const result = await runTraining(model, {
+    epochs, batch, lr, schedule, seed: cfg.seed, startEpoch, startStep,
+    checkEvery: 20,
+    onProgress: (p) => {
+      history.push(p);
+      ctx.progress.tick(p.step, { epoch: p.epoch + 1, objective: p.objective, 'samples/s': Math.round(p.samplesPerSecond) });
+    },
+    onEpoch: async (done, step, summary) => {
+      ctx.log(`epoch ${done}/${epochs}: ${cfg.objective === 'elbo' ? 'ELBO' : 'prior bound'} ${summary.objective.toFixed(3)} nats/sample (log p(x|z) ${summary.logLik.toFixed(3)}, KL ${summary.kl.toFixed(3)})`);
+      if (checkpointEvery > 0 && (done % checkpointEvery === 0 || done === epochs)) {
+        const state = await model.state();
+        const tensors: TensorMap = {};
+        for (const [k, v] of Object.entries(state)) tensors[k] = f32(v);
+        await saveSafetensors(checkpointFile, tensors, metadataOf(kind, cfg, { epoch: done, step, batch, train_rows: ds.n, lr, seed: cfg.seed }));
+      }
+    },
+  });
+  ctx.progress.stop();
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  // the trained model
+  const params = await be.read(model.params);
+  await saveSafetensors(modelFile, { params: f32(params) },
+    metadataOf(kind, cfg, { epochs: result.epochsDone, step: result.steps, train_rows: ds.n }));
+
+  // evaluation
+  ctx.log('evaluating the test set');
+  const evalT0 = performance.now();
+  const trainSet = new EvalSet(be, ds, ds.D);
+  const trainElbo = await evaluateElbo(model, trainSet, { seed: cfg.seed });
+  trainSet.release();
+  if (model instanceof Lvm) await model.fitPosterior(ctx.test.x, ctx.test.n, { steps: Number(o.fitSteps ?? FIT_STEPS), seed: cfg.seed });
+  const testSet = new EvalSet(be, ctx.test, ds.D);
+  const testElbo = await evaluateElbo(model, testSet, { seed: cfg.seed });
+  ctx.progress.start(ctx.test.n, `IWAE_${K}`);
+  const iwae = await evaluateIwae(model, testSet, K, { seed: cfg.seed, onChunk: (r) => ctx.progress.tick(r) });
+  ctx.progress.stop();
+
+  // pictures and latents
+  const side = Math.round(Math.sqrt(ds.D));
+  const images = side * side === ds.D;
+  const files: string[] = [];
+  const nShow = Math.min(32, ctx.test.n);
+  const { recon } = await reconstruct(model, testSet, nShow);
+  const means = await latentMeans(model, testSet);
+  testSet.release();
+  const latentTensors: TensorMap = { means: f32(means, [ctx.test.n, cfg.latent]) };
+  if (ctx.test.labels) latentTensors.labels = { dtype: 'U8', shape: [ctx.test.n], data: ctx.test.labels };
+  await saveSafetensors(join(runDir, 'test_latent_means.safetensors'), latentTensors, { model: kind, what: 'posterior means of the test rows' });
+  files.push('test_latent_means.safetensors');
+  if (images) {
+    writePng(join(runDir, 'reconstructions.png'), interleaveRows(ctx.test.x, recon, nShow, ds.D), 2 * nShow, side, 16);
+    writePng(join(runDir, 'prior_samples.png'), await priorSamples(model, 64, cfg.seed + 1), 64, side, 8);
+    files.push('reconstructions.png', 'prior_samples.png');
+    if (cfg.latent === 2) {
+      writePng(join(runDir, 'manifold.png'), await decode(model, manifoldGrid(20)), 400, side, 20);
+      files.push('manifold.png');
+    }
+  }
+  const evalSeconds = (performance.now() - evalT0) / 1000;
+
+  const title = `${kind} ${cfg.objective === 'elbo' ? 'ELBO' : 'prior bound'} per sample (nats), ${be.info.summary}`;
+  writeFileSync(join(runDir, 'objective.svg'), lineChartSvg(curveSeries(history, result.epochs, stepsPerEpoch), {
+    title, xLabel: 'epoch', yLabel: 'nats per sample',
+  }));
+  files.push('objective.svg');
+
+  const out: Record<string, unknown> = {
+    model: kind,
+    backend: be.info.backend,
+    adapter: be.info.adapter?.choice ?? null,
+    latent: cfg.latent,
+    hidden: hiddenOf(cfg),
+    likelihood: cfg.likelihood,
+    ...(cfg.likelihood === 'gaussian' ? { variance: cfg.variance, var_floor: cfg.varFloor, var_ceiling: cfg.varCeil } : {}),
+    objective: cfg.objective,
+    epochs: result.epochsDone,
+    batch,
+    lr,
+    seed: cfg.seed,
+    steps: result.steps,
+    params: model.layout.count,
+    train_objective_last_epoch: result.epochs.length ? result.epochs[result.epochs.length - 1]!.objective : null,
+    train_elbo: trainElbo.elbo,
+    test_elbo: testElbo.elbo,
+    test_log_lik: testElbo.logLik,
+    test_kl: testElbo.kl,
+    test_iwae: iwae.iwae,
+    iwae_k: K,
+    ...(model instanceof Lvm ? { test_fit_steps: Number(o.fitSteps ?? FIT_STEPS), phi_lr: (cfg as LvmConfig).phiLr, phi_steps: (cfg as LvmConfig).phiSteps } : {}),
+    samples_per_second: result.samplesPerSecond,
+    train_seconds: trainSeconds,
+    eval_seconds: evalSeconds,
+    epoch_objectives: result.epochs.map((e) => e.objective),
+    run_dir: runDir,
+    model_file: modelFile,
+    files,
+  };
+  writeFileSync(join(runDir, 'metrics.json'), `${JSON.stringify(out, null, 2)}\n`);
+  model.release();
+  return out;
+};
+
+export const evaluate: Runner = async (ctx) => {
+  const o = ctx.opts;
+  const file = String(o.model);
+  const mf = await loadSafetensors(file);
+  const kind = mf.metadata.model as Kind;
+  if (kind !== 'vae' && kind !== 'lvm') throw new Error(`${file}: a '${kind}' model file, not vae or lvm`);
+  if (!mf.metadata.config) throw new Error(`${file}: the metadata has no "config" (architecture)`);
+  const cfg = JSON.parse(mf.metadata.config) as AnyConfig;
+  const params = mf.tensors.params?.data;
+  if (!(params instanceof Float32Array)) throw new Error(`${file}: no F32 tensor 'params'`);
+  const be = ctx.backend;
+  const split = o.split === 'train' ? ctx.train : ctx.test;
+  if (split.D !== cfg.dataDim) throw new Error(`${file}: the model has D = ${cfg.dataDim}, the data ${split.D}`);
+  // an lvm's φ table is sized by the evaluated rows; its values are fitted below
+  const model = buildModel(be, kind, cfg, kind === 'lvm' ? split : ctx.train);
+  model.loadParams(params);
+  const seed = Number(o.seed ?? 0);
+  const estimator = String(o.estimator ?? 'iwae');
+  const K = Number(o.samples ?? DEFAULTS.samples);
+  const fitSteps = Number(o.fitSteps ?? FIT_STEPS);
+  if (model instanceof Lvm && (estimator === 'elbo' || estimator === 'iwae')) {
+    await model.fitPosterior(split.x, split.n, { steps: fitSteps, seed });
+  }
+  const set = new EvalSet(be, split, split.D);
+  const prefix = o.split === 'train' ? 'train' : 'test';
+  const res: Record<string, unknown> = {
+    model: kind, backend: be.info.backend, adapter: be.info.adapter?.choice ?? null, latent: cfg.latent, hidden: hiddenOf(cfg),
+    likelihood: cfg.likelihood, ...(cfg.likelihood === 'gaussian' ? { var_floor: cfg.varFloor } : {}),
+    epochs: Number(mf.metadata.epochs ?? NaN), estimator, split: prefix,
+  };
+  const t0 = performance.now();
+  try {
+    const q: LatentVariableModel = estimator === 'prior' || estimator === 'prior-jensen' ? new PriorProposal(model) : model;
+    switch (estimator) {
+      case 'elbo':
+        res[`${prefix}_elbo`] = (await evaluateElbo(q, set, { seed })).elbo;
+        break;
+      case 'iwae':
+        res[`${prefix}_elbo`] = (await evaluateElbo(q, set, { seed })).elbo;
+        res[`${prefix}_iwae`] = (await evaluateIwae(q, set, K, { seed })).iwae;
+        res.iwae_k = K;
+        break;
+      case 'prior':
+        res[`${prefix}_prior_mc`] = (await evaluateIwae(q, set, K, { seed })).iwae;
+        res.samples = K;
+        break;
+      case 'prior-jensen':
+        res[`${prefix}_prior_jensen`] = (await evaluateElbo(q, set, { seed })).logLik;
+        break;
+      default:
+        throw new Error(`estimator '${estimator}' is not available for ${kind} (elbo, iwae, prior, prior-jensen)`);
+    }
+    if (model instanceof Lvm) res.fit_steps = fitSteps;
+    res.eval_seconds = (performance.now() - t0) / 1000;
+  } finally {
+    set.release();
+    model.release();
+  }
+  return res;
+};
