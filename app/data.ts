@@ -3,7 +3,7 @@
 // platform-neutral code of src/data; this module only fetches and reads files.
 import mnistUrl from '../data/mnist-10k.bin?url';
 import { parseCsv } from '../src/data/csv.ts';
-import { DataError, splitTrainTest, validateForModel, type Dataset } from '../src/data/dataset.ts';
+import { DataError, splitTrainTest, subsetRows, validateForModel, type Dataset } from '../src/data/dataset.ts';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { parseNpy } from '../src/data/npy.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
@@ -34,24 +34,11 @@ async function fetchMnistBytes(): Promise<Uint8Array> {
 
 export async function loadMnist(trainRows: number, testRows: number): Promise<AppData> {
   const { train, test } = decodeMnist(await fetchMnistBytes(), { subset: trainRows });
-  // the test rows are digit-ordered; an interleaved subset keeps every digit in the scatter
-  const t = interleavedRows(test, testRows);
+  // the split is digit-ordered; an evenly spread subset keeps every digit in the scatter
+  const t = subsetRows(test, testRows);
   return { train, test: t, unitRange: true, describe: `MNIST: ${train.n} train, ${t.n} test rows, D = ${train.D}` };
 }
 
-/** `rows` rows spread evenly over the dataset (copied). */
-function interleavedRows(ds: Dataset, rows: number): Dataset {
-  if (rows >= ds.n) return ds;
-  const stride = ds.n / rows;
-  const x = new Float32Array(rows * ds.D);
-  const labels = ds.labels ? new Uint8Array(rows) : undefined;
-  for (let r = 0; r < rows; r++) {
-    const i = Math.floor(r * stride);
-    x.set(ds.x.subarray(i * ds.D, (i + 1) * ds.D), r * ds.D);
-    if (labels) labels[r] = ds.labels![i]!;
-  }
-  return { name: `${ds.name}[${rows} of ${ds.n}]`, x, n: rows, D: ds.D, ...(labels ? { labels } : {}) };
-}
 
 export function makeSynthetic(o: { n: number; D: number; d: number; sigma: number; seed: number }): AppData {
   const { data } = syntheticPpca(o);

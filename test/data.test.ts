@@ -88,11 +88,13 @@ describe('MNIST binary and the canonical split', () => {
     }
   });
 
-  it('keeps the first N train rows with subset, and rejects a truncated file', () => {
+  it('takes an evenly spread train subset that keeps every digit, and rejects a truncated file', () => {
     const bytes = readFileSync(MNIST_PATH);
     const s = decodeMnist(bytes, { subset: 100 });
     expect([s.train.n, s.test.n]).toEqual([100, 2000]);
-    expect(s.train.x).toEqual(train.x.subarray(0, 100 * 784));
+    expect(s.train.x.subarray(0, 784)).toEqual(train.x.subarray(0, 784));
+    expect(s.train.x.subarray(784, 2 * 784)).toEqual(train.x.subarray(80 * 784, 81 * 784));
+    expect(new Set(s.train.labels).size).toBe(10);
     expectDataError(() => decodeMnist(bytes.subarray(0, bytes.length - 1)), 'truncated');
     expectDataError(() => decodeMnist(new Uint8Array(32)), 'not a latentgpu MNIST file');
   });

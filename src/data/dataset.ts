@@ -27,11 +27,17 @@ export function makeDataset(name: string, x: Float32Array, n: number, D: number,
   return labels ? { name, x, n, D, labels } : { name, x, n, D };
 }
 
-/** The first `rows` rows (a view, no copy); the whole dataset when it has no more. */
-export function firstRows(ds: Dataset, rows: number): Dataset {
+/**
+ * `rows` rows spread evenly over the dataset (row ⌊i·n/rows⌋, copied), so a
+ * subset of digit-ordered data such as the MNIST split keeps every class;
+ * the whole dataset when it has no more.
+ */
+export function subsetRows(ds: Dataset, rows: number): Dataset {
   if (!Number.isInteger(rows) || rows < 1) throw new DataError(`${ds.name}: subset size must be a positive integer, got ${rows}`);
   if (rows >= ds.n) return ds;
-  return makeDataset(`${ds.name}[0:${rows}]`, ds.x.subarray(0, rows * ds.D), rows, ds.D, ds.labels?.subarray(0, rows));
+  const picks = new Set<number>();
+  for (let i = 0; i < rows; i++) picks.add(Math.floor((i * ds.n) / rows));
+  return selectRows(ds, `${ds.name}[${rows} of ${ds.n}]`, (i) => picks.has(i));
 }
 
 /** Rows selected by a predicate on the row index, copied in order. */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseCsv, type HeaderMode } from './csv.ts';
-import { DataError, checkSameWidth, firstRows, splitTrainTest, type Dataset } from './dataset.ts';
+import { DataError, checkSameWidth, subsetRows, splitTrainTest, type Dataset } from './dataset.ts';
 import { loadMnist } from './mnist.node.ts';
 import { parseNpy } from './npy.ts';
 import { syntheticPpca, type SyntheticPpca } from './synthetic.ts';
@@ -74,8 +74,8 @@ export function loadDataSource(o: DataSourceOptions): LoadedData {
     test = loadDataFile(o.test, { header: o.header });
   }
   if (test === undefined) throw new DataError('no test data');
-  if (o.subset !== undefined) train = firstRows(train, o.subset);
-  if (o.testSubset !== undefined) test = firstRows(test, o.testSubset);
+  if (o.subset !== undefined) train = subsetRows(train, o.subset);
+  if (o.testSubset !== undefined) test = subsetRows(test, o.testSubset);
   checkSameWidth(train, test);
   return truth ? { train, test, truth } : { train, test };
 }

@@ -11,7 +11,7 @@
 // digit. The package stores each pixel as k/255 rounded to 3 decimals; those 256
 // values are distinct, so the bytes recover the original intensities exactly, and
 // decoding gives k/255 (within 4.9e-4 of the package's rounded numbers).
-import { DataError, firstRows, makeDataset, splitTrainTest, type Dataset } from './dataset.ts';
+import { DataError, subsetRows, makeDataset, splitTrainTest, type Dataset } from './dataset.ts';
 
 export const MNIST_MAGIC = 'LGMNIST1';
 export const MNIST_HEADER_BYTES = 16;
@@ -68,7 +68,7 @@ export function decodeMnist(bytes: Uint8Array, opts: MnistOptions = {}): MnistSp
   const { train, test } = splitTrainTest(decodeMnistAll(bytes));
   train.name = 'mnist:train';
   test.name = 'mnist:test';
-  return { train: opts.subset !== undefined ? firstRows(train, opts.subset) : train, test };
+  return { train: opts.subset !== undefined ? subsetRows(train, opts.subset) : train, test };
 }
 
 /** Browser (or any fetch): url of the served data/mnist-10k.bin. */
