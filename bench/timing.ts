@@ -8,6 +8,11 @@ import { stats, type Stats } from './shapes.ts';
 export interface Timing extends Stats {
   /** kernel calls per sample */
   inner: number;
+  /**
+   * median process CPU time per call, ms (user + system, all threads: Dawn's and the
+   * software adapter's workers included) — steadier than wall time on a shared machine
+   */
+  cpuMs: number;
 }
 
 export async function timeKernel(
@@ -26,11 +31,15 @@ export async function timeKernel(
   const once = Math.max(performance.now() - t0, 1e-3);
   const inner = Math.max(1, Math.min(opts.maxInner ?? 64, Math.ceil(opts.minSampleMs / once)));
   const samples: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < opts.reps; r++) {
+    const c0 = process.cpuUsage();
     const s = performance.now();
     for (let i = 0; i < inner; i++) run();
     await sync();
     samples.push((performance.now() - s) / inner);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3 / inner);
   }
-  return { ...stats(samples), inner };
+  return { ...stats(samples), inner, cpuMs: stats(cpu).median };
 }

@@ -2,7 +2,7 @@
 // Row-major; op(A) is m×k (A stored k×m when TRANS_A), op(B) is k×n (B stored n×k
 // when TRANS_B); batch b is workgroup z, offsets b·stride (stride 0 broadcasts).
 //
-// Two variants, chosen per adapter by measurement (src/gpu/ops/matmul.ts):
+// Three variants, chosen per adapter by measurement (src/gpu/ops/matmul.ts):
 //   matmulVec4  — register-blocked, no workgroup memory or barriers: each invocation
 //                 computes a 4×4 block of C as four vec4 rows, from one vec4 column of
 //                 op(A) and one vec4 row of op(B) per k step. Fast on CPU adapters
@@ -11,6 +11,8 @@
 //                 memory in k-slices of 16; each invocation owns a strided 4×4 set of
 //                 outputs (row ty+16i, column tx+16j) so neighbouring invocations touch
 //                 neighbouring addresses. What wins on real GPUs.
+//   matmulTexture — 16×16 outputs per invocation from operands staged in textures
+//                 (aligned shapes; see its section below). Wins on llvmpipe.
 // Ragged m, n, k: vec4 clamps edge indices into range (results discarded at the
 // store); tiled zero-fills out-of-range tile entries. Nothing reads out of bounds.
 
@@ -112,17 +114,54 @@ fn matmulVec4(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) 
 @group(0) @binding(5) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(6) var<storage, read> b4: array<vec4f>;
 
+/** matmulVec4Aligned: 4×4 blocks of C per invocation along rows (1 or 2) and columns (1 or 2) */
+override ALIGNED_ROW_BLOCKS: u32 = 1u;
+override ALIGNED_COL_BLOCKS: u32 = 1u;
+
+/** Rows r0..r0+3 of op(A) over k-steps 4q4..4q4+3, as the columns of a 4×4 matrix (offsets in vec4). */
+fn blockOfA(aOff: u32, r0: u32, q4: u32, m4: u32, k4: u32) -> mat4x4f {
+  if (TRANS_A) {
+    // A is k×m: a vec4 holds 4 rows of op(A) at one k
+    let i = aOff + 4u * q4 * m4 + r0 / 4u;
+    return transpose(mat4x4f(a4[i], a4[i + m4], a4[i + 2u * m4], a4[i + 3u * m4]));
+  }
+  let i = aOff + r0 * k4 + q4;
+  return mat4x4f(a4[i], a4[i + k4], a4[i + 2u * k4], a4[i + 3u * k4]);
+}
+
+/** Rows 4q4..4q4+3 of op(B) over columns c0..c0+3, as the columns of a 4×4 matrix. */
+fn blockOfB(bOff: u32, c0: u32, q4: u32, n4: u32, k4: u32) -> mat4x4f {
+  if (TRANS_B) {
+    // B is n×k: a vec4 holds 4 k-steps of one column of op(B)
+    let i = bOff + c0 * k4 + q4;
+    return transpose(mat4x4f(b4[i], b4[i + k4], b4[i + 2u * k4], b4[i + 3u * k4]));
+  }
+  let i = bOff + 4u * q4 * n4 + c0 / 4u;
+  return mat4x4f(b4[i], b4[i + n4], b4[i + 2u * n4], b4[i + 3u * n4]);
+}
+
+fn storeBlock4(cOff: u32, r0: u32, c0: u32, accT: mat4x4f) {
+  storeRow(cOff, r0, c0, accT[0]);
+  storeRow(cOff, r0 + 1u, c0, accT[1]);
+  storeRow(cOff, r0 + 2u, c0, accT[2]);
+  storeRow(cOff, r0 + 3u, c0, accT[3]);
+}
+
 /**
  * matmulVec4 for m, n, k and all offsets multiples of 4: operands are read as
  * vec4 (4× fewer load instructions — on llvmpipe each load with a per-lane address
- * is a loop over the SIMD lanes). Per k step of 4 it loads a 4×4 block of op(A)
+ * is a loop over the SIMD lanes). Per k step of 4 it loads 4×4 blocks of op(A)
  * and of op(B) as four vec4 each (rows or columns, whichever is contiguous) and
- * multiplies them as 4×4 matrices: accT column i is row i of the C block.
+ * multiplies them as 4×4 matrices: accT column i is row i of a C block. With 2×2
+ * blocks (8×8 outputs) each loaded block feeds two products: SwiftShader measured
+ * ~1.8× faster than 1×1 (its JIT keeps these named matrices in registers, unlike
+ * arrays indexed in loops). Second blocks past m or n are computed on the last
+ * in-range block and not stored.
  */
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmulVec4Aligned(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let c0 = gid.x * 4u;
-  let r0 = gid.y * 4u;
+  let c0 = gid.x * 4u * ALIGNED_COL_BLOCKS;
+  let r0 = gid.y * 4u * ALIGNED_ROW_BLOCKS;
   if (c0 >= P.n || r0 >= P.m) { return; }
   let aOff = (wid.z * P.strideA) / 4u;
   let bOff = (wid.z * P.strideB) / 4u;
@@ -130,32 +169,36 @@ fn matmulVec4Aligned(@builtin(global_invocation_id) gid: vec3u, @builtin(workgro
   let m4 = P.m / 4u;
   let n4 = P.n / 4u;
   let k4 = P.k / 4u;
-  var accT = mat4x4f();
+  // second blocks past m or n load the last in-range block instead (results not stored):
+  // no data-dependent branch in the loop
+  let r1 = min(r0 + 4u, P.m - 4u);
+  let c1 = min(c0 + 4u, P.n - 4u);
+  var acc00 = mat4x4f();
+  var acc01 = mat4x4f();
+  var acc10 = mat4x4f();
+  var acc11 = mat4x4f();
   for (var q4 = 0u; q4 < k4; q4++) {
-    var blockA: mat4x4f;  // columns: rows r0..r0+3 of op(A) over k-steps q..q+3
-    if (TRANS_A) {
-      // A is k×m: a vec4 holds 4 rows of op(A) at one k
-      let i = aOff + 4u * q4 * m4 + gid.y;
-      blockA = transpose(mat4x4f(a4[i], a4[i + m4], a4[i + 2u * m4], a4[i + 3u * m4]));
-    } else {
-      let i = aOff + r0 * k4 + q4;
-      blockA = mat4x4f(a4[i], a4[i + k4], a4[i + 2u * k4], a4[i + 3u * k4]);
+    let blockA0 = blockOfA(aOff, r0, q4, m4, k4);
+    let blockB0 = blockOfB(bOff, c0, q4, n4, k4);
+    acc00 += blockB0 * blockA0;
+    if (ALIGNED_COL_BLOCKS > 1u) {
+      let blockB1 = blockOfB(bOff, c1, q4, n4, k4);
+      acc01 += blockB1 * blockA0;
+      if (ALIGNED_ROW_BLOCKS > 1u) {
+        let blockA1 = blockOfA(aOff, r1, q4, m4, k4);
+        acc10 += blockB0 * blockA1;
+        acc11 += blockB1 * blockA1;
+      }
+    } else if (ALIGNED_ROW_BLOCKS > 1u) {
+      acc10 += blockB0 * blockOfA(aOff, r1, q4, m4, k4);
     }
-    var blockB: mat4x4f;  // columns: rows q..q+3 of op(B) over columns c0..c0+3
-    if (TRANS_B) {
-      // B is n×k: a vec4 holds 4 k-steps of one column of op(B)
-      let i = bOff + c0 * k4 + q4;
-      blockB = transpose(mat4x4f(b4[i], b4[i + k4], b4[i + 2u * k4], b4[i + 3u * k4]));
-    } else {
-      let i = bOff + 4u * q4 * n4 + gid.x;
-      blockB = mat4x4f(b4[i], b4[i + n4], b4[i + 2u * n4], b4[i + 3u * n4]);
-    }
-    accT += blockB * blockA;
   }
-  storeRow(cOff, r0, c0, accT[0]);
-  storeRow(cOff, r0 + 1u, c0, accT[1]);
-  storeRow(cOff, r0 + 2u, c0, accT[2]);
-  storeRow(cOff, r0 + 3u, c0, accT[3]);
+  let rows2 = ALIGNED_ROW_BLOCKS > 1u && r0 + 4u < P.m;
+  let cols2 = ALIGNED_COL_BLOCKS > 1u && c0 + 4u < P.n;
+  storeBlock4(cOff, r0, c0, acc00);
+  if (cols2) { storeBlock4(cOff, r0, c0 + 4u, acc01); }
+  if (rows2) { storeBlock4(cOff, r0 + 4u, c0, acc10); }
+  if (rows2 && cols2) { storeBlock4(cOff, r0 + 4u, c0 + 4u, acc11); }
 }
 
 const TS: u32 = 16u;      // invocations per tile side
@@ -224,5 +267,99 @@ fn matmulTiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
         if (col < P.n) { storeC(cOff, row, col, acc[i][j]); }
       }
     }
+  }
+}
+
+// ---- matmulTexture: large register blocks read from textures ------------------
+//
+// Measured on Mesa 22.3 llvmpipe (bench/results): a storage-buffer load costs far
+// more than an FMA (llvmpipe runs a per-lane loop for every loaded component; ~13 ns
+// per lane for a scalar, 3× that for a vec4), a texel fetch of an rgba32float texture
+// ~5 ns for 4 floats. So the operands are copied into textures (src/gpu/ops/matmul.ts)
+// and each invocation keeps a BLOCK_ROWS × 4·BLOCK_COLS4 block of C (16×16 by
+// default): per k step of 4 it fetches BLOCK_ROWS texels of op(A) and 4·BLOCK_COLS4
+// of op(B) for 16·BLOCK_ROWS·BLOCK_COLS4 FMAs. Needs m, n, k and the batch strides
+// multiples of 4, and BLOCK_ROWS a multiple of 4 with TRANS_A. The accumulator
+// arrays have exactly the largest block: with larger arrays, or fewer rows used,
+// llvmpipe's compiler stops keeping them in registers (3× slower, measured), and
+// helper functions taking them by pointer were 50× slower, hence the inlined loops.
+// SwiftShader's JIT keeps none of this in registers: there vec4 wins (measured).
+// Rows/columns past m/n in an edge block read other texels (in-range data, or past
+// the copied part, which WGSL defines as some in-bounds texel or 0); their results
+// are never stored.
+
+override BLOCK_ROWS: u32 = 16u;
+override BLOCK_COLS4: u32 = 4u;
+const MAX_BLOCK_ROWS: u32 = 16u;
+const MAX_BLOCK_COLS4: u32 = 4u;
+/** texels per texture row: the texture is a flat array, texel i at (i mod 1024, i div 1024) */
+const TEX_WIDTH_LOG2: u32 = 10u;
+
+alias BlockAcc = array<array<vec4f, MAX_BLOCK_COLS4>, MAX_BLOCK_ROWS>;
+/** rows q..q+3 of op(B) over the block's vec4 columns */
+alias BlockB = array<array<vec4f, MAX_BLOCK_COLS4>, 4>;
+
+@group(0) @binding(7) var texA: texture_2d<f32>;
+@group(0) @binding(8) var texB: texture_2d<f32>;
+
+fn texel(t: texture_2d<f32>, i: u32) -> vec4f {
+  return textureLoad(t, vec2u(i & ((1u << TEX_WIDTH_LOG2) - 1u), i >> TEX_WIDTH_LOG2), 0);
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmulTexture(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let c4 = gid.x * BLOCK_COLS4;
+  let r0 = gid.y * BLOCK_ROWS;
+  if (c4 * 4u >= P.n || r0 >= P.m) { return; }
+  let aOff = (wid.z * P.strideA) / 4u;
+  let bOff = (wid.z * P.strideB) / 4u;
+  let m4 = P.m / 4u;
+  let n4 = P.n / 4u;
+  let k4 = P.k / 4u;
+  var acc: BlockAcc;  // acc[i][t] = C[r0 + i, 4(c4 + t) .. 4(c4 + t) + 3]
+  for (var q4 = 0u; q4 < k4; q4++) {
+    var bq: BlockB;
+    for (var t = 0u; t < BLOCK_COLS4; t++) {
+      if (TRANS_B) {
+        let i = bOff + 4u * (c4 + t) * k4 + q4;
+        let s0 = texel(texB, i);
+        let s1 = texel(texB, i + k4);
+        let s2 = texel(texB, i + 2u * k4);
+        let s3 = texel(texB, i + 3u * k4);
+        bq[0][t] = vec4f(s0.x, s1.x, s2.x, s3.x);
+        bq[1][t] = vec4f(s0.y, s1.y, s2.y, s3.y);
+        bq[2][t] = vec4f(s0.z, s1.z, s2.z, s3.z);
+        bq[3][t] = vec4f(s0.w, s1.w, s2.w, s3.w);
+      } else {
+        for (var j = 0u; j < 4u; j++) { bq[j][t] = texel(texB, bOff + (4u * q4 + j) * n4 + c4 + t); }
+      }
+    }
+    if (TRANS_A) {
+      // A is k×m: a vec4 holds 4 rows of op(A) at one k; at[4j + g] = rows r0+4g..r0+4g+3 at k-step 4q4+j
+      var at: array<vec4f, MAX_BLOCK_ROWS>;
+      for (var j = 0u; j < 4u; j++) {
+        for (var g = 0u; g < BLOCK_ROWS / 4u; g++) { at[4u * j + g] = texel(texA, aOff + (4u * q4 + j) * m4 + r0 / 4u + g); }
+      }
+      for (var i = 0u; i < BLOCK_ROWS; i++) {
+        let g = i / 4u;
+        let e = i % 4u;
+        let aRow = vec4f(at[g][e], at[4u + g][e], at[8u + g][e], at[12u + g][e]);
+        for (var t = 0u; t < BLOCK_COLS4; t++) {
+          acc[i][t] = fma(vec4f(aRow.w), bq[3][t], fma(vec4f(aRow.z), bq[2][t],
+                      fma(vec4f(aRow.y), bq[1][t], fma(vec4f(aRow.x), bq[0][t], acc[i][t]))));
+        }
+      }
+    } else {
+      for (var i = 0u; i < BLOCK_ROWS; i++) {
+        let aRow = texel(texA, aOff + (r0 + i) * k4 + q4);
+        for (var t = 0u; t < BLOCK_COLS4; t++) {
+          acc[i][t] = fma(vec4f(aRow.w), bq[3][t], fma(vec4f(aRow.z), bq[2][t],
+                      fma(vec4f(aRow.y), bq[1][t], fma(vec4f(aRow.x), bq[0][t], acc[i][t]))));
+        }
+      }
+    }
+  }
+  for (var i = 0u; i < BLOCK_ROWS; i++) {
+    for (var t = 0u; t < BLOCK_COLS4; t++) { storeRow(wid.z * P.strideC, r0 + i, 4u * (c4 + t), acc[i][t]); }
   }
 }

@@ -1,5 +1,5 @@
 // matmul: GPU variants (vec4 register-blocked, vec4 aligned-load, shared-memory
-// tiled) vs the CPU reference, the CPU reference vs a float64 triple loop, the
+// tiled, texture-staged 16×16 blocks) vs the CPU reference, the CPU reference vs a float64 triple loop, the
 // tiled kernel through wgsl_reflect's race detector, and input validation.
 // Tolerances: atol 1e-4·sqrt(k) (inputs in [−1, 1], float32 sums of k products),
 // rtol 1e-4.
@@ -80,6 +80,8 @@ async function compare(gpu: WebGpuBackend, c: Case, variant: MatmulVariant, opts
 }
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [127, 129, 65], [128, 784, 400]];
+/** multiples of 4 (what the texture kernel takes) but not of its 16×16 blocks or 8×8 workgroups */
+const ALIGNED_RAGGED: [number, number, number][] = [[4, 4, 4], [36, 20, 12], [132, 68, 44], [20, 132, 4]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 
 const EPILOGUES: Case[] = [
@@ -214,11 +216,97 @@ for (const adapter of TEST_ADAPTERS) {
           const gpu = await gpuBackend(adapter);
           await compare(gpu, c, 'vec4');
           await compare(gpu, c, 'tiled');
-          // the aligned shapes also run the scalar-load path explicitly
-          if (m % 4 === 0 && n % 4 === 0 && k % 4 === 0) await compare(gpu, c, 'vec4', { aligned: false });
+          // the aligned shapes also run the scalar-load path explicitly, and the texture kernel
+          if (m % 4 === 0 && n % 4 === 0 && k % 4 === 0) {
+            await compare(gpu, c, 'vec4', { aligned: false });
+            await compare(gpu, c, 'texture');
+          }
         });
       }
     }
+
+    for (const [m, n, k] of ALIGNED_RAGGED) {
+      for (const [transA, transB] of TRANSPOSES) {
+        const c: Case = { m, n, k, transA, transB };
+        it(`texture matches the CPU on partial blocks: ${name(c)}`, async () => {
+          const gpu = await gpuBackend(adapter);
+          await compare(gpu, c, 'texture');
+          // smaller blocks and workgroups than the defaults
+          await compare(gpu, c, 'texture', { block: [4, 1], workgroup: [4, 2] });
+          await compare(gpu, c, 'texture', { block: [8, 2] }, 7);
+        });
+        it(`vec4 aligned kernel with 1 or 2 4×4 blocks per side matches the CPU: ${name(c)}`, async () => {
+          const gpu = await gpuBackend(adapter);
+          for (const vec4Blocks of [[1, 1], [2, 1], [1, 2], [2, 2]] as [number, number][]) await compare(gpu, c, 'vec4', { vec4Blocks }, 3);
+        });
+      }
+    }
+
+    for (const c of [...EPILOGUES, ...BATCHED].filter((c) => [c.m, c.n, c.k].every((v) => v % 4 === 0)).concat(
+      ACTIVATIONS.map((act): Case => ({ m: 36, n: 44, k: 28, bias: true, act, alpha: 0.5 })),
+      [{ m: 36, n: 44, k: 28, accumulate: true, transB: true, alpha: -2 }, { m: 20, n: 12, k: 8, batch: 3, strideB: 0, strideC: 20 * 12 + 4 }],
+    )) {
+      it(`texture epilogue / batch: ${name(c)}`, async () => {
+        const gpu = await gpuBackend(adapter);
+        await compare(gpu, c, 'texture');
+      });
+    }
+
+    it('texture: operand textures are refilled between products recorded in one batch', async () => {
+      const gpu = await gpuBackend(adapter);
+      const m = 40, n = 36, k = 24;
+      // same size class for every product: each refills the same pool textures
+      const As = [1, 2, 3].map((s) => randomArray(m * k, 10 + s)), Bs = [1, 2, 3].map((s) => randomArray(k * n, 20 + s));
+      const ta = As.map((A) => gpu.tensor(m * k, { data: A })), tb = Bs.map((B) => gpu.tensor(k * n, { data: B }));
+      const tc = As.map(() => gpu.tensor(m * n));
+      for (let i = 0; i < 3; i++) matmulVariant(gpu, { a: ta[i]!, b: tb[i]!, c: tc[i]!, m, n, k }, 'texture');
+      // a fourth reads the first result as its A: recorded after its producer in the same batch
+      const E = randomArray(n * 8, 30);
+      const te = gpu.tensor(n * 8, { data: E }), td = gpu.tensor(m * 8);
+      matmulVariant(gpu, { a: tc[0]!, b: te, c: td, m, n: 8, k: n }, 'texture');
+      const wants = As.map((A, i) => {
+        const want = new Float32Array(m * n);
+        cpuMatmul({ a: A, b: Bs[i]!, c: want, m, n, k });
+        return want;
+      });
+      for (let i = 0; i < 3; i++) expectClose(await gpu.read(tc[i]!), wants[i]!, atol(k), RTOL, `product ${i}`);
+      const wantD = new Float32Array(m * 8);
+      cpuMatmul({ a: wants[0]!, b: E, c: wantD, m, n: 8, k: n });
+      expectClose(await gpu.read(td), wantD, 4 * atol(k * n), RTOL, 'product of a product');
+      for (const t of [...ta, ...tb, ...tc, te, td]) gpu.release(t);
+    });
+
+    it('texture: operands as views at offsets, and matmul() falls back to vec4 on unaligned shapes', async () => {
+      const gpu = await gpuBackend(adapter);
+      const m = 48, n = 40, k = 28;
+      const A = randomArray(m * k, 31), B = randomArray(k * n, 32);
+      const want = new Float32Array(m * n);
+      cpuMatmul({ a: A, b: B, c: want, m, n, k });
+      const buf = gpu.tensor(64 * 60, { label: 'packed' });
+      const ta = gpu.view(buf, 64 * 3, m * k), tb = gpu.view(buf, 64 * 25, k * n);
+      gpu.upload(ta, A);
+      gpu.upload(tb, B);
+      const tc = gpu.tensor(m * n);
+      matmulVariant(gpu, { a: ta, b: tb, c: tc, m, n, k }, 'texture');
+      expectClose(await gpu.read(tc), want, atol(k), RTOL, 'texture on views');
+      const saved = process.env.LATENTGPU_MATMUL;
+      process.env.LATENTGPU_MATMUL = 'texture';
+      try {
+        const m2 = 37, n2 = 41, k2 = 29;
+        const A2 = randomArray(m2 * k2, 33), B2 = randomArray(k2 * n2, 34);
+        const want2 = new Float32Array(m2 * n2);
+        cpuMatmul({ a: A2, b: B2, c: want2, m: m2, n: n2, k: k2 });
+        const a2 = gpu.tensor(m2 * k2, { data: A2 }), b2 = gpu.tensor(k2 * n2, { data: B2 }), c2 = gpu.tensor(m2 * n2);
+        gpu.matmul({ a: a2, b: b2, c: c2, m: m2, n: n2, k: k2 });
+        expectClose(await gpu.read(c2), want2, atol(k2), RTOL, 'unaligned through matmul() with texture preferred');
+        for (const t of [a2, b2, c2]) gpu.release(t);
+      } finally {
+        if (saved === undefined) delete process.env.LATENTGPU_MATMUL;
+        else process.env.LATENTGPU_MATMUL = saved;
+      }
+      gpu.release(buf);
+      gpu.release(tc);
+    });
 
     for (const c of [...EPILOGUES, ...BATCHED]) {
       it(`epilogue / batch: ${name(c)}`, async () => {
@@ -254,6 +342,13 @@ for (const adapter of TEST_ADAPTERS) {
       expect(() => gpu.matmul({ a, b, c, m: 2, n: 3, k: 4 })).toThrow(/matmul: tensor 'a \(2×4\)' has 6 elements/);
       expect(() => gpu.matmul({ a, b, c, m: 2, n: 3, k: 3, act: 'tanh', accumulate: true })).toThrow(/matmul: accumulate/);
       expect(() => matmulVariant(gpu, { a, b, c, m: 2, n: 3, k: 3 }, 'vec4', { aligned: true })).toThrow(/matmul: the aligned vec4 kernel needs/);
+      expect(() => matmulVariant(gpu, { a, b, c, m: 2, n: 3, k: 3 }, 'texture')).toThrow(/matmul: the texture kernel needs m, n, k and strides that are multiples of 4/);
+      const a4 = gpu.tensor(16), b4 = gpu.tensor(16), c4 = gpu.tensor(16);
+      expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4, transA: true }, 'texture', { block: [6, 1] }))
+        .toThrow(/matmul: with transA the block rows must be a multiple of 4, got 6/);
+      expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4 }, 'texture', { block: [32, 1] })).toThrow(/matmul: block 32×1 vec4 is outside/);
+      expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4 }, 'vec4', { vec4Blocks: [3, 1] })).toThrow(/matmul: vec4Blocks must be 1 or 2 per side, got 3×1/);
+      for (const t of [a4, b4, c4]) gpu.release(t);
       for (const t of [a, b, c]) gpu.release(t);
     });
 
@@ -265,6 +360,7 @@ for (const adapter of TEST_ADAPTERS) {
       expect(first.source).toBe('measured');
       expect(first.gflops?.vec4).toBeGreaterThan(0);
       expect(first.gflops?.tiled).toBeGreaterThan(0);
+      expect(first.gflops?.texture).toBeGreaterThan(0);
       expect(Object.values(saved)).toEqual([first.variant]);
       expect(matmulVariantFor(gpu)).toBe(first.variant);
       expect((await tuneMatmul(gpu, { store })).source).toBe('memory');

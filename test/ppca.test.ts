@@ -2,12 +2,17 @@
 // EM/SQUAREM against the closed form, GPU vs CPU trajectories, stochastic and
 // online EM on synthetic data with known parameters, the estimators of log p(x),
 // model files and bad input.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
+import { runCli } from '../src/cli/program.ts';
+import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 import {
-  closedFormPpca, createPpca, estimateLogLik, fitEm, fitOem, fitSem, initialPpca, logLikRows, meanLogLik,
+  closedFormPpca, createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, fitOem, fitSem, initialPpca, logLikRows, meanLogLik,
   ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData, releasePpca, uploadData,
   latentFactors, type PpcaHost, type Proposal,
 } from '../src/models/ppca.ts';
@@ -76,7 +81,7 @@ for (const [name, get] of backends) {
       releaseData(b, data);
     });
 
-    it('EM reaches the closed-form log-likelihood within 1e-3 nats; SQUAREM (S3) in well under half of the iterations', async () => {
+    it('EM reaches the closed-form log-likelihood within 1e-3 nats; SQUAREM (S3) in at most a fifth of the iterations', async () => {
       const b = await get();
       const data = uploadData(b, medium.data);
       const cf = closedFormPpca(data, 4);
@@ -86,9 +91,9 @@ for (const [name, get] of backends) {
       const emAt = reach(em.trace);
       const sqAt = reach(sq.trace);
       expect(emAt).toBeLessThan(400);
-      // measured: EM 242–246 EM-map evaluations, SQUAREM 80 (cpu), 87 (swiftshader), 92 (llvmpipe);
-      // the issue's 1/5 is NOT reached by S3 on this problem (see the report)
-      expect(sqAt * 2.5).toBeLessThanOrEqual(emAt);
+      // the issue's bar: SQUAREM within 1e-3 nats in at most 1/5 of plain EM's EM-map evaluations
+      // (measured: EM 246–247 EM maps; SQUAREM 30 on cpu, 26 on llvmpipe and swiftshader)
+      expect(sqAt * 5).toBeLessThanOrEqual(emAt);
       // monotone: EM never decreases the log-likelihood, nor do SQUAREM's accepted iterates, up to
       // float32 noise (decreases up to 1.2e-4 nats/sample were seen on swiftshader near the optimum)
       for (const r of [em, sq]) for (let i = 1; i < r.trace.length; i++) expect(r.trace[i]!.loglik).toBeGreaterThan(r.trace[i - 1]!.loglik - 3e-4);
@@ -200,6 +205,48 @@ describe('stochastic and online EM recover the generating model', () => {
   }
 });
 
+describe('resumable stochastic fitters', () => {
+  const truth = syntheticPpca({ n: 300, D: 12, d: 2, sigma: 0.3, seed: 8 });
+  const runs: [string, () => Promise<Backend>][] = [['cpu', async () => cpu], ...TEST_ADAPTERS.map((a): [string, () => Promise<Backend>] => [a, () => gpuBackend(a)])];
+  for (const [name, get] of runs) {
+    it(`on ${name}: step(7) + step(0) + step(11) is the same run as fitSem/fitOem over 18 steps`, async () => {
+      const b = await get();
+      const data = uploadData(b, truth.data);
+      const steps = 18;
+      const epochs = steps / Math.ceil(300 / 40);
+      const semOpts = { d: 2, batch: 40, lr: 0.02, tau: 5, kappa: 0.75, seed: 4, evalEvery: 5 };
+      const oemOpts = { d: 2, batch: 40, kappa: 0.7, seed: 4, evalEvery: 5 };
+      for (const [what, whole, fitter] of [
+        ['sem', () => fitSem(b, data, { ...semOpts, epochs }), () => createSemFitter(b, data, semOpts)],
+        ['oem', () => fitOem(b, data, { ...oemOpts, epochs }), () => createOemFitter(b, data, oemOpts)],
+      ] as const) {
+        const ref = await whole();
+        const f = fitter();
+        await f.evaluate();
+        expect((await f.step(7)).step).toBe(7);
+        await f.step(0);
+        const st = await f.step(11);
+        expect(st.step, what).toBe(steps);
+        expect(st.epoch, what).toBeCloseTo(steps / f.stepsPerEpoch, 12);
+        // evaluations every 5 steps, continuing across calls: 0, 5, 10, 15
+        expect(f.trace.map((p) => p.step), what).toEqual([0, 5, 10, 15]);
+        expect(f.trace.map((p) => p.loglik), what).toEqual(ref.trace.slice(0, 4).map((p) => p.loglik));
+        expect(f.model.sigma2, what).toBe(ref.model.sigma2);
+        const [wa, wb] = [(await readPpca(f.model)).W, (await readPpca(ref.model)).W];
+        expect(Array.from(wa), what).toEqual(Array.from(wb));
+        const copy = f.detach();
+        f.dispose();
+        await expect(f.step(1), what).rejects.toThrow(/step\(\) after dispose\(\)/);
+        // the detached copy outlives the fitter
+        expect(await meanLogLik(copy, data), what).toBe(ref.loglik);
+        releasePpca(copy);
+        releasePpca(ref.model);
+      }
+      releaseData(b, data);
+    });
+  }
+});
+
 describe('ppca files and bad input', () => {
   it('saves and loads a model through safetensors bytes, log-likelihood unchanged', async () => {
     const data = uploadData(cpu, small.data);
@@ -229,5 +276,50 @@ describe('ppca files and bad input', () => {
     await expect(fitSem(cpu, data, { d: 3, batch: 500, epochs: 1, lr: 0.01 })).rejects.toThrow(/150 rows, fewer than the batch size 500/);
     await expect(fitOem(cpu, data, { d: 3, batch: 10, epochs: 1, kappa: 0.3 })).rejects.toThrow(/kappa must be in \(0.5, 1\]/);
     await expect(fitSem(cpu, data, { d: 3, batch: 10, epochs: 1, lr: 1e6 })).rejects.toThrow(/diverged|positive definite|σ²/);
+  });
+});
+
+describe('ppca command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latentgpu-ppca-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = async (args: string[]): Promise<{ code: number; json: Record<string, unknown>; err: string }> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli([...args, '--backend', 'cpu', '--json'], { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), env: {} });
+    return { code, json: code === 0 ? (JSON.parse(out.join('')) as Record<string, unknown>) : {}, err: err.join('') };
+  };
+
+  it('eval --data synthetic regenerates the training data from the model file; --q picks the proposal; seconds is the fit', async () => {
+    const file = join(dir, 'syn.safetensors');
+    const settings = ['--data', 'synthetic', '--n', '500', '--dim', '9', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '6'];
+    const tr = await cli(['train', '--model', 'ppca', '--method', 'squarem', '--latent', '2', ...settings, '--out', file]);
+    expect(tr.code, tr.err).toBe(0);
+    expect(tr.json.seconds as number).toBeLessThanOrEqual(tr.json.wall_seconds as number);
+    // no settings given: the file's (defaults would be n 2500, D 20, d 2, sigma 0.5, seed 1)
+    const ev = await cli(['eval', '--model', file, '--data', 'synthetic']);
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.json.n).toBe(100);
+    // same rows; only WᵀW differs (float32 device product at train time, float64 from the file now)
+    expect(Math.abs((ev.json.loglik as number) - (tr.json.test_loglik as number))).toBeLessThan(1e-5);
+    // an explicit setting wins over the stored one
+    const other = await cli(['eval', '--model', file, '--data', 'synthetic', '--data-seed', '7']);
+    expect(other.json.split).toMatch(/seed=7/);
+    expect(other.json.loglik).not.toBe(ev.json.loglik);
+    const post = await cli(['eval', '--model', file, '--data', 'synthetic', '--estimator', 'elbo', '--samples', '20', '--q', 'posterior']);
+    const mf = await cli(['eval', '--model', file, '--data', 'synthetic', '--estimator', 'elbo', '--samples', '20', '--q', 'mean-field']);
+    expect([post.json.q, mf.json.q]).toEqual(['posterior', 'mean-field']);
+    // the mean-field q is a strictly worse proposal than the exact posterior (d = 2 has correlated latents)
+    expect(mf.json.loglik as number).toBeLessThan((post.json.loglik as number) - 1e-4);
+  });
+
+  it('eval --data synthetic on a file without the training settings is a clear error', async () => {
+    const file = join(dir, 'bare.safetensors');
+    const { tensors, metadata } = ppcaToTensors(closedFormPpca(uploadData(cpu, small.data), 3));
+    await saveSafetensors(file, tensors, metadata);
+    const r = await cli(['eval', '--model', file, '--data', 'synthetic', '--dim', '13']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/does not record the synthetic data it was trained on; give --n, --true-latent, --sigma, --data-seed/);
+    const all = await cli(['eval', '--model', file, '--data', 'synthetic', '--n', '150', '--dim', '13', '--true-latent', '3', '--sigma', '0.4', '--data-seed', '11']);
+    expect(all.code, all.err).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import {
   type EstimatorName, type PpcaModel,
 } from '../models/ppca.ts';
 import type { CliContext, Runner } from './context.ts';
+import { SYNTHETIC_METADATA_KEY, syntheticSettings } from './synthetic.ts';
 
 type Method = 'em' | 'squarem' | 'sem' | 'oem';
 const METHODS: readonly Method[] = ['em', 'squarem', 'sem', 'oem'];
@@ -67,11 +68,12 @@ export const train: Runner = async (ctx: CliContext) => {
         curve: r.trace.map((p) => [p.epoch, p.loglik]),
       });
     }
+    // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)
     const seconds = (performance.now() - t0) / 1000;
     const trainLoglik = await meanLogLik(model, train);
     const testLoglik = await meanLogLik(model, test);
     const result: Record<string, unknown> = {
-      model: 'ppca', method, backend: b.info, latent: d, n_train: train.n, n_test: test.n,
+      model: 'ppca', method, latent: d, n_train: train.n, n_test: test.n,
       train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations, seconds,
     };
     if (closedFormIsCheap(train.n, train.D)) {
@@ -90,7 +92,10 @@ export const train: Runner = async (ctx: CliContext) => {
     Object.assign(result, extra);
     if (o.out) {
       const h = await readPpca(model);
-      const { tensors, metadata } = ppcaToTensors(h, { method, train_loglik: String(trainLoglik) });
+      const meta: Record<string, string> = { method, train_loglik: String(trainLoglik) };
+      // eval --data synthetic regenerates exactly these data (program.ts reads the key back)
+      if (o.data === 'synthetic') meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(syntheticSettings(o, d));
+      const { tensors, metadata } = ppcaToTensors(h, meta);
       await saveSafetensors(String(o.out), tensors, metadata);
       result.out = o.out;
     }
@@ -117,10 +122,12 @@ export const evaluate: Runner = async (ctx: CliContext) => {
   const t0 = performance.now();
   try {
     const samples = num(o.samples, 100);
-    const est = await estimateLogLik(model, data, { estimator, samples, seed: num(o.seed, 0), q: o.q === 'mean-field' ? 'mean-field' : 'posterior' });
+    const q = o.q === undefined ? 'posterior' : String(o.q);
+    if (q !== 'posterior' && q !== 'mean-field') throw new Error(`ppca: unknown proposal --q '${q}' (posterior | mean-field)`);
+    const est = await estimateLogLik(model, data, { estimator, samples, seed: num(o.seed, 0), q });
     const exact = estimator === 'exact' ? est.mean : await meanLogLik(model, data);
     return {
-      model: 'ppca', backend: b.info, latent: host.d, split: split.name, n: data.n, estimator,
+      model: 'ppca', latent: host.d, q: estimator === 'elbo' || estimator === 'iwae' ? q : undefined, split: split.name, n: data.n, estimator,
       samples: estimator === 'exact' ? undefined : samples, loglik: est.mean, stderr: est.stderr,
       exact_loglik: exact, gap_to_exact: exact - est.mean, sigma2: host.sigma2, seconds: (performance.now() - t0) / 1000,
     };

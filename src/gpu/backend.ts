@@ -59,7 +59,9 @@ export class WebGpuBackend implements Backend {
   private readonly uniformView = new DataView(this.uniformStaging);
   private slot = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  /** ids of buffers and textures, for bind-group cache keys */
+  private readonly bufferIds = new WeakMap<GPUBuffer | GPUTexture, number>();
+  private readonly textureViews = new WeakMap<GPUTexture, GPUTextureView>();
   private nextBufferId = 1;
   private readonly pool = new Map<number, GPUBuffer[]>();
   /** released during the current (unsubmitted) batch: reusable only after it is submitted */
@@ -103,7 +105,7 @@ export class WebGpuBackend implements Backend {
 
   // ---- tensors ------------------------------------------------------------
 
-  private bufferId(b: GPUBuffer): number {
+  private bufferId(b: GPUBuffer | GPUTexture): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) {
       id = this.nextBufferId++;
@@ -236,13 +238,18 @@ export class WebGpuBackend implements Backend {
 
   /**
    * Records one dispatch. Buffers and params are checked against the kernel's
-   * reflected bindings before anything is recorded.
+   * reflected bindings before anything is recorded. `textures` binds the
+   * kernel's texture_2d<f32> bindings by name (see copyToTexture).
    */
-  dispatch(k: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>, groups: [number, number, number]): void {
+  dispatch(k: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>, groups: [number, number, number],
+    textures: Record<string, GPUTexture> = {}): void {
     this.checkHealthy();
     const bound: Record<string, BoundBuffer> = {};
     for (const [n, t] of Object.entries(buffers)) bound[n] = this.bound(k.name, t);
     checkBindings(k, bound, this.limits.maxStorageBufferBindingSize);
+    const texNames = new Set(k.textures.map((t) => t.name));
+    for (const n of Object.keys(textures)) need(texNames.has(n), k.name, `unknown texture binding '${n}'`);
+    for (const t of k.textures) need(textures[t.name], k.name, `missing texture binding '${t.name}'`);
     const maxG = this.limits.maxComputeWorkgroupsPerDimension;
     need(groups.every((g) => Number.isInteger(g) && g >= 0 && g <= maxG), k.name,
       `workgroup grid ${groups.join('×')} exceeds ${maxG} per dimension`);
@@ -259,6 +266,7 @@ export class WebGpuBackend implements Backend {
       const b = bound[s.name]!;
       key += `|${this.bufferId(b.buffer)}:${b.byteOffset}:${b.byteLength}`;
     }
+    for (const t of k.textures) key += `|t${this.bufferId(textures[t.name]!)}`;
     let bg = this.bindGroups.get(key);
     if (!bg) {
       const entries: GPUBindGroupEntry[] = k.storage.map((s) => {
@@ -271,6 +279,7 @@ export class WebGpuBackend implements Backend {
           resource: { buffer: this.uniformBuffer, offset: this.slot * SLOT_BYTES, size: Math.max(16, k.uniform.size) },
         });
       }
+      for (const t of k.textures) entries.push({ binding: t.binding, resource: this.textureView(textures[t.name]!) });
       if (this.bindGroups.size > 8192) this.bindGroups.clear();
       bg = this.device.createBindGroup({ label: k.name, layout: k.layout, entries });
       this.bindGroups.set(key, bg);
@@ -293,6 +302,38 @@ export class WebGpuBackend implements Backend {
   dispatch1D(k: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>, threads: number): void {
     const groups = Math.ceil(threads / k.workgroupSize[0]);
     this.dispatch(k, buffers, params, fold(groups, this.limits.maxComputeWorkgroupsPerDimension));
+  }
+
+  private textureView(t: GPUTexture): GPUTextureView {
+    let v = this.textureViews.get(t);
+    if (!v) {
+      v = t.createView();
+      this.textureViews.set(t, v);
+    }
+    return v;
+  }
+
+  /**
+   * Records a copy of the first `texels`·4 elements of `src` into a 2-D rgba32float
+   * texture read as a flat array: texel i at (i mod width, i div width). Recorded in
+   * program order with the dispatches (outside compute passes).
+   */
+  copyToTexture(src: Tensor, texture: GPUTexture, texels: number): void {
+    const s = this.own(src, 'copyToTexture');
+    const width = texture.width;
+    need(texels >= 0 && texels * 4 <= s.length, 'copyToTexture', `${texels} texels (4 floats each) do not fit in '${s.label}' (${s.length} elements)`);
+    need(texels <= width * texture.height, 'copyToTexture', `${texels} texels do not fit in a ${width}×${texture.height} texture`);
+    if (texels === 0) return;
+    this.endPass();
+    const enc = this.encoderNow();
+    const rows = Math.floor(texels / width);
+    const rest = texels - rows * width;
+    const bytesPerRow = width * 16;
+    if (rows > 0) enc.copyBufferToTexture({ buffer: s.buffer, offset: s.offset * 4, bytesPerRow }, { texture }, [width, rows, 1]);
+    if (rest > 0) {
+      enc.copyBufferToTexture({ buffer: s.buffer, offset: s.offset * 4 + rows * bytesPerRow, bytesPerRow }, { texture, origin: [0, rows, 0] }, [rest, 1, 1]);
+    }
+    this.pending++;
   }
 
   /** Records a buffer-to-buffer copy (outside compute passes). */

@@ -20,6 +20,11 @@ export interface ParamMember {
   offset: number;
   type: 'u32' | 'i32' | 'f32';
 }
+/** A sampled 2-D float texture read with textureLoad (matmul stages operands in them: on llvmpipe texel fetches are far cheaper than storage-buffer loads). */
+export interface TextureBinding {
+  name: string;
+  binding: number;
+}
 export interface UniformBinding {
   name: string;
   binding: number;
@@ -34,6 +39,7 @@ export interface Kernel {
   readonly layout: GPUBindGroupLayout;
   readonly storage: StorageBinding[];
   readonly uniform: UniformBinding | null;
+  readonly textures: TextureBinding[];
   readonly workgroupSize: [number, number, number];
 }
 
@@ -55,12 +61,13 @@ interface ReflectedVar {
 
 const ELEM_BYTES: Record<string, number> = { f32: 4, u32: 4, i32: 4, vec2: 8, vec4: 16, vec2f: 8, vec4f: 16, vec4u: 16 };
 
-function parseResources(kernel: string, vars: ReflectedVar[]): { storage: StorageBinding[]; uniform: UniformBinding | null } {
+function parseResources(kernel: string, vars: ReflectedVar[]): { storage: StorageBinding[]; uniform: UniformBinding | null; textures: TextureBinding[] } {
   const storage: StorageBinding[] = [];
+  const textures: TextureBinding[] = [];
   let uniform: UniformBinding | null = null;
   for (const v of vars) {
     need(v.group === 0, kernel, `binding '${v.name}' is in group ${v.group}; kernels use group 0 only`);
-    // wgsl_reflect ResourceType: 0 uniform, 1 storage
+    // wgsl_reflect ResourceType: 0 uniform, 1 storage, 3 texture
     if (v.resourceType === 0) {
       need(uniform === null, kernel, 'kernels take at most one uniform parameter struct');
       const members = (v.type.members ?? []).map((m) => {
@@ -78,12 +85,14 @@ function parseResources(kernel: string, vars: ReflectedVar[]): { storage: Storag
         elem,
         stride: ELEM_BYTES[elem] ?? v.type.format?.size ?? 4,
       });
+    } else if (v.resourceType === 3 && v.type.name === 'texture_2d' && v.type.format?.name === 'f32') {
+      textures.push({ name: v.name, binding: v.binding });
     } else {
-      throw new KernelError(kernel, `binding '${v.name}' is neither a uniform nor a storage buffer`);
+      throw new KernelError(kernel, `binding '${v.name}' is neither a uniform nor a storage buffer nor a texture_2d<f32>`);
     }
   }
   storage.sort((a, b) => a.binding - b.binding);
-  return { storage, uniform };
+  return { storage, uniform, textures };
 }
 
 /** Compiles and caches kernels for one device. */
@@ -108,13 +117,14 @@ export class KernelRegistry {
     }
     const ep = mod.reflect.entry.compute.find((e: { name: string }) => e.name === entry);
     need(ep, name, `shaders/${family}.wgsl has no compute entry point '${entry}'`);
-    const { storage, uniform } = parseResources(name, ep.resources as unknown as ReflectedVar[]);
+    const { storage, uniform, textures } = parseResources(name, ep.resources as unknown as ReflectedVar[]);
     const entries: GPUBindGroupLayoutEntry[] = storage.map((s) => ({
       binding: s.binding,
       visibility: GPUShaderStage.COMPUTE,
       buffer: { type: s.access === 'read' ? 'read-only-storage' : 'storage' },
     }));
     if (uniform) entries.push({ binding: uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    for (const t of textures) entries.push({ binding: t.binding, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: 'unfilterable-float' } });
     const layout = this.device.createBindGroupLayout({ label: name, entries });
     const pipeline = this.device.createComputePipeline({
       label: name,
@@ -128,6 +138,7 @@ export class KernelRegistry {
       layout,
       storage,
       uniform,
+      textures,
       workgroupSize: [
         constants.WG_X ?? constants.WG ?? wg[0],
         constants.WG_Y ?? wg[1] ?? 1,

@@ -6,6 +6,9 @@ import { CpuBackend } from '../cpu/backend.ts';
 import { WebGpuBackend } from '../gpu/backend.ts';
 import { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
 import { acquireNodeDevice, adapterChoiceFromEnv } from '../gpu/node.ts';
+import { tuneMatmul } from '../gpu/ops/matmul.ts';
+import { fileMatmulStore } from './matmulStore.ts';
+import { createWasmBackend } from '../wasm/node.ts';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -16,19 +19,40 @@ export interface BackendOptions {
   log?: (message: string) => void;
 }
 
-export async function createWebGpuBackend(adapter: AdapterChoice = adapterChoiceFromEnv()): Promise<WebGpuBackend> {
-  return new WebGpuBackend(await acquireNodeDevice(adapter));
+/**
+ * A WebGPU backend on the chosen adapter. Unless `tune` is false, the matmul
+ * variant for this adapter is chosen by measurement once per machine (a few
+ * seconds on the software adapters) and read from ~/.cache/latentgpu afterwards.
+ */
+export async function createWebGpuBackend(adapter: AdapterChoice = adapterChoiceFromEnv(), opts: { tune?: boolean } = {}): Promise<WebGpuBackend> {
+  const gpu = new WebGpuBackend(await acquireNodeDevice(adapter));
+  if (opts.tune ?? true) await tuneMatmul(gpu, { store: fileMatmulStore() });
+  return gpu;
+}
+
+/**
+ * The CPU backend: WebAssembly SIMD kernels (src/wasm) on every core, or the
+ * TypeScript references when WebAssembly cannot load or LATENTGPU_CPU=reference.
+ */
+export async function createCpuBackend(log: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<Backend> {
+  if (process.env.LATENTGPU_CPU === 'reference') return new CpuBackend();
+  try {
+    return await createWasmBackend();
+  } catch (e) {
+    log(`latentgpu: the WebAssembly CPU backend did not load (${e instanceof Error ? e.message : String(e)}); using the TypeScript reference kernels.`);
+    return new CpuBackend();
+  }
 }
 
 export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
   const choice = opts.backend ?? 'auto';
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  if (choice === 'cpu') return new CpuBackend();
+  if (choice === 'cpu') return createCpuBackend(log);
   try {
     return await createWebGpuBackend(opts.adapter ?? adapterChoiceFromEnv());
   } catch (e) {
     if (choice === 'webgpu' || !(e instanceof NoAdapterError)) throw e;
     log(`latentgpu: ${e.message}\nlatentgpu: falling back to the CPU backend.`);
-    return new CpuBackend();
+    return createCpuBackend(log);
   }
 }

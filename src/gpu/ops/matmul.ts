@@ -1,30 +1,49 @@
 // matmul on WebGPU (shaders/matmul.wgsl): validation shared with the CPU reference,
-// then one of two variants — the register-blocked `vec4` kernel or the shared-memory
-// `tiled` kernel — chosen per adapter by a short measurement (tuneMatmul), cached in
-// memory by adapter and optionally persisted through a store (Node: a JSON file,
-// see src/node/matmulCache.ts; this module imports nothing from Node).
+// then one of three variants chosen per adapter by a short measurement (tuneMatmul),
+// cached in memory by adapter and optionally persisted through a store (Node: a JSON
+// file, see src/node/matmulStore.ts; this module imports nothing from Node):
+//   vec4    — 4×4 outputs per invocation, any shape;
+//   tiled   — shared-memory 64×64 tiles (real GPUs), any shape;
+//   texture — 16×16 outputs per invocation read from rgba32float textures the operands
+//             are copied into first (llvmpipe, where a texel fetch of 4 floats costs
+//             about a third of a scalar storage load); needs m, n, k and batch strides
+//             that are multiples of 4 (other shapes use vec4).
 import { need, type AdapterDescription, type Tensor } from '../../backend.ts';
 import type { Activation, MatmulParams } from '../../kernels.ts';
 import { validateMatmul, type MatmulShape } from '../../validate/matmul.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import type { Kernel } from '../registry.ts';
 
-export type MatmulVariant = 'vec4' | 'tiled';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled'];
+export type MatmulVariant = 'vec4' | 'tiled' | 'texture';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'texture'];
 
 const ACT_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 /** outputs per side of one tiled workgroup (shaders/matmul.wgsl TILE) */
 const TILE = 64;
 /** the vec4 kernel's workgroup, tuned on llvmpipe and SwiftShader (bench/kernels.ts) */
 export const VEC4_WORKGROUP: [number, number] = [8, 8];
+/** the aligned vec4 kernel's 4×4 blocks per invocation: 2×2 measured fastest on SwiftShader (bench/kernels.ts) */
+export const VEC4_BLOCKS: [number, number] = [2, 2];
 /** below this many outputs a 64×64 tile is mostly idle: use the vec4 kernel */
 const TINY_OUTPUTS = 32 * 32;
 
+/** texture: outputs per invocation [rows, columns/4] (shaders/matmul.wgsl caps 16×16) */
+export const DEFAULT_BLOCK: [number, number] = [16, 4];
+const MAX_BLOCK: [number, number] = [16, 4];
+/** texture workgroup: 8 invocations along columns fill llvmpipe's 8 SIMD lanes with one row block */
+export const BLOCK_WORKGROUP: [number, number] = [8, 8];
+/** texels per row of the operand textures (shaders/matmul.wgsl TEX_WIDTH_LOG2) */
+const TEX_WIDTH = 1024;
+
 export interface MatmulVariantOptions {
-  /** vec4 kernel workgroup size (x along columns, y along rows) */
+  /** vec4/texture workgroup size (x along columns, y along rows) */
   workgroup?: [number, number];
+  /** texture: outputs per invocation as [rows, columns/4]; rows ≤ 16 (a multiple of 4 with transA), columns/4 ≤ 4 */
+  block?: [number, number];
   /** vec4 only: force the vec4-load kernel on (needs aligned shapes) or off; default: when aligned */
   aligned?: boolean;
+  /** vec4 aligned kernel: 4×4 blocks of C per invocation as [rows, columns], each 1 or 2 (default VEC4_BLOCKS) */
+  vec4Blocks?: [number, number];
 }
 
 /** A placeholder bias binding per backend for calls without a bias (never read). */
@@ -63,30 +82,115 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
   if (variant === 'tiled') {
     kernel = gpu.registry.get('matmul', 'matmulTiled', constants);
     groups = [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batch];
+  } else if (variant === 'texture') {
+    need(isVec4Aligned(s), 'matmul', `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k})`);
+    const launch = blockLaunch(s);
+    const [rows, cols4] = opts.block ?? launch.block;
+    need(Number.isInteger(rows) && rows >= 1 && rows <= MAX_BLOCK[0] && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= MAX_BLOCK[1], 'matmul',
+      `block ${rows}×${cols4} vec4 is outside 1..${MAX_BLOCK[0]} rows × 1..${MAX_BLOCK[1]} vec4 columns`);
+    need(!s.transA || rows % 4 === 0, 'matmul', `with transA the block rows must be a multiple of 4, got ${rows}`);
+    const [wx, wy] = opts.workgroup ?? launch.workgroup;
+    kernel = gpu.registry.get('matmul', 'matmulTexture', { ...constants, WG_X: wx, WG_Y: wy, BLOCK_ROWS: rows, BLOCK_COLS4: cols4 });
+    groups = [Math.ceil(s.n / (4 * cols4 * wx)), Math.ceil(s.m / (rows * wy)), s.batch];
+    const ext = operandExtents(s);
+    const texA = operandTexture(gpu, p.a, ext.a, 0);
+    const texB = operandTexture(gpu, p.b, ext.b, 1);
+    dispatchGrid(gpu, kernel, { bias, c: p.c }, params, groups, s, variant, { texA, texB });
+    return;
   } else {
     const [wx, wy] = opts.workgroup ?? VEC4_WORKGROUP;
     const aligned = opts.aligned ?? isVec4Aligned(s);
     need(!aligned || isVec4Aligned(s), 'matmul', 'the aligned vec4 kernel needs m, n, k and strides that are multiples of 4');
-    kernel = gpu.registry.get('matmul', aligned ? 'matmulVec4Aligned' : 'matmulVec4', { ...constants, WG_X: wx, WG_Y: wy });
-    groups = [Math.ceil(s.n / 4 / wx), Math.ceil(s.m / 4 / wy), s.batch];
     if (aligned) {
+      const [br, bc] = opts.vec4Blocks ?? VEC4_BLOCKS;
+      need([br, bc].every((v) => v === 1 || v === 2), 'matmul', `vec4Blocks must be 1 or 2 per side, got ${br}×${bc}`);
+      kernel = gpu.registry.get('matmul', 'matmulVec4Aligned', { ...constants, WG_X: wx, WG_Y: wy, ALIGNED_ROW_BLOCKS: br, ALIGNED_COL_BLOCKS: bc });
+      groups = [Math.ceil(s.n / (4 * bc) / wx), Math.ceil(s.m / (4 * br) / wy), s.batch];
       // vec4 bindings must be a multiple of 16 bytes: bind the operands' whole vec4s
       // (every element the kernel reads lies inside, as all extents are multiples of 4)
       dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias, c: p.c }, params, groups, s, variant);
       return;
     }
+    kernel = gpu.registry.get('matmul', 'matmulVec4', { ...constants, WG_X: wx, WG_Y: wy });
+    groups = [Math.ceil(s.n / 4 / wx), Math.ceil(s.m / 4 / wy), s.batch];
   }
   dispatchGrid(gpu, kernel, buffers, params, groups, s, variant);
 }
 
 function dispatchGrid(
   gpu: WebGpuBackend, kernel: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>,
-  groups: [number, number, number], s: MatmulShape, variant: MatmulVariant,
+  groups: [number, number, number], s: MatmulShape, variant: MatmulVariant, textures: Record<string, GPUTexture> = {},
 ): void {
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   need(groups[0] <= maxGroups && groups[1] <= maxGroups, 'matmul',
     `${s.m}×${s.n} needs a ${groups[0]}×${groups[1]} workgroup grid with the ${variant} kernel, over ${maxGroups} per dimension`);
-  gpu.dispatch(kernel, buffers, params, groups);
+  gpu.dispatch(kernel, buffers, params, groups, textures);
+}
+
+/**
+ * Block and workgroup for the texture kernel: 16 rows (fewer rows than the kernel's
+ * accumulator arrays hold cost llvmpipe its register allocation: measured 3× slower),
+ * as many vec4 columns (1, 2, 4) as n needs, and fewer workgroup rows while the grid
+ * has under 4 workgroups, so that small products still occupy the adapter's threads.
+ */
+export function blockLaunch(s: MatmulShape): { block: [number, number]; workgroup: [number, number] } {
+  const rows = DEFAULT_BLOCK[0];
+  let cols4 = DEFAULT_BLOCK[1];
+  while (cols4 > 1 && 4 * (cols4 / 2) >= s.n) cols4 /= 2;
+  let [wx, wy] = BLOCK_WORKGROUP;
+  const groups = () => Math.ceil(s.n / (4 * cols4 * wx)) * Math.ceil(s.m / (rows * wy)) * s.batch;
+  while (wy > 1 && groups() < 4) wy /= 2;
+  return { block: [rows, cols4], workgroup: [wx, wy] };
+}
+
+/** Elements of a and b the product reads (from the start of each tensor). */
+function operandExtents(s: MatmulShape): { a: number; b: number } {
+  return { a: (s.batch - 1) * s.strideA + s.m * s.k, b: (s.batch - 1) * s.strideB + s.k * s.n };
+}
+
+/** Rows of TEX_WIDTH texels for `elements` floats, rounded up to a power of two (the texture pool's size classes). */
+function textureRows(elements: number): number {
+  const rows = Math.ceil(Math.ceil(elements / 4) / TEX_WIDTH);
+  return 2 ** Math.ceil(Math.log2(Math.max(rows, 1)));
+}
+
+/** Whether both operands fit in this adapter's largest 2-D texture. */
+function texturesFit(gpu: WebGpuBackend, s: MatmulShape): boolean {
+  const max = gpu.limits.maxTextureDimension2D;
+  const ext = operandExtents(s);
+  return textureRows(ext.a) <= max && textureRows(ext.b) <= max;
+}
+
+/**
+ * Two rgba32float textures per size class and backend, reused by every matmul:
+ * copies and dispatches run in recording order, so a texture can be refilled for
+ * the next product as soon as the previous one is recorded.
+ */
+const texturePool = new WeakMap<WebGpuBackend, Map<string, GPUTexture>>();
+
+/** Copies the first `elements` of operand t (a multiple of 4) into pool texture `slot` of its size class. */
+function operandTexture(gpu: WebGpuBackend, t: Tensor, elements: number, slot: 0 | 1): GPUTexture {
+  const rows = textureRows(elements);
+  const max = gpu.limits.maxTextureDimension2D;
+  need(rows <= max, 'matmul', `'${t.label}' (${elements} elements used) needs ${rows} texture rows of ${TEX_WIDTH} texels, over this adapter's ${max}`);
+  let pool = texturePool.get(gpu);
+  if (!pool) {
+    pool = new Map();
+    texturePool.set(gpu, pool);
+  }
+  const key = `${rows}:${slot}`;
+  let tex = pool.get(key);
+  if (!tex) {
+    tex = gpu.device.createTexture({
+      label: `matmul operand ${slot === 0 ? 'A' : 'B'} (${TEX_WIDTH}×${rows})`,
+      size: [TEX_WIDTH, rows, 1],
+      format: 'rgba32float',
+      usage: 0x04 | 0x02, // TEXTURE_BINDING | COPY_DST
+    });
+    pool.set(key, tex);
+  }
+  gpu.copyToTexture(t, tex, elements / 4);
+  return tex;
 }
 
 /** m, n, k and the batch strides all multiples of 4: the vec4-load kernel applies. */
@@ -124,11 +228,14 @@ function envVariant(): MatmulVariant | undefined {
   return v as MatmulVariant;
 }
 
-/** Before tuning: software adapters favour barrier-free kernels, real GPUs shared-memory tiling. */
+/**
+ * Before tuning: what measured fastest (bench/results) — textures on llvmpipe,
+ * barrier-free vec4 on the other software adapters, shared-memory tiling on real GPUs.
+ */
 function defaultVariant(a: AdapterDescription | undefined): MatmulVariant {
-  return !a || a.isFallbackAdapter || /llvmpipe|swiftshader|lavapipe|softpipe/i.test(`${a.device} ${a.description} ${a.vendor}`)
-    ? 'vec4'
-    : 'tiled';
+  const name = a ? `${a.vendor} ${a.architecture} ${a.device} ${a.description}` : '';
+  if (/llvmpipe/i.test(name)) return 'texture';
+  return !a || a.isFallbackAdapter || /swiftshader|lavapipe|softpipe/i.test(name) ? 'vec4' : 'tiled';
 }
 
 /** The variant matmul() uses on this backend for general shapes. */
@@ -167,6 +274,7 @@ export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVaria
   const b = gpu.tensor(size * size, { label: 'matmul tune b', data: patterned(size * size, 2) });
   const c = gpu.tensor(size * size, { label: 'matmul tune c' });
   const gflops: Partial<Record<MatmulVariant, number>> = {};
+  let fastest = Infinity;
   try {
     for (const v of MATMUL_VARIANTS) {
       const p = { a, b, c, m: size, n: size, k: size };
@@ -178,7 +286,10 @@ export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVaria
         matmulVariant(gpu, p, v);
         await gpu.finish();
         best = Math.min(best, performance.now() - t0);
+        // far behind the fastest so far (variants differ up to 20× on CPU adapters): no more samples
+        if (best > 4 * fastest) break;
       }
+      fastest = Math.min(fastest, best);
       gflops[v] = (2 * size ** 3) / (best * 1e6);
     }
   } finally {
@@ -202,6 +313,13 @@ function patterned(n: number, seed: number): Float32Array {
 /** C[b] = act(alpha · op(A[b]) · op(B[b]) + bias) (+ C[b]) with this adapter's variant. */
 export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
   const s = validateMatmul(p);
-  const variant = envVariant() ?? (s.m * s.n <= TINY_OUTPUTS ? 'vec4' : matmulVariantFor(gpu));
-  dispatchVariant(gpu, p, s, variant, {});
+  const env = envVariant();
+  const preferred = env ?? (s.m * s.n <= TINY_OUTPUTS ? 'vec4' : matmulVariantFor(gpu));
+  dispatchVariant(gpu, p, s, variantForShape(gpu, s, preferred), {});
+}
+
+/** The preferred variant where it applies to this shape, else the nearest one that does. */
+function variantForShape(gpu: WebGpuBackend, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
+  if (preferred === 'texture' && !(isVec4Aligned(s) && texturesFit(gpu, s))) return 'vec4';
+  return preferred;
 }

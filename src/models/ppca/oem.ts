@@ -8,22 +8,22 @@
 // the M-step is W̃ = s Szz⁻¹, σ² = (sxx − tr(Szz⁻¹ sᵀs)) / D.
 // Per step the device does the O(B·D·d) products (batch posterior means, the
 // update of s, sᵀs); the host does (d+1)² algebra. One submission, one read-back.
-import { KernelError, need, type Backend } from '../../backend.ts';
+// createOemFitter keeps the running averages (s, Szz, sxx) and t between step()
+// calls, so a resumed run is the same run (fitter.ts).
+import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
+import { FitterBase, runStochasticFit, type FitterOptions, type StochasticFitter, type StochasticResult } from './fitter.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
-import { meanLogLik } from './loglik.ts';
 import { Workspace, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
-import { MinibatchSampler, checkStochastic, type StochasticProgress, type StochasticResult } from './sem.ts';
+import { MinibatchSampler } from './sem.ts';
 
-export interface OemOptions {
-  d: number;
-  batch: number;
-  epochs: number;
+export interface OemFitterOptions extends FitterOptions {
   /** γ_t = (t+1)^(−κ) */
   kappa?: number;
-  seed?: number;
   init?: PpcaHost;
-  evalEvery?: number;
-  onEval?: (p: StochasticProgress) => void;
+}
+
+export interface OemOptions extends OemFitterOptions {
+  epochs: number;
 }
 
 /** ‖x_i‖² per row in float64. */
@@ -52,131 +52,162 @@ function augmentedGram(h: PpcaHost): Mat {
   return g;
 }
 
-export async function fitOem(backend: Backend, data: DeviceData, opts: OemOptions): Promise<StochasticResult> {
-  const kernel = 'ppca online EM';
-  checkStochastic(kernel, data, opts);
-  const kappa = opts.kappa ?? 0.6;
-  need(kappa > 0.5 && kappa <= 1, kernel, `kappa must be in (0.5, 1], got ${kappa}`);
-  const b = backend;
-  const { D, n } = data;
-  const { d, batch: B } = opts;
-  const k = d + 1;
-  const seed = opts.seed ?? 0;
-  const stepsPerEpoch = Math.ceil(n / B);
-  const totalSteps = Math.max(1, Math.round(opts.epochs * stepsPerEpoch));
-  const evalEvery = opts.evalEvery ?? stepsPerEpoch;
-  const init = opts.init ?? initialPpca(data, { d, seed });
-  const norms = rowNorms(data);
+class OemFitter extends FitterBase {
+  readonly method = 'oem' as const;
+  readonly model: PpcaModel;
+  private readonly kappa: number;
+  private readonly norms: Float64Array;
+  private readonly ws: Workspace;
+  /** W̃ = [W | μ], row-major D×(d+1) */
+  private readonly Wt: Tensor;
+  /** running average of x ⟨z̃⟩ᵀ, D×(d+1) */
+  private readonly s: Tensor;
+  private readonly sync: Tensor;
+  private readonly syncEtE: Tensor;
+  private readonly syncK: Tensor;
+  private readonly kAlign: number;
+  private readonly sampler: MinibatchSampler;
+  /** [W | μ]ᵀ[W | μ] of the current W̃ */
+  private Gt: Mat;
+  private s2: number;
+  /** running averages of ⟨z̃ z̃ᵀ⟩ and ‖x‖² */
+  private Szz: Mat;
+  private sxx = 0;
 
-  const ws = new Workspace(b, 'ppca.oem');
-  // W̃ = [W | μ] row-major D×(d+1)
-  const wAug = new Float32Array(D * k);
-  for (let r = 0; r < D; r++) {
-    for (let j = 0; j < d; j++) wAug[r * k + j] = init.W[r * d + j]!;
-    wAug[r * k + d] = init.mu[r]!;
-  }
-  const Wt = ws.upload('Wtilde', wAug);
-  const s = ws.get('s', D * k);
-  const xb = ws.get('xb', B * D);
-  const A = ws.get('A', D * k);
-  const Et = ws.get('Etilde', B * k);
-  const kAlign = Math.ceil((k * k) / 64) * 64;
-  const sync = ws.get('sync', 2 * kAlign);
-  const syncEtE = b.view(sync, 0, k * k);
-  const syncK = b.view(sync, kAlign, k * k);
-  // extraction of W and μ from W̃ for evaluation: W = W̃ [I_d; 0], μ = W̃ e_{d+1}
-  const selW = new Float32Array(k * d);
-  for (let j = 0; j < d; j++) selW[j * d + j] = 1;
-  const selMu = new Float32Array(k);
-  selMu[d] = 1;
-
-  let Gt = augmentedGram(init);
-  let sigma2 = init.sigma2;
-  let Szz: Mat = new Float64Array(k * k);
-  let sxx = 0;
-  const sampler = new MinibatchSampler(n, B, seed ^ 0x85ebca6b);
-  const Wm = b.tensor(D * d, { label: 'ppca.W' });
-  const mum = b.tensor(D, { label: 'ppca.mu' });
-  const model: PpcaModel = { backend: b, D, d, W: Wm, mu: mum, sigma2, wtw: new Float64Array(d * d) };
-  const extract = (): void => {
-    b.matmul({ a: Wt, b: ws.upload('selW', selW), c: Wm, m: D, n: d, k });
-    b.matmul({ a: Wt, b: ws.upload('selMu', selMu), c: mum, m: D, n: 1, k });
-    model.sigma2 = sigma2;
-    model.wtw = Float64Array.from({ length: d * d }, (_, i) => Gt[Math.floor(i / d) * k + (i % d)]!);
-  };
-  const trace: StochasticProgress[] = [];
-  const t0 = performance.now();
-  let evalMs = 0;
-  const evaluate = async (step: number): Promise<number> => {
-    const e0 = performance.now();
-    extract();
-    const loglik = await meanLogLik(model, data);
-    evalMs += performance.now() - e0;
-    const p = { step, epoch: step / stepsPerEpoch, loglik, sigma2, seconds: (performance.now() - t0) / 1000 };
-    trace.push(p);
-    opts.onEval?.(p);
-    return loglik;
-  };
-
-  try {
-    if (evalEvery > 0) await evaluate(0);
-    for (let t = 0; t < totalSteps; t++) {
-      const gamma = Math.pow(t + 1, -kappa);
-      // E-step quantities of the current θ: M from the [W|μ] Gram
-      const wtw = Float64Array.from({ length: d * d }, (_, i) => Gt[Math.floor(i / d) * k + (i % d)]!);
-      const f = latentFactors(wtw, sigma2, d);
-      const Minv = f.M.inverse;
-      // Ẽ = x Ã + b̃ with Ã = W̃ P, P = [[M⁻¹, 0], [0, 0]], b̃ = [−M⁻¹ Wᵀμ, 1]
-      const P = new Float32Array(k * k);
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) P[i * k + j] = Minv[i * d + j]!;
-      const bias = new Float32Array(k);
-      for (let i = 0; i < d; i++) {
-        let v = 0;
-        for (let j = 0; j < d; j++) v += Minv[i * d + j]! * Gt[j * k + d]!;
-        bias[i] = -v;
-      }
-      bias[d] = 1;
-      const batchIdx = sampler.next();
-      const idx = ws.upload('idx', batchIdx);
-      const Pt = ws.upload('P', P);
-      const biasT = ws.upload('bias', bias);
-      b.gatherRows({ src: data.x, idx, dst: xb, rows: B, cols: D });
-      b.matmul({ a: Wt, b: Pt, c: A, m: D, n: k, k });
-      b.matmul({ a: xb, b: A, c: Et, m: B, n: k, k: D, bias: biasT });
-      b.matmul({ a: Et, b: Et, c: syncEtE, m: k, n: k, k: B, transA: true });
-      // s ← (1−γ) s + (γ/B) xᵀ Ẽ
-      b.scale({ x: s, n: D * k, alpha: 1 - gamma });
-      b.matmul({ a: xb, b: Et, c: s, m: D, n: k, k: B, transA: true, alpha: gamma / B, accumulate: true });
-      b.matmul({ a: s, b: s, c: syncK, m: k, n: k, k: D, transA: true });
-      const hostSync = await b.read(sync);
-      const EtE = Float64Array.from(hostSync.subarray(0, k * k));
-      const K = symmetrize(Float64Array.from(hostSync.subarray(kAlign, kAlign + k * k)), k);
-      // Szz ← (1−γ) Szz + γ [(1/B) ẼᵀẼ + blockdiag(σ² M⁻¹, 0)]
-      const next = new Float64Array(k * k);
-      for (let i = 0; i < k; i++) {
-        for (let j = 0; j < k; j++) {
-          let v = EtE[i * k + j]! / B;
-          if (i < d && j < d) v += sigma2 * Minv[i * d + j]!;
-          next[i * k + j] = (1 - gamma) * Szz[i * k + j]! + gamma * v;
-        }
-      }
-      Szz = symmetrize(next, k);
-      let bx = 0;
-      for (const i of batchIdx) bx += norms[i]!;
-      sxx = (1 - gamma) * sxx + (gamma * bx) / B;
-      // M-step
-      const Pinv = factorSpd(Szz, k, `${kernel}: Σ⟨z̃ z̃ᵀ⟩`).inverse;
-      Gt = symmetrize(mul(mul(Pinv, K, k, k, k), Pinv, k, k, k), k);
-      sigma2 = (sxx - traceOfProduct(Pinv, K, k)) / D;
-      if (!Number.isFinite(sigma2)) throw new KernelError(kernel, `σ² became ${sigma2} at step ${t + 1}`);
-      sigma2 = Math.max(sigma2, 1e-12 * (sxx / D));
-      b.matmul({ a: s, b: ws.upload('Pinv', toF32(Pinv)), c: Wt, m: D, n: k, k });
-      if (evalEvery > 0 && (t + 1) % evalEvery === 0) await evaluate(t + 1);
+  constructor(private readonly b: Backend, data: DeviceData, private readonly o: OemFitterOptions) {
+    super('ppca online EM', data, o);
+    this.kappa = o.kappa ?? 0.6;
+    need(this.kappa > 0.5 && this.kappa <= 1, this.kernel, `kappa must be in (0.5, 1], got ${this.kappa}`);
+    const { D, n } = data;
+    const { d } = o;
+    const k = d + 1;
+    const seed = o.seed ?? 0;
+    const init = o.init ?? initialPpca(data, { d, seed });
+    need(init.D === D && init.d === d, this.kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
+    this.norms = rowNorms(data);
+    this.ws = new Workspace(b, 'ppca.oem');
+    const wAug = new Float32Array(D * k);
+    for (let r = 0; r < D; r++) {
+      for (let j = 0; j < d; j++) wAug[r * k + j] = init.W[r * d + j]!;
+      wAug[r * k + d] = init.mu[r]!;
     }
-    const loglik = trace.at(-1)?.step === totalSteps ? trace.at(-1)!.loglik : await evaluate(totalSteps);
-    const seconds = (performance.now() - t0) / 1000;
-    return { model, steps: totalSteps, loglik, trace, seconds, evalSeconds: evalMs / 1000, stepsPerSecond: totalSteps / (seconds - evalMs / 1000) };
-  } finally {
-    ws.releaseAll();
+    this.Wt = this.ws.upload('Wtilde', wAug);
+    // Workspace tensors start zeroed: s = 0 is the empty average (γ_0 = 1 overwrites it)
+    this.s = this.ws.get('s', D * k);
+    this.kAlign = Math.ceil((k * k) / 64) * 64;
+    this.sync = this.ws.get('sync', 2 * this.kAlign);
+    this.syncEtE = b.view(this.sync, 0, k * k);
+    this.syncK = b.view(this.sync, this.kAlign, k * k);
+    this.Gt = augmentedGram(init);
+    this.s2 = init.sigma2;
+    this.Szz = new Float64Array(k * k);
+    this.sampler = new MinibatchSampler(n, o.batch, seed ^ 0x85ebca6b);
+    const W = b.tensor(D * d, { label: 'ppca.W' });
+    const mu = b.tensor(D, { label: 'ppca.mu' });
+    this.model = { backend: b, D, d, W, mu, sigma2: this.s2, wtw: new Float64Array(d * d) };
+    this.syncModel();
   }
+
+  protected get sigma2(): number {
+    return this.s2;
+  }
+
+  private wtwOf(): Mat {
+    const d = this.o.d;
+    const k = d + 1;
+    return Float64Array.from({ length: d * d }, (_, i) => this.Gt[Math.floor(i / d) * k + (i % d)]!);
+  }
+
+  protected async stepOnce(t: number): Promise<void> {
+    const { b, ws, data, o, kernel } = this;
+    const { D } = data;
+    const { d, batch: B } = o;
+    const k = d + 1;
+    const gamma = Math.pow(t + 1, -this.kappa);
+    const sigma2 = this.s2;
+    const Gt = this.Gt;
+    // E-step quantities of the current θ: M from the [W|μ] Gram
+    const f = latentFactors(this.wtwOf(), sigma2, d);
+    const Minv = f.M.inverse;
+    // Ẽ = x Ã + b̃ with Ã = W̃ P, P = [[M⁻¹, 0], [0, 0]], b̃ = [−M⁻¹ Wᵀμ, 1]
+    const P = new Float32Array(k * k);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) P[i * k + j] = Minv[i * d + j]!;
+    const bias = new Float32Array(k);
+    for (let i = 0; i < d; i++) {
+      let v = 0;
+      for (let j = 0; j < d; j++) v += Minv[i * d + j]! * Gt[j * k + d]!;
+      bias[i] = -v;
+    }
+    bias[d] = 1;
+    const batchIdx = this.sampler.next();
+    const idx = ws.upload('idx', batchIdx);
+    const Pt = ws.upload('P', P);
+    const biasT = ws.upload('bias', bias);
+    const xb = ws.get('xb', B * D);
+    const A = ws.get('A', D * k);
+    const Et = ws.get('Etilde', B * k);
+    const { Wt, s } = this;
+    b.gatherRows({ src: data.x, idx, dst: xb, rows: B, cols: D });
+    b.matmul({ a: Wt, b: Pt, c: A, m: D, n: k, k });
+    b.matmul({ a: xb, b: A, c: Et, m: B, n: k, k: D, bias: biasT });
+    b.matmul({ a: Et, b: Et, c: this.syncEtE, m: k, n: k, k: B, transA: true });
+    // s ← (1−γ) s + (γ/B) xᵀ Ẽ
+    b.scale({ x: s, n: D * k, alpha: 1 - gamma });
+    b.matmul({ a: xb, b: Et, c: s, m: D, n: k, k: B, transA: true, alpha: gamma / B, accumulate: true });
+    b.matmul({ a: s, b: s, c: this.syncK, m: k, n: k, k: D, transA: true });
+    const hostSync = await b.read(this.sync);
+    const EtE = Float64Array.from(hostSync.subarray(0, k * k));
+    const K = symmetrize(Float64Array.from(hostSync.subarray(this.kAlign, this.kAlign + k * k)), k);
+    // Szz ← (1−γ) Szz + γ [(1/B) ẼᵀẼ + blockdiag(σ² M⁻¹, 0)]
+    const next = new Float64Array(k * k);
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        let v = EtE[i * k + j]! / B;
+        if (i < d && j < d) v += sigma2 * Minv[i * d + j]!;
+        next[i * k + j] = (1 - gamma) * this.Szz[i * k + j]! + gamma * v;
+      }
+    }
+    this.Szz = symmetrize(next, k);
+    let bx = 0;
+    for (const i of batchIdx) bx += this.norms[i]!;
+    this.sxx = (1 - gamma) * this.sxx + (gamma * bx) / B;
+    // M-step
+    const Pinv = factorSpd(this.Szz, k, `${kernel}: Σ⟨z̃ z̃ᵀ⟩`).inverse;
+    this.Gt = symmetrize(mul(mul(Pinv, K, k, k, k), Pinv, k, k, k), k);
+    let s2 = (this.sxx - traceOfProduct(Pinv, K, k)) / D;
+    if (!Number.isFinite(s2)) throw new KernelError(kernel, `σ² became ${s2} at step ${t + 1}`);
+    s2 = Math.max(s2, 1e-12 * (this.sxx / D));
+    this.s2 = s2;
+    b.matmul({ a: s, b: ws.upload('Pinv', toF32(Pinv)), c: Wt, m: D, n: k, k });
+  }
+
+  /** W = W̃ [I_d; 0], μ = W̃ e_{d+1} into the model's own tensors. */
+  protected syncModel(): void {
+    const { b, ws, data, o } = this;
+    const d = o.d;
+    const k = d + 1;
+    const selW = new Float32Array(k * d);
+    for (let j = 0; j < d; j++) selW[j * d + j] = 1;
+    const selMu = new Float32Array(k);
+    selMu[d] = 1;
+    b.matmul({ a: this.Wt, b: ws.upload('selW', selW), c: this.model.W, m: data.D, n: d, k });
+    b.matmul({ a: this.Wt, b: ws.upload('selMu', selMu), c: this.model.mu, m: data.D, n: 1, k });
+    this.model.sigma2 = this.s2;
+    this.model.wtw = this.wtwOf();
+  }
+
+  protected releaseState(): void {
+    this.ws.releaseAll();
+    this.b.release(this.model.W);
+    this.b.release(this.model.mu);
+  }
+}
+
+/** A resumable online-EM run: step(k) continues the same run (running averages, γ_t, minibatch stream). */
+export function createOemFitter(backend: Backend, data: DeviceData, opts: OemFitterOptions): StochasticFitter {
+  return new OemFitter(backend, data, opts);
+}
+
+export async function fitOem(backend: Backend, data: DeviceData, opts: OemOptions): Promise<StochasticResult> {
+  return runStochasticFit(new OemFitter(backend, data, opts), opts.epochs);
 }

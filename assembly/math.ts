@@ -1,0 +1,115 @@
+// f32x4 elementary functions for the kernels: exp by range reduction to
+// [−ln2/2, ln2/2] and a degree-6 polynomial (Cephes expf coefficients), log by
+// frexp to [√½, √2) and a degree-9 polynomial (Cephes logf), both within a few
+// ulp of the float64 references after rounding to f32. Activations mirror
+// src/cpu/elementwise.ts: the exponentials only ever see non-positive arguments.
+
+export const ACT_IDENTITY: i32 = 0;
+export const ACT_RELU: i32 = 1;
+export const ACT_TANH: i32 = 2;
+export const ACT_SIGMOID: i32 = 3;
+
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+
+/** e^x lane-wise; x is clamped to [−87.3, 88.7] (no Inf, no denormals). */
+export function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
+  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(fn, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  // 2^n built in the exponent field; n ∈ [−126, 128] after the clamp, so split it in two halves
+  const n = i32x4.trunc_sat_f32x4_s(fn);
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+/** ln x lane-wise for finite x > 0 (normal numbers). */
+export function log4(x: v128): v128 {
+  // x = mant · 2^e with mant ∈ [0.5, 1)
+  const bits = x;
+  let e = i32x4.sub(i32x4.shr_u(bits, 23), i32x4.splat(126));
+  let mant = v128.or(v128.and(bits, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
+  // move mant into [√½, √2)
+  const small = f32x4.lt(mant, f32x4.splat(0.707106781186547524));
+  e = i32x4.add(e, small); // small is −1 where true
+  mant = f32x4.add(mant, v128.and(mant, small));
+  const z = f32x4.sub(mant, f32x4.splat(1));
+  const fe = f32x4.convert_i32x4_s(e);
+  let p = f32x4.splat(7.0376836292e-2);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-1.1514610310e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.1676998740e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-1.2420140846e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.4249322787e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-1.6668057665e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.0000714765e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-2.4999993993e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(3.3333331174e-1));
+  const z2 = f32x4.mul(z, z);
+  let y = f32x4.mul(f32x4.mul(p, z), z2);
+  y = f32x4.add(y, f32x4.mul(fe, f32x4.splat(LN2_LO)));
+  y = f32x4.sub(y, f32x4.mul(z2, f32x4.splat(0.5)));
+  return f32x4.add(f32x4.add(z, y), f32x4.mul(fe, f32x4.splat(LN2_HI)));
+}
+
+/** ln(1 + e) for e ∈ [0, 1]: the rounding of 1 + e is corrected (Goldberg's trick). */
+export function log1pSmall4(e: v128): v128 {
+  const u = f32x4.add(f32x4.splat(1), e);
+  const d = f32x4.sub(u, f32x4.splat(1));
+  const exact = f32x4.eq(d, f32x4.splat(0));
+  // where 1 + e rounds to 1, ln(1 + e) = e to f32 precision
+  const ratio = f32x4.div(e, v128.bitselect(f32x4.splat(1), d, exact));
+  return v128.bitselect(e, f32x4.mul(log4(u), ratio), exact);
+}
+
+/** softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^{−|l|}). */
+export function softplus4(l: v128): v128 {
+  return f32x4.add(f32x4.pmax(f32x4.splat(0), l), log1pSmall4(exp4(f32x4.neg(f32x4.abs(l)))));
+}
+
+/** 1/(1 + e^{−x}) with the exponential of −|x| only. */
+export function sigmoid4(x: v128): v128 {
+  const e = exp4(f32x4.neg(f32x4.abs(x)));
+  const inv = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  return v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(x, f32x4.splat(0)));
+}
+
+/** tanh via e = e^{−2|x|}: (1 − e)/(1 + e) with the sign of x. */
+export function tanh4(x: v128): v128 {
+  const e = exp4(f32x4.mul(f32x4.splat(-2), f32x4.abs(x)));
+  const t = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  // copy the sign bit of x (tanh(−0) = −0, as in the reference)
+  return v128.or(t, v128.and(x, i32x4.splat(0x80000000)));
+}
+
+/**
+ * act(x) lane-wise. relu is `x > 0 ? x : 0` here (the matmul epilogue: NaN → 0,
+ * as src/cpu/matmul.ts); the elementwise kernel uses relu4Pass.
+ */
+export function activation4(x: v128, act: i32): v128 {
+  if (act == ACT_RELU) return f32x4.pmax(f32x4.splat(0), x);
+  if (act == ACT_TANH) return tanh4(x);
+  if (act == ACT_SIGMOID) return sigmoid4(x);
+  return x;
+}
+
+/** `x < 0 ? 0 : x`: relu that lets NaN through (src/cpu/elementwise.ts). */
+export function relu4Pass(x: v128): v128 {
+  return f32x4.pmax(x, f32x4.splat(0));
+}
+
+/** The sum of the four lanes. */
+export function hsum4(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}

@@ -1,0 +1,306 @@
+// SIMD matmul: C[b] = act(alpha · op(A[b]) · op(B[b]) + bias) (+ C[b]), the
+// semantics of src/kernels.ts MatmulParams, on byte offsets into the shared
+// memory. A Goto/BLIS-style loop nest: a KC×NC block of op(B) is packed into
+// NR-column panels, an MC×KC block of op(A) into MR-row panels (zero-padded, so
+// transposes and ragged edges cost nothing in the inner loop), and a register
+// micro-kernel keeps an MR×NR block of C in f32x4 registers: 3×12 (9 fused
+// multiply-adds per k step) in the relaxed-SIMD build, 4×8 (8 multiplies + 8
+// adds) in the plain one (see kernel3x12 and kernel4x8 for why).
+// The KC slice of B's micro-panel (8–12 KiB) stays in L1 while the A panels
+// stream from L2; the packed B block lives in L2/L3.
+import { activation4, ACT_IDENTITY } from './math';
+
+const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 3 : 4;
+const NR: i32 = ASC_FEATURE_RELAXED_SIMD ? 12 : 8;
+export const KC: i32 = 256;
+export const MC: i32 = 72;
+export const NC: i32 = 1020; // a multiple of both NRs
+
+/** Bytes of per-thread scratch one matmul thread needs (packed A, packed B, one tile). */
+export function matmulScratchBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) * 4;
+}
+
+// Job descriptor layout (i32 slots at desc), written by src/wasm/backend.ts.
+const D_A = 0; const D_B = 1; const D_C = 2; const D_BIAS = 3;
+const D_M = 4; const D_N = 5; const D_K = 6;
+const D_TRANS_A = 7; const D_TRANS_B = 8;
+const D_BATCH = 9; const D_STRIDE_A = 10; const D_STRIDE_B = 11; const D_STRIDE_C = 12;
+const D_ACT = 13; const D_ALPHA = 14; const D_ACCUMULATE = 15;
+const D_SCRATCH = 16; const D_SCRATCH_STRIDE = 17;
+
+/**
+ * a·b + c: one fused multiply-add where the build has relaxed SIMD (x86 FMA
+ * halves the instructions of the inner loop), else a multiply and an add.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+@inline function slot(desc: usize, i: i32): i32 {
+  return load<i32>(desc + (<usize>i << 2));
+}
+
+// The current job, in module globals: globals are per instance and every
+// thread has its own instance (heap objects would be shared between threads).
+let jobA: usize = 0, jobB: usize = 0, jobC: usize = 0, jobBias: usize = 0;
+let jobM: i32 = 0, jobN: i32 = 0, jobK: i32 = 0;
+let jobTransA = false, jobTransB = false;
+let jobAct: i32 = 0, jobAlpha: f32 = 1, jobAccumulate = false;
+let packA: usize = 0;
+let packB: usize = 0;
+let tileBuf: usize = 0;
+
+/**
+ * Thread tid's share of the matmul described at desc. Batches are split across
+ * threads when there are enough of them, otherwise the larger of m and n is
+ * split into MR-/NR-aligned ranges; each thread packs the operands it reads.
+ */
+export function matmulThread(desc: usize, tid: i32, nthreads: i32): void {
+  jobA = <usize>slot(desc, D_A); jobB = <usize>slot(desc, D_B); jobC = <usize>slot(desc, D_C);
+  jobBias = <usize>slot(desc, D_BIAS);
+  const m = slot(desc, D_M); const n = slot(desc, D_N); const k = slot(desc, D_K);
+  jobM = m; jobN = n; jobK = k;
+  jobTransA = slot(desc, D_TRANS_A) != 0; jobTransB = slot(desc, D_TRANS_B) != 0;
+  jobAct = slot(desc, D_ACT);
+  jobAlpha = reinterpret<f32>(slot(desc, D_ALPHA));
+  jobAccumulate = slot(desc, D_ACCUMULATE) != 0;
+  const batch = slot(desc, D_BATCH);
+  const strideA = <usize>slot(desc, D_STRIDE_A) << 2;
+  const strideB = <usize>slot(desc, D_STRIDE_B) << 2;
+  const strideC = <usize>slot(desc, D_STRIDE_C) << 2;
+  const scratch = <usize>slot(desc, D_SCRATCH) + <usize>tid * <usize>slot(desc, D_SCRATCH_STRIDE);
+  packA = scratch;
+  packB = packA + <usize>(MC * KC * 4);
+  tileBuf = packB + <usize>(KC * NC * 4);
+  if (m == 0 || n == 0 || batch == 0) return;
+
+  let b0 = 0, b1 = batch, i0 = 0, i1 = m, j0 = 0, j1 = n;
+  if (batch >= nthreads) {
+    b0 = <i32>(<i64>batch * tid / nthreads);
+    b1 = <i32>(<i64>batch * (tid + 1) / nthreads);
+  } else if (m >= n) {
+    const units = (m + MR - 1) / MR;
+    i0 = min(m, <i32>(<i64>units * tid / nthreads) * MR);
+    i1 = min(m, <i32>(<i64>units * (tid + 1) / nthreads) * MR);
+  } else {
+    const units = (n + NR - 1) / NR;
+    j0 = min(n, <i32>(<i64>units * tid / nthreads) * NR);
+    j1 = min(n, <i32>(<i64>units * (tid + 1) / nthreads) * NR);
+  }
+  if (i0 >= i1 || j0 >= j1) return;
+  const a = jobA, b = jobB, c = jobC;
+  for (let bi = b0; bi < b1; bi++) {
+    jobA = a + <usize>bi * strideA;
+    jobB = b + <usize>bi * strideB;
+    jobC = c + <usize>bi * strideC;
+    gemmBlock(i0, i1, j0, j1);
+  }
+}
+
+/** C[i0:i1, j0:j1] of the current job (one batch item). */
+function gemmBlock(i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const k = jobK;
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
+    // k = 0 still has to write act(bias) (or leave C alone when accumulating)
+    for (let pc = 0; pc < max(k, 1); pc += KC) {
+      const kc = min(KC, k - pc);
+      const first = pc == 0;
+      const last = pc + KC >= k;
+      packBBlock(pc, kc, jc, nc);
+      for (let ic = i0; ic < i1; ic += MC) {
+        const mc = min(MC, i1 - ic);
+        packABlock(ic, mc, pc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const bp = packB + <usize>(jr * kc) * 4;
+          for (let ir = 0; ir < mc; ir += MR) {
+            const ap = packA + <usize>(ir * kc) * 4;
+            const rows = min(MR, mc - ir), cols = min(NR, nc - jr);
+            if (ASC_FEATURE_RELAXED_SIMD) kernel3x12(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
+            else kernel4x8(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** packB[(j/NR)·kc·NR + q·NR + j%NR] = op(B)[pc+q, jc+j], columns past nc zero. */
+function packBBlock(pc: i32, kc: i32, jc: i32, nc: i32): void {
+  const n = jobN, k = jobK, B = jobB;
+  const ncPad = (nc + NR - 1) / NR * NR;
+  if (jobTransB) {
+    // B is n×k: row j of B is column j of op(B)
+    for (let j = 0; j < ncPad; j++) {
+      const dst = packB + <usize>((j / NR) * kc * NR + j % NR) * 4;
+      if (j < nc) {
+        const src = B + <usize>((jc + j) * k + pc) * 4;
+        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * NR) * 4, load<f32>(src + <usize>q * 4));
+      } else {
+        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * NR) * 4, 0);
+      }
+    }
+  } else {
+    for (let q = 0; q < kc; q++) {
+      const src = B + <usize>((pc + q) * n + jc) * 4;
+      let dst = packB + <usize>(q * NR) * 4;
+      let j = 0;
+      for (; j + NR <= nc; j += NR) {
+        for (let v = 0; v < NR; v += 4) v128.store(dst + <usize>v * 4, v128.load(src + <usize>(j + v) * 4));
+        dst += <usize>(kc * NR) * 4;
+      }
+      if (j < nc) {
+        for (let r = 0; r < NR; r++) store<f32>(dst + <usize>r * 4, j + r < nc ? load<f32>(src + <usize>(j + r) * 4) : 0);
+      }
+    }
+  }
+}
+
+/** packA[(r/MR)·kc·MR + q·MR + r%MR] = op(A)[ic+r, pc+q], rows past mc zero. */
+function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
+  const m = jobM, k = jobK, A = jobA;
+  const mcPad = (mc + MR - 1) / MR * MR;
+  if (jobTransA) {
+    // A is k×m: op(A)[i, q] = A[q, i]; a row of A is MR-contiguous in the panel
+    for (let q = 0; q < kc; q++) {
+      const src = A + <usize>((pc + q) * m + ic) * 4;
+      let dst = packA + <usize>(q * MR) * 4;
+      for (let r = 0; r < mcPad; r += MR) {
+        for (let t = 0; t < MR; t++) store<f32>(dst + <usize>t * 4, r + t < mc ? load<f32>(src + <usize>(r + t) * 4) : 0);
+        dst += <usize>(kc * MR) * 4;
+      }
+    }
+  } else {
+    for (let r = 0; r < mcPad; r++) {
+      const dst = packA + <usize>((r / MR) * kc * MR + r % MR) * 4;
+      if (r < mc) {
+        const src = A + <usize>((ic + r) * k + pc) * 4;
+        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * MR) * 4, load<f32>(src + <usize>q * 4));
+      } else {
+        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * MR) * 4, 0);
+      }
+    }
+  }
+}
+
+/**
+ * The 3×12 block of C at (i, j), rows×cols of it inside C, over one KC slice
+ * (relaxed-SIMD build). 9 accumulators + 3 B vectors + 3 broadcasts = 15 xmm
+ * registers, all V8 hands out (it keeps one of the 16 as scratch and hoists the
+ * broadcasts): 9 independent chains hide more of the fused multiply-add latency
+ * than 4×8's 8 (measured ~5% faster); 5×8 and 6×8 tiles spill (2–4× slower).
+ */
+@inline function kernel3x12(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
+  for (let q = 0; q < kc; q++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const b2 = v128.load(bp, 32);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01); c02 = madd(a, b2, c02);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11); c12 = madd(a, b2, c12);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21); c22 = madd(a, b2, c22);
+    ap += 12;
+    bp += 48;
+  }
+  const loadC = !first || jobAccumulate;
+  if (rows == MR && cols == NR) {
+    const rowBytes = <usize>jobN * 4;
+    let c = jobC + <usize>(i * jobN + j) * 4;
+    storeVec(c, c00, j, loadC, last); storeVec(c + 16, c01, j + 4, loadC, last); storeVec(c + 32, c02, j + 8, loadC, last);
+    c += rowBytes;
+    storeVec(c, c10, j, loadC, last); storeVec(c + 16, c11, j + 4, loadC, last); storeVec(c + 32, c12, j + 8, loadC, last);
+    c += rowBytes;
+    storeVec(c, c20, j, loadC, last); storeVec(c + 16, c21, j + 4, loadC, last); storeVec(c + 32, c22, j + 8, loadC, last);
+  } else {
+    const t = tileBuf;
+    v128.store(t, c00); v128.store(t, c01, 16); v128.store(t, c02, 32);
+    v128.store(t, c10, 48); v128.store(t, c11, 64); v128.store(t, c12, 80);
+    v128.store(t, c20, 96); v128.store(t, c21, 112); v128.store(t, c22, 128);
+    storeEdge(t, i, j, rows, cols, loadC, last);
+  }
+}
+
+/**
+ * The 4×8 block (plain-SIMD build): a multiply and an add need a temporary
+ * register, so 3×12 would spill here (measured 14 vs 23 GFLOP/s); 8
+ * accumulators + 2 B vectors + 4 broadcasts + 1 temporary fit.
+ */
+@inline function kernel4x8(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let q = 0; q < kc; q++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    ap += 16;
+    bp += 32;
+  }
+  const loadC = !first || jobAccumulate;
+  if (rows == MR && cols == NR) {
+    const rowBytes = <usize>jobN * 4;
+    let c = jobC + <usize>(i * jobN + j) * 4;
+    storeVec(c, c00, j, loadC, last); storeVec(c + 16, c01, j + 4, loadC, last);
+    c += rowBytes;
+    storeVec(c, c10, j, loadC, last); storeVec(c + 16, c11, j + 4, loadC, last);
+    c += rowBytes;
+    storeVec(c, c20, j, loadC, last); storeVec(c + 16, c21, j + 4, loadC, last);
+    c += rowBytes;
+    storeVec(c, c30, j, loadC, last); storeVec(c + 16, c31, j + 4, loadC, last);
+  } else {
+    const t = tileBuf;
+    v128.store(t, c00); v128.store(t, c01, 16);
+    v128.store(t, c10, 32); v128.store(t, c11, 48);
+    v128.store(t, c20, 64); v128.store(t, c21, 80);
+    v128.store(t, c30, 96); v128.store(t, c31, 112);
+    storeEdge(t, i, j, rows, cols, loadC, last);
+  }
+}
+
+/**
+ * The epilogue of 4 outputs of C at c (columns col..col+3). The first slice
+ * starts from C (accumulate) or 0, later slices add to C, the last adds bias
+ * and applies the activation; alpha scales each slice's product.
+ */
+@inline function storeVec(c: usize, v: v128, col: i32, loadC: bool, last: bool): void {
+  let r = f32x4.mul(v, f32x4.splat(jobAlpha));
+  if (loadC) r = f32x4.add(v128.load(c), r);
+  if (last) {
+    if (jobBias != 0) r = f32x4.add(r, v128.load(jobBias + <usize>col * 4));
+    if (jobAct != ACT_IDENTITY) r = activation4(r, jobAct);
+  }
+  v128.store(c, r);
+}
+
+/** The epilogue, one element at a time, for a tile clipped by the edge of C. */
+function storeEdge(t: usize, i: i32, j: i32, rows: i32, cols: i32, loadC: bool, last: bool): void {
+  const n = jobN;
+  const alpha = jobAlpha;
+  for (let r = 0; r < rows; r++) {
+    const c = jobC + <usize>((i + r) * n + j) * 4;
+    for (let s = 0; s < cols; s++) {
+      let v = alpha * load<f32>(t + <usize>(r * NR + s) * 4);
+      if (loadC) v += load<f32>(c + <usize>s * 4);
+      if (last) {
+        if (jobBias != 0) v += load<f32>(jobBias + <usize>(j + s) * 4);
+        if (jobAct != ACT_IDENTITY) v = f32x4.extract_lane(activation4(f32x4.splat(v), jobAct), 0);
+      }
+      store<f32>(c + <usize>s * 4, v);
+    }
+  }
+}

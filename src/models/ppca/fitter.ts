@@ -1,0 +1,199 @@
+// Resumable minibatch fitters (stochastic EM, online EM). A fitter owns its
+// device state — parameters, the minibatch stream, the global step t that the
+// Robbins–Monro step sizes and the online-EM weights γ_t depend on, and (online
+// EM) the running averages of the sufficient statistics — so `step(k)` called
+// repeatedly is the same run as one long call. The browser app drives one a
+// tick at a time; fitSem/fitOem are loops over it.
+import { KernelError, need } from '../../backend.ts';
+import { meanLogLik } from './loglik.ts';
+import { checkShape, type DeviceData, type PpcaModel } from './model.ts';
+
+export interface StochasticProgress {
+  step: number;
+  epoch: number;
+  /** mean exact log-likelihood per sample on the training data */
+  loglik: number;
+  sigma2: number;
+  /** busy seconds of the fitter (steps and evaluations) so far */
+  seconds: number;
+}
+
+export interface FitterState {
+  /** steps done so far (the global t) */
+  step: number;
+  epoch: number;
+  sigma2: number;
+  /** seconds spent in steps (evaluations excluded) so far */
+  trainSeconds: number;
+}
+
+export interface StochasticResult {
+  model: PpcaModel;
+  steps: number;
+  loglik: number;
+  trace: StochasticProgress[];
+  seconds: number;
+  /** seconds spent in evaluations (excluded from steps per second) */
+  evalSeconds: number;
+  stepsPerSecond: number;
+}
+
+export interface FitterOptions {
+  d: number;
+  batch: number;
+  seed?: number;
+  /** exact train log-likelihood every this many steps inside step() (default: once per epoch; 0: never) */
+  evalEvery?: number;
+  onEval?: (p: StochasticProgress) => void;
+}
+
+export interface StochasticFitter {
+  readonly method: 'sem' | 'oem';
+  readonly stepsPerEpoch: number;
+  /** step() evaluates every this many steps (0: never) */
+  readonly evalEvery: number;
+  /** steps done so far */
+  readonly steps: number;
+  /**
+   * The current parameters, owned by the fitter: valid until dispose(), current
+   * whenever no step() is running. Use detach() for a copy that outlives the fitter.
+   */
+  readonly model: PpcaModel;
+  /** every evaluation so far, in order */
+  readonly trace: StochasticProgress[];
+  readonly trainSeconds: number;
+  readonly evalSeconds: number;
+  /** runs nSteps more minibatch steps (evaluating every evalEvery steps) */
+  step(nSteps: number): Promise<FitterState>;
+  /** exact mean train log-likelihood of the current parameters, appended to the trace */
+  evaluate(): Promise<StochasticProgress>;
+  /** a standalone copy of the current parameters (the caller releases it) */
+  detach(): PpcaModel;
+  /** releases the device state; the fitter cannot step afterwards */
+  dispose(): void;
+}
+
+export function checkStochastic(kernel: string, data: DeviceData, o: { d: number; batch: number }): void {
+  checkShape(kernel, data.D, o.d);
+  need(Number.isInteger(o.batch) && o.batch >= 1, kernel, `batch size must be a positive integer, got ${o.batch}`);
+  need(o.batch <= data.n, kernel, `${data.name}: ${data.n} rows, fewer than the batch size ${o.batch}`);
+}
+
+/** The bookkeeping every fitter shares: step counting, timing, evaluations, disposal. */
+export abstract class FitterBase implements StochasticFitter {
+  abstract readonly method: 'sem' | 'oem';
+  abstract readonly model: PpcaModel;
+  readonly stepsPerEpoch: number;
+  readonly trace: StochasticProgress[] = [];
+  readonly evalEvery: number;
+  private t = 0;
+  private trainMs = 0;
+  private evalMs = 0;
+  private disposed = false;
+  private busy = false;
+
+  constructor(protected readonly kernel: string, protected readonly data: DeviceData, private readonly opts: FitterOptions) {
+    checkStochastic(kernel, data, opts);
+    this.stepsPerEpoch = Math.ceil(data.n / opts.batch);
+    this.evalEvery = opts.evalEvery ?? this.stepsPerEpoch;
+    need(Number.isInteger(this.evalEvery) && this.evalEvery >= 0, kernel, `evalEvery must be a non-negative integer, got ${this.evalEvery}`);
+  }
+
+  get steps(): number {
+    return this.t;
+  }
+  get trainSeconds(): number {
+    return this.trainMs / 1000;
+  }
+  get evalSeconds(): number {
+    return this.evalMs / 1000;
+  }
+
+  /** One minibatch step at global step t (0-based). */
+  protected abstract stepOnce(t: number): Promise<void>;
+  /** Brings `model` up to date with the training state (after a run of steps). */
+  protected abstract syncModel(): void;
+  protected abstract releaseState(): void;
+  protected abstract get sigma2(): number;
+
+  private enter(what: string): void {
+    if (this.disposed) throw new KernelError(this.kernel, `${what} after dispose()`);
+    if (this.busy) throw new KernelError(this.kernel, `${what} while another call is running (await it first)`);
+    this.busy = true;
+  }
+
+  async step(nSteps: number): Promise<FitterState> {
+    need(Number.isInteger(nSteps) && nSteps >= 0, this.kernel, `step count must be a non-negative integer, got ${nSteps}`);
+    this.enter('step()');
+    try {
+      for (let k = 0; k < nSteps; k++) {
+        const s0 = performance.now();
+        await this.stepOnce(this.t);
+        this.t++;
+        this.trainMs += performance.now() - s0;
+        if (this.evalEvery > 0 && this.t % this.evalEvery === 0) await this.evaluateNow();
+      }
+      this.syncModel();
+    } finally {
+      this.busy = false;
+    }
+    return { step: this.t, epoch: this.t / this.stepsPerEpoch, sigma2: this.sigma2, trainSeconds: this.trainSeconds };
+  }
+
+  async evaluate(): Promise<StochasticProgress> {
+    this.enter('evaluate()');
+    try {
+      return await this.evaluateNow();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async evaluateNow(): Promise<StochasticProgress> {
+    const e0 = performance.now();
+    this.syncModel();
+    const loglik = await meanLogLik(this.model, this.data);
+    this.evalMs += performance.now() - e0;
+    const p = { step: this.t, epoch: this.t / this.stepsPerEpoch, loglik, sigma2: this.sigma2, seconds: (this.trainMs + this.evalMs) / 1000 };
+    this.trace.push(p);
+    this.opts.onEval?.(p);
+    return p;
+  }
+
+  detach(): PpcaModel {
+    if (this.disposed) throw new KernelError(this.kernel, 'detach() after dispose()');
+    const m = this.model;
+    const b = m.backend;
+    const W = b.tensor(m.D * m.d, { label: 'ppca.W' });
+    const mu = b.tensor(m.D, { label: 'ppca.mu' });
+    b.copy({ src: m.W, dst: W, n: m.D * m.d });
+    b.copy({ src: m.mu, dst: mu, n: m.D });
+    return { backend: b, D: m.D, d: m.d, W, mu, sigma2: m.sigma2, wtw: Float64Array.from(m.wtw) };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.releaseState();
+  }
+}
+
+/** A whole fit: evaluate at step 0 (when evaluating), run the epochs, evaluate at the end, detach, dispose. */
+export async function runStochasticFit(fitter: StochasticFitter, epochs: number): Promise<StochasticResult> {
+  try {
+    need(Number.isFinite(epochs) && epochs > 0, `ppca ${fitter.method}`, `epochs must be positive, got ${epochs}`);
+    const totalSteps = Math.max(1, Math.round(epochs * fitter.stepsPerEpoch));
+    if (fitter.evalEvery > 0 && fitter.steps === 0) await fitter.evaluate();
+    await fitter.step(totalSteps);
+    const last = fitter.trace.at(-1);
+    const loglik = last?.step === fitter.steps ? last.loglik : (await fitter.evaluate()).loglik;
+    const model = fitter.detach();
+    const seconds = fitter.trainSeconds + fitter.evalSeconds;
+    return {
+      model, steps: totalSteps, loglik, trace: [...fitter.trace], seconds, evalSeconds: fitter.evalSeconds,
+      stepsPerSecond: totalSteps / fitter.trainSeconds,
+    };
+  } finally {
+    fitter.dispose();
+  }
+}
