@@ -137,7 +137,7 @@ describe('latentgpu command line (in-process)', () => {
     expect(h.err.join('')).toMatch(/^latentgpu: .*latent dimension d=5 must be smaller than the data dimension D=5\n$/);
     const b = harness();
     expect(await b.run(['train', '--model', 'vae', '--subset', '50', '--batch', '64'])).toBe(1);
-    expect(b.err.join('')).toContain('mnist:train[0:50]: 50 rows, fewer than the batch size 64');
+    expect(b.err.join('')).toContain('mnist:train[50 of 8000]: 50 rows, fewer than the batch size 64');
     expect([...h.backends, ...b.backends]).toEqual([]);
   });
 
