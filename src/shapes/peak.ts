@@ -1,0 +1,25 @@
+// Parameters and checks of the peak-throughput kernel (shaders/peak.wgsl), shared
+// by its WebGPU wrapper (src/gpu/ops/peak.ts) and CPU reference (src/cpu/peak.ts).
+import { checkDims, checkLen, need } from '../backend.ts';
+
+/** out[i] = Σ of 16 chains c ← c·a + b run `iters` times from seed[i] + j/100. */
+export interface PeakParams<T> {
+  seed: T; out: T;
+  n: number; iters: number;
+  /** |a| < 1 keeps the chains bounded */
+  a: number; b: number;
+}
+
+/** FLOPs one call performs: 16 FMAs (2 FLOPs each) per step per element. */
+export function peakFlops(n: number, iters: number): number {
+  return 32 * n * iters;
+}
+
+export function checkPeak(p: PeakParams<{ length: number }>): void {
+  checkDims('fmaChains', { n: p.n, iters: p.iters });
+  need(p.n > 0, 'fmaChains', 'n must be positive');
+  need(Math.abs(p.a) < 1, 'fmaChains', `|a| must be below 1 so the chains stay bounded, got a = ${p.a}`);
+  need(Number.isFinite(p.b), 'fmaChains', `b must be finite, got ${p.b}`);
+  checkLen('fmaChains', 'seed', p.seed, p.n);
+  checkLen('fmaChains', 'out', p.out, p.n);
+}
