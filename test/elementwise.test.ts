@@ -186,14 +186,21 @@ for (const adapter of TEST_ADAPTERS) {
       const gpu = await gpuBackend(adapter);
       for (const n of SIZES) {
         const len = n + 5;
-        const res = await both(gpu, { x: randomArray(len, 1), y: randomArray(len, 2), s: randomArray(len, 3), f: randomArray(len, 4), c: randomArray(len, 5) },
+        const res = await both(gpu, {
+          x: randomArray(len, 1), y: randomArray(len, 2), s: randomArray(len, 3), f: randomArray(len, 4), c: randomArray(len, 5),
+          z: randomArray(len, 6), nz: randomArray(len, 7),
+        },
           (b, t) => {
             b.axpy({ x: t.x!, y: t.y!, n, alpha: -0.75 });
             b.scale({ x: t.s!, n, alpha: 3.5 });
             b.fill({ x: t.f!, n, value: -2 });
+            b.fill({ x: t.z!, n, value: 0 }); // a buffer clear on WebGPU
+            b.fill({ x: t.nz!, n, value: -0 }); // the fill kernel: −0 is not all-zero bits
             b.copy({ src: t.y!, dst: t.c!, n });
-          }, ['y', 's', 'f', 'c']);
+          }, ['y', 's', 'f', 'z', 'nz', 'c']);
         for (const r of res) expectClose(r.got, r.want, 1e-6, 1e-6, `${adapter} n=${n} ${r.name}`);
+        const nz = res.find((r) => r.name === 'nz')!;
+        if (n > 0) expect(Object.is(nz.got[0], -0)).toBe(true);
       }
     });
 

@@ -347,6 +347,19 @@ export class WebGpuBackend implements Backend {
     this.pending++;
   }
 
+  /**
+   * Records zeroing of the first n elements of t (outside compute passes): a memset
+   * in the driver, ~4× faster than the fill kernel on llvmpipe (measured, 653k floats).
+   */
+  clear(t: Tensor, n: number): void {
+    const g = this.own(t, 'fill');
+    need(n <= g.length, 'fill', `${n} elements do not fit in '${g.label}' (${g.length})`);
+    if (n === 0) return;
+    this.endPass();
+    this.encoderNow().clearBuffer(g.buffer, g.offset * 4, n * 4);
+    this.pending++;
+  }
+
   flush(): void {
     this.checkHealthy();
     this.endPass();

@@ -37,6 +37,11 @@ export function needDisjoint(gpu: WebGpuBackend, kernel: string, tensors: Record
 
 export function fill(gpu: WebGpuBackend, p: K.FillParams<Tensor>): void {
   checkFill(p);
+  // +0.0 is all-zero bits: a buffer clear (not −0.0, whose sign bit is set)
+  if (Object.is(p.value, 0)) {
+    gpu.clear(p.x, p.n);
+    return;
+  }
   const k = gpu.registry.get('elementwise', 'fill');
   gpu.dispatch1D(k, { x: p.x }, { n: p.n, value: p.value }, p.n);
 }

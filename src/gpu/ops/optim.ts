@@ -5,15 +5,23 @@ import type * as K from '../../kernels.ts';
 import { checkAdam, checkSgd } from '../../shapes/optim.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import { needDisjoint } from './elementwise.ts';
+import { prefix, vec4Ok, vec4Workgroup } from './launch.ts';
 
 export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
   const s = checkAdam(p);
   needDisjoint(gpu, 'adam', { param: p.param, grad: p.grad, m: p.m, v: p.v });
-  const k = gpu.registry.get('optim', 'adam');
-  gpu.dispatch1D(k, { param: p.param, grad: p.grad, m: p.m, v: p.v }, {
+  const params = {
     n: p.n, lr: p.lr, beta1: p.beta1, beta2: p.beta2, oneMinusBeta1: 1 - p.beta1, oneMinusBeta2: 1 - p.beta2, eps: p.eps,
     biasCorrection1: s.biasCorrection1, biasCorrection2: s.biasCorrection2, weightDecay: s.weightDecay,
-  }, p.n);
+  };
+  if (vec4Ok(p.n)) {
+    const k = gpu.registry.get('optim', 'adam4', { WG: vec4Workgroup(gpu) });
+    const v = (t: Tensor) => prefix(gpu, t, p.n);
+    gpu.dispatch1D(k, { param4: v(p.param), grad4: v(p.grad), m4: v(p.m), v4: v(p.v) }, params, p.n / 4);
+    return;
+  }
+  const k = gpu.registry.get('optim', 'adam');
+  gpu.dispatch1D(k, { param: p.param, grad: p.grad, m: p.m, v: p.v }, params, p.n);
 }
 
 export function sgd(gpu: WebGpuBackend, p: K.SgdParams<Tensor>): void {
