@@ -1,84 +1,138 @@
-// PPCA benchmark on the MNIST train split: seconds per exact-EM iteration and
-// stochastic-EM steps per second, d ∈ {10, 50}, for each WebGPU adapter and the
-// CPU backend. Writes bench/results/ppca.json and ppca.md.
-//   npx tsx bench/ppca.ts [--targets swiftshader,llvmpipe,cpu] [--iters 5] [--steps 50] [--latent 10,50]
-// The CPU backend is measured in a process that never created a WebGPU instance
-// (Dawn may keep a core spinning, DESIGN.md §3): run `--targets cpu` separately;
-// results from separate runs are merged into the same files.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// PPCA benchmark: seconds per exact-EM iteration and stochastic-EM steps per
+// second on the MNIST train split, d ∈ {10, 50}, and how an EM iteration grows
+// with n, d and D (the cost curve). measurePpca() is what bench/run.ts calls in
+// each target's process; run alone it measures the named targets and writes
+// bench/results/ppca.json and ppca.md.
+//   npx tsx bench/ppca.ts [--targets swiftshader,llvmpipe,cpu] [--quick]
+// The CPU backend should be measured in a process that never created a WebGPU
+// instance (Dawn may keep a core spinning, DESIGN.md §3): `--targets cpu` alone.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { subsetRows, type Dataset } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
+import { syntheticPpca } from '../src/data/synthetic.ts';
 import { fitEm, fitSem, releaseData, releasePpca, uploadData } from '../src/models/ppca.ts';
+import { stats } from './shapes.ts';
+import type { BenchRow } from './suite/common.ts';
 
-interface Row {
+export interface PpcaBenchOptions {
+  impl?: string;
   target: string;
-  device: string;
-  latent: number;
-  em_seconds_per_iter: number;
-  sem_steps_per_second: number;
-  sem_batch: number;
-  when: string;
+  /** timed EM iterations per configuration */
+  emIters?: number;
+  /** stochastic-EM steps per repetition (3 repetitions) */
+  semSteps?: number;
+  semBatch?: number;
+  /** skip the cost curve (only d ∈ {10, 50} on the full split) */
+  noCurve?: boolean;
+  log?: (s: string) => void;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+interface EmCase { data: Dataset; d: number; curve: string | null }
 
-const targets = arg('targets', 'swiftshader,llvmpipe').split(',');
-const iters = Number(arg('iters', '5'));
-const steps = Number(arg('steps', '50'));
-const latents = arg('latent', '10,50').split(',').map(Number);
-const batch = 100;
-const { train } = loadMnist();
-
-async function backendFor(target: string): Promise<Backend> {
-  if (target === 'cpu') return new CpuBackend();
-  const { createWebGpuBackend } = await import('../src/node/backend.ts');
-  return createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu');
-}
-
-const rows: Row[] = [];
-for (const target of targets) {
-  const b = await backendFor(target);
-  const data = uploadData(b, train);
-  for (const d of latents) {
-    // one warm-up iteration compiles the pipelines; then time `iters` more
-    const warm = await fitEm(b, data, { d, maxIters: 1, tol: 0, seed: 1 });
-    releasePpca(warm.model);
-    const em = await fitEm(b, data, { d, maxIters: iters, tol: 0, seed: 1 });
-    releasePpca(em.model);
-    // per-iteration time from the trace (excludes the setup: centering, final evaluation)
-    const t = em.trace;
-    const emPerIter = (t[t.length - 2]!.seconds - t[0]!.seconds) / Math.max(1, t.length - 2);
-    const sem = await fitSem(b, data, { d, batch, epochs: steps / Math.ceil(data.n / batch), lr: 1e-3, seed: 1, evalEvery: 0 });
-    releasePpca(sem.model);
-    const row: Row = {
-      target, device: b.info.summary, latent: d, em_seconds_per_iter: emPerIter,
-      sem_steps_per_second: sem.stepsPerSecond, sem_batch: batch, when: new Date().toISOString(),
+/** EM on one dataset: per-iteration seconds from the fit's own trace (each iterate's log-likelihood is read back). */
+async function emRow(be: Backend, c: EmCase, o: Required<Pick<PpcaBenchOptions, 'emIters' | 'target' | 'impl'>>): Promise<BenchRow> {
+  const data = uploadData(be, c.data);
+  try {
+    const r = await fitEm(be, data, { d: c.d, maxIters: o.emIters + 1, tol: 0, seed: 1 });
+    releasePpca(r.model);
+    // trace: one entry per iterate, then the final evaluation; the first interval carries the setup
+    const t = r.trace.slice(0, -1);
+    const dt = t.slice(1).map((p, i) => p.seconds - t[i]!.seconds).slice(1);
+    const s = stats(dt.length ? dt : [t[t.length - 1]!.seconds]);
+    return {
+      group: c.curve ? 'curve' : 'ppca-em', impl: o.impl, target: o.target,
+      name: c.curve ?? `PPCA exact EM, MNIST ${c.data.n}×${c.data.D}, d=${c.d}`,
+      unit: 's/iter', median: s.median, min: s.min, max: s.max, reps: s.reps, ms: s.median * 1e3,
+      params: { model: 'ppca-em', n: c.data.n, D: c.data.D, d: c.d, data: c.data.name },
     };
-    rows.push(row);
-    process.stderr.write(`${JSON.stringify(row)}\n`);
+  } finally {
+    releaseData(be, data);
   }
-  releaseData(b, data);
-  b.destroy();
 }
 
-mkdirSync('bench/results', { recursive: true });
-const jsonPath = 'bench/results/ppca.json';
-const previous: Row[] = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { rows: Row[] }).rows : [];
-const merged = [...previous.filter((p) => !rows.some((r) => r.target === p.target && r.latent === p.latent)), ...rows];
-writeFileSync(jsonPath, `${JSON.stringify({ data: 'mnist train (8000×784)', rows: merged }, null, 2)}\n`);
-const md = [
-  '# PPCA on the MNIST train split (8000×784)',
-  '',
-  '| target | latent d | exact EM: s / iteration | stochastic EM (B=100): steps / s |',
-  '|---|---|---|---|',
-  ...merged.map((r) => `| ${r.device} | ${r.latent} | ${r.em_seconds_per_iter.toFixed(3)} | ${r.sem_steps_per_second.toFixed(1)} |`),
-  '',
-  'Measured on a shared 2-core machine without a GPU (software adapters); see bench/ppca.ts.',
-  '',
-].join('\n');
-writeFileSync('bench/results/ppca.md', md);
-process.exit(0);
+export async function measurePpca(be: Backend, opts: PpcaBenchOptions): Promise<BenchRow[]> {
+  const o = { impl: opts.impl ?? 'latentgpu', target: opts.target, emIters: opts.emIters ?? 3 };
+  const semSteps = opts.semSteps ?? 30, batch = opts.semBatch ?? 100;
+  const log = opts.log ?? (() => {});
+  const { train } = loadMnist();
+  const rows: BenchRow[] = [];
+  // compile the pipelines on a small problem first, so no timed interval pays for them
+  for (const d of [2, 10, 50]) {
+    const small = uploadData(be, subsetRows(train, 256));
+    releasePpca((await fitEm(be, small, { d, maxIters: 2, tol: 0, seed: 1 })).model);
+    releasePpca((await fitSem(be, small, { d, batch, epochs: 1, lr: 1e-4, seed: 1, evalEvery: 0 })).model);
+    releaseData(be, small);
+  }
+  for (const d of [10, 50]) {
+    rows.push(await emRow(be, { data: train, d, curve: null }, o));
+    log(`  ${rows.at(-1)!.name}: ${rows.at(-1)!.median.toFixed(3)} s/iter`);
+    const data = uploadData(be, train);
+    const rates: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      // lr small for MNIST's σ² ≈ 0.05 (the gradient scales with 1/σ²); only the speed is measured here
+      const sem = await fitSem(be, data, { d, batch, epochs: semSteps / Math.ceil(data.n / batch), lr: 1e-4, seed: 1 + r, evalEvery: 0 });
+      releasePpca(sem.model);
+      rates.push(sem.stepsPerSecond);
+    }
+    releaseData(be, data);
+    const s = stats(rates);
+    rows.push({
+      group: 'ppca-sem', impl: o.impl, target: o.target, name: `PPCA stochastic EM, MNIST, B=${batch}, d=${d}`,
+      unit: 'steps/s', median: s.median, min: s.min, max: s.max, reps: s.reps, ms: 1e3 / s.median,
+      params: { model: 'ppca-sem', n: train.n, D: train.D, d, batch },
+    });
+    log(`  ${rows.at(-1)!.name}: ${s.median.toFixed(1)} steps/s`);
+  }
+  if (opts.noCurve) return rows;
+  // cost curve of one EM iteration: n (MNIST rows, d = 10), d (full split), D (synthetic, n = 4000, d = 10)
+  const cases: EmCase[] = [
+    { data: subsetRows(train, 2000), d: 10, curve: 'PPCA EM s/iter vs n' },
+    { data: subsetRows(train, 4000), d: 10, curve: 'PPCA EM s/iter vs n' },
+    { data: train, d: 10, curve: 'PPCA EM s/iter vs n' },
+    { data: train, d: 2, curve: 'PPCA EM s/iter vs d' },
+    { data: train, d: 10, curve: 'PPCA EM s/iter vs d' },
+    { data: train, d: 50, curve: 'PPCA EM s/iter vs d' },
+    ...[100, 400, 784].map((D) => ({ data: { ...syntheticPpca({ n: 4000, D, d: 10, sigma: 0.5, seed: 1 }).data, name: `synthetic-${D}` }, d: 10, curve: 'PPCA EM s/iter vs D' })),
+  ];
+  // the full-split d = 10 and d = 50 points were just measured: reuse them rather than run them again
+  for (const c of cases) {
+    const again = rows.find((r) => r.group === 'ppca-em' && r.params!.n === c.data.n && r.params!.D === c.data.D && r.params!.d === c.d && r.params!.data === c.data.name);
+    const row = again ? { ...again, group: 'curve', name: c.curve! } : await emRow(be, c, o);
+    rows.push(row);
+    log(`  ${row.name} n=${c.data.n} D=${c.data.D} d=${c.d}: ${row.median.toFixed(3)} s/iter`);
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const arg = (name: string, fallback: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+  };
+  const quick = process.argv.includes('--quick');
+  const rows: BenchRow[] = [];
+  for (const target of arg('targets', 'swiftshader,llvmpipe').split(',')) {
+    let be: Backend;
+    if (target === 'cpu') be = new (await import('../src/cpu/backend.ts')).CpuBackend();
+    else be = await (await import('../src/node/backend.ts')).createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu');
+    rows.push(...await measurePpca(be, { target, noCurve: quick, emIters: quick ? 2 : 3, log: (s) => process.stderr.write(`${target}${s}\n`) }));
+    be.destroy();
+  }
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/ppca.json', `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+  const md = [
+    '# PPCA benchmark', '',
+    '| target | figure | n×D | d | median | min–max | unit |', '|---|---|---|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.target} | ${r.name} | ${r.params!.n}×${r.params!.D} | ${r.params!.d} | ${r.median.toFixed(3)} | ${r.min.toFixed(3)}–${r.max.toFixed(3)} | ${r.unit} |`),
+    '', 'Measured on a shared machine; see bench/run.ts for the full suite with its conditions.', '',
+  ].join('\n');
+  writeFileSync('bench/results/ppca.md', md);
+  process.stdout.write(md);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await main();
+  process.exit(0);
+}

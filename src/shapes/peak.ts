@@ -2,7 +2,7 @@
 // by its WebGPU wrapper (src/gpu/ops/peak.ts) and CPU reference (src/cpu/peak.ts).
 import { checkDims, checkLen, need } from '../backend.ts';
 
-/** out[i] = Σ of 16 chains c ← c·a + b run `iters` times from seed[i] + j/100. */
+/** out[i] = Σ of 16 chains c ← c·a + b run 4·`iters` times from seed[i] + j/100. */
 export interface PeakParams<T> {
   seed: T; out: T;
   n: number; iters: number;
@@ -10,9 +10,12 @@ export interface PeakParams<T> {
   a: number; b: number;
 }
 
-/** FLOPs one call performs: 16 FMAs (2 FLOPs each) per step per element. */
+/** Steps of each chain per loop trip (the kernel's unrolling). */
+export const PEAK_UNROLL = 4;
+
+/** FLOPs one call performs: 16 chains × PEAK_UNROLL FMAs (2 FLOPs each) per trip per element. */
 export function peakFlops(n: number, iters: number): number {
-  return 32 * n * iters;
+  return 32 * PEAK_UNROLL * n * iters;
 }
 
 export function checkPeak(p: PeakParams<{ length: number }>): void {
