@@ -4,6 +4,7 @@
 // a process that never created a WebGPU instance (Dawn may spin a core, DESIGN §3).
 //   npx tsx bench/vae.ts --backend llvmpipe|swiftshader|cpu [--steps N]
 //   npx tsx bench/vae.ts --all          (each backend in its own child process)
+//   --only 128    runs the classic network at that batch only (quick checks; results not written)
 // Writes bench/results/vae-<backend>.json and .md (and vae.md with --all).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,8 @@ const CASES: { network: string; cfg: VaeConfig; batch: number }[] = [
 async function measure(be: Backend, steps: number): Promise<Row[]> {
   const { train: ds } = loadMnist();
   const rows: Row[] = [];
-  for (const c of CASES) {
+  const only = arg('only');
+  for (const c of CASES.filter((k) => !only || (k.batch === Number(only) && k.network.includes('classic')))) {
     const vae = new Vae(be, c.cfg, ds.x, ds.n);
     // warm-up: pipelines compiled, buffers pooled
     await train(vae, { epochs: 1, batch: c.batch, lr: 1e-3, seed: 0, maxSteps: 3 });
@@ -74,6 +76,11 @@ async function main(): Promise<void> {
     be = await createWebGpuBackend(choice as 'llvmpipe' | 'swiftshader');
   }
   const rows = await measure(be, steps);
+  if (arg('only')) {
+    process.stdout.write(markdown(be.info.summary, rows));
+    be.destroy();
+    return;
+  }
   const out = { backend: be.info.backend, adapter: be.info.adapter ?? null, summary: be.info.summary, date: new Date().toISOString(), rows };
   writeFileSync(join(resultsDir, `vae-${choice}.json`), `${JSON.stringify(out, null, 2)}\n`);
   writeFileSync(join(resultsDir, `vae-${choice}.md`), markdown(be.info.summary, rows));

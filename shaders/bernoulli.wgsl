@@ -64,3 +64,20 @@ fn grad_logits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let g = dOut[e / gp.cols] * (gx[e] - sigmoid(glogits[e]));
   dLogits[e] = select(g, dLogits[e] + g, gp.accumulate != 0u);
 }
+
+// grad_logits for cols a multiple of 4: four elements of one row per invocation
+// (vec4 loads: see elementwise.wgsl on llvmpipe's storage loads)
+@group(0) @binding(9) var<storage, read> gx4: array<vec4f>;
+@group(0) @binding(10) var<storage, read> glogits4: array<vec4f>;
+@group(0) @binding(11) var<storage, read_write> dLogits4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn grad_logits4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  let cols4 = gp.cols / 4u;
+  if (e >= gp.rows * cols4) { return; }
+  let l = glogits4[e];
+  let s = vec4f(sigmoid(l.x), sigmoid(l.y), sigmoid(l.z), sigmoid(l.w));
+  let g = dOut[e / cols4] * (gx4[e] - s);
+  dLogits4[e] = select(g, dLogits4[e] + g, gp.accumulate != 0u);
+}

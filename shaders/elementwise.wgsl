@@ -128,6 +128,29 @@ fn activation_backward_inplace(@builtin(global_invocation_id) gid: vec3u, @built
   if (i < abp.n) { dx[i] = dx[i] * act_derivative(y[i]); }
 }
 
+// vec4 forms for n (or cols) a multiple of 4: on Mesa llvmpipe each storage load
+// is a loop over the SIMD lanes whatever its width, so four elements per load
+// cost about what one did (src/gpu/ops/launch.ts).
+@group(0) @binding(8) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(9) var<storage, read_write> dy4: array<vec4f>;
+@group(0) @binding(10) var<storage, read_write> dx4: array<vec4f>;
+@group(0) @binding(11) var<storage, read_write> src4: array<vec4f>;
+@group(0) @binding(12) var<storage, read_write> dst4: array<vec4f>;
+
+fn act_derivative4(out: vec4f) -> vec4f {
+  return vec4f(act_derivative(out.x), act_derivative(out.y), act_derivative(out.z), act_derivative(out.w));
+}
+
+// abp.n counts elements; one invocation per 4
+@compute @workgroup_size(WG)
+fn activation_backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(gid, nwg);
+  if (i < abp.n / 4u) {
+    let g = dy4[i] * act_derivative4(y4[i]);
+    if (abp.accumulate != 0u) { dx4[i] = dx4[i] + g; } else { dx4[i] = g; }
+  }
+}
+
 // One invocation per destination element. An index past the table cannot be
 // reported from here: gather writes a zero row, scatter skips the row (the CPU
 // reference throws; callers check indices on upload with checkRowIndices).
@@ -144,6 +167,20 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   var v = 0.0;
   if (s < gp.srcRows) { v = src[s * gp.cols + j]; }
   dst[i] = v;
+}
+
+// gp.cols a multiple of 4; one invocation per 4 destination elements
+@compute @workgroup_size(WG)
+fn gather_rows4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(gid, nwg);
+  let cols4 = gp.cols / 4u;
+  if (i >= gp.rows * cols4) { return; }
+  let r = i / cols4;
+  let j = i - r * cols4;
+  let s = idx[r];
+  var v = vec4f(0.0);
+  if (s < gp.srcRows) { v = src4[s * cols4 + j]; }
+  dst4[i] = v;
 }
 
 struct ScatterParams { rows: u32, cols: u32, dstRows: u32, accumulate: u32 }

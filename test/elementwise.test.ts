@@ -7,7 +7,8 @@ import { ACTIVATIONS, type Activation } from '../src/kernels.ts';
 import { checkRowIndices } from '../src/shapes/elementwise.ts';
 import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray, rng } from './gpu.ts';
 
-const SIZES = [1, 3, 1001, 65537];
+// multiples of 4 take the vec4 kernels where there are some, the others the scalar ones
+const SIZES = [1, 3, 1000, 1001, 65536, 65537];
 
 /** A permutation prefix of 0..tableRows-1 (distinct indices), from a seed. */
 function distinctIndices(rows: number, tableRows: number, seed: number): Uint32Array {
@@ -227,7 +228,8 @@ for (const adapter of TEST_ADAPTERS) {
 
     it('gathers and scatters rows of ragged shapes; scatter undoes gather', async () => {
       const gpu = await gpuBackend(adapter);
-      for (const [rows, cols, tableRows] of [[1, 1, 1], [3, 5, 7], [127, 129, 300], [600, 113, 2000]] as const) {
+      // cols a multiple of 4: gather_rows4
+      for (const [rows, cols, tableRows] of [[1, 1, 1], [3, 5, 7], [3, 8, 5], [127, 129, 300], [128, 784, 300], [600, 113, 2000]] as const) {
         const table = randomArray(tableRows * cols, rows + cols);
         const idx = randomIndices(rows, tableRows, rows);
         const didx = distinctIndices(rows, tableRows, cols);

@@ -9,6 +9,7 @@ import {
   checkKlStdNormal, checkKlStdNormalBackward,
 } from '../../shapes/likelihood.ts';
 import type { WebGpuBackend } from '../backend.ts';
+import { prefix, vec4Ok, vec4Workgroup } from './launch.ts';
 import { COL_WORKGROUP, colChunking, colGrid, dispatchRows, rowLayout, sumAllInto, sumColsInto } from './reduce.ts';
 
 /** Threads per workgroup of the elementwise gradient kernels. */
@@ -74,6 +75,13 @@ export function bernoulliLogLik(gpu: WebGpuBackend, p: K.BernoulliLogLikParams<T
 
 export function bernoulliLogLikBackward(gpu: WebGpuBackend, p: K.BernoulliLogLikBackwardParams<Tensor>): void {
   checkBernoulliLogLikBackward(p);
+  const n = p.rows * p.cols;
+  if (vec4Ok(p.cols) && p.rows > 0) {
+    const k = gpu.registry.get('bernoulli', 'grad_logits4', { WG: vec4Workgroup(gpu) });
+    gpu.dispatch1D(k, { gx4: prefix(gpu, p.x, n), glogits4: prefix(gpu, p.logits, n), dOut: p.dOut, dLogits4: prefix(gpu, p.dLogits, n) },
+      { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, n / 4);
+    return;
+  }
   const k = gpu.registry.get('bernoulli', 'grad_logits', { WG: ELEMENTWISE_WG });
   gpu.dispatch1D(k, { gx: p.x, glogits: p.logits, dOut: p.dOut, dLogits: p.dLogits },
     { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, p.rows * p.cols);
