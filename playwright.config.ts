@@ -5,7 +5,8 @@
 // fallback. One worker: the software adapter already uses both cores.
 import { defineConfig } from '@playwright/test';
 
-const PORT = 4319;
+// overridable so two checkouts on one machine can run the suite at once
+const PORT = Number(process.env.LATENTGPU_E2E_PORT ?? 4319);
 const CHROMIUM = process.env.LATENTGPU_CHROMIUM ?? '/usr/bin/chromium';
 const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 

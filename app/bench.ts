@@ -76,7 +76,7 @@ async function timeTraining(b: Backend, kind: ModelKind, cfg: Partial<ModelConfi
   const factory = factories[kind];
   if (!factory) return null;
   const data = await loadMnist(2048, 256);
-  const runner = await factory.create(b, { ...BASE, ...cfg, kind }, data.train, data.test);
+  const runner = await factory.create(b, { ...BASE, ...cfg, kind }, data.train, data.test, data.meta);
   try {
     await runner.tick();
     let samples = 0;

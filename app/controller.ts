@@ -5,8 +5,8 @@
 import { yieldToEventLoop } from './runtime.ts';
 import type { ModelRunner, TickResult } from './models/runner.ts';
 
-/** pausing: asked to pause, the tick in flight is finishing; paused: nothing runs */
-export type RunState = 'idle' | 'running' | 'pausing' | 'paused' | 'converged' | 'failed';
+/** pausing: asked to pause, the tick in flight is finishing; paused: nothing runs; stepping: one "step once" in flight */
+export type RunState = 'idle' | 'running' | 'pausing' | 'paused' | 'converged' | 'stepping' | 'failed';
 
 export interface ControllerEvents {
   onTick(r: TickResult, totalSteps: number): void;
@@ -25,7 +25,15 @@ export class TrainingController {
   private refreshCost = 0;
   private readonly window: { t: number; samples: number }[] = [];
 
-  constructor(readonly runner: ModelRunner, private readonly ev: ControllerEvents) {}
+  /**
+   * guard: wraps every await on the backend (untilLost in the app), so that a
+   * promise that never settles on a lost device cannot hang the loop.
+   */
+  constructor(
+    readonly runner: ModelRunner,
+    private readonly ev: ControllerEvents,
+    private readonly guard: <T>(p: Promise<T>) => Promise<T> = (p) => p,
+  ) {}
 
   /** samples per second over the last ~3 s of work */
   get rate(): number | undefined {
@@ -43,7 +51,7 @@ export class TrainingController {
   }
 
   start(): void {
-    if (this.state === 'running' || this.state === 'failed') return;
+    if (this.state === 'running' || this.state === 'stepping' || this.state === 'failed') return;
     this.setState('running');
     this.window.length = 0;
     this.loop ??= this.run().finally(() => {
@@ -61,16 +69,27 @@ export class TrainingController {
     await this.loop;
   }
 
+  /** Stops the run for good (the backend is gone); the tick in flight, if any, is abandoned. */
+  fail(): void {
+    if (this.state !== 'failed') this.setState('failed');
+  }
+
+  /** One tick and a refresh; nothing else may touch the runner meanwhile ('stepping'). */
   async stepOnce(): Promise<void> {
-    if (this.state === 'running' || this.state === 'pausing' || this.state === 'failed') return;
+    if (this.state === 'running' || this.state === 'pausing' || this.state === 'stepping' || this.state === 'failed') return;
+    const before = this.state;
     await this.loop;
-    await this.tick();
-    await this.refreshNow();
+    this.setState('stepping');
+    try {
+      if (await this.tick()) await this.refreshNow();
+    } finally {
+      if ((this.state as RunState) === 'stepping') this.setState(before);
+    }
   }
 
   private async tick(): Promise<TickResult | null> {
     try {
-      const r = await this.runner.tick();
+      const r = await this.guard(this.runner.tick());
       this.steps += r.steps;
       this.samples += r.samples;
       const now = performance.now();
@@ -89,7 +108,7 @@ export class TrainingController {
   async refreshNow(): Promise<void> {
     const t0 = performance.now();
     try {
-      await this.ev.onRefresh();
+      await this.guard(this.ev.onRefresh());
     } catch (e) {
       this.setState('failed');
       this.ev.onError(e);

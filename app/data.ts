@@ -14,6 +14,8 @@ export interface AppData {
   /** values are intensities in [0,1]: draw as images without rescaling */
   unitRange: boolean;
   describe: string;
+  /** model-file metadata describing these data (the CLI regenerates synthetic data from it) */
+  meta: Record<string, string>;
 }
 
 let mnistBytes: Promise<Uint8Array> | null = null;
@@ -36,14 +38,18 @@ export async function loadMnist(trainRows: number, testRows: number): Promise<Ap
   const { train, test } = decodeMnist(await fetchMnistBytes(), { subset: trainRows });
   // the split is digit-ordered; an evenly spread subset keeps every digit in the scatter
   const t = subsetRows(test, testRows);
-  return { train, test: t, unitRange: true, describe: `MNIST: ${train.n} train, ${t.n} test rows, D = ${train.D}` };
+  return { train, test: t, unitRange: true, describe: `MNIST: ${train.n} train, ${t.n} test rows, D = ${train.D}`, meta: {} };
 }
 
 
 export function makeSynthetic(o: { n: number; D: number; d: number; sigma: number; seed: number }): AppData {
   const { data } = syntheticPpca(o);
   const { train, test } = splitTrainTest(data);
-  return { train, test, unitRange: false, describe: `synthetic PPCA: ${train.n} train, ${test.n} test rows, D = ${train.D}, true d = ${o.d}` };
+  return {
+    train, test, unitRange: false, describe: `synthetic PPCA: ${train.n} train, ${test.n} test rows, D = ${train.D}, true d = ${o.d}`,
+    // the key and fields of src/cli/synthetic.ts: `latentgpu eval --data synthetic` regenerates these rows
+    meta: { synthetic_data: JSON.stringify({ n: o.n, D: o.D, d: o.d, sigma: o.sigma, seed: o.seed }) },
+  };
 }
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -65,6 +71,7 @@ export async function loadUserFile(file: File): Promise<AppData> {
   return {
     train, test, unitRange: lo >= 0 && hi <= 1,
     describe: `${file.name}: ${train.n} train, ${test.n} test rows, D = ${train.D}`,
+    meta: {},
   };
 }
 

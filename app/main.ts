@@ -7,8 +7,9 @@ import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { TrainingController, type RunState } from './controller.ts';
 import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
 import { factories } from './models/index.ts';
+import { PPCA_METHOD } from './models/ppca.ts';
 import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
-import { backendLabel, deviceLost, hasWebGpuApi, openBackend, type BackendChoice } from './runtime.ts';
+import { backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
 import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
@@ -30,8 +31,8 @@ interface App {
   controller: TrainingController | null;
   runner: ModelRunner | null;
   cfg: ModelConfig | null;
-  /** the last parameters read back, to continue after a lost device */
-  snapshot: Uint8Array | null;
+  /** the last parameters read back (a model file), with the step and test objective they had, to continue after a lost device */
+  snapshot: { bytes: Uint8Array; step: number; test: number } | null;
   curves: { train: [number, number][]; test: [number, number][] };
 }
 
@@ -65,6 +66,10 @@ async function useBackend(choice: BackendChoice): Promise<void> {
   setText('adapter', 'acquiring a backend…');
   const { backend, fallbackNotice } = await openBackend(choice);
   app.backend = backend;
+  // our own destroy() (switching backends) also settles device.lost: only the current backend's loss counts
+  onDeviceLost(backend, (text) => {
+    if (app.backend === backend) deviceWasLost(text);
+  });
   app.backendChoice = choice;
   showAdapter(backend);
   const notice = $('cpu-notice');
@@ -199,13 +204,14 @@ $<HTMLInputElement>('data-file').addEventListener('change', async (ev) => {
 
 // ---- training -------------------------------------------------------------------
 
-function setButtons(s: RunState | 'none'): void {
+/** busy: a model is being built or loaded */
+function setButtons(s: RunState | 'none' | 'busy'): void {
   const has = app.runner !== null;
-  $<HTMLButtonElement>('btn-start').disabled = s === 'running';
+  $<HTMLButtonElement>('btn-start').disabled = s === 'running' || s === 'stepping' || s === 'busy';
   $<HTMLButtonElement>('btn-pause').disabled = s !== 'running';
   $<HTMLButtonElement>('btn-resume').disabled = !(s === 'paused' || s === 'pausing' || s === 'converged');
-  $<HTMLButtonElement>('btn-step').disabled = s === 'running' || s === 'pausing' || s === 'failed';
-  $<HTMLButtonElement>('btn-download').disabled = !has || s === 'running' || s === 'pausing';
+  $<HTMLButtonElement>('btn-step').disabled = s === 'running' || s === 'pausing' || s === 'stepping' || s === 'failed' || s === 'busy';
+  $<HTMLButtonElement>('btn-download').disabled = !has || s === 'running' || s === 'pausing' || s === 'stepping' || s === 'busy';
   setText('st-state', s === 'none' ? 'idle' : s);
 }
 
@@ -233,8 +239,18 @@ function resetRun(): void {
   setButtons('none');
 }
 
-/** Builds a runner (new, or from a model file) and its controller. */
+/** Builds a runner (new, or from a model file) and its controller; the buttons wait meanwhile. */
 async function prepare(modelBytes?: Uint8Array): Promise<void> {
+  setButtons('busy');
+  try {
+    await build(modelBytes);
+  } catch (e) {
+    setButtons(app.controller ? app.controller.state : 'none');
+    throw e;
+  }
+}
+
+async function build(modelBytes?: Uint8Array): Promise<void> {
   if (!app.backend) throw new InputError('no backend yet');
   const cfg = readConfig();
   const data = await readData();
@@ -243,10 +259,11 @@ async function prepare(modelBytes?: Uint8Array): Promise<void> {
   if (!factory) throw new InputError(`the model '${cfg.kind}' is not available in this build yet`);
   await stopRun();
   // build the new runner first: a file that fails to load leaves the current run as it was
-  const runner = modelBytes
-    ? await factory.load(app.backend, modelBytes, cfg, data.train, data.test)
-    : await factory.create(app.backend, cfg, data.train, data.test);
+  const runner = await guard(modelBytes
+    ? factory.load(app.backend, modelBytes, cfg, data.train, data.test, data.meta)
+    : factory.create(app.backend, cfg, data.train, data.test, data.meta));
   resetRun();
+  setButtons('busy');
   app.runner = runner;
   app.cfg = cfg;
   app.active = data;
@@ -271,10 +288,15 @@ async function prepare(modelBytes?: Uint8Array): Promise<void> {
     onState: (s) => setButtons(s),
     onRefresh: refreshViews,
     onError: onRunError,
-  });
-  setButtons('idle');
+  }, guard);
   // pictures of the starting point, before any training
   await app.controller.refreshNow();
+  setButtons(app.controller.state);
+}
+
+/** Every await on the current backend goes through this (see untilLost). */
+function guard<T>(p: Promise<T>): Promise<T> {
+  return untilLost(app.backend, p);
 }
 
 async function refreshViews(): Promise<void> {
@@ -283,6 +305,8 @@ async function refreshViews(): Promise<void> {
   if (!runner || !data) return;
   const step = app.controller?.steps ?? 0;
   const { train, test } = await runner.evaluate();
+  // the parameters are fixed until this refresh ends: keep them with the test objective just measured
+  if (app.backend instanceof WebGpuBackend) app.snapshot = { bytes: await runner.save(), step, test };
   if (Number.isFinite(test)) app.curves.test.push([step, test]);
   objectiveChart.add('test', step, test);
   const lastTrain = app.curves.train[app.curves.train.length - 1];
@@ -315,7 +339,6 @@ async function refreshViews(): Promise<void> {
   const mrows = Math.min(srows, Math.floor(means.length / d));
   const { points, axes } = project2d(means, mrows, d);
   latentChart.set(points, data.test.labels?.subarray(0, mrows), axes, `test latent means (${mrows} rows)`);
-  if (app.backend instanceof WebGpuBackend) app.snapshot = await runner.save();
 }
 
 const showcase = new WeakMap<AppData, Float32Array>();
@@ -335,12 +358,22 @@ function showcaseRows(data: AppData, rows: number): Float32Array {
   return x;
 }
 
+/** The device is gone: stop the run, keep the last good parameters, offer the CPU. */
+function deviceWasLost(text: string): void {
+  app.controller?.fail();
+  const s = app.snapshot;
+  setText('lost-text', `${text}. ` +
+    (s ? `The parameters read back at ${app.runner?.unitName ?? 'step'} ${s.step} (test objective ${fmt(s.test)}) are kept.` : 'No parameters were read back yet; training restarts.'));
+  const notice = $('lost-notice');
+  notice.dataset.step = s ? String(s.step) : '';
+  notice.dataset.testObjective = s ? String(s.test) : '';
+  notice.hidden = false;
+}
+
 function onRunError(e: unknown): void {
   const lost = app.backend ? deviceLost(app.backend) : null;
-  if (lost) {
-    setText('lost-text', `The WebGPU device was lost (${lost.reason}: ${lost.message || 'no message'}).` +
-      (app.snapshot ? ' The last parameters read back are kept.' : ' No parameters were read back yet; training restarts.'));
-    $('lost-notice').hidden = false;
+  if (e instanceof DeviceLostError || lost) {
+    deviceWasLost(e instanceof DeviceLostError ? e.message : `The WebGPU device was lost (${lost!.reason}: ${lost!.message || 'no message'})`);
     return;
   }
   showError('run-error', (e as Error).message ?? String(e));
@@ -386,7 +419,7 @@ $('btn-estimate').addEventListener('click', () => guarded(async () => {
   const tbody = $('estimators').querySelector('tbody')!;
   tbody.replaceChildren();
   setText('model-status', `estimating on ${rows} test rows with K = ${K}…`);
-  const values = await runner.estimators(data.test.x.subarray(0, rows * runner.D), rows, K);
+  const values = await guard(runner.estimators(data.test.x.subarray(0, rows * runner.D), rows, K));
   for (const v of values) {
     const tr = document.createElement('tr');
     tr.dataset.estimator = v.name;
@@ -409,7 +442,7 @@ $('btn-download').addEventListener('click', () => guarded(async () => {
   const runner = app.runner;
   if (!runner) throw new InputError('no model to download');
   await app.controller?.settle();
-  const bytes = await runner.save();
+  const bytes = await guard(runner.save());
   download(bytes, `latentgpu-${runner.kind}-d${runner.latent}.safetensors`);
   setText('model-status', `saved ${runner.kind} (${bytes.length} bytes)`);
 }, 'model-error'));
@@ -422,30 +455,45 @@ $<HTMLInputElement>('model-file').addEventListener('change', (ev) => guarded(asy
   const bytes = new Uint8Array(await file.arrayBuffer());
   try {
     // the file says which model it holds; the setup panel follows it
-    const kind = modelKindOf(bytes);
-    if (kind) {
-      $<HTMLSelectElement>('model').value = kind;
-      syncOptionVisibility();
-    }
+    $<HTMLSelectElement>('model').value = modelKindOf(bytes);
+    syncOptionVisibility();
     await prepare(bytes);
+    showLoadedConfig(bytes);
   } catch (e) {
     throw new InputError(`Cannot load ${file.name}: ${(e as Error).message}`);
   }
   setText('model-status', `loaded ${file.name} (${bytes.length} bytes)`);
 }, 'model-error'));
 
-const KINDS: readonly ModelKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'lvm', 'vae'];
+const PPCA_KIND_OF_METHOD: Record<string, ModelKind> = { em: 'ppca-em', squarem: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem' };
 
-/** The model kind named in a model file's metadata (null when it names none this app knows). */
-function modelKindOf(bytes: Uint8Array): ModelKind | null {
+/**
+ * The app's model kind for a model file: metadata "model" (vae | lvm | ppca, as
+ * the CLI writes it) and, for PPCA, "kind" (the app's) or "method" (the CLI's
+ * --method). Throws, naming the problem, for anything else.
+ */
+function modelKindOf(bytes: Uint8Array): ModelKind {
   const meta = decodeSafetensors(bytes).metadata;
-  const kind = meta.kind as ModelKind | undefined;
-  if (kind && KINDS.includes(kind)) return kind;
-  if (meta.model === 'ppca') {
-    const current = $<HTMLSelectElement>('model').value as ModelKind;
-    return current.startsWith('ppca') ? current : 'ppca-em';
+  const model = meta.model;
+  if (model === undefined) throw new InputError('the safetensors metadata has no "model" key, so it is not a latentgpu model file');
+  if (model === 'vae' || model === 'lvm') return model;
+  if (model === 'ppca') {
+    if (meta.kind && meta.kind in PPCA_METHOD) return meta.kind as ModelKind;
+    return PPCA_KIND_OF_METHOD[meta.method ?? 'em'] ?? 'ppca-em';
   }
-  return null;
+  throw new InputError(`the metadata names model '${model}', which this app does not know (ppca, lvm, vae)`);
+}
+
+/** After loading a file: show the architecture it holds in the setup panel. */
+function showLoadedConfig(bytes: Uint8Array): void {
+  const meta = decodeSafetensors(bytes).metadata;
+  if (meta.latent) $<HTMLInputElement>('latent').value = meta.latent;
+  if (!meta.config) return;
+  const c = JSON.parse(meta.config) as { latent?: number; encoderHidden?: number[]; decoderHidden?: number[]; likelihood?: string };
+  if (c.latent) $<HTMLInputElement>('latent').value = String(c.latent);
+  const hidden = c.encoderHidden ?? (c.decoderHidden ? [...c.decoderHidden].reverse() : null);
+  if (hidden) $<HTMLInputElement>('hidden').value = hidden.join(',');
+  if (c.likelihood === 'bernoulli' || c.likelihood === 'gaussian') $<HTMLSelectElement>('likelihood').value = c.likelihood;
 }
 
 // ---- device lost ------------------------------------------------------------------------
@@ -455,7 +503,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   const cpuRadio = document.querySelector<HTMLInputElement>('input[name=backend][value=cpu]')!;
   cpuRadio.checked = true;
   await useBackend('cpu');
-  if (snapshot) await prepare(snapshot);
+  if (snapshot) await prepare(snapshot.bytes);
   else await prepare();
   setText('model-status', snapshot ? 'continued on the CPU from the last parameters' : 'restarted on the CPU');
 }));
@@ -470,6 +518,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   loseDevice: () => {
     if (app.backend instanceof WebGpuBackend) app.backend.device.destroy();
   },
+  backend: () => app.backend?.info.summary ?? null,
 };
 
 syncOptionVisibility();

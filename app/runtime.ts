@@ -36,6 +36,27 @@ export function backendLabel(b: Backend): { name: string; software: boolean } {
   return { name: `WebGPU: ${adapterName(a)}`, software: a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(adapterName(a)) };
 }
 
+export class DeviceLostError extends Error {}
+
+function lostMessage(info: { reason: string; message: string }): string {
+  return `The WebGPU device was lost (${info.reason}: ${info.message || 'no message'})`;
+}
+
+/**
+ * `p`, or a DeviceLostError as soon as the backend's device is lost: on a lost
+ * device a read-back (mapAsync) or queue wait may never settle, and the page
+ * must not wait on it forever. The CPU backends pass `p` through.
+ */
+export function untilLost<T>(b: Backend | null, p: Promise<T>): Promise<T> {
+  if (!(b instanceof WebGpuBackend)) return p;
+  return Promise.race([p, b.device.lost.then((info) => { throw new DeviceLostError(lostMessage({ reason: String(info.reason), message: info.message })); })]);
+}
+
+/** Calls `f` once if the backend's device is lost (not when it is destroyed by `destroy()` of ours: the caller checks). */
+export function onDeviceLost(b: Backend, f: (text: string) => void): void {
+  if (b instanceof WebGpuBackend) void b.device.lost.then((info) => f(lostMessage({ reason: String(info.reason), message: info.message })));
+}
+
 /** The device-lost state of a WebGPU backend, null when healthy or on the CPU. */
 export function deviceLost(b: Backend): { reason: string; message: string } | null {
   return b instanceof WebGpuBackend ? b.gpu.lost : null;

@@ -3,7 +3,7 @@
 // says, and a downloaded model file loads back with the same log-likelihood.
 import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { canvasContrast, expect, openApp, screenshot, setValue, test } from './fixtures.ts';
+import { canvasContrast, curves, expect, openApp, screenshot, setValue, test } from './fixtures.ts';
 
 export async function setupPpca(page: Page): Promise<void> {
   await openApp(page);
@@ -99,4 +99,54 @@ test('download then upload of a model round-trips', async ({ page }) => {
   await expect(page.getByTestId('model-error')).toContainText('broken.safetensors');
   await page.locator('#btn-step').click();
   await expect(page.getByTestId('step')).toHaveText('10');
+});
+
+test('a device lost mid-training shows a notice, and training continues on the CPU from the last parameters', async ({ page }) => {
+  await setupPpca(page);
+  // stochastic EM runs until paused, so the device is lost with work in flight
+  await page.locator('#model').selectOption('ppca-sem');
+  await setValue(page, 'steps-per-tick', '5');
+  await page.locator('#btn-start').click();
+  await expect.poll(async () => (await curves(page)).test.length, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+  await page.evaluate(() => (window as unknown as { latentgpu: { loseDevice(): void } }).latentgpu.loseDevice());
+  const lost = page.getByTestId('lost-notice');
+  await expect(lost).toBeVisible({ timeout: 15_000 });
+  await expect(lost).toContainText('device was lost');
+  await expect(page.getByTestId('state')).toHaveText('failed');
+  const kept = Number(await lost.getAttribute('data-test-objective'));
+  expect(Number.isFinite(kept), `test objective of the kept parameters: ${kept}`).toBe(true);
+  await screenshot(page, 'device-lost');
+
+  await page.locator('#lost-continue').click();
+  await expect(page.getByTestId('model-status')).toContainText('continued on the CPU from the last parameters');
+  await expect(page.getByTestId('adapter')).toContainText('CPU backend');
+  await expect(lost).toBeHidden();
+  const restored = (await curves(page)).test[0]![1];
+  expect(restored, 'test log-likelihood of the restored parameters').toBeCloseTo(kept, 3);
+  await page.locator('#btn-step').click();
+  await expect(page.getByTestId('step')).toHaveText('5');
+  await screenshot(page, 'device-lost-continued');
+});
+
+test('PPCA online EM trains until pause and its objective approaches the closed-form optimum', async ({ page }) => {
+  await setupPpca(page);
+  await page.locator('#model').selectOption('ppca-oem');
+  await setValue(page, 'batch', '100');
+  await setValue(page, 'steps-per-tick', '10');
+  await page.locator('#btn-start').click();
+  await expect(page.getByTestId('state')).toHaveText('running');
+  const optimum = await num(page, 'optimum');
+  expect(Number.isFinite(optimum)).toBe(true);
+  const gap = async (): Promise<number> => optimum - (await curves(page)).train.at(-1)![1];
+  await expect.poll(gap, { timeout: 60_000, message: 'gap to the closed-form optimum' }).toBeLessThan(0.05);
+  await page.locator('#btn-pause').click();
+  await expect(page.getByTestId('state')).toHaveText('paused');
+  const c = await curves(page);
+  const first = c.train[0]![1];
+  const last = c.train.at(-1)![1];
+  console.log(`online EM: ${c.train.at(-1)![0]} steps, train ${first} → ${last}, closed form ${optimum}`);
+  // it started far below the optimum and never overshoots it by more than float noise
+  expect(optimum - first, 'starting gap').toBeGreaterThan(0.5);
+  expect(last, 'train log-likelihood ≤ the maximum').toBeLessThanOrEqual(optimum + 1e-4);
+  await screenshot(page, 'ppca-online-em');
 });

@@ -12,8 +12,8 @@ import {
 import type { LatentVariableModel } from '../../src/models/latent.ts';
 import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../../src/models/vae.ts';
-import { decodeModelFile, encodeModelFile, requireKind } from './file.ts';
-import type { EstimatorRow, ModelConfig, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
+import { decodeLatentModelFile, encodeLatentModelFile } from './file.ts';
+import type { DataMetadata, EstimatorRow, ModelConfig, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
 import { MinibatchStepper } from './stepper.ts';
 
 /** Jensen/ELBO estimates average at most this many one-sample passes */
@@ -71,6 +71,7 @@ class LatentRunner implements ModelRunner {
     private readonly cfg: ModelConfig,
     test: Dataset,
     start: { step: number; epoch: number },
+    private readonly dataMeta: DataMetadata,
   ) {
     this.D = model.dataDim;
     this.latent = model.latent;
@@ -169,13 +170,11 @@ class LatentRunner implements ModelRunner {
     });
   }
 
+  /** The CLI's model file (src/cli/vae.ts) with the optimizer state added. */
   async save(): Promise<Uint8Array> {
-    const state = await this.model.state();
-    return encodeModelFile({
-      kind: this.kind,
-      config: { model: this.model.cfg, batch: this.cfg.batch, lr: this.cfg.lr, epoch: this.stepper.epoch, rows: this.model.rows },
-      step: this.stepper.step,
-      tensors: state,
+    return encodeLatentModelFile({
+      kind: this.kind, config: this.model.cfg, step: this.stepper.step, epoch: this.stepper.epoch, trainRows: this.model.rows,
+      tensors: await this.model.state(), extra: { ...this.dataMeta, batch: String(this.cfg.batch), lr: String(this.cfg.lr) },
     });
   }
 
@@ -192,26 +191,36 @@ function build(kind: 'vae' | 'lvm', backend: Backend, modelCfg: VaeConfig | LvmC
     : new Lvm(backend, modelCfg as LvmConfig, train.x, train.n);
 }
 
+/** Whether the file carries the whole training state (the app's files), not only params (the CLI's). */
+function hasState(tensors: Record<string, Float32Array>, model: Model): boolean {
+  const names = ['adam.m', 'adam.v', ...(model instanceof Lvm ? Object.keys(model.phi.tensors()) : [])];
+  return names.every((n) => n in tensors);
+}
+
 function factory(kind: 'vae' | 'lvm'): RunnerFactory {
   return {
-    async create(backend, cfg, train, test) {
+    async create(backend, cfg, train, test, dataMeta) {
       const modelCfg = kind === 'vae' ? vaeConfig(cfg, train.D) : lvmConfig(cfg, train.D);
-      return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 });
+      return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 }, dataMeta);
     },
-    async load(backend, bytes, cfg, train, test) {
-      const f = decodeModelFile(bytes);
-      requireKind(f, [kind]);
-      const c = f.config as { model: VaeConfig | LvmConfig; epoch?: number; rows?: number };
-      if (c.model.dataDim !== train.D) throw new Error(`the model was trained on ${c.model.dataDim}-dimensional data; this dataset has D = ${train.D}`);
-      if (kind === 'lvm' && c.rows !== train.n) throw new Error(`the per-point model holds φ for ${c.rows} training rows; this dataset has ${train.n}`);
-      const model = build(kind, backend, c.model, train);
+    async load(backend, bytes, cfg, train, test, dataMeta) {
+      const f = decodeLatentModelFile(bytes, kind);
+      const c = f.config as unknown as VaeConfig | LvmConfig;
+      if (c.dataDim !== train.D) throw new Error(`the model was trained on ${c.dataDim}-dimensional data; this dataset has D = ${train.D}`);
+      const model = build(kind, backend, c, train);
+      // the per-point φ table and the optimizer resume only on the same training rows
+      const resume = hasState(f.tensors, model) && f.trainRows === train.n;
       try {
-        model.loadState(f.tensors);
+        if (resume) model.loadState(f.tensors);
+        else model.loadParams(f.params);
       } catch (e) {
         model.release();
         throw e;
       }
-      return new LatentRunner(kind, model, { ...cfg, latent: c.model.latent }, test, { step: f.step, epoch: c.epoch ?? 0 });
+      const start = resume ? { step: f.step, epoch: f.epoch } : { step: 0, epoch: 0 };
+      const hidden = 'encoderHidden' in c ? c.encoderHidden : [...c.decoderHidden].reverse();
+      const runCfg = { ...cfg, latent: c.latent, hidden, likelihood: c.likelihood };
+      return new LatentRunner(kind, model, runCfg, test, start, dataMeta);
     },
   };
 }

@@ -1,21 +1,22 @@
 // PPCA (src/models/ppca) behind the app's ModelRunner. A tick continues from
-// the current parameters: exact EM runs K EM iterations (fitEm with init);
-// stochastic EM runs K steps (fitSem with init) at the Robbins–Monro step size
-// α_t of the tick's first global step t, held for the tick (a piecewise-constant
-// schedule with the same Σα = ∞, Σα² < ∞ behaviour), with a fresh minibatch
-// stream per tick. Pictures come from the posterior means
+// the current parameters: exact EM runs K EM iterations (fitEm with init; EM
+// needs nothing but the parameters to resume); stochastic EM and online EM run
+// K steps of one resumable fitter (src/models/ppca/fitter.ts) that keeps the
+// minibatch stream, the global step t of the Robbins–Monro step sizes α_t and
+// (online EM) the running sufficient statistics between ticks, so the page's
+// run is the same run as the CLI's `--method sem|oem`. Each tick ends with the
+// exact train log-likelihood. Pictures come from the posterior means
 // E = M⁻¹Wᵀ(x − μ), reconstructions W E + μ and prior samples W z + μ (the
 // noise-free decoder mean), all computed by the backend's kernels.
 import type { Backend, Tensor } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import {
-  createPpca, estimateLogLik, fitEm, fitSem, initialPpca, latentFactors, meanLogLik, ppcaFromTensors, ppcaToTensors,
-  readPpca, releaseData, releasePpca, uploadData,
-  type DeviceData, type EstimatorName, type PpcaHost, type PpcaModel,
+  createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, initialPpca, latentFactors, meanLogLik,
+  ppcaFromTensors, ppcaToTensors, readPpca, releaseData, releasePpca, uploadData,
+  type DeviceData, type EstimatorName, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../../src/models/ppca.ts';
 import { toF32 } from '../../src/models/ppca/linalg.ts';
-import { learningRate } from '../../src/train/schedule.ts';
 import type { ClosedFormReply, ClosedFormRequest } from '../workers/closed-form.worker.ts';
 import type { EstimatorRow, ModelConfig, ModelKind, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
 
@@ -39,6 +40,9 @@ function closedFormOptimum(train: Dataset, d: number): Promise<number | undefine
   });
 }
 
+/** The CLI's --method names (model-file metadata "method") of the app's PPCA kinds. */
+export const PPCA_METHOD: Record<string, string> = { 'ppca-em': 'em', 'ppca-sem': 'sem', 'ppca-oem': 'oem' };
+
 class PpcaRunner implements ModelRunner {
   readonly D: number;
   readonly latent: number;
@@ -47,56 +51,67 @@ class PpcaRunner implements ModelRunner {
   private step = 0;
   private ticks = 0;
   private lastTrain = NaN;
+  /** exact EM's parameters (the minibatch methods' live in their fitter) */
+  private em: PpcaModel | null;
+  private readonly fitter: StochasticFitter | null;
 
   constructor(
     readonly kind: ModelKind,
     private readonly be: Backend,
-    private model: PpcaModel,
+    init: PpcaHost,
     private readonly train: DeviceData,
     private readonly test: DeviceData,
     private readonly cfg: ModelConfig,
     readonly optimum: number | undefined,
     start: number,
+    private readonly dataMeta: Record<string, string>,
   ) {
-    this.D = model.D;
-    this.latent = model.d;
-    this.unitName = kind === 'ppca-em' ? 'EM iteration' : 'stochastic EM step';
+    this.D = init.D;
+    this.latent = init.d;
+    this.unitName = kind === 'ppca-em' ? 'EM iteration' : kind === 'ppca-sem' ? 'stochastic EM step' : 'online EM step';
     this.step = start;
+    const common = { d: init.d, batch: Math.min(cfg.batch, train.n), seed: cfg.seed, evalEvery: 0, init };
+    if (kind === 'ppca-em') {
+      this.em = createPpca(be, init);
+      this.fitter = null;
+    } else if (kind === 'ppca-sem') {
+      this.em = null;
+      this.fitter = createSemFitter(be, train, { ...common, lr: cfg.semLr, tau: cfg.semTau, kappa: cfg.semKappa });
+    } else if (kind === 'ppca-oem') {
+      this.em = null;
+      this.fitter = createOemFitter(be, train, { ...common, kappa: cfg.oemKappa });
+    } else {
+      throw new Error(`'${kind}' is not a PPCA method`);
+    }
+  }
+
+  private get model(): PpcaModel {
+    return this.em ?? this.fitter!.model;
   }
 
   async tick(): Promise<TickResult> {
-    const init = await readPpca(this.model);
     const K = this.cfg.stepsPerTick;
-    const seed = this.cfg.seed + 7919 * ++this.ticks;
-    let next: PpcaModel;
     let loglik: number;
     let steps: number;
-    if (this.kind === 'ppca-em') {
-      const r = await fitEm(this.be, this.train, { d: this.latent, maxIters: K, tol: 0, init, seed });
-      next = r.model;
+    if (this.em) {
+      const init = await readPpca(this.em);
+      const r = await fitEm(this.be, this.train, { d: this.latent, maxIters: K, tol: 0, init, seed: this.cfg.seed + 7919 * ++this.ticks });
+      releasePpca(this.em);
+      this.em = r.model;
       loglik = r.loglik;
       steps = r.iterations;
-    } else if (this.kind === 'ppca-sem') {
-      const batch = Math.min(this.cfg.batch, this.train.n);
-      const stepsPerEpoch = Math.ceil(this.train.n / batch);
-      const lr = learningRate(this.cfg.semLr, { kind: 'robbins-monro', tau: this.cfg.semTau, kappa: this.cfg.semKappa }, this.step);
-      // a huge τ holds α at lr within the tick
-      const r = await fitSem(this.be, this.train, {
-        d: this.latent, batch, epochs: K / stepsPerEpoch, lr, tau: 1e15, kappa: 1, seed, init, evalEvery: 0,
-      });
-      next = r.model;
-      loglik = r.loglik;
-      steps = r.steps;
     } else {
-      throw new Error(`'${this.kind}' is not a PPCA method this app can step`);
+      const fitter = this.fitter!;
+      const before = fitter.steps;
+      await fitter.step(K);
+      loglik = (await fitter.evaluate()).loglik;
+      steps = fitter.steps - before;
     }
-    releasePpca(this.model);
-    this.model = next;
     const change = Math.abs(loglik - this.lastTrain);
     this.lastTrain = loglik;
     this.step += steps;
-    const samples = this.kind === 'ppca-em' ? steps * this.train.n : steps * Math.min(this.cfg.batch, this.train.n);
-    return { samples, steps, trainObjective: loglik, converged: this.kind === 'ppca-em' && change < EM_TOL };
+    const samples = this.em ? steps * this.train.n : steps * Math.min(this.cfg.batch, this.train.n);
+    return { samples, steps, trainObjective: loglik, converged: this.em !== null && change < EM_TOL };
   }
 
   async evaluate(): Promise<{ train: number; test: number }> {
@@ -184,29 +199,34 @@ class PpcaRunner implements ModelRunner {
     }
   }
 
+  /** The CLI's PPCA model file (`latentgpu train --model ppca --out`), plus the app's kind and step. */
   async save(): Promise<Uint8Array> {
     const host = await readPpca(this.model);
-    const { tensors, metadata } = ppcaToTensors(host, { kind: this.kind, step: String(this.step), format: 'latentgpu' });
+    const { tensors, metadata } = ppcaToTensors(host, {
+      ...this.dataMeta, method: PPCA_METHOD[this.kind]!, kind: this.kind, step: String(this.step),
+      train_loglik: String(Number.isFinite(this.lastTrain) ? this.lastTrain : await meanLogLik(this.model, this.train)),
+    });
     return encodeSafetensors(tensors, metadata);
   }
 
   dispose(): void {
-    releasePpca(this.model);
+    if (this.em) releasePpca(this.em);
+    this.fitter?.dispose();
     releaseData(this.be, this.train);
     releaseData(this.be, this.test);
   }
 }
 
 function factory(kind: ModelKind): RunnerFactory {
-  const make = async (backend: Backend, cfg: ModelConfig, train: Dataset, test: Dataset, host: PpcaHost | null, step: number): Promise<ModelRunner> => {
+  const make = async (backend: Backend, cfg: ModelConfig, train: Dataset, test: Dataset, host: PpcaHost | null, step: number,
+    dataMeta: Record<string, string>): Promise<ModelRunner> => {
     const trainData = uploadData(backend, train);
     const testData = uploadData(backend, test);
     try {
       const init = host ?? initialPpca(trainData, { d: cfg.latent, seed: cfg.seed });
       if (init.D !== train.D) throw new Error(`the model has D = ${init.D}; this dataset has D = ${train.D}`);
-      const model = createPpca(backend, init);
       const optimum = await closedFormOptimum(train, init.d);
-      return new PpcaRunner(kind, backend, model, trainData, testData, cfg, optimum, step);
+      return new PpcaRunner(kind, backend, init, trainData, testData, cfg, optimum, step, dataMeta);
     } catch (e) {
       releaseData(backend, trainData);
       releaseData(backend, testData);
@@ -214,14 +234,15 @@ function factory(kind: ModelKind): RunnerFactory {
     }
   };
   return {
-    create: (backend, cfg, train, test) => make(backend, cfg, train, test, null, 0),
-    async load(backend, bytes, cfg, train, test) {
+    create: (backend, cfg, train, test, dataMeta) => make(backend, cfg, train, test, null, 0, dataMeta),
+    async load(backend, bytes, cfg, train, test, dataMeta) {
       const file = decodeSafetensors(bytes);
-      const host = ppcaFromTensors(file);
-      return make(backend, { ...cfg, latent: host.d }, train, test, host, Number(file.metadata.step ?? 0) || 0);
+      const host = ppcaFromTensors(file, 'the model file');
+      return make(backend, { ...cfg, latent: host.d }, train, test, host, Number(file.metadata.step ?? 0) || 0, dataMeta);
     },
   };
 }
 
 export const ppcaEmFactory = factory('ppca-em');
 export const ppcaSemFactory = factory('ppca-sem');
+export const ppcaOemFactory = factory('ppca-oem');

@@ -69,8 +69,14 @@ export interface ModelRunner {
   dispose(): void;
 }
 
+/**
+ * Model-file metadata describing the training data, written with the model so
+ * that the CLI can regenerate it (`synthetic_data`, see src/cli/synthetic.ts).
+ */
+export type DataMetadata = Record<string, string>;
+
 export interface RunnerFactory {
-  create(backend: Backend, cfg: ModelConfig, train: Dataset, test: Dataset): Promise<ModelRunner>;
-  /** a runner from a model file, trained further on train/test */
-  load(backend: Backend, bytes: Uint8Array, cfg: ModelConfig, train: Dataset, test: Dataset): Promise<ModelRunner>;
+  create(backend: Backend, cfg: ModelConfig, train: Dataset, test: Dataset, dataMeta: DataMetadata): Promise<ModelRunner>;
+  /** a runner from a model file (the CLI's format), trained further on train/test */
+  load(backend: Backend, bytes: Uint8Array, cfg: ModelConfig, train: Dataset, test: Dataset, dataMeta: DataMetadata): Promise<ModelRunner>;
 }
