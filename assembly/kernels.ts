@@ -5,7 +5,7 @@
 // out of any sum). Sums run in f32 lanes; sumAll and sumRows fold every 1024
 // elements into a float64 total, so long sums keep the reference's accuracy.
 import {
-  ACT_RELU, ACT_SIGMOID, ACT_TANH, exp4, hsum4, relu4Pass, sigmoid4, softplus4, tanh4,
+  ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, exp4, hsum4, relu4Pass, sigmoid4, softplus4, tanh4,
 } from './math';
 
 const LOG_2PI: f32 = 1.8378770664093453;
@@ -37,17 +37,25 @@ const BLOCK: i32 = 1024;
 
 // ---------------------------------------------------------------- elementwise
 
-function activationOf(x: v128, act: i32): v128 {
+@inline function activationOf(x: v128, act: i32): v128 {
   if (act == ACT_RELU) return relu4Pass(x);
   if (act == ACT_TANH) return tanh4(x);
   if (act == ACT_SIGMOID) return sigmoid4(x);
   return x;
 }
 
-export function activationForward(x: usize, y: usize, n: i32, act: i32): void {
+/** One activation's loop: called with a constant act, so each copy is branch-free inside. */
+@inline function activationLoop(x: usize, y: usize, n: i32, act: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(elemAt(y, i), activationOf(v128.load(elemAt(x, i)), act));
   if (i < n) storePartial(elemAt(y, i), activationOf(loadPartial(elemAt(x, i), n - i), act), n - i);
+}
+
+export function activationForward(x: usize, y: usize, n: i32, act: i32): void {
+  if (act == ACT_RELU) activationLoop(x, y, n, ACT_RELU);
+  else if (act == ACT_TANH) activationLoop(x, y, n, ACT_TANH);
+  else if (act == ACT_SIGMOID) activationLoop(x, y, n, ACT_SIGMOID);
+  else activationLoop(x, y, n, ACT_IDENTITY);
 }
 
 /** act'(x) written through y = act(x) (src/cpu/elementwise.ts activationDerivative). */

@@ -11,12 +11,19 @@ export const ACT_SIGMOID: i32 = 3;
 
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
+const ROUND_MAGIC: f32 = 12582912; // 1.5·2^23
+const ROUND_MAGIC_BITS: i32 = 0x4b400000;
 const LN2_LO: f32 = -2.12194440e-4;
 
 /** e^x lane-wise; x is clamped to [−87.3, 88.7] (no Inf, no denormals). */
-export function exp4(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+@inline export function exp4(x: v128): v128 {
+  // pmax/pmin are one instruction each (V8 spends ~8 on f32x4.max/min for their
+  // NaN and −0 rules) and still pass a NaN x through: it is their first operand
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
+  // adding 1.5·2^23 rounds to the nearest integer (ties to even, as nearest) and
+  // leaves it in the low mantissa bits: fn and n without roundps and trunc_sat
+  const shifted = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+  const fn = f32x4.sub(shifted, f32x4.splat(ROUND_MAGIC));
   let r = f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(fn, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -27,7 +34,7 @@ export function exp4(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
   // 2^n built in the exponent field; n ∈ [−126, 128] after the clamp, so split it in two halves
-  const n = i32x4.trunc_sat_f32x4_s(fn);
+  const n = i32x4.sub(shifted, i32x4.splat(ROUND_MAGIC_BITS));
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
@@ -36,7 +43,7 @@ export function exp4(x: v128): v128 {
 }
 
 /** ln x lane-wise for finite x > 0 (normal numbers). */
-export function log4(x: v128): v128 {
+@inline export function log4(x: v128): v128 {
   // x = mant · 2^e with mant ∈ [0.5, 1)
   const bits = x;
   let e = i32x4.sub(i32x4.shr_u(bits, 23), i32x4.splat(126));
@@ -64,7 +71,7 @@ export function log4(x: v128): v128 {
 }
 
 /** ln(1 + e) for e ∈ [0, 1]: the rounding of 1 + e is corrected (Goldberg's trick). */
-export function log1pSmall4(e: v128): v128 {
+@inline export function log1pSmall4(e: v128): v128 {
   const u = f32x4.add(f32x4.splat(1), e);
   const d = f32x4.sub(u, f32x4.splat(1));
   const exact = f32x4.eq(d, f32x4.splat(0));
@@ -74,19 +81,19 @@ export function log1pSmall4(e: v128): v128 {
 }
 
 /** softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^{−|l|}). */
-export function softplus4(l: v128): v128 {
+@inline export function softplus4(l: v128): v128 {
   return f32x4.add(f32x4.pmax(f32x4.splat(0), l), log1pSmall4(exp4(f32x4.neg(f32x4.abs(l)))));
 }
 
 /** 1/(1 + e^{−x}) with the exponential of −|x| only. */
-export function sigmoid4(x: v128): v128 {
+@inline export function sigmoid4(x: v128): v128 {
   const e = exp4(f32x4.neg(f32x4.abs(x)));
   const inv = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
   return v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(x, f32x4.splat(0)));
 }
 
 /** tanh via e = e^{−2|x|}: (1 − e)/(1 + e) with the sign of x. */
-export function tanh4(x: v128): v128 {
+@inline export function tanh4(x: v128): v128 {
   const e = exp4(f32x4.mul(f32x4.splat(-2), f32x4.abs(x)));
   const t = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
   // copy the sign bit of x (tanh(−0) = −0, as in the reference)
@@ -105,11 +112,11 @@ export function activation4(x: v128, act: i32): v128 {
 }
 
 /** `x < 0 ? 0 : x`: relu that lets NaN through (src/cpu/elementwise.ts). */
-export function relu4Pass(x: v128): v128 {
+@inline export function relu4Pass(x: v128): v128 {
   return f32x4.pmax(x, f32x4.splat(0));
 }
 
 /** The sum of the four lanes. */
-export function hsum4(v: v128): f32 {
+@inline export function hsum4(v: v128): f32 {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }

@@ -104,9 +104,12 @@ function suite(label: string, make: () => Promise<WasmBackend>, expectThreads: n
       for (const c of MATMUL_CASES) await checkMatmul(wasm, c, (seed += 10));
     });
 
-    it('matmul crosses the KC/NC cache blocks (k = 600, n = 1100)', async () => {
+    it('matmul crosses the KC/NC cache blocks (k = 600, 785, n = 1100)', async () => {
       await checkMatmul(wasm, { m: 37, n: 1100, k: 600, bias: true, act: 'tanh' }, 7);
       await checkMatmul(wasm, { m: 37, n: 1100, k: 600, transA: true, transB: true, accumulate: true }, 8);
+      // k = 785: four K slices of 197, 197, 197, 194 (none a multiple of the 4×4 transposed-B blocks)
+      await checkMatmul(wasm, { m: 22, n: 31, k: 785, transB: true, bias: true, act: 'sigmoid' }, 9);
+      await checkMatmul(wasm, { m: 22, n: 31, k: 785, transA: true, accumulate: true, alpha: 0.5 }, 10);
     });
 
     it('matmul 128×784×400 with every activation', async () => {
