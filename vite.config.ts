@@ -1,6 +1,15 @@
 // The browser app: app/ is the Vite root; `npm run build` writes static files to
 // dist/app that work from any static server (relative asset paths).
+//
+// Cross-origin isolation (COOP + COEP) gives the page SharedArrayBuffer, which the
+// WebAssembly CPU backend needs for its Web Worker threads (src/wasm/browser.ts);
+// a static host must send the same two headers, or the backend runs one thread.
 import { defineConfig } from 'vite';
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
 
 export default defineConfig({
   root: 'app',
@@ -13,6 +22,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 1500,
   },
-  server: { host: '127.0.0.1', port: 5173 },
-  preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  // the WebAssembly thread workers are ES modules
+  worker: { format: 'es' },
+  server: { host: '127.0.0.1', port: 5173, headers: ISOLATION },
+  preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers: ISOLATION },
 });

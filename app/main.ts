@@ -10,7 +10,7 @@ import { factories } from './models/index.ts';
 import { PPCA_METHOD } from './models/ppca.ts';
 import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
 import { backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, untilLost, type BackendChoice } from './runtime.ts';
-import { setupBenchmark } from './bench.ts';
+import { setupBenchmark, timeTraining } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
 import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
 import { clearCanvas, drawGrid } from './ui/images.ts';
@@ -510,7 +510,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
 
 // ---- start-up ---------------------------------------------------------------------------
 
-/** Read-only hooks for the end-to-end tests (curves as numbers, and a way to lose the device). */
+/** Hooks for the end-to-end tests and e2e/measure-cpu-vae.ts (curves as numbers, a way to lose the device, a throughput probe). */
 (window as unknown as { latentgpu: unknown }).latentgpu = {
   curves: () => structuredClone(app.curves),
   state: () => app.controller?.state ?? 'idle',
@@ -519,6 +519,16 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
     if (app.backend instanceof WebGpuBackend) app.backend.device.destroy();
   },
   backend: () => app.backend?.info.summary ?? null,
+  crossOriginIsolated: () => globalThis.crossOriginIsolated === true,
+  /** training samples/s of a model on a fresh backend of its own (the page's run is untouched) */
+  measureTraining: async (choice: BackendChoice, kind: ModelKind, cfg: Partial<ModelConfig>, seconds: number) => {
+    const { backend } = await openBackend(choice);
+    try {
+      return { backend: backend.info.summary, samplesPerSecond: await timeTraining(backend, kind, cfg, seconds) };
+    } finally {
+      backend.destroy();
+    }
+  },
 };
 
 syncOptionVisibility();

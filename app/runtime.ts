@@ -1,11 +1,15 @@
 // Backend acquisition in the browser: WebGPU through navigator.gpu when an
-// adapter answers, else the CPU backend with a notice saying why.
+// adapter answers, else the CPU backend with a notice saying why. The CPU
+// backend is the WebAssembly SIMD one (Web Workers when the page is
+// cross-origin isolated, see vite.config.ts); the TypeScript reference kernels
+// only where WebAssembly SIMD cannot start.
 import './shaders.browser.ts';
 import type { Backend } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { WebGpuBackend } from '../src/gpu/backend.ts';
 import { acquireBrowserDevice } from '../src/gpu/browser.ts';
 import { adapterName } from '../src/gpu/device.ts';
+import { createWasmBackend } from '../src/wasm/browser.ts';
 
 export type BackendChoice = 'webgpu' | 'cpu';
 
@@ -19,19 +23,37 @@ export function hasWebGpuApi(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator && Boolean(navigator.gpu);
 }
 
+let wasmFailure: string | null = null;
+
+/** The WebAssembly SIMD backend, or the TypeScript kernels (with the reason) where it cannot start. */
+export async function openCpuBackend(): Promise<Backend> {
+  if (wasmFailure === null) {
+    try {
+      return await createWasmBackend();
+    } catch (e) {
+      wasmFailure = (e as Error).message;
+      console.warn(`WebAssembly SIMD backend unavailable, using the TypeScript kernels: ${wasmFailure}`);
+    }
+  }
+  return new CpuBackend();
+}
+
 export async function openBackend(choice: BackendChoice): Promise<OpenedBackend> {
-  if (choice === 'cpu') return { backend: new CpuBackend(), fallbackNotice: null };
+  if (choice === 'cpu') return { backend: await openCpuBackend(), fallbackNotice: null };
   try {
     return { backend: new WebGpuBackend(await acquireBrowserDevice()), fallbackNotice: null };
   } catch (e) {
     // NoAdapterError says why; any other failure (requestDevice refused) is reported the same way
-    return { backend: new CpuBackend(), fallbackNotice: `WebGPU unavailable: ${(e as Error).message}` };
+    return { backend: await openCpuBackend(), fallbackNotice: `WebGPU unavailable: ${(e as Error).message}` };
   }
 }
 
 /** "SwiftShader (fallback adapter)" or "CPU backend" */
 export function backendLabel(b: Backend): { name: string; software: boolean } {
-  if (b.info.backend === 'cpu') return { name: 'CPU backend (TypeScript kernels)', software: true };
+  if (b.info.backend === 'cpu') {
+    // "cpu (WebAssembly SIMD, 2 threads, Web Workers, FMA)" → "CPU backend (WebAssembly SIMD, 2 threads, Web Workers, FMA)"
+    return { name: b.info.summary.replace(/^cpu\b/, 'CPU backend'), software: true };
+  }
   const a = b.info.adapter!;
   return { name: `WebGPU: ${adapterName(a)}`, software: a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(adapterName(a)) };
 }

@@ -8,6 +8,10 @@ test('without WebGPU the CPU notice appears and PPCA and the VAE train on the CP
   await expect(notice).toBeVisible();
   await expect(notice).toContainText('CPU backend');
   await expect(page.getByTestId('adapter')).toContainText('CPU backend');
+  // the WebAssembly SIMD backend, with Web Worker threads: preview sends COOP/COEP (vite.config.ts)
+  await expect(page.getByTestId('adapter')).toContainText('WebAssembly SIMD');
+  expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'cross-origin isolated').toBe(true);
+  if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await expect(page.getByTestId('adapter')).toContainText('Web Workers');
 
   // PPCA exact EM on synthetic data reaches the closed-form optimum on the CPU
   await page.locator('#dataset').selectOption('synthetic');
