@@ -220,6 +220,7 @@ for (const adapter of TEST_ADAPTERS) {
           if (m % 4 === 0 && n % 4 === 0 && k % 4 === 0) {
             await compare(gpu, c, 'vec4', { aligned: false });
             await compare(gpu, c, 'texture');
+            await compare(gpu, c, 'unrolled');
           }
         });
       }
@@ -235,6 +236,11 @@ for (const adapter of TEST_ADAPTERS) {
           await compare(gpu, c, 'texture', { block: [4, 1], workgroup: [4, 2] });
           await compare(gpu, c, 'texture', { block: [8, 2] }, 7);
         });
+        it(`unrolled matches the CPU on partial blocks, for every block shape: ${name(c)}`, async () => {
+          const gpu = await gpuBackend(adapter);
+          await compare(gpu, c, 'unrolled');
+          for (const block of [[4, 1], [8, 2], [12, 3], [16, 4]] as [number, number][]) await compare(gpu, c, 'unrolled', { block, workgroup: [4, 2] }, 5);
+        });
         it(`vec4 aligned kernel with 1 or 2 4×4 blocks per side matches the CPU: ${name(c)}`, async () => {
           const gpu = await gpuBackend(adapter);
           for (const vec4Blocks of [[1, 1], [2, 1], [1, 2], [2, 2]] as [number, number][]) await compare(gpu, c, 'vec4', { vec4Blocks }, 3);
@@ -246,9 +252,10 @@ for (const adapter of TEST_ADAPTERS) {
       ACTIVATIONS.map((act): Case => ({ m: 36, n: 44, k: 28, bias: true, act, alpha: 0.5 })),
       [{ m: 36, n: 44, k: 28, accumulate: true, transB: true, alpha: -2 }, { m: 20, n: 12, k: 8, batch: 3, strideB: 0, strideC: 20 * 12 + 4 }],
     )) {
-      it(`texture epilogue / batch: ${name(c)}`, async () => {
+      it(`texture and unrolled epilogue / batch: ${name(c)}`, async () => {
         const gpu = await gpuBackend(adapter);
         await compare(gpu, c, 'texture');
+        if ((c.strideC ?? 0) % 4 === 0) await compare(gpu, c, 'unrolled');
       });
     }
 
@@ -347,6 +354,8 @@ for (const adapter of TEST_ADAPTERS) {
       expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4, transA: true }, 'texture', { block: [6, 1] }))
         .toThrow(/matmul: with transA the block rows must be a multiple of 4, got 6/);
       expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4 }, 'texture', { block: [32, 1] })).toThrow(/matmul: block 32×1 vec4 is outside/);
+      expect(() => matmulVariant(gpu, { a, b, c, m: 2, n: 3, k: 3 }, 'unrolled')).toThrow(/matmul: the unrolled kernel needs m, n, k and strides that are multiples of 4/);
+      expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4 }, 'unrolled', { block: [6, 1] })).toThrow(/matmul: unrolled block 6×1 vec4 needs rows in 4, 8, 12, 16/);
       expect(() => matmulVariant(gpu, { a: a4, b: b4, c: c4, m: 4, n: 4, k: 4 }, 'vec4', { vec4Blocks: [3, 1] })).toThrow(/matmul: vec4Blocks must be 1 or 2 per side, got 3×1/);
       for (const t of [a4, b4, c4]) gpu.release(t);
       for (const t of [a, b, c]) gpu.release(t);

@@ -8,14 +8,18 @@
 //             are copied into first (llvmpipe, where a texel fetch of 4 floats costs
 //             about a third of a scalar storage load); needs m, n, k and batch strides
 //             that are multiples of 4 (other shapes use vec4).
+//   unrolled — 16×16 outputs per invocation as named vec4s in a generated, fully
+//             unrolled kernel (./matmulUnrolled.ts; SwiftShader); aligned shapes as
+//             texture, and C's batch stride a multiple of 4 too.
 import { need, type AdapterDescription, type Tensor } from '../../backend.ts';
 import type { Activation, MatmulParams } from '../../kernels.ts';
 import { validateMatmul, type MatmulShape } from '../../validate/matmul.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import type { Kernel } from '../registry.ts';
+import { UNROLLED_MAX, unrolledKernelFamily } from './matmulUnrolled.ts';
 
-export type MatmulVariant = 'vec4' | 'tiled' | 'texture';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'texture'];
+export type MatmulVariant = 'vec4' | 'tiled' | 'texture' | 'unrolled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'texture', 'unrolled'];
 
 const ACT_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 /** outputs per side of one tiled workgroup (shaders/matmul.wgsl TILE) */
@@ -38,7 +42,10 @@ const TEX_WIDTH = 1024;
 export interface MatmulVariantOptions {
   /** vec4/texture workgroup size (x along columns, y along rows) */
   workgroup?: [number, number];
-  /** texture: outputs per invocation as [rows, columns/4]; rows ≤ 16 (a multiple of 4 with transA), columns/4 ≤ 4 */
+  /**
+   * texture and unrolled: outputs per invocation as [rows, columns/4]; rows ≤ 16 (texture: a multiple
+   * of 4 with transA; unrolled: always), columns/4 ≤ 4
+   */
   block?: [number, number];
   /** vec4 only: force the vec4-load kernel on (needs aligned shapes) or off; default: when aligned */
   aligned?: boolean;
@@ -96,6 +103,19 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     const texA = operandTexture(gpu, p.a, ext.a, 0);
     const texB = operandTexture(gpu, p.b, ext.b, 1);
     dispatchGrid(gpu, kernel, { bias, c: p.c }, params, groups, s, variant, { texA, texB });
+    return;
+  } else if (variant === 'unrolled') {
+    need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
+      `the unrolled kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
+    const launch = blockLaunch(s);
+    const [rows, cols4] = opts.block ?? launch.block;
+    need(Number.isInteger(rows) && rows >= 4 && rows <= UNROLLED_MAX[0] && rows % 4 === 0 && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= UNROLLED_MAX[1],
+      'matmul', `unrolled block ${rows}×${cols4} vec4 needs rows in 4, 8, 12, 16 and 1..${UNROLLED_MAX[1]} vec4 columns`);
+    const [wx, wy] = opts.workgroup ?? launch.workgroup;
+    const family = unrolledKernelFamily({ rows, cols4, transA: s.transA, transB: s.transB });
+    kernel = gpu.registry.get(family, 'matmulUnrolled', { ACT: constants.ACT!, ACCUMULATE: constants.ACCUMULATE!, HAS_BIAS: constants.HAS_BIAS!, WG_X: wx, WG_Y: wy });
+    groups = [Math.ceil(s.n / (4 * cols4 * wx)), Math.ceil(s.m / (rows * wy)), s.batch];
+    dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias, c4: vec4View(gpu, p.c) }, params, groups, s, variant);
     return;
   } else {
     const [wx, wy] = opts.workgroup ?? VEC4_WORKGROUP;
@@ -229,13 +249,15 @@ function envVariant(): MatmulVariant | undefined {
 }
 
 /**
- * Before tuning: what measured fastest (bench/results) — textures on llvmpipe,
- * barrier-free vec4 on the other software adapters, shared-memory tiling on real GPUs.
+ * Before tuning: what measured fastest (bench/results) — textures on llvmpipe, the
+ * unrolled kernel on SwiftShader, barrier-free vec4 on the other software adapters,
+ * shared-memory tiling on real GPUs.
  */
 function defaultVariant(a: AdapterDescription | undefined): MatmulVariant {
   const name = a ? `${a.vendor} ${a.architecture} ${a.device} ${a.description}` : '';
   if (/llvmpipe/i.test(name)) return 'texture';
-  return !a || a.isFallbackAdapter || /swiftshader|lavapipe|softpipe/i.test(name) ? 'vec4' : 'tiled';
+  if (/swiftshader/i.test(name)) return 'unrolled';
+  return !a || a.isFallbackAdapter || /lavapipe|softpipe/i.test(name) ? 'vec4' : 'tiled';
 }
 
 /** The variant matmul() uses on this backend for general shapes. */
@@ -321,5 +343,6 @@ export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
 /** The preferred variant where it applies to this shape, else the nearest one that does. */
 function variantForShape(gpu: WebGpuBackend, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
   if (preferred === 'texture' && !(isVec4Aligned(s) && texturesFit(gpu, s))) return 'vec4';
+  if (preferred === 'unrolled' && !(isVec4Aligned(s) && s.strideC % 4 === 0)) return 'vec4';
   return preferred;
 }
