@@ -1,7 +1,7 @@
 // One WebGPU adapter's half of the suite (a child process of bench/run.ts):
 // peak FMA throughput, matmul and memory-bound kernels, VAE training, the VAE
 // step's per-kernel breakdown (bench/vae-breakdown.ts, when present) and PPCA.
-//   npx tsx bench/suite/webgpu.ts --adapter llvmpipe|swiftshader|gpu --out FILE [--parts peak,matmul,memory,vae,breakdown,ppca]
+//   npx tsx bench/suite/webgpu.ts --adapter llvmpipe|swiftshader|gpu --out FILE [--parts peak,matmul,memory,vae,breakdown,ppca|ppca-nocurve]
 // Exits 3 when the adapter is not there (bench/run.ts records it and goes on).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -98,7 +98,10 @@ if (parts.has('breakdown')) {
     say(`  breakdown done`);
   } else notes.push('bench/vae-breakdown.ts is not there: no per-kernel breakdown of the VAE step');
 }
-if (parts.has('ppca')) rows.push(...await measurePpca(gpu, { target: adapter, log: say }));
+if (parts.has('ppca') || parts.has('ppca-nocurve')) {
+  rows.push(...await measurePpca(gpu, { target: adapter, log: say, noCurve: !parts.has('ppca') }));
+  if (!parts.has('ppca')) notes.push(`${adapter}: PPCA without the cost curve (time budget)`);
+}
 gpu.destroy();
 
 const report: ChildReport = {
