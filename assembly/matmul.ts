@@ -1,13 +1,19 @@
 // SIMD matmul: C[b] = act(alpha · op(A[b]) · op(B[b]) + bias) (+ C[b]), the
 // semantics of src/kernels.ts MatmulParams, on byte offsets into the shared
 // memory. A Goto/BLIS-style loop nest: a KC×NC block of op(B) is packed into
-// NR-column panels, an MC×KC block of op(A) into MR-row panels (zero-padded, so
-// transposes and ragged edges cost nothing in the inner loop), and a register
-// micro-kernel keeps an MR×NR block of C in f32x4 registers: 3×12 (9 fused
-// multiply-adds per k step) in the relaxed-SIMD build, 4×8 (8 multiplies + 8
-// adds) in the plain one (see kernel3x12 and kernel4x8 for why).
+// NR-column panels (zero-padded), an MC×KC block of op(A) into MR-row panels of
+// one f32x4 per k step (so transposes and ragged edges cost nothing in the inner
+// loop, and both packings are vector copies or 4×4 register transposes), and a
+// register micro-kernel keeps an MR×NR block of C in f32x4 registers: 3×12 (9
+// fused multiply-adds per k step) in the relaxed-SIMD build, 4×8 (8 multiplies +
+// 8 adds) in the plain one (see kernel3x12 and kernel4x8 for why); right edges
+// of ≤ 4 or ≤ 8 columns get a narrower kernel.
 // The KC slice of B's micro-panel (8–12 KiB) stays in L1 while the A panels
 // stream from L2; the packed B block lives in L2/L3.
+// Measured and rejected (V8 11.3, Node 20): unrolling the k loop by hand. Binaryen
+// folds the unrolled steps into one expression tree per accumulator and TurboFan
+// then schedules all loads first, spilling (35 → 25 GFLOP/s); V8 already unrolls
+// the plain loop itself, with a loop-exit branch between copies that keeps the order.
 import { activation4, ACT_IDENTITY } from './math';
 
 const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 3 : 4;
@@ -15,10 +21,13 @@ const NR: i32 = ASC_FEATURE_RELAXED_SIMD ? 12 : 8;
 export const KC: i32 = 256;
 export const MC: i32 = 72;
 export const NC: i32 = 1020; // a multiple of both NRs
+// A packed panel keeps AS = 4 floats per k step whatever MR is (3×12 uses 3 of
+// them): one f32x4 per step, so packing is 4×4 transposes and vector copies.
+const AS: i32 = 4;
 
 /** Bytes of per-thread scratch one matmul thread needs (packed A, packed B, one tile). */
 export function matmulScratchBytes(): i32 {
-  return (MC * KC + KC * NC + MR * NR) * 4;
+  return (MC / MR * AS * KC + KC * NC + MR * NR) * 4;
 }
 
 // Job descriptor layout (i32 slots at desc), written by src/wasm/backend.ts.
@@ -72,7 +81,7 @@ export function matmulThread(desc: usize, tid: i32, nthreads: i32): void {
   const strideC = <usize>slot(desc, D_STRIDE_C) << 2;
   const scratch = <usize>slot(desc, D_SCRATCH) + <usize>tid * <usize>slot(desc, D_SCRATCH_STRIDE);
   packA = scratch;
-  packB = packA + <usize>(MC * KC * 4);
+  packB = packA + <usize>(MC / MR * AS * KC * 4);
   tileBuf = packB + <usize>(KC * NC * 4);
   if (m == 0 || n == 0 || batch == 0) return;
 
@@ -120,9 +129,12 @@ function gemmBlock(i0: i32, i1: i32, j0: i32, j1: i32): void {
         for (let jr = 0; jr < nc; jr += NR) {
           const bp = packB + <usize>(jr * kc) * 4;
           for (let ir = 0; ir < mc; ir += MR) {
-            const ap = packA + <usize>(ir * kc) * 4;
+            const ap = packA + <usize>((ir / MR) * kc * AS) * 4;
             const rows = min(MR, mc - ir), cols = min(NR, nc - jr);
-            if (ASC_FEATURE_RELAXED_SIMD) kernel3x12(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
+            // a narrow right edge (n = 20 → 12 + 8, n = 400 → … + 4) skips the padding's multiply-adds
+            if (cols <= 4) kernelNarrow(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last, 1);
+            else if (ASC_FEATURE_RELAXED_SIMD && cols <= 8) kernelNarrow(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last, 2);
+            else if (ASC_FEATURE_RELAXED_SIMD) kernel3x12(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
             else kernel4x8(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
           }
         }
@@ -149,13 +161,7 @@ function packBBlock(pc: i32, kc: i32, jc: i32, nc: i32): void {
         const s = src + <usize>q * 4;
         const r0 = v128.load(s), r1 = v128.load(s + rowBytes);
         const r2 = v128.load(s + 2 * rowBytes), r3 = v128.load(s + 3 * rowBytes);
-        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const d = dst + <usize>(q * NR) * 4;
-        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(d + <usize>NR * 4, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-        v128.store(d + <usize>NR * 8, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-        v128.store(d + <usize>NR * 12, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        transpose4Store(r0, r1, r2, r3, dst + <usize>(q * NR) * 4, <usize>NR * 4);
       }
       for (; q < kc; q++) {
         for (let t = 0; t < 4; t++) {
@@ -188,31 +194,63 @@ function packBBlock(pc: i32, kc: i32, jc: i32, nc: i32): void {
   }
 }
 
-/** packA[(r/MR)·kc·MR + q·MR + r%MR] = op(A)[ic+r, pc+q], rows past mc zero. */
+/**
+ * packA[(r/MR)·kc·AS + q·AS + r%MR] = op(A)[ic+r, pc+q] for the panels of rows
+ * ic..ic+mc−1. The lanes past a panel's MR rows, and the rows past mc, hold
+ * whatever row they load (indices are clamped to m−1, so nothing is read outside
+ * A): their products land only in the tile rows that are never stored.
+ */
 function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
   const m = jobM, k = jobK, A = jobA;
-  const mcPad = (mc + MR - 1) / MR * MR;
-  if (jobTransA) {
-    // A is k×m: op(A)[i, q] = A[q, i]; a row of A is MR-contiguous in the panel
-    for (let q = 0; q < kc; q++) {
-      const src = A + <usize>((pc + q) * m + ic) * 4;
-      let dst = packA + <usize>(q * MR) * 4;
-      for (let r = 0; r < mcPad; r += MR) {
-        for (let t = 0; t < MR; t++) store<f32>(dst + <usize>t * 4, r + t < mc ? load<f32>(src + <usize>(r + t) * 4) : 0);
-        dst += <usize>(kc * MR) * 4;
-      }
-    }
-  } else {
-    for (let r = 0; r < mcPad; r++) {
-      const dst = packA + <usize>((r / MR) * kc * MR + r % MR) * 4;
-      if (r < mc) {
-        const src = A + <usize>((ic + r) * k + pc) * 4;
-        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * MR) * 4, load<f32>(src + <usize>q * 4));
+  const panels = (mc + MR - 1) / MR;
+  for (let p = 0; p < panels; p++) {
+    const i0 = ic + p * MR;
+    const dst = packA + <usize>(p * kc * AS) * 4;
+    if (jobTransA) {
+      // A is k×m: the panel's rows at step q are 4 consecutive floats of row pc+q
+      let src = A + <usize>(pc * m + i0) * 4;
+      const rowBytes = <usize>m * 4;
+      if (i0 + AS <= m) {
+        for (let q = 0; q < kc; q++) {
+          v128.store(dst + <usize>(q * AS) * 4, v128.load(src));
+          src += rowBytes;
+        }
       } else {
-        for (let q = 0; q < kc; q++) store<f32>(dst + <usize>(q * MR) * 4, 0);
+        for (let q = 0; q < kc; q++) {
+          for (let t = 0; t < AS; t++) store<f32>(dst + <usize>(q * AS + t) * 4, load<f32>(src + <usize>(min(i0 + t, m - 1) - i0) * 4));
+          src += rowBytes;
+        }
+      }
+    } else {
+      // A is m×k: 4 rows × 4 steps are transposed in registers
+      const r0 = A + <usize>(i0 * k + pc) * 4;
+      const r1 = A + <usize>(min(i0 + 1, m - 1) * k + pc) * 4;
+      const r2 = A + <usize>(min(i0 + 2, m - 1) * k + pc) * 4;
+      const r3 = A + <usize>(min(i0 + 3, m - 1) * k + pc) * 4;
+      let q = 0;
+      for (; q + 4 <= kc; q += 4) {
+        const o = <usize>q * 4;
+        transpose4Store(v128.load(r0 + o), v128.load(r1 + o), v128.load(r2 + o), v128.load(r3 + o),
+          dst + <usize>(q * AS) * 4, <usize>AS * 4);
+      }
+      for (; q < kc; q++) {
+        const o = <usize>q * 4;
+        const d = dst + <usize>(q * AS) * 4;
+        store<f32>(d, load<f32>(r0 + o)); store<f32>(d, load<f32>(r1 + o), 4);
+        store<f32>(d, load<f32>(r2 + o), 8); store<f32>(d, load<f32>(r3 + o), 12);
       }
     }
   }
+}
+
+/** Stores the columns of the 4×4 block with rows r0..r3 as 4 vectors, `stride` bytes apart from dst. */
+@inline function transpose4Store(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, stride: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
 /**
@@ -238,7 +276,7 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
     c10 = madd(a, b0, c10); c11 = madd(a, b1, c11); c12 = madd(a, b2, c12);
     a = v128.load32_splat(ap, 8);
     c20 = madd(a, b0, c20); c21 = madd(a, b1, c21); c22 = madd(a, b2, c22);
-    ap += 12;
+    ap += AS * 4;
     bp += 48;
   }
   const loadC = !first || jobAccumulate;
@@ -282,7 +320,7 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
     c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
     c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    ap += 16;
+    ap += AS * 4;
     bp += 32;
   }
   const loadC = !first || jobAccumulate;
@@ -304,6 +342,44 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
     v128.store(t, c30, 96); v128.store(t, c31, 112);
     storeEdge(t, i, j, rows, cols, loadC, last);
   }
+}
+
+/**
+ * An MR-row tile at most 4·vecs columns wide (vecs is 1 or 2, a constant at each
+ * call, so the unused accumulators fold away): the same loop over the same packed
+ * panels as the full kernels, without the padding columns' multiply-adds.
+ */
+@inline function kernelNarrow(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool, vecs: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const bEnd = bp + <usize>(kc * NR * 4);
+  while (bp < bEnd) {
+    const b0 = v128.load(bp);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    if (vecs > 1) c01 = madd(a, v128.load(bp, 16), c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    if (vecs > 1) c11 = madd(a, v128.load(bp, 16), c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    if (vecs > 1) c21 = madd(a, v128.load(bp, 16), c21);
+    if (MR > 3) {
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30);
+      if (vecs > 1) c31 = madd(a, v128.load(bp, 16), c31);
+    }
+    ap += AS * 4;
+    bp += NR * 4;
+  }
+  const t = tileBuf, row = <usize>NR * 4;
+  v128.store(t, c00); v128.store(t + row, c10); v128.store(t + 2 * row, c20);
+  if (MR > 3) v128.store(t + 3 * row, c30);
+  if (vecs > 1) {
+    v128.store(t, c01, 16); v128.store(t + row, c11, 16); v128.store(t + 2 * row, c21, 16);
+    if (MR > 3) v128.store(t + 3 * row, c31, 16);
+  }
+  storeEdge(t, i, j, rows, cols, !first || jobAccumulate, last);
 }
 
 /**

@@ -1,24 +1,38 @@
 // CPU benchmark of the WebAssembly SIMD backend (src/wasm) against the
-// TypeScript reference backend and TensorFlow.js's WASM backend, in one process
-// that never creates a WebGPU instance (Dawn can keep a core busy: DESIGN §3).
-//   matmul 512³ (and the classic VAE's 128×784×400): GFLOP/s, median and best
-//   of several timed calls after warm-up, on 1 and 2 threads;
-//   classic VAE training (batch 128, MNIST): samples/s.
+// TypeScript reference backend, TensorFlow.js's WASM backend and PyTorch on the
+// CPU, in one process that never creates a WebGPU instance (Dawn can keep a
+// core busy: DESIGN §3).
+//   matmul 512³ and the classic VAE's shapes: GFLOP/s of each timed call after
+//   warm-up, by wall time and by process CPU time (the machine is shared: CPU
+//   time is what the call cost whoever else ran), median and best, 1 and 2 threads;
+//   classic VAE training (batch 128, MNIST): samples/s, wall and per CPU-second,
+//   median and best of several runs;
+//   PyTorch (scripts/bench-vae-torch.py with Debian's /usr/bin/python3, if it
+//   imports torch): the same model's training throughput.
+// Every row records the 1-minute load average when it was measured.
 // Writes bench/results/cpu-wasm-<date>.json and .md. Usage:
-//   npx tsx bench/cpu-wasm.ts [--quick] [--no-tfjs] [--no-vae]
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   npx tsx bench/cpu-wasm.ts [--quick] [--no-tfjs] [--no-vae] [--no-torch]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import type { Backend } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { createWasmBackend } from '../src/wasm/node.ts';
 
 const quick = process.argv.includes('--quick');
-const reps = quick ? 5 : 15;
+const reps = quick ? 5 : 21;
 
 interface Row {
-  what: string; backend: string; threads: number; medianMs: number; bestMs: number; median: number; best: number; unit: string;
+  what: string; backend: string; threads: number; unit: string;
+  /** throughput by wall time: median and best over the timed calls (runs) */
+  median: number; best: number;
+  /** throughput per second of process CPU time (all threads): median and best */
+  cpuMedian: number; cpuBest: number;
   /** process CPU time / wall time over the timed calls: how many cores the run actually got */
   coresUsed: number;
+  /** 1-minute load average after the row was measured */
+  load: number;
+  samples: number;
 }
 const rows: Row[] = [];
 
@@ -27,19 +41,40 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** ms per call (warm-up calls, then n timed calls) and the cores used while timing. */
-function timeCalls(run: () => void, warm: number, n: number): { ts: number[]; coresUsed: number } {
+/** Wall and CPU milliseconds of each of n timed calls (after warm-up calls). */
+function timeCalls(run: () => void, warm: number, n: number): { wall: number[]; cpu: number[] } {
   for (let i = 0; i < warm; i++) run();
-  const ts: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
+  const wall: number[] = [], cpu: number[] = [];
   for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     run();
-    ts.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  const cpu = process.cpuUsage(cpu0);
-  return { ts, coresUsed: (cpu.user + cpu.system) / 1000 / (performance.now() - wall0) };
+  return { wall, cpu };
+}
+
+/** A row from per-call (or per-run) amounts of work and their wall/CPU milliseconds. */
+function addRow(what: string, backend: string, threads: number, unit: string, work: number, wall: number[], cpu: number[]): Row {
+  // CPU time is counted in scheduler ticks on some kernels: a zero would be an infinite rate
+  const cpuOk = cpu.filter((c) => c > 0);
+  const r: Row = {
+    what, backend, threads, unit,
+    median: work / median(wall), best: work / Math.min(...wall),
+    cpuMedian: cpuOk.length ? work / median(cpuOk) : NaN, cpuBest: cpuOk.length ? work / Math.min(...cpuOk) : NaN,
+    coresUsed: cpu.reduce((a, b) => a + b, 0) / wall.reduce((a, b) => a + b, 0),
+    load: loadavg()[0]!, samples: wall.length,
+  };
+  rows.push(r);
+  console.log(`${backend} ×${threads} ${what}: ${f(r.median)} ${unit} median, ${f(r.best)} best; per CPU-second ${f(r.cpuMedian)} median, ` +
+    `${f(r.cpuBest)} best (cores used ${r.coresUsed.toFixed(2)}, load ${r.load.toFixed(1)})`);
+  return r;
+}
+
+function f(x: number): string {
+  return Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–';
 }
 
 function fill(n: number, seed: number): Float32Array {
@@ -52,9 +87,14 @@ function fill(n: number, seed: number): Float32Array {
   return a;
 }
 
-const SHAPES = [
+interface Shape { name: string; m: number; n: number; k: number; transA?: boolean; transB?: boolean }
+// 512³ is the issue's yardstick; the others are the classic VAE's (784-400-20) per-step matmuls
+const SHAPES: Shape[] = [
   { name: '512³', m: 512, n: 512, k: 512 },
-  { name: 'VAE 128×784×400', m: 128, n: 400, k: 784 },
+  { name: 'VAE fwd 128×400×784', m: 128, n: 400, k: 784 },
+  { name: 'VAE dX 128×784×400ᵀ', m: 128, n: 784, k: 400, transB: true },
+  { name: 'VAE dW ᵀ784×400×128', m: 784, n: 400, k: 128, transA: true },
+  { name: 'VAE head 128×20×400', m: 128, n: 20, k: 400 },
 ];
 
 function benchMatmul(be: Backend, backend: string, threads: number, shapes = SHAPES, n = reps): void {
@@ -62,11 +102,10 @@ function benchMatmul(be: Backend, backend: string, threads: number, shapes = SHA
     const a = be.tensor(s.m * s.k, { data: fill(s.m * s.k, 1) });
     const b = be.tensor(s.k * s.n, { data: fill(s.k * s.n, 2) });
     const c = be.tensor(s.m * s.n);
-    const { ts, coresUsed } = timeCalls(() => be.matmul({ a, b, c, m: s.m, n: s.n, k: s.k }), 3, n);
-    const flop = 2 * s.m * s.n * s.k;
-    const med = median(ts), best = Math.min(...ts);
-    rows.push({ what: `matmul ${s.name}`, backend, threads, medianMs: med, bestMs: best, median: flop / med / 1e6, best: flop / best / 1e6, unit: 'GFLOP/s', coresUsed });
-    console.log(`${backend} ×${threads} matmul ${s.name}: ${(flop / med / 1e6).toFixed(1)} GFLOP/s median, ${(flop / best / 1e6).toFixed(1)} best`);
+    // short calls get more of them, so each shape is timed for a similar while
+    const calls = Math.max(n, Math.min(20 * n, Math.round((n * 512 ** 3) / (s.m * s.n * s.k))));
+    const { wall, cpu } = timeCalls(() => be.matmul({ a, b, c, m: s.m, n: s.n, k: s.k, transA: s.transA, transB: s.transB }), 3, calls);
+    addRow(`matmul ${s.name}`, backend, threads, 'GFLOP/s', (2 * s.m * s.n * s.k) / 1e6, wall, cpu);
     for (const t of [a, b, c]) be.release(t);
   }
 }
@@ -78,48 +117,78 @@ async function benchTfjs(): Promise<void> {
   const dir = new URL('../node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url).pathname;
   wasm.setWasmPaths(dir);
   await tf.setBackend('wasm');
-  for (const s of SHAPES) {
+  for (const s of SHAPES.slice(0, 2)) {
     const a = tf.tensor2d(fill(s.m * s.k, 1), [s.m, s.k]);
     const b = tf.tensor2d(fill(s.k * s.n, 2), [s.k, s.n]);
-    const { ts, coresUsed } = timeCalls(() => tf.matMul(a, b).dispose(), 3, reps);
-    const flop = 2 * s.m * s.n * s.k;
-    const med = median(ts), best = Math.min(...ts);
-    rows.push({ what: `matmul ${s.name}`, backend: 'tfjs-wasm', threads: 1, medianMs: med, bestMs: best, median: flop / med / 1e6, best: flop / best / 1e6, unit: 'GFLOP/s', coresUsed });
-    console.log(`tfjs-wasm ×1 matmul ${s.name}: ${(flop / med / 1e6).toFixed(1)} GFLOP/s median, ${(flop / best / 1e6).toFixed(1)} best`);
+    const { wall, cpu } = timeCalls(() => tf.matMul(a, b).dispose(), 3, reps);
+    addRow(`matmul ${s.name}`, 'tfjs-wasm', 1, 'GFLOP/s', (2 * s.m * s.n * s.k) / 1e6, wall, cpu);
     a.dispose();
     b.dispose();
   }
 }
 
-async function benchVae(be: Backend, backend: string, threads: number, steps: number): Promise<void> {
+async function benchVae(be: Backend, backend: string, threads: number, steps: number, runs: number): Promise<void> {
   const { loadMnist } = await import('../src/data/mnist.node.ts');
   const { Vae, classicVaeConfig } = await import('../src/models/vae.ts');
   const { train } = await import('../src/train/trainer.ts');
   const { train: tr } = loadMnist();
   const vae = new Vae(be, classicVaeConfig(), tr.x, tr.n);
-  // warm-up (JIT tier-up, first allocations), then the timed run
+  // warm-up (JIT tier-up, first allocations), then the timed runs
   await train(vae, { epochs: 1, batch: 128, lr: 1e-3, seed: 0, maxSteps: 3 });
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  const r = await train(vae, { epochs: 1, batch: 128, lr: 1e-3, seed: 1, maxSteps: steps });
-  const cpu = process.cpuUsage(cpu0);
-  rows.push({ what: 'VAE training, batch 128', backend, threads, medianMs: (r.seconds * 1000) / r.steps, bestMs: NaN,
-    median: r.samplesPerSecond, best: NaN, unit: 'samples/s', coresUsed: (cpu.user + cpu.system) / 1000 / (performance.now() - wall0) });
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await train(vae, { epochs: 1, batch: 128, lr: 1e-3, seed: 1 + i, maxSteps: steps });
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
   vae.release();
-  console.log(`${backend} ×${threads} VAE training: ${r.samplesPerSecond.toFixed(0)} samples/s over ${r.steps} steps`);
+  addRow('VAE training, batch 128', backend, threads, 'samples/s', (steps * 128) / 1000, wall, cpu);
 }
+
+/** scripts/bench-vae-torch.py under Debian's Python (where python3-torch installs), if torch imports. */
+function benchTorch(threads: number, steps: number, runs: number): void {
+  const python = '/usr/bin/python3';
+  const script = new URL('../scripts/bench-vae-torch.py', import.meta.url).pathname;
+  if (!existsSync(python)) {
+    console.log(`pytorch skipped: no ${python}`);
+    return;
+  }
+  const out: { samples_per_second: number; samples_per_cpu_second: number; cores_used: number; impl: string; blas: string }[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const stdout = execFileSync(python, [script, '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      out.push(JSON.parse(stdout));
+    }
+  } catch (e) {
+    console.log(`pytorch skipped: ${(e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e)}`);
+    return;
+  }
+  // the script reports rates; as per-run milliseconds of one "unit" (1000 samples) they fit addRow
+  const wall = out.map((o) => 1e6 / o.samples_per_second), cpu = out.map((o) => 1e6 / o.samples_per_cpu_second);
+  const r = addRow('VAE training, batch 128', 'pytorch-cpu', threads, 'samples/s', 1000, wall, cpu);
+  torchInfo = `${out[0]!.impl}, BLAS ${out[0]!.blas}`;
+  r.coresUsed = median(out.map((o) => o.cores_used));
+}
+let torchInfo = '';
 
 const load0 = loadavg()[0]!;
 const started = new Date();
+const vae = !process.argv.includes('--no-vae');
 
-benchMatmul(new CpuBackend(), 'ts-reference', 1, SHAPES, quick ? 2 : 3);
+benchMatmul(new CpuBackend(), 'ts-reference', 1, SHAPES.slice(0, 2), quick ? 2 : 3);
 for (const threads of [1, 2]) {
   const be = await createWasmBackend({ threads });
   benchMatmul(be, 'wasm-simd', threads);
-  if (!process.argv.includes('--no-vae')) await benchVae(be, 'wasm-simd', threads, quick ? 20 : 60);
+  if (vae) await benchVae(be, 'wasm-simd', threads, quick ? 20 : 40, quick ? 2 : 5);
   be.destroy();
 }
-if (!process.argv.includes('--no-vae')) await benchVae(new CpuBackend(), 'ts-reference', 1, quick ? 2 : 4);
+if (vae) await benchVae(new CpuBackend(), 'ts-reference', 1, quick ? 2 : 4, 1);
+if (vae && !process.argv.includes('--no-torch')) {
+  for (const threads of [1, 2]) benchTorch(threads, quick ? 10 : 30, quick ? 1 : 3);
+}
 if (!process.argv.includes('--no-tfjs')) {
   try {
     await benchTfjs();
@@ -133,32 +202,38 @@ const one = get('matmul 512³', 'wasm-simd', 1), two = get('matmul 512³', 'wasm
 const conditions = {
   date: started.toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
   loadAverageAtStart: load0, loadAverageAtEnd: loadavg()[0]!,
-  note: 'the machine was shared with other jobs; best-of is the least disturbed sample, median the typical one',
+  note: 'the machine was shared with other jobs; best-of is the least disturbed sample, median the typical one; ' +
+    'per-CPU-second figures divide by the process CPU time, which other jobs do not inflate',
 };
+const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a / b : null);
 const targets = {
-  matmul512SingleThreadGflops: { bar: 35, median: one?.median, best: one?.best },
-  twoThreadSpeedup: { bar: 1.6, median: two && one ? two.median / one.median : null, best: two && one ? two.best / one.best : null },
+  matmul512SingleThreadGflops: { bar: 35, median: one?.median, best: one?.best, cpuMedian: one?.cpuMedian, cpuBest: one?.cpuBest },
+  twoThreadSpeedup: { bar: 1.6, median: ratio(two?.median, one?.median), best: ratio(two?.best, one?.best) },
 };
 
 const day = started.toISOString().slice(0, 10);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL(`./results/cpu-wasm-${day}.json`, import.meta.url), `${JSON.stringify({ conditions, targets, rows }, null, 2)}\n`);
-const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '–');
+writeFileSync(new URL(`./results/cpu-wasm-${day}.json`, import.meta.url), `${JSON.stringify({ conditions, torch: torchInfo || null, targets, rows }, null, 2)}\n`);
 const md = [
-  `# CPU backend: WebAssembly SIMD vs TypeScript reference vs TF.js WASM (${day})`,
+  `# CPU backend: WebAssembly SIMD vs TypeScript reference, TF.js WASM and PyTorch (${day})`,
   '',
-  `${conditions.cpu}, ${conditions.cores} cores, Node ${conditions.node}; load average ${load0.toFixed(1)} at start, ${conditions.loadAverageAtEnd.toFixed(1)} at end (shared machine).`,
+  `${conditions.cpu}, ${conditions.cores} cores, Node ${conditions.node}; load average ${load0.toFixed(1)} at start, ` +
+  `${conditions.loadAverageAtEnd.toFixed(1)} at end (shared machine).${torchInfo ? ` PyTorch: ${torchInfo}.` : ''}`,
   '',
-  '| benchmark | backend | threads | median | best | unit | cores used | median per core used |',
-  '|---|---|---:|---:|---:|---|---:|---:|',
-  ...rows.map((r) => `| ${r.what} | ${r.backend} | ${r.threads} | ${f(r.median)} | ${f(r.best)} | ${r.unit} | ${r.coresUsed.toFixed(2)} | ${f(r.median / r.coresUsed)} |`),
+  '| benchmark | backend | threads | median | best | per CPU-s median | per CPU-s best | unit | cores used | load | n |',
+  '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.what} | ${r.backend} | ${r.threads} | ${f(r.median)} | ${f(r.best)} | ${f(r.cpuMedian)} | ${f(r.cpuBest)} | ` +
+    `${r.unit} | ${r.coresUsed.toFixed(2)} | ${r.load.toFixed(1)} | ${r.samples} |`),
   '',
-  `Targets (issue 7): 512³ single thread ≥ 35 GFLOP/s: median ${f(one?.median ?? NaN)}, best ${f(one?.best ?? NaN)}; ` +
+  `Targets (issue 7): 512³ single thread ≥ 35 GFLOP/s: wall median ${f(one?.median ?? NaN)}, best ${f(one?.best ?? NaN)}; ` +
+  `per CPU-second median ${f(one?.cpuMedian ?? NaN)}, best ${f(one?.cpuBest ?? NaN)}; ` +
   `two threads ≥ 1.6× one: median ${targets.twoThreadSpeedup.median?.toFixed(2) ?? '–'}×, best ${targets.twoThreadSpeedup.best?.toFixed(2) ?? '–'}×.`,
   '',
-  '"cores used" is process CPU time over wall time while timing: on a loaded machine two threads may get',
-  'less than two cores, and the speedup then measures the scheduler, not the kernel. "Median per core used"',
-  'divides by it: an estimate of the throughput per fully available core (threads add no work of their own).',
+  '"median"/"best" are by wall time per call (matmul) or per run (training). "per CPU-s" divides the same work by the',
+  'process CPU time of all its threads: it is not inflated by other jobs taking the cores, and for two threads it is the',
+  'throughput per core actually used. "cores used" is CPU time over wall time: on a loaded machine two threads may get',
+  'less than two cores, and the wall speedup then measures the scheduler, not the kernel. "load" is the 1-minute load',
+  'average (2 cores) right after the row.',
   '',
 ].join('\n');
 writeFileSync(new URL(`./results/cpu-wasm-${day}.md`, import.meta.url), md);
