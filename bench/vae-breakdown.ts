@@ -38,6 +38,8 @@ export interface KernelCallTiming {
   detail: string;
   /** median ms per call, replayed alone */
   ms: number;
+  /** median process CPU ms per call (steadier than wall time on a shared machine) */
+  cpuMs: number;
   min: number;
   max: number;
   /** share of the whole step's median */
@@ -54,13 +56,15 @@ export interface VaeBreakdown {
   loadavg: { start: number[]; end: number[] };
   /** the whole step (all its calls, one submission), median ms */
   stepMs: number;
+  /** process CPU ms per step, all threads */
+  stepCpuMs: number;
   stepMin: number;
   stepMax: number;
   /** Σ of the isolated calls' medians */
   sumOfCallsMs: number;
   calls: KernelCallTiming[];
   /** the calls grouped by kernel name, largest first */
-  byKernel: { kernel: string; calls: number; ms: number; share: number }[];
+  byKernel: { kernel: string; calls: number; ms: number; cpuMs: number; share: number }[];
   reps: number;
 }
 
@@ -114,7 +118,8 @@ function recording(be: Backend): { proxy: Backend; calls: Recorded[]; setOn(v: b
   return { proxy, calls, setOn: (v) => { on = v; } };
 }
 
-async function timeRun(be: Backend, run: () => void, probe: Tensor, reps: number, minSampleMs: number): Promise<{ median: number; min: number; max: number }> {
+/** Wall ms per call (median, min, max over reps) and the process CPU ms per call (all threads: the software adapters' workers too). */
+async function timeRun(be: Backend, run: () => void, probe: Tensor, reps: number, minSampleMs: number): Promise<{ median: number; min: number; max: number; cpu: number }> {
   const sync = async () => {
     await be.finish();
     await be.read(probe);
@@ -127,13 +132,17 @@ async function timeRun(be: Backend, run: () => void, probe: Tensor, reps: number
   const once = Math.max(performance.now() - t0, 1e-3);
   const inner = Math.max(1, Math.min(64, Math.ceil(minSampleMs / once)));
   const samples: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
     const s = performance.now();
     for (let i = 0; i < inner; i++) run();
     await sync();
     samples.push((performance.now() - s) / inner);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3 / inner);
   }
-  return stats(samples);
+  return { ...stats(samples), cpu: stats(cpu).median };
 }
 
 /** Deterministic pseudo-pixels in [0, 1] (a stand-in for MNIST when no data is given). */
@@ -186,14 +195,15 @@ export async function vaeStepBreakdown(backend: Backend, o: BreakdownOptions = {
       const fn = (backend as unknown as Record<string, (p: unknown) => void>)[c.kernel]!.bind(backend);
       const t = await timeRun(backend, () => { fn(c.params); backend.flush(); }, probe, reps, minSampleMs);
       const detail = describe(c.kernel, c.params);
-      calls.push({ index: i, kernel: c.kernel, detail, ms: t.median, min: t.min, max: t.max, share: t.median / whole.median });
-      log(`  ${i} ${c.kernel} ${detail}: ${t.median.toFixed(3)} ms`);
+      calls.push({ index: i, kernel: c.kernel, detail, ms: t.median, cpuMs: t.cpu, min: t.min, max: t.max, share: t.median / whole.median });
+      log(`  ${i} ${c.kernel} ${detail}: ${t.median.toFixed(3)} ms (${t.cpu.toFixed(3)} CPU ms)`);
     }
-    const groups = new Map<string, { calls: number; ms: number }>();
+    const groups = new Map<string, { calls: number; ms: number; cpuMs: number }>();
     for (const c of calls) {
-      const g = groups.get(c.kernel) ?? { calls: 0, ms: 0 };
+      const g = groups.get(c.kernel) ?? { calls: 0, ms: 0, cpuMs: 0 };
       g.calls++;
       g.ms += c.ms;
+      g.cpuMs += c.cpuMs;
       groups.set(c.kernel, g);
     }
     const byKernel = [...groups.entries()].map(([kernel, g]) => ({ kernel, ...g, share: g.ms / whole.median })).sort((a, b) => b.ms - a.ms);
@@ -201,7 +211,7 @@ export async function vaeStepBreakdown(backend: Backend, o: BreakdownOptions = {
       backend: backend.info.backend, summary: backend.info.summary,
       network: o.network ?? `${cfg.dataDim}-${cfg.encoderHidden.join('-')}-${cfg.latent} ${cfg.likelihood}`,
       batch, date: new Date().toISOString(), loadavg: { start: load0, end: loadavg() },
-      stepMs: whole.median, stepMin: whole.min, stepMax: whole.max,
+      stepMs: whole.median, stepCpuMs: whole.cpu, stepMin: whole.min, stepMax: whole.max,
       sumOfCallsMs: calls.reduce((s, c) => s + c.ms, 0), calls, byKernel, reps,
     };
   } finally {
@@ -217,16 +227,17 @@ export function breakdownMarkdown(b: VaeBreakdown): string {
     `### One VAE step on ${b.summary}: ${b.network}, batch ${b.batch}`,
     '',
     `${b.date}; load average ${b.loadavg.start.map((v) => v.toFixed(2)).join('/')} at start, ${b.loadavg.end.map((v) => v.toFixed(2)).join('/')} at end.`,
-    `Whole step (one submission, finish + readback): median ${f(b.stepMs)} ms (${f(b.stepMin)}–${f(b.stepMax)}), ${(1000 * b.batch / b.stepMs).toFixed(0)} samples/s. ` +
+    `Whole step (one submission, finish + readback): median ${f(b.stepMs)} ms (${f(b.stepMin)}–${f(b.stepMax)}), ${(1000 * b.batch / b.stepMs).toFixed(0)} samples/s; ` +
+      `${f(b.stepCpuMs)} ms of process CPU time (all threads), ${(1000 * b.batch / b.stepCpuMs).toFixed(0)} samples per CPU-second. ` +
       `Σ of the ${b.calls.length} calls timed alone: ${f(b.sumOfCallsMs)} ms.`,
     '',
-    '| kernel | calls | ms | share of step |',
-    '|---|---:|---:|---:|',
-    ...b.byKernel.map((g) => `| ${g.kernel} | ${g.calls} | ${f(g.ms)} | ${pct(g.share)} |`),
+    '| kernel | calls | ms | CPU ms | share of step |',
+    '|---|---:|---:|---:|---:|',
+    ...b.byKernel.map((g) => `| ${g.kernel} | ${g.calls} | ${f(g.ms)} | ${f(g.cpuMs)} | ${pct(g.share)} |`),
     '',
-    '| # | kernel | shape | ms (median) | min–max | share |',
-    '|---:|---|---|---:|---:|---:|',
-    ...b.calls.map((c) => `| ${c.index} | ${c.kernel} | ${c.detail} | ${f(c.ms)} | ${f(c.min)}–${f(c.max)} | ${pct(c.share)} |`),
+    '| # | kernel | shape | ms (median) | min–max | CPU ms | share |',
+    '|---:|---|---|---:|---:|---:|---:|',
+    ...b.calls.map((c) => `| ${c.index} | ${c.kernel} | ${c.detail} | ${f(c.ms)} | ${f(c.min)}–${f(c.max)} | ${f(c.cpuMs)} | ${pct(c.share)} |`),
     '',
   ];
   return lines.join('\n');

@@ -8,6 +8,7 @@
 // Writes bench/results/vae-<backend>.json and .md (and vae.md with --all).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend.ts';
@@ -23,7 +24,13 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-interface Row { network: string; batch: number; steps: number; samplesPerSecond: number; msPerStep: number }
+interface Row {
+  network: string; batch: number; steps: number; samplesPerSecond: number; msPerStep: number;
+  /** samples per second of process CPU time (all threads, the software adapters' workers included): steadier than wall time when other work shares the cores */
+  samplesPerCpuSecond: number;
+  /** load average (1 min) before and after the timed run */
+  load: [number, number];
+}
 
 const CASES: { network: string; cfg: VaeConfig; batch: number }[] = [
   { network: '784-400-20 (classic)', cfg: classicVaeConfig(), batch: 32 },
@@ -40,17 +47,27 @@ async function measure(be: Backend, steps: number): Promise<Row[]> {
     const vae = new Vae(be, c.cfg, ds.x, ds.n);
     // warm-up: pipelines compiled, buffers pooled
     await train(vae, { epochs: 1, batch: c.batch, lr: 1e-3, seed: 0, maxSteps: 3 });
+    const load0 = loadavg()[0]!;
+    const cpu0 = process.cpuUsage();
     const r = await train(vae, { epochs: 100, batch: c.batch, lr: 1e-3, seed: 1, maxSteps: steps, checkEvery: 20 });
-    rows.push({ network: c.network, batch: c.batch, steps, samplesPerSecond: r.samplesPerSecond, msPerStep: (1000 * r.seconds) / steps });
-    process.stderr.write(`${be.info.summary}: ${c.network} batch ${c.batch}: ${r.samplesPerSecond.toFixed(0)} samples/s\n`);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    rows.push({
+      network: c.network, batch: c.batch, steps, samplesPerSecond: r.samplesPerSecond, msPerStep: (1000 * r.seconds) / steps,
+      samplesPerCpuSecond: (steps * c.batch) / cpuSeconds, load: [load0, loadavg()[0]!],
+    });
+    process.stderr.write(`${be.info.summary}: ${c.network} batch ${c.batch}: ${r.samplesPerSecond.toFixed(0)} samples/s, ${((steps * c.batch) / cpuSeconds).toFixed(0)} per CPU-s\n`);
     vae.release();
   }
   return rows;
 }
 
 function markdown(title: string, rows: Row[]): string {
-  const lines = [`### ${title}`, '', '| network | batch | samples/s | ms/step | steps |', '|---|---:|---:|---:|---:|'];
-  for (const r of rows) lines.push(`| ${r.network} | ${r.batch} | ${r.samplesPerSecond.toFixed(0)} | ${r.msPerStep.toFixed(1)} | ${r.steps} |`);
+  const lines = [`### ${title}`, '', `${new Date().toISOString()}, ${cpus().length} CPUs; per CPU-s: samples per second of this process's CPU time (all threads); load: 1-minute load average before → after.`, '',
+    '| network | batch | samples/s | ms/step | samples per CPU-s | load | steps |', '|---|---:|---:|---:|---:|---|---:|'];
+  for (const r of rows) {
+    lines.push(`| ${r.network} | ${r.batch} | ${r.samplesPerSecond.toFixed(0)} | ${r.msPerStep.toFixed(1)} | ${r.samplesPerCpuSecond.toFixed(0)} | ${r.load.map((v) => v.toFixed(1)).join(' → ')} | ${r.steps} |`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -66,7 +83,7 @@ async function main(): Promise<void> {
     return;
   }
   const choice = arg('backend') ?? 'llvmpipe';
-  const steps = Number(arg('steps') ?? 20);
+  const steps = Number(arg('steps') ?? 40);
   let be: Backend;
   if (choice === 'cpu') {
     const { CpuBackend } = await import('../src/cpu/backend.ts');
