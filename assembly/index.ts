@@ -3,6 +3,7 @@
 // the module allocates nothing: src/wasm/backend.ts owns every byte above
 // HEAP_BASE and passes byte offsets.
 export { matmulThread, matmulScratchBytes } from './matmul';
+export { runThread } from './threads';
 export {
   activationForward, activationBackward, axpy, scale, sgd,
   sumRows, sumCols, sumAll, countNonFinite,

@@ -145,7 +145,8 @@ async function benchVae(be: Backend, backend: string, threads: number, steps: nu
     cpu.push((c.user + c.system) / 1000);
   }
   vae.release();
-  addRow('VAE training, batch 128', backend, threads, 'samples/s', (steps * 128) / 1000, wall, cpu);
+  // samples per millisecond × 1000 = samples/s
+  addRow('VAE training, batch 128', backend, threads, 'samples/s', steps * 128 * 1000, wall, cpu);
 }
 
 /** scripts/bench-vae-torch.py under Debian's Python (where python3-torch installs), if torch imports. */
@@ -166,9 +167,9 @@ function benchTorch(threads: number, steps: number, runs: number): void {
     console.log(`pytorch skipped: ${(e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e)}`);
     return;
   }
-  // the script reports rates; as per-run milliseconds of one "unit" (1000 samples) they fit addRow
+  // the script reports rates; as the milliseconds 1000 samples took they fit addRow's work / ms
   const wall = out.map((o) => 1e6 / o.samples_per_second), cpu = out.map((o) => 1e6 / o.samples_per_cpu_second);
-  const r = addRow('VAE training, batch 128', 'pytorch-cpu', threads, 'samples/s', 1000, wall, cpu);
+  const r = addRow('VAE training, batch 128', 'pytorch-cpu', threads, 'samples/s', 1000 * 1000, wall, cpu);
   torchInfo = `${out[0]!.impl}, BLAS ${out[0]!.blas}`;
   r.coresUsed = median(out.map((o) => o.cores_used));
 }

@@ -1,6 +1,6 @@
 // The WebAssembly SIMD backend against the TypeScript references (src/cpu), on
-// one thread, two threads (threshold 0: every matmul is split, so the thread
-// partition meets the ragged edges too), the unshared single-thread build and
+// one thread, two threads (thresholds 0: every matmul, Adam and Bernoulli call is
+// split, so the thread partition meets the ragged edges too), the unshared single-thread build and
 // the plain-SIMD build (the others use relaxed-SIMD FMA where Node has it).
 // Tolerances: the WASM kernels sum in f32 lanes (the references in float64),
 // so matmul gets atol 5e-7·k, the row sums of the likelihood kernels rtol 1e-5,
@@ -291,10 +291,10 @@ function suite(label: string, make: () => Promise<WasmBackend>, expectThreads: n
 }
 
 suite('WebAssembly backend, 1 thread', () => createWasmBackend({ threads: 1 }), 1);
-suite('WebAssembly backend, 2 threads', () => createWasmBackend({ threads: 2, threadThreshold: 0 }), 2);
+suite('WebAssembly backend, 2 threads', () => createWasmBackend({ threads: 2, threadThreshold: 0, elementThreshold: 0 }), 2);
 suite('WebAssembly backend, unshared memory (no SharedArrayBuffer)', () => createWasmBackend({ shared: false }), 1);
 // the plain-SIMD build (4×8 tile, no FMA): what engines without relaxed SIMD run
-suite('WebAssembly backend, plain SIMD build, 2 threads', () => createWasmBackend({ threads: 2, threadThreshold: 0, fma: false }), 2);
+suite('WebAssembly backend, plain SIMD build, 2 threads', () => createWasmBackend({ threads: 2, threadThreshold: 0, elementThreshold: 0, fma: false }), 2);
 
 describe('WebAssembly build', () => {
   it('is reproducible: rebuilding assembly/ gives the committed bytes', () => {

@@ -25,6 +25,8 @@ export interface WasmKernelExports {
   heapBase(): number;
   matmulScratchBytes(): number;
   matmulThread(desc: number, tid: number, nthreads: number): void;
+  /** one thread's share of the job at desc (assembly/threads.ts): what the pool's workers run */
+  runThread(desc: number, tid: number, nthreads: number): void;
   activationForward(x: number, y: number, n: number, act: number): void;
   activationBackward(y: number, dy: number, dx: number, n: number, act: number, accumulate: number): void;
   axpy(x: number, y: number, n: number, alpha: number): void;
@@ -52,7 +54,7 @@ export interface WasmKernelExports {
 export interface ThreadPool {
   /** threads including the calling one */
   readonly size: number;
-  run(desc: number, nthreads: number, own: () => void): void;
+  run(desc: number, nthreads: number, own: () => void, kernel?: string): void;
   destroy(): void;
 }
 
@@ -64,6 +66,8 @@ export interface WasmBackendOptions {
   pool?: ThreadPool | null;
   /** multiply-adds (m·n·k·batch) from which matmul uses the pool; default 2^21 (~0.1 ms of work, well above a thread wake-up) */
   threadThreshold?: number;
+  /** elements from which Adam and the Bernoulli log-likelihood (+backward) use the pool; default 2^16 (~0.1 ms of work) */
+  elementThreshold?: number;
   /** where it runs, for info.summary */
   where?: string;
 }
@@ -82,8 +86,10 @@ export class WasmTensor implements Tensor {
 
 const ACT_CODE: Record<K.Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 const LOGVAR_CODE: Record<K.LogvarMode, number> = { element: 0, column: 1, scalar: 2 };
-/** i32 slots of a matmul descriptor (assembly/matmul.ts) */
-const DESC_SLOTS = 18;
+/** i32 slots of a job descriptor: the kind, then up to 18 arguments (assembly/threads.ts, assembly/matmul.ts) */
+const DESC_SLOTS = 19;
+/** job kinds of assembly/threads.ts */
+const JOB = { matmul: 0, adam: 1, bernoulliLogLik: 2, bernoulliLogLikBackward: 3 } as const;
 
 type Arrays<P> = { [Q in keyof P]: P[Q] extends Tensor ? Float32Array : P[Q] extends Tensor | undefined ? Float32Array | undefined : P[Q] };
 
@@ -95,6 +101,7 @@ export class WasmBackend implements Backend {
   private readonly arena: Arena;
   private readonly pool: ThreadPool | null;
   private readonly threadThreshold: number;
+  private readonly elementThreshold: number;
   private readonly desc: number;
   private scratch = 0;
   private scratchBytes = 0;
@@ -109,8 +116,9 @@ export class WasmBackend implements Backend {
     this.pool = opts.pool ?? null;
     this.threads = this.pool?.size ?? 1;
     this.threadThreshold = opts.threadThreshold ?? 1 << 21;
+    this.elementThreshold = opts.elementThreshold ?? 1 << 16;
     this.arena = new Arena(this.memory, this.k.heapBase(), opts.maxPages);
-    this.desc = this.arena.alloc(DESC_SLOTS * 4, 'matmul descriptor');
+    this.desc = this.arena.alloc(DESC_SLOTS * 4, 'job descriptor');
     const threads = this.threads > 1 ? `${this.threads} threads` : '1 thread';
     this.info = { backend: 'cpu', summary: `cpu (WebAssembly SIMD, ${threads}${opts.where ? `, ${opts.where}` : ''})` };
   }
@@ -240,8 +248,9 @@ export class WasmBackend implements Backend {
     const nthreads = this.pool && work >= this.threadThreshold ? this.pool.size : 1;
     const per = this.matmulScratch(nthreads);
     this.heap();
-    const d = this.desc >> 2;
     const slots = this.heapI32;
+    slots[this.desc >> 2] = JOB.matmul;
+    const d = (this.desc >> 2) + 1;
     slots[d] = a; slots[d + 1] = b; slots[d + 2] = c; slots[d + 3] = bias;
     slots[d + 4] = s.m; slots[d + 5] = s.n; slots[d + 6] = s.k;
     slots[d + 7] = s.transA ? 1 : 0; slots[d + 8] = s.transB ? 1 : 0;
@@ -250,8 +259,26 @@ export class WasmBackend implements Backend {
     this.heapF32[d + 14] = s.alpha;
     slots[d + 15] = s.accumulate ? 1 : 0;
     slots[d + 16] = this.scratch; slots[d + 17] = per;
-    if (nthreads > 1) this.pool!.run(this.desc, nthreads, () => this.k.matmulThread(this.desc, 0, nthreads));
-    else this.k.matmulThread(this.desc, 0, 1);
+    if (nthreads > 1) this.pool!.run(this.desc, nthreads, () => this.k.runThread(this.desc, 0, nthreads));
+    else this.k.matmulThread(this.desc + 4, 0, 1);
+  }
+
+  /** Whether an elementwise kernel over n elements is worth the pool's wake-up. */
+  private split(n: number): boolean {
+    return this.pool !== null && n >= this.elementThreshold;
+  }
+
+  /** Runs job `kind` on every thread of the pool; `args` are i32 slots except those at `floatSlots`. */
+  private runJob(kernel: keyof typeof JOB, args: number[], floatSlots: number[] = []): void {
+    this.heap();
+    const d = this.desc >> 2;
+    this.heapI32[d] = JOB[kernel];
+    for (let i = 0; i < args.length; i++) {
+      if (floatSlots.includes(i)) this.heapF32[d + 1 + i] = args[i]!;
+      else this.heapI32[d + 1 + i] = args[i]!;
+    }
+    const nthreads = this.pool!.size;
+    this.pool!.run(this.desc, nthreads, () => this.k.runThread(this.desc, 0, nthreads), kernel);
   }
 
   // -------------------------------------------------------- likelihood and KL
@@ -287,14 +314,18 @@ export class WasmBackend implements Backend {
   bernoulliLogLik(p: K.BernoulliLogLikParams<Tensor>): void {
     checkBernoulliLogLik(p);
     const k = 'bernoulliLogLik';
-    this.k.bernoulliLogLik(this.ptr(p.x, k, 'x'), this.ptr(p.logits, k, 'logits'), this.ptr(p.out, k, 'out'), p.rows, p.cols);
+    const args = [this.ptr(p.x, k, 'x'), this.ptr(p.logits, k, 'logits'), this.ptr(p.out, k, 'out'), p.rows, p.cols] as const;
+    if (this.split(p.rows * p.cols) && p.rows > 1) this.runJob(k, [...args]);
+    else this.k.bernoulliLogLik(...args);
   }
 
   bernoulliLogLikBackward(p: K.BernoulliLogLikBackwardParams<Tensor>): void {
     checkBernoulliLogLikBackward(p);
     const k = 'bernoulliLogLikBackward';
-    this.k.bernoulliLogLikBackward(this.ptr(p.x, k, 'x'), this.ptr(p.logits, k, 'logits'), this.ptr(p.dOut, k, 'dOut'),
-      this.ptr(p.dLogits, k, 'dLogits'), p.rows, p.cols, p.accumulate ? 1 : 0);
+    const args = [this.ptr(p.x, k, 'x'), this.ptr(p.logits, k, 'logits'), this.ptr(p.dOut, k, 'dOut'),
+      this.ptr(p.dLogits, k, 'dLogits'), p.rows, p.cols, p.accumulate ? 1 : 0] as const;
+    if (this.split(p.rows * p.cols) && p.rows > 1) this.runJob(k, [...args]);
+    else this.k.bernoulliLogLikBackward(...args);
   }
 
   klStdNormal(p: K.KlStdNormalParams<Tensor>): void {
@@ -379,8 +410,10 @@ export class WasmBackend implements Backend {
   adam(p: K.AdamParams<Tensor>): void {
     const { biasCorrection1, biasCorrection2, weightDecay } = checkAdam(p);
     const k = 'adam';
-    this.k.adam(this.ptr(p.param, k, 'param'), this.ptr(p.grad, k, 'grad'), this.ptr(p.m, k, 'm'), this.ptr(p.v, k, 'v'),
-      p.n, p.lr, p.beta1, p.beta2, p.eps, biasCorrection1, biasCorrection2, weightDecay);
+    const args = [this.ptr(p.param, k, 'param'), this.ptr(p.grad, k, 'grad'), this.ptr(p.m, k, 'm'), this.ptr(p.v, k, 'v'),
+      p.n, p.lr, p.beta1, p.beta2, p.eps, biasCorrection1, biasCorrection2, weightDecay] as const;
+    if (this.split(p.n)) this.runJob(k, [...args], [5, 6, 7, 8, 9, 10, 11]);
+    else this.k.adam(...args);
   }
 
   sgd(p: K.SgdParams<Tensor>): void {

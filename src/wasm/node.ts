@@ -13,6 +13,8 @@ export interface WasmBackendNodeOptions {
   threads?: number;
   /** multiply-adds from which matmul is split over the threads */
   threadThreshold?: number;
+  /** elements from which Adam and the Bernoulli log-likelihood (+backward) are split over the threads */
+  elementThreshold?: number;
   /** false: the single-thread build on an unshared memory (what a browser without cross-origin isolation gets) */
   shared?: boolean;
   /** false: the plain-SIMD build even where relaxed SIMD (FMA) is available */
@@ -91,7 +93,7 @@ export async function createWasmBackend(opts: WasmBackendNodeOptions = {}): Prom
     const pool = threads > 1 ? await startThreadPool(module, memory, threads, startNodeThread) : null;
     return new WasmBackend({
       memory, exports: instance.exports as unknown as WasmKernelExports, maxPages: MAX_PAGES, pool,
-      threadThreshold: opts.threadThreshold, where: `${pool ? 'Node worker_threads' : 'shared memory'}${fmaNote}`,
+      threadThreshold: opts.threadThreshold, elementThreshold: opts.elementThreshold, where: `${pool ? 'Node worker_threads' : 'shared memory'}${fmaNote}`,
     });
   }
   const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });

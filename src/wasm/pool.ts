@@ -56,8 +56,8 @@ export async function startThreadPool(
 
   return {
     size: threads,
-    run(desc: number, nthreads: number, own: () => void): void {
-      if (destroyed) throw new KernelError('matmul', 'the thread pool was destroyed');
+    run(desc: number, nthreads: number, own: () => void, kernel = 'matmul'): void {
+      if (destroyed) throw new KernelError(kernel, 'the thread pool was destroyed');
       Atomics.store(ctrl, CTRL.DESC, desc);
       Atomics.store(ctrl, CTRL.NTHREADS, nthreads);
       Atomics.store(ctrl, CTRL.PENDING, nthreads - 1);
@@ -75,7 +75,7 @@ export async function startThreadPool(
       if (ownError) throw ownError;
       if (Atomics.load(ctrl, CTRL.ERROR) !== 0) {
         Atomics.store(ctrl, CTRL.ERROR, 0);
-        throw new KernelError('matmul', `a worker thread failed: ${errors.splice(0).join('; ') || 'unknown error'}`);
+        throw new KernelError(kernel, `a worker thread failed: ${errors.splice(0).join('; ') || 'unknown error'}`);
       }
     },
     destroy(): void {

@@ -1,8 +1,9 @@
-// One matmul thread of the WebAssembly backend (plain JavaScript, so Node's
+// One kernel thread of the WebAssembly backend (plain JavaScript, so Node's
 // worker_threads and the browser's Web Workers load it without a build step).
 // It instantiates the kernel module on the shared memory, then sleeps on the
 // generation word of the control block; each new generation is one job: run
-// this thread's share, decrement the pending count, wake the caller at zero.
+// this thread's share (runThread of assembly/threads.ts: matmul, Adam or the
+// Bernoulli log-likelihood), decrement the pending count, wake the caller at zero.
 // The control layout is CTRL in src/wasm/pool.ts.
 const GEN = 0;
 const PENDING = 1;
@@ -29,7 +30,7 @@ export async function serveKernelThread(init, post) {
     const nthreads = Atomics.load(ctrl, NTHREADS);
     if (tid >= nthreads) continue;
     try {
-      kernels.matmulThread(Atomics.load(ctrl, DESC), tid, nthreads);
+      kernels.runThread(Atomics.load(ctrl, DESC), tid, nthreads);
     } catch (e) {
       Atomics.store(ctrl, ERROR, 1);
       post({ error: `thread ${tid}: ${e instanceof Error ? e.message : String(e)}` });
