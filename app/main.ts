@@ -361,6 +361,8 @@ function showcaseRows(data: AppData, rows: number): Float32Array {
 /** The device is gone: stop the run, keep the last good parameters, offer the CPU. */
 function deviceWasLost(text: string): void {
   app.controller?.fail();
+  // a read-back in flight may fail before device.lost settles (mapAsync: "unmapped before mapping was resolved"): the notice replaces its error
+  showError('run-error', null);
   const s = app.snapshot;
   setText('lost-text', `${text}. ` +
     (s ? `The parameters read back at ${app.runner?.unitName ?? 'step'} ${s.step} (test objective ${fmt(s.test)}) are kept.` : 'No parameters were read back yet; training restarts.'));

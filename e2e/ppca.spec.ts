@@ -1,8 +1,11 @@
 // PPCA on small synthetic data in the browser on WebGPU: exact EM reaches the
 // closed-form optimum, the estimator panel orders the estimates as the theory
 // says, and a downloaded model file loads back with the same log-likelihood.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { latentgpu } from './cli.ts';
 import { canvasContrast, curves, expect, openApp, screenshot, setValue, test } from './fixtures.ts';
 
 export async function setupPpca(page: Page): Promise<void> {
@@ -68,12 +71,17 @@ test('PPCA exact EM on synthetic data reaches the closed-form optimum; estimator
   await screenshot(page, 'ppca-estimators');
 });
 
-test('download then upload of a model round-trips', async ({ page }) => {
+/** The synthetic data of setupPpca, as CLI options (src/cli/program.ts). */
+const SYNTHETIC_CLI = ['--data', 'synthetic', '--n', '500', '--dim', '16', '--true-latent', '2', '--sigma', '0.3', '--data-seed', '1'];
+
+test('download then upload of a model round-trips, and the file is the CLI\'s PPCA model file both ways', async ({ page }) => {
   await setupPpca(page);
   await setValue(page, 'steps-per-tick', '5');
   await page.locator('#btn-step').click();
   await page.locator('#btn-step').click();
   await expect(page.getByTestId('step')).toHaveText('10');
+  // the step counter moves before the refresh that measures the test objective: wait for the step to end
+  await expect(page.getByTestId('state')).toHaveText('idle');
   const test0 = await num(page, 'test-objective');
   const downloadPromise = page.waitForEvent('download');
   await page.locator('#btn-download').click();
@@ -82,6 +90,12 @@ test('download then upload of a model round-trips', async ({ page }) => {
   const path = await download.path();
   const bytes = readFileSync(path);
   expect(bytes.length).toBeGreaterThan(16 * 2 * 4);
+  // the CLI evaluates the app's file on the same data (regenerated from the file's synthetic_data metadata)
+  const exactTest = (await curves(page)).test.at(-1)![1];
+  const cliEval = await latentgpu(['eval', '--model', path, '--data', 'synthetic', '--estimator', 'exact']);
+  expect(cliEval.model).toBe('ppca');
+  expect(cliEval.n, 'test rows the CLI evaluated').toBe(100);
+  expect(cliEval.exact_loglik as number, 'CLI eval of the app\'s file vs the app\'s test log-likelihood').toBeCloseTo(exactTest, 3);
 
   await page.locator('#btn-reset').click();
   await expect(page.getByTestId('test-objective')).toHaveText('–');
@@ -99,6 +113,15 @@ test('download then upload of a model round-trips', async ({ page }) => {
   await expect(page.getByTestId('model-error')).toContainText('broken.safetensors');
   await page.locator('#btn-step').click();
   await expect(page.getByTestId('step')).toHaveText('10');
+
+  // a model trained by the CLI loads here with the CLI's test log-likelihood
+  const out = join(mkdtempSync(join(tmpdir(), 'latentgpu-e2e-')), 'ppca-cli.safetensors');
+  const cliTrain = await latentgpu(['train', '--model', 'ppca', '--latent', '2', '--iters', '20', ...SYNTHETIC_CLI, '--out', out]);
+  await page.getByTestId('model-file').setInputFiles(out);
+  await expect(page.getByTestId('model-status')).toContainText('loaded ppca-cli.safetensors');
+  await expect(page.getByTestId('model-error')).toBeHidden();
+  expect((await curves(page)).test[0]![1], 'app test log-likelihood of the CLI\'s file').toBeCloseTo(cliTrain.test_loglik as number, 3);
+  await screenshot(page, 'model-from-cli');
 });
 
 test('a device lost mid-training shows a notice, and training continues on the CPU from the last parameters', async ({ page }) => {
@@ -113,6 +136,7 @@ test('a device lost mid-training shows a notice, and training continues on the C
   await expect(lost).toBeVisible({ timeout: 15_000 });
   await expect(lost).toContainText('device was lost');
   await expect(page.getByTestId('state')).toHaveText('failed');
+  await expect(page.getByTestId('run-error'), 'the notice, not a read-back error').toBeHidden();
   const kept = Number(await lost.getAttribute('data-test-objective'));
   expect(Number.isFinite(kept), `test objective of the kept parameters: ${kept}`).toBe(true);
   await screenshot(page, 'device-lost');
