@@ -65,7 +65,7 @@ fn grad_logits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   dLogits[e] = select(g, dLogits[e] + g, gp.accumulate != 0u);
 }
 
-// grad_logits for cols a multiple of 4: four elements of one row per invocation
+// grad_logits for cols a multiple of 4: vec4s of one row at a time
 // (vec4 loads: see elementwise.wgsl on llvmpipe's storage loads)
 @group(0) @binding(9) var<storage, read> gx4: array<vec4f>;
 @group(0) @binding(10) var<storage, read> glogits4: array<vec4f>;
@@ -73,11 +73,13 @@ fn grad_logits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 @compute @workgroup_size(WG)
 fn grad_logits4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = gid.x + gid.y * nwg.x * WG;
   let cols4 = gp.cols / 4u;
-  if (e >= gp.rows * cols4) { return; }
-  let l = glogits4[e];
-  let s = vec4f(sigmoid(l.x), sigmoid(l.y), sigmoid(l.z), sigmoid(l.w));
-  let g = dOut[e / cols4] * (gx4[e] - s);
-  dLogits4[e] = select(g, dLogits4[e] + g, gp.accumulate != 0u);
+  // grid-stride loop (src/gpu/ops/launch.ts VEC4_ITEMS)
+  let step = nwg.x * nwg.y * WG;
+  for (var e = gid.x + gid.y * nwg.x * WG; e < gp.rows * cols4; e += step) {
+    let l = glogits4[e];
+    let s = vec4f(sigmoid(l.x), sigmoid(l.y), sigmoid(l.z), sigmoid(l.w));
+    let g = dOut[e / cols4] * (gx4[e] - s);
+    dLogits4[e] = select(g, dLogits4[e] + g, gp.accumulate != 0u);
+  }
 }

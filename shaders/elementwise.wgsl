@@ -141,11 +141,11 @@ fn act_derivative4(out: vec4f) -> vec4f {
   return vec4f(act_derivative(out.x), act_derivative(out.y), act_derivative(out.z), act_derivative(out.w));
 }
 
-// abp.n counts elements; one invocation per 4
+// abp.n counts elements; a grid-stride loop over vec4s (src/gpu/ops/launch.ts VEC4_ITEMS)
 @compute @workgroup_size(WG)
 fn activation_backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(gid, nwg);
-  if (i < abp.n / 4u) {
+  let step = nwg.x * nwg.y * WG;
+  for (var i = linear_index(gid, nwg); i < abp.n / 4u; i += step) {
     let g = dy4[i] * act_derivative4(y4[i]);
     if (abp.accumulate != 0u) { dx4[i] = dx4[i] + g; } else { dx4[i] = g; }
   }
@@ -169,18 +169,19 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   dst[i] = v;
 }
 
-// gp.cols a multiple of 4; one invocation per 4 destination elements
+// gp.cols a multiple of 4; a grid-stride loop over destination vec4s
 @compute @workgroup_size(WG)
 fn gather_rows4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(gid, nwg);
   let cols4 = gp.cols / 4u;
-  if (i >= gp.rows * cols4) { return; }
-  let r = i / cols4;
-  let j = i - r * cols4;
-  let s = idx[r];
-  var v = vec4f(0.0);
-  if (s < gp.srcRows) { v = src4[s * cols4 + j]; }
-  dst4[i] = v;
+  let step = nwg.x * nwg.y * WG;
+  for (var i = linear_index(gid, nwg); i < gp.rows * cols4; i += step) {
+    let r = i / cols4;
+    let j = i - r * cols4;
+    let s = idx[r];
+    var v = vec4f(0.0);
+    if (s < gp.srcRows) { v = src4[s * cols4 + j]; }
+    dst4[i] = v;
+  }
 }
 
 struct ScatterParams { rows: u32, cols: u32, dstRows: u32, accumulate: u32 }

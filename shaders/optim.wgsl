@@ -56,16 +56,18 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 @compute @workgroup_size(WG)
 fn adam4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(gid, nwg);
-  if (i >= ap.n / 4u) { return; }
-  let g = grad4[i];
-  let mi = ap.beta1 * m4[i] + ap.oneMinusBeta1 * g;
-  let vi = ap.beta2 * v4[i] + ap.oneMinusBeta2 * g * g;
-  m4[i] = mi;
-  v4[i] = vi;
-  let w = param4[i];
-  let update = (mi / ap.biasCorrection1) / (sqrt(vi / ap.biasCorrection2) + ap.eps);
-  param4[i] = w - ap.lr * (update + ap.weightDecay * w);
+  // grid-stride loop: a few vec4 per invocation (src/gpu/ops/launch.ts VEC4_ITEMS)
+  let step = nwg.x * nwg.y * WG;
+  for (var i = linear_index(gid, nwg); i < ap.n / 4u; i += step) {
+    let g = grad4[i];
+    let mi = ap.beta1 * m4[i] + ap.oneMinusBeta1 * g;
+    let vi = ap.beta2 * v4[i] + ap.oneMinusBeta2 * g * g;
+    m4[i] = mi;
+    v4[i] = vi;
+    let w = param4[i];
+    let update = (mi / ap.biasCorrection1) / (sqrt(vi / ap.biasCorrection2) + ap.eps);
+    param4[i] = w - ap.lr * (update + ap.weightDecay * w);
+  }
 }
 
 struct SgdParams { n: u32, lr: f32 }

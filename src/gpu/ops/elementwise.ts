@@ -9,7 +9,7 @@ import {
   checkScatterRows,
 } from '../../shapes/elementwise.ts';
 import type { WebGpuBackend } from '../backend.ts';
-import { prefix, vec4Ok, vec4Workgroup } from './launch.ts';
+import { prefix, vec4Ok, vec4Threads, vec4Workgroup } from './launch.ts';
 
 /** How two tensors share storage: WebGPU forbids overlapping writable bindings in one dispatch. */
 export type Overlap = 'none' | 'same' | 'partial';
@@ -109,7 +109,7 @@ export function activationBackward(gpu: WebGpuBackend, p: K.ActivationBackwardPa
   if (vec4Ok(p.n)) {
     const k = gpu.registry.get('elementwise', 'activation_backward4', { ...actConstants(p.act), WG: vec4Workgroup(gpu) });
     const v = (t: Tensor) => prefix(gpu, t, p.n);
-    gpu.dispatch1D(k, { y4: v(p.y), dy4: v(p.dy), dx4: v(p.dx) }, { n: p.n, accumulate: p.accumulate ? 1 : 0 }, p.n / 4);
+    gpu.dispatch1D(k, { y4: v(p.y), dy4: v(p.dy), dx4: v(p.dx) }, { n: p.n, accumulate: p.accumulate ? 1 : 0 }, vec4Threads(p.n / 4));
     return;
   }
   const k = gpu.registry.get('elementwise', 'activation_backward', actConstants(p.act));
@@ -126,7 +126,7 @@ export function gatherRows(gpu: WebGpuBackend, p: K.GatherRowsParams<Tensor>): v
   if (vec4Ok(p.cols)) {
     const k = gpu.registry.get('elementwise', 'gather_rows4', { WG: vec4Workgroup(gpu) });
     gpu.dispatch1D(k, { src4: prefix(gpu, p.src, srcRows * p.cols), idx: p.idx, dst4: prefix(gpu, p.dst, n) },
-      { rows: p.rows, cols: p.cols, srcRows }, n / 4);
+      { rows: p.rows, cols: p.cols, srcRows }, vec4Threads(n / 4));
     return;
   }
   const k = gpu.registry.get('elementwise', 'gather_rows');

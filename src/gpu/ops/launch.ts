@@ -1,9 +1,20 @@
 // Launch shapes of the vec4 elementwise kernels, per adapter, as measured
-// (bench/vae-breakdown.ts, Adam over 653k parameters): Mesa llvmpipe runs each
-// workgroup on one thread as a loop over 8-lane SIMD batches, and 64-invocation
-// workgroups were ~2× faster there than 256; SwiftShader was ~2× faster at 256.
+// (Adam over the VAE's 653k parameters): Mesa llvmpipe runs each workgroup on one
+// thread as a loop over 8-lane SIMD batches, and 64-invocation workgroups were ~2×
+// faster there than 256; SwiftShader was ~2× faster at 256. Both pay a fixed cost
+// per invocation (SwiftShader ~90 ns, measured with a store-only kernel), so each
+// invocation walks VEC4_ITEMS vec4s in a grid-stride loop: 16 took ~½ (llvmpipe)
+// and ~⅔ (SwiftShader) of the CPU time of one per invocation.
 import type { Tensor } from '../../backend.ts';
 import type { WebGpuBackend } from '../backend.ts';
+
+/** vec4s per invocation (on average) of the grid-stride vec4 kernels */
+export const VEC4_ITEMS = 16;
+
+/** Invocations for a grid-stride vec4 kernel over n4 vec4s. */
+export function vec4Threads(n4: number): number {
+  return Math.ceil(n4 / VEC4_ITEMS);
+}
 
 const workgroups = new WeakMap<WebGpuBackend, number>();
 

@@ -9,7 +9,7 @@ import {
   checkKlStdNormal, checkKlStdNormalBackward,
 } from '../../shapes/likelihood.ts';
 import type { WebGpuBackend } from '../backend.ts';
-import { prefix, vec4Ok, vec4Workgroup } from './launch.ts';
+import { prefix, vec4Ok, vec4Threads, vec4Workgroup } from './launch.ts';
 import { COL_WORKGROUP, colChunking, colGrid, dispatchRows, rowLayout, sumAllInto, sumColsInto } from './reduce.ts';
 
 /** Threads per workgroup of the elementwise gradient kernels. */
@@ -79,7 +79,7 @@ export function bernoulliLogLikBackward(gpu: WebGpuBackend, p: K.BernoulliLogLik
   if (vec4Ok(p.cols) && p.rows > 0) {
     const k = gpu.registry.get('bernoulli', 'grad_logits4', { WG: vec4Workgroup(gpu) });
     gpu.dispatch1D(k, { gx4: prefix(gpu, p.x, n), glogits4: prefix(gpu, p.logits, n), dOut: p.dOut, dLogits4: prefix(gpu, p.dLogits, n) },
-      { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, n / 4);
+      { rows: p.rows, cols: p.cols, accumulate: p.accumulate ? 1 : 0 }, vec4Threads(n / 4));
     return;
   }
   const k = gpu.registry.get('bernoulli', 'grad_logits', { WG: ELEMENTWISE_WG });

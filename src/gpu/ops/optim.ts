@@ -5,7 +5,7 @@ import type * as K from '../../kernels.ts';
 import { checkAdam, checkSgd } from '../../shapes/optim.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import { needDisjoint } from './elementwise.ts';
-import { prefix, vec4Ok, vec4Workgroup } from './launch.ts';
+import { prefix, vec4Ok, vec4Threads, vec4Workgroup } from './launch.ts';
 
 export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
   const s = checkAdam(p);
@@ -17,7 +17,7 @@ export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
   if (vec4Ok(p.n)) {
     const k = gpu.registry.get('optim', 'adam4', { WG: vec4Workgroup(gpu) });
     const v = (t: Tensor) => prefix(gpu, t, p.n);
-    gpu.dispatch1D(k, { param4: v(p.param), grad4: v(p.grad), m4: v(p.m), v4: v(p.v) }, params, p.n / 4);
+    gpu.dispatch1D(k, { param4: v(p.param), grad4: v(p.grad), m4: v(p.m), v4: v(p.v) }, params, vec4Threads(p.n / 4));
     return;
   }
   const k = gpu.registry.get('optim', 'adam');
