@@ -21,9 +21,25 @@ import re
 import struct
 import time
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+def _threads_from_argv():
+    # OpenBLAS (the usual libblas.so.3 behind Debian's torch) starts one thread
+    # per core unless told before it loads; torch.set_num_threads does not reach it
+    import sys
+    for i, arg in enumerate(sys.argv):
+        if arg == '--threads' and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if arg.startswith('--threads='):
+            return arg.split('=', 1)[1]
+    return '1'
+
+
+os.environ.setdefault('OPENBLAS_NUM_THREADS', _threads_from_argv())
+os.environ.setdefault('OMP_NUM_THREADS', _threads_from_argv())
+
+import torch  # noqa: E402 (after the thread settings)
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
