@@ -1,0 +1,88 @@
+// Trains the TensorFlow.js reference VAE (bench/tfjs/vae.ts) on the canonical
+// MNIST split and reports its test −ELBO and −IWAE_K, to set against
+// `latentgpu train --model vae --json` (docs/vae-results.md).
+//
+//   npx tsx scripts/reference-vae-tfjs.ts [--epochs 20] [--batch 128] [--lr 1e-3] [--seed 0]
+//       [--backend wasm|cpu] [--iwae-k 1000] [--iwae-rows N] [--subset N]
+//
+// Prints progress on stderr and one JSON object on stdout.
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createTfjsVae, initTfjsBackend } from '../bench/tfjs/vae.ts';
+import { loadMnist } from '../src/data/mnist.node.ts';
+import { epochPermutation } from '../src/train/rng.ts';
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({
+    options: {
+      epochs: { type: 'string', default: '20' },
+      batch: { type: 'string', default: '128' },
+      lr: { type: 'string', default: '1e-3' },
+      seed: { type: 'string', default: '0' },
+      backend: { type: 'string', default: 'wasm' },
+      'iwae-k': { type: 'string', default: '1000' },
+      'iwae-rows': { type: 'string' },
+      subset: { type: 'string' },
+    },
+  });
+  const epochs = Number(a.epochs);
+  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`--epochs must be a non-negative integer, got '${a.epochs}'`);
+  const batch = positiveInt('batch', a.batch!);
+  const lr = Number(a.lr);
+  if (!(lr > 0)) throw new Error(`--lr must be positive, got '${a.lr}'`);
+  const seed = Number(a.seed);
+  const K = positiveInt('iwae-k', a['iwae-k']!);
+  if (a.backend !== 'wasm' && a.backend !== 'cpu') throw new Error(`--backend must be wasm or cpu, got '${a.backend}'`);
+  const backend = await initTfjsBackend(a.backend);
+
+  const { train, test } = loadMnist(a.subset ? { subset: positiveInt('subset', a.subset) } : {});
+  const D = train.D;
+  const iwaeRows = a['iwae-rows'] ? Math.min(test.n, positiveInt('iwae-rows', a['iwae-rows'])) : test.n;
+  const vae = createTfjsVae({ dataDim: D, lr, seed });
+  const load0 = loadavg();
+  const batchX = new Float32Array(batch * D);
+  const perEpoch: number[] = [];
+  const t0 = performance.now();
+  for (let e = 0; e < epochs; e++) {
+    const perm = epochPermutation(train.n, seed, e);
+    let sum = 0;
+    for (let s = 0; s < train.n; s += batch) {
+      const rows = Math.min(batch, train.n - s);
+      for (let r = 0; r < rows; r++) batchX.set(train.x.subarray(perm[s + r]! * D, (perm[s + r]! + 1) * D), r * D);
+      const loss = vae.trainStep(batchX, rows);
+      if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at epoch ${e + 1}, step ${vae.step}`);
+      sum += loss * rows;
+    }
+    perEpoch.push(sum / train.n);
+    console.error(`epoch ${e + 1}/${epochs}: train −ELBO ${(sum / train.n).toFixed(3)} nats/sample, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const load1 = loadavg();
+  const elbo = vae.evaluateElbo(test.x, test.n);
+  console.error(`test ELBO ${elbo.elbo.toFixed(3)} (log p(x|z) ${elbo.logLik.toFixed(3)}, KL ${elbo.kl.toFixed(3)})`);
+  const t1 = performance.now();
+  const iwae = vae.evaluateIwae(test.x, K, iwaeRows);
+  const iwaeSeconds = (performance.now() - t1) / 1000;
+  console.error(`test IWAE_${K} ${iwae.iwae.toFixed(3)} on ${iwaeRows} rows, ${iwaeSeconds.toFixed(1)} s`);
+  vae.dispose();
+  console.log(JSON.stringify({
+    impl: 'tfjs 4.22 (autodiff + Adam by TF.js)', backend, seed, epochs, batch, lr,
+    n_train: train.n, n_test: test.n, params: vae.paramCount,
+    train_neg_elbo_per_epoch: perEpoch,
+    test_elbo: elbo.elbo, test_loglik: elbo.logLik, test_kl: elbo.kl,
+    test_iwae: iwae.iwae, iwae_k: K, iwae_rows: iwaeRows,
+    train_seconds: trainSeconds, samples_per_second: (epochs * train.n) / trainSeconds, iwae_seconds: iwaeSeconds,
+    loadavg_start: load0, loadavg_end_train: load1, loadavg_end: loadavg(),
+  }));
+}
+
+main().catch((e: unknown) => {
+  console.error(`reference-vae-tfjs: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
