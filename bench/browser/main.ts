@@ -45,8 +45,8 @@ async function timeIt(call: () => void, sync: () => Promise<void>, reps = 3, min
   await sample(1);
   const once = await sample(1);
   const inner = Math.max(1, Math.min(32, Math.ceil(minSampleMs / once)));
-  const xs: number[] = [];
-  for (let r = 0; r < reps; r++) xs.push(await sample(inner));
+  const xs: number[] = inner === 1 ? [once] : [];
+  while (xs.length < reps) xs.push(await sample(inner));
   return stats(xs);
 }
 

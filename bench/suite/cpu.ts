@@ -3,7 +3,7 @@
 // TypeScript reference kernels and the WebAssembly SIMD backend, each on the
 // same matmul shapes, memory-bound kernels, VAE networks and PPCA problems as the
 // adapters.
-//   npx tsx bench/suite/cpu.ts --backend ts|wasm --out FILE [--parts matmul,memory,vae,ppca]
+//   npx tsx bench/suite/cpu.ts --backend ts|wasm --out FILE [--parts matmul,memory,vae,ppca|ppca-nocurve]
 import { cpus, loadavg } from 'node:os';
 import type { Backend } from '../../src/backend.ts';
 import { CpuBackend } from '../../src/cpu/backend.ts';
@@ -35,7 +35,10 @@ if (parts.has('memory')) {
   if (m.skipped.length) notes.push(`${target}: not implemented, skipped: ${m.skipped.join(', ')}`);
 }
 if (parts.has('vae')) rows.push(...await measureVae(be, { target, log: say }));
-if (parts.has('ppca')) rows.push(...await measurePpca(be, { target, log: say }));
+if (parts.has('ppca') || parts.has('ppca-nocurve')) {
+  rows.push(...await measurePpca(be, { target, log: say, noCurve: !parts.has('ppca') }));
+  if (!parts.has('ppca')) notes.push(`${target}: PPCA without the cost curve (time budget)`);
+}
 be.destroy();
 
 const report: ChildReport = {
