@@ -9,7 +9,7 @@ import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts'
 import { factories } from './models/index.ts';
 import { PPCA_METHOD } from './models/ppca.ts';
 import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
-import { backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, untilLost, type BackendChoice } from './runtime.ts';
+import { backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark, timeTraining } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
 import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
@@ -523,8 +523,8 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   backend: () => app.backend?.info.summary ?? null,
   crossOriginIsolated: () => globalThis.crossOriginIsolated === true,
   /** training samples/s of a model on a fresh backend of its own (the page's run is untouched) */
-  measureTraining: async (choice: BackendChoice, kind: ModelKind, cfg: Partial<ModelConfig>, seconds: number) => {
-    const { backend } = await openBackend(choice);
+  measureTraining: async (choice: BackendChoice, kind: ModelKind, cfg: Partial<ModelConfig>, seconds: number, threads?: number) => {
+    const backend = choice === 'cpu' ? await openCpuBackend(threads) : (await openBackend(choice)).backend;
     try {
       return { backend: backend.info.summary, samplesPerSecond: await timeTraining(backend, kind, cfg, seconds) };
     } finally {

@@ -26,10 +26,10 @@ export function hasWebGpuApi(): boolean {
 let wasmFailure: string | null = null;
 
 /** The WebAssembly SIMD backend, or the TypeScript kernels (with the reason) where it cannot start. */
-export async function openCpuBackend(): Promise<Backend> {
+export async function openCpuBackend(threads?: number): Promise<Backend> {
   if (wasmFailure === null) {
     try {
-      return await createWasmBackend();
+      return await createWasmBackend(threads === undefined ? {} : { threads });
     } catch (e) {
       wasmFailure = (e as Error).message;
       console.warn(`WebAssembly SIMD backend unavailable, using the TypeScript kernels: ${wasmFailure}`);

@@ -3,7 +3,7 @@
 // by `vite preview` (cross-origin isolated, so the WebAssembly backend gets its
 // Web Worker threads). Not a test: prints each run, the median, the backend and
 // the load average.
-//   npx vite build && npx tsx e2e/measure-cpu-vae.ts [runs] [seconds per run] [--backend webgpu|cpu]
+//   npx vite build && npx tsx e2e/measure-cpu-vae.ts [runs] [seconds per run] [--backend webgpu|cpu] [--threads N]
 import { loadavg } from 'node:os';
 import { chromium } from '@playwright/test';
 import { preview } from 'vite';
@@ -11,6 +11,8 @@ import { preview } from 'vite';
 const args = process.argv.slice(2);
 const flag = args.indexOf('--backend');
 const choice = flag >= 0 ? args.splice(flag, 2)[1]! : 'cpu';
+const tflag = args.indexOf('--threads');
+const threads = tflag >= 0 ? Number(args.splice(tflag, 2)[1]) : null;
 const runs = Number(args[0] ?? 5);
 const seconds = Number(args[1] ?? 4);
 const PORT = Number(process.env.LATENTGPU_E2E_PORT ?? 4329);
@@ -29,9 +31,9 @@ try {
   let backend = '';
   for (let r = 0; r < runs; r++) {
     const res = await page.evaluate(
-      ([c, s]) => (window as unknown as { latentgpu: { measureTraining(c: string, k: string, cfg: object, s: number): Promise<{ backend: string; samplesPerSecond: number }> } })
-        .latentgpu.measureTraining(c as string, 'vae', { hidden: [400], latent: 20, batch: 128, stepsPerTick: 5, likelihood: 'bernoulli' }, s as number),
-      [choice, seconds] as const,
+      ([c, s, t]) => (window as unknown as { latentgpu: { measureTraining(c: string, k: string, cfg: object, s: number, t?: number): Promise<{ backend: string; samplesPerSecond: number }> } })
+        .latentgpu.measureTraining(c as string, 'vae', { hidden: [400], latent: 20, batch: 128, stepsPerTick: 5, likelihood: 'bernoulli' }, s as number, t ?? undefined),
+      [choice, seconds, threads] as const,
     );
     backend = res.backend;
     rates.push(res.samplesPerSecond);
