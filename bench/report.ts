@@ -113,7 +113,7 @@ export function markdown(res: SuiteResults): string {
     };
     const v1 = vg(HEADLINE_VAE, VAE_CASES[1]!.cfg), v2 = vg(vaeRowName(VAE_CASES[3]!), LARGE_VAE);
     const pct = (x?: number) => (x === undefined ? '–' : `${((100 * x) / p.median).toFixed(0)}%`);
-    L.push(`| ${t} | ${fmt(p.median)} (${range(p)}, wg ${String(p.params?.workgroup)}) | ${fmt(m5?.median)} | ${pct(m5?.median)} | ${fmt(m10?.median)} | ${pct(m10?.median)} | ${fmt(v1)} | ${pct(v1)} | ${fmt(v2)} | ${pct(v2)} |`);
+    L.push(`| ${t} | ${fmt(p.median)} (${range(p)}${p.params?.workgroup ? `, wg ${String(p.params.workgroup)}` : ''}) | ${fmt(m5?.median)} | ${pct(m5?.median)} | ${fmt(m10?.median)} | ${pct(m10?.median)} | ${fmt(v1)} | ${pct(v1)} | ${fmt(v2)} | ${pct(v2)} |`);
   }
   L.push('');
 
