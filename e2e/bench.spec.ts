@@ -9,6 +9,7 @@ test('the benchmark tab measures WebGPU and the CPU backend and shows the raw JS
   await expect(page.getByTestId('bench-status')).toHaveText('done', { timeout: 150_000 });
   const result = JSON.parse(await page.getByTestId('bench-json').inputValue()) as {
     adapter: { isFallbackAdapter: boolean } | null;
+    cpu: string;
     figures: { name: string; unit: string; webgpu: number | null; cpu: number | null }[];
   };
   expect(result.adapter).not.toBeNull();
@@ -16,6 +17,9 @@ test('the benchmark tab measures WebGPU and the CPU backend and shows the raw JS
   expect(names).toContain('matmul 256³');
   expect(names.some((n) => n.startsWith('VAE'))).toBe(true);
   expect(names.some((n) => n.startsWith('PPCA exact EM'))).toBe(true);
+  expect(names).toContain('VAE 784→400→20 (classic) training, batch 128');
+  expect(result.cpu, 'the CPU column is the WebAssembly backend').toContain('WebAssembly SIMD');
+  for (const f of result.figures) console.log(`${f.name}: WebGPU ${f.webgpu?.toFixed(1)} / CPU ${f.cpu?.toFixed(1)} ${f.unit}`);
   for (const f of result.figures) {
     expect(f.webgpu, `${f.name} on WebGPU`).toBeGreaterThan(0);
     expect(f.cpu, `${f.name} on the CPU`).toBeGreaterThan(0);
