@@ -10,10 +10,13 @@
 //   PyTorch (scripts/bench-vae-torch.py with Debian's /usr/bin/python3, if it
 //   imports torch): the same model's training throughput.
 // Every row records the 1-minute load average when it was measured.
-// Writes bench/results/cpu-wasm-<date>.json and .md. Usage:
+// Writes bench/results/cpu-wasm-<date>.json and .md. A partial run (--quick or
+// any --no-…, e.g. bench/run.ts's TF.js anchor) does not replace a full run's
+// files of the same day: it then writes cpu-wasm-<date>-partial.json and .md.
+// Usage:
 //   npx tsx bench/cpu-wasm.ts [--quick] [--no-tfjs] [--no-vae] [--no-torch]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import type { Backend } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
@@ -24,6 +27,8 @@ const reps = quick ? 5 : 21;
 
 interface Row {
   what: string; backend: string; threads: number; unit: string;
+  /** wall milliseconds of the median and the fastest timed call (run); bench/run.ts reads medianMs */
+  medianMs: number; bestMs: number;
   /** throughput by wall time: median and best over the timed calls (runs) */
   median: number; best: number;
   /** throughput per second of process CPU time (all threads): median and best */
@@ -61,7 +66,7 @@ function addRow(what: string, backend: string, threads: number, unit: string, wo
   // CPU time is counted in scheduler ticks on some kernels: a zero would be an infinite rate
   const cpuOk = cpu.filter((c) => c > 0);
   const r: Row = {
-    what, backend, threads, unit,
+    what, backend, threads, unit, medianMs: median(wall), bestMs: Math.min(...wall),
     median: work / median(wall), best: work / Math.min(...wall),
     cpuMedian: cpuOk.length ? work / median(cpuOk) : NaN, cpuBest: cpuOk.length ? work / Math.min(...cpuOk) : NaN,
     coresUsed: cpu.reduce((a, b) => a + b, 0) / wall.reduce((a, b) => a + b, 0),
@@ -213,10 +218,14 @@ const targets = {
 };
 
 const day = started.toISOString().slice(0, 10);
+const partial = quick || process.argv.some((a) => a.startsWith('--no-'));
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL(`./results/cpu-wasm-${day}.json`, import.meta.url), `${JSON.stringify({ conditions, torch: torchInfo || null, targets, rows }, null, 2)}\n`);
+const fullFile = new URL(`./results/cpu-wasm-${day}.json`, import.meta.url);
+const holdsFullRun = existsSync(fullFile) && (JSON.parse(readFileSync(fullFile, 'utf8')) as { partial?: boolean }).partial === false;
+const stem = partial && holdsFullRun ? `cpu-wasm-${day}-partial` : `cpu-wasm-${day}`;
+writeFileSync(new URL(`./results/${stem}.json`, import.meta.url), `${JSON.stringify({ conditions, partial, torch: torchInfo || null, targets, rows }, null, 2)}\n`);
 const md = [
-  `# CPU backend: WebAssembly SIMD vs TypeScript reference, TF.js WASM and PyTorch (${day})`,
+  `# CPU backend: WebAssembly SIMD vs TypeScript reference, TF.js WASM and PyTorch (${day}${partial ? ', partial run' : ''})`,
   '',
   `${conditions.cpu}, ${conditions.cores} cores, Node ${conditions.node}; load average ${load0.toFixed(1)} at start, ` +
   `${conditions.loadAverageAtEnd.toFixed(1)} at end (shared machine).${torchInfo ? ` PyTorch: ${torchInfo}.` : ''}`,
@@ -237,6 +246,6 @@ const md = [
   'average (2 cores) right after the row.',
   '',
 ].join('\n');
-writeFileSync(new URL(`./results/cpu-wasm-${day}.md`, import.meta.url), md);
+writeFileSync(new URL(`./results/${stem}.md`, import.meta.url), md);
 console.log(md);
 process.exit(0);
