@@ -149,6 +149,11 @@ test('a device lost mid-training shows a notice, and training continues on the C
   expect(restored, 'test log-likelihood of the restored parameters').toBeCloseTo(kept, 3);
   await page.locator('#btn-step').click();
   await expect(page.getByTestId('step')).toHaveText('5');
+  await expect(page.getByTestId('state')).toHaveText('idle');
+  // the step-size schedule resumes at the kept step (α small by then), not at α₀: no setback
+  const train = (await curves(page)).train;
+  console.log(`after continuing: train ${train[0]![1]} → ${train.at(-1)![1]} over 5 steps`);
+  expect(train.at(-1)![1], 'train log-likelihood 5 steps after continuing').toBeGreaterThan(train[0]![1] - 0.03);
   await screenshot(page, 'device-lost-continued');
 });
 

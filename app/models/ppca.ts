@@ -5,7 +5,9 @@
 // minibatch stream, the global step t of the Robbins–Monro step sizes α_t and
 // (online EM) the running sufficient statistics between ticks, so the page's
 // run is the same run as the CLI's `--method sem|oem`. Each tick ends with the
-// exact train log-likelihood. Pictures come from the posterior means
+// exact train log-likelihood. A model file holds W, μ, σ² and the step: stochastic
+// EM resumes its step-size schedule there; online EM's running statistics are
+// not in the file, so a loaded online-EM run starts them afresh (γ₀ = 1). Pictures come from the posterior means
 // E = M⁻¹Wᵀ(x − μ), reconstructions W E + μ and prior samples W z + μ (the
 // noise-free decoder mean), all computed by the backend's kernels.
 import type { Backend, Tensor } from '../../src/backend.ts';
@@ -76,7 +78,11 @@ class PpcaRunner implements ModelRunner {
       this.fitter = null;
     } else if (kind === 'ppca-sem') {
       this.em = null;
-      this.fitter = createSemFitter(be, train, { ...common, lr: cfg.semLr, tau: cfg.semTau, kappa: cfg.semKappa });
+      // resuming at global step t₀ (a model file's step): α₀(1 + (t₀+t)/τ)^−κ = α₀(1 + t₀/τ)^−κ · (1 + t/(τ+t₀))^−κ,
+      // so a fitter counting from 0 with α₀' and τ' continues the same schedule
+      const t0 = cfg.semTau > 0 ? start : 0;
+      const lr = cfg.semLr * (1 + t0 / Math.max(cfg.semTau, 1e-300)) ** -cfg.semKappa;
+      this.fitter = createSemFitter(be, train, { ...common, lr, tau: cfg.semTau + t0, kappa: cfg.semKappa });
     } else if (kind === 'ppca-oem') {
       this.em = null;
       this.fitter = createOemFitter(be, train, { ...common, kappa: cfg.oemKappa });
