@@ -6,9 +6,9 @@
 // anchor), bench/suite/webgpu.ts, bench/tfjs/bench.ts; report: bench/report.ts.
 //   npx tsx bench/run.ts [--adapters gpu,llvmpipe,swiftshader] [--no-cpu] [--no-tfjs] [--out-dir DIR]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { markdown, svgChart, type SuiteResults } from './report.ts';
 import { ROOT, argValue, conditions, log, pkgVersion, type BenchRow, type ChildReport } from './suite/common.ts';
 
@@ -79,12 +79,15 @@ try {
 /** bench/cpu-wasm.ts (its own files) for TF.js's WASM backend on the CPU: the CPU-side anchor. */
 async function cpuWasmAnchor(): Promise<void> {
   const day = new Date().toISOString().slice(0, 10);
-  const file = join(ROOT, 'bench', 'results', `cpu-wasm-${day}.json`);
   log('\n== bench/cpu-wasm.ts --quick (TF.js WASM anchor)');
   const s = performance.now();
+  const wall = Date.now();
   const code = await run([...tsx, 'bench/cpu-wasm.ts', '--quick', '--no-vae']);
   const seconds = (performance.now() - s) / 1e3;
-  if (code !== 0 || !existsSync(file)) {
+  // a partial run writes cpu-wasm-<day>-partial.json when the day's full run is already there: take the file this run wrote
+  const file = [`cpu-wasm-${day}-partial.json`, `cpu-wasm-${day}.json`].map((f) => join(ROOT, 'bench', 'results', f))
+    .find((f) => existsSync(f) && statSync(f).mtimeMs >= wall - 1000) ?? '';
+  if (code !== 0 || !file) {
     children.push({ name: 'bench/cpu-wasm.ts', status: 'failed', seconds, message: `exit code ${code}` });
     notes.push(`bench/cpu-wasm.ts failed (exit code ${code}): no TF.js WASM anchor`);
     return;
@@ -95,7 +98,7 @@ async function cpuWasmAnchor(): Promise<void> {
   };
   const rows: BenchRow[] = raw.rows.filter((r) => r.backend === 'tfjs-wasm' && r.what === 'matmul 512³').map((r) => ({
     group: 'matmul', impl: 'tfjs', target: 'cpu-wasm', name: r.what, unit: r.unit, median: r.median, min: NaN, max: r.best, reps: NaN, ms: r.medianMs,
-    params: { threads: r.threads, source: 'bench/cpu-wasm.ts' },
+    params: { threads: r.threads, source: `bench/results/${basename(file)}` },
   }));
   children.push({ name: 'bench/cpu-wasm.ts (TF.js WASM)', status: 'ok', seconds, report: { target: 'cpu-wasm', impl: 'tfjs', adapter: null, rows, notes: ['TF.js WASM (XNNPACK, SIMD, one thread) from bench/cpu-wasm.ts: median and best of its timed calls'], loadavg: { start: [raw.conditions?.loadAverageAtStart ?? NaN], end: [raw.conditions?.loadAverageAtEnd ?? NaN] }, seconds } });
 }
