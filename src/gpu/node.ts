@@ -84,11 +84,13 @@ async function tryChoice(choice: Exclude<AdapterChoice, 'auto'>): Promise<Attemp
 }
 
 /**
- * A ready WebGPU device in Node. `auto` prefers a real GPU, then SwiftShader,
- * then llvmpipe. Throws NoAdapterError (saying how to get one) when none answers.
+ * A ready WebGPU device in Node. `auto` prefers a real GPU, then llvmpipe, then
+ * SwiftShader: of the two software adapters llvmpipe trains the VAE 5–10× faster
+ * here (bench/results/2026-12-01-vm.md), so it goes first when both are installed.
+ * Throws NoAdapterError (saying how to get one) when none answers.
  */
 export async function acquireNodeDevice(choice: AdapterChoice = adapterChoiceFromEnv()): Promise<GpuDevice> {
-  const order: Exclude<AdapterChoice, 'auto'>[] = choice === 'auto' ? ['gpu', 'swiftshader', 'llvmpipe'] : [choice];
+  const order: Exclude<AdapterChoice, 'auto'>[] = choice === 'auto' ? ['gpu', 'llvmpipe', 'swiftshader'] : [choice];
   const why: string[] = [];
   for (const c of order) {
     let r: Attempt;
