@@ -15,6 +15,7 @@ import { CpuBackend } from '../src/cpu/backend.ts';
 import type * as K from '../src/kernels.ts';
 import type { WasmBackend } from '../src/wasm/backend.ts';
 import { createWasmBackend } from '../src/wasm/node.ts';
+import { startThreadPool } from '../src/wasm/pool.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
 import { train } from '../src/train/trainer.ts';
 import { expectClose, randomArray, rng } from './gpu.ts';
@@ -310,4 +311,19 @@ describe('WebAssembly build', () => {
       rmSync(out, { recursive: true, force: true });
     }
   }, 300_000);
+});
+
+describe('WebAssembly thread pool', () => {
+  it('a worker that never answers is an error naming the kernel, not a hang', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const module = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    // a "started" thread that serves nothing: what a dead worker looks like to the caller
+    const pool = await startThreadPool(module, memory, 2, async () => ({ terminate() {} }), { jobTimeoutMs: 300 });
+    let ownRan = false;
+    const t0 = Date.now();
+    expect(() => pool.run(0, 2, () => { ownRan = true; }, 'adam')).toThrow(/adam: 1 worker thread\(s\) did not finish a job within 0\.3 s/);
+    expect(ownRan).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    pool.destroy();
+  });
 });

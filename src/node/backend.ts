@@ -1,7 +1,7 @@
 // Backend selection in Node: WebGPU through Dawn when an adapter answers, else
 // (for `auto`) the CPU backend with a clear message saying why.
 import '../gpu/shaders.node.ts';
-import type { Backend } from '../backend.ts';
+import { KernelError, type Backend } from '../backend.ts';
 import { CpuBackend } from '../cpu/backend.ts';
 import { WebGpuBackend } from '../gpu/backend.ts';
 import { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
@@ -31,13 +31,18 @@ export async function createWebGpuBackend(adapter: AdapterChoice = adapterChoice
 }
 
 /**
- * The CPU backend: WebAssembly SIMD kernels (src/wasm) on every core, or the
- * TypeScript references when WebAssembly cannot load or LATENTGPU_CPU=reference.
+ * The CPU backend: WebAssembly SIMD kernels (src/wasm) on every core (or on
+ * LATENTGPU_CPU_THREADS of them), or the TypeScript references when WebAssembly
+ * cannot load or LATENTGPU_CPU=reference.
  */
 export async function createCpuBackend(log: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<Backend> {
   if (process.env.LATENTGPU_CPU === 'reference') return new CpuBackend();
+  const threads = process.env.LATENTGPU_CPU_THREADS;
+  if (threads !== undefined && !(Number.isInteger(Number(threads)) && Number(threads) >= 1)) {
+    throw new KernelError('cpu backend', `LATENTGPU_CPU_THREADS must be a whole number ≥ 1, not '${threads}'`);
+  }
   try {
-    return await createWasmBackend();
+    return await createWasmBackend(threads === undefined ? {} : { threads: Number(threads) });
   } catch (e) {
     log(`latentgpu: the WebAssembly CPU backend did not load (${e instanceof Error ? e.message : String(e)}); using the TypeScript reference kernels.`);
     return new CpuBackend();

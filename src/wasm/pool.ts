@@ -27,6 +27,11 @@ export interface ThreadHandle {
 /** Starts a worker with `init`; resolves once it reports { ready }, rejects on { error } or exit. */
 export type ThreadStarter = (init: ThreadInit, onError: (message: string) => void) => Promise<ThreadHandle>;
 
+/** Longest one wait of the caller on the pending count before it re-checks. */
+const WAIT_SLICE_MS = 1000;
+/** A thread's share of one kernel call takes milliseconds; minutes mean it is gone. */
+const JOB_TIMEOUT_MS = 120_000;
+
 function canBlock(ctrl: Int32Array): boolean {
   try {
     Atomics.wait(ctrl, CTRL.WORDS - 1, 1, 0);
@@ -38,7 +43,9 @@ function canBlock(ctrl: Int32Array): boolean {
 
 export async function startThreadPool(
   module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, start: ThreadStarter,
+  opts: { jobTimeoutMs?: number } = {},
 ): Promise<ThreadPool> {
+  const jobTimeoutMs = opts.jobTimeoutMs ?? JOB_TIMEOUT_MS;
   const sab = new SharedArrayBuffer(CTRL.WORDS * 4);
   const ctrl = new Int32Array(sab);
   const errors: string[] = [];
@@ -69,8 +76,14 @@ export async function startThreadPool(
       } catch (e) {
         ownError = e;
       }
+      // The wait is bounded and re-checked: a wake-up that never comes (a worker that
+      // died, or a lost notify) must become an error naming the kernel, not a hang.
+      const t0 = Date.now();
       for (let left = Atomics.load(ctrl, CTRL.PENDING); left !== 0; left = Atomics.load(ctrl, CTRL.PENDING)) {
-        if (blocking) Atomics.wait(ctrl, CTRL.PENDING, left);
+        if (blocking) Atomics.wait(ctrl, CTRL.PENDING, left, Math.min(WAIT_SLICE_MS, jobTimeoutMs));
+        if (Date.now() - t0 > jobTimeoutMs) {
+          throw new KernelError(kernel, `${left} worker thread(s) did not finish a job within ${jobTimeoutMs / 1000} s; LATENTGPU_CPU_THREADS=1 runs the CPU backend without worker threads`);
+        }
       }
       if (ownError) throw ownError;
       if (Atomics.load(ctrl, CTRL.ERROR) !== 0) {

@@ -24,8 +24,11 @@ export async function serveKernelThread(init, post) {
   let gen = init.gen;
   post({ ready: tid });
   for (;;) {
-    Atomics.wait(ctrl, GEN, gen);
-    gen = Atomics.load(ctrl, GEN);
+    // bounded, then re-checked: a notify that was missed costs one slice, not the run
+    Atomics.wait(ctrl, GEN, gen, 1000);
+    const next = Atomics.load(ctrl, GEN);
+    if (next === gen) continue;
+    gen = next;
     if (Atomics.load(ctrl, STOP) !== 0) return;
     const nthreads = Atomics.load(ctrl, NTHREADS);
     if (tid >= nthreads) continue;
