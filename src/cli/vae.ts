@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { subsetRows, type Dataset } from '../data/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import type { TensorMap } from '../io/safetensors.ts';
 import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR, type Likelihood, type VarianceMode } from '../models/decoder.ts';
@@ -167,8 +167,11 @@ export const train: Runner = async (ctx) => {
   const side = Math.round(Math.sqrt(ds.D));
   const images = side * side === ds.D;
   const files: string[] = [];
+  // rows spread over the test set as subsetRows picks them: the MNIST split is ordered
+  // by digit, its first 32 rows are all zeros
   const nShow = Math.min(32, ctx.test.n);
-  const { recon } = await reconstruct(model, testSet, nShow);
+  const shownRows = Uint32Array.from({ length: nShow }, (_, i) => Math.floor((i * ctx.test.n) / nShow));
+  const { recon } = await reconstruct(model, testSet, shownRows);
   const means = await latentMeans(model, testSet);
   testSet.release();
   const latentTensors: TensorMap = { means: f32(means, [ctx.test.n, cfg.latent]) };
@@ -176,7 +179,7 @@ export const train: Runner = async (ctx) => {
   await saveSafetensors(join(runDir, 'test_latent_means.safetensors'), latentTensors, { model: kind, what: 'posterior means of the test rows' });
   files.push('test_latent_means.safetensors');
   if (images) {
-    writePng(join(runDir, 'reconstructions.png'), interleaveRows(ctx.test.x, recon, nShow, ds.D), 2 * nShow, side, 16);
+    writePng(join(runDir, 'reconstructions.png'), interleaveRows(subsetRows(ctx.test, nShow).x, recon, nShow, ds.D), 2 * nShow, side, 16);
     writePng(join(runDir, 'prior_samples.png'), await priorSamples(model, 64, cfg.seed + 1), 64, side, 8);
     files.push('reconstructions.png', 'prior_samples.png');
     if (cfg.latent === 2) {

@@ -172,13 +172,19 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
   return { iwae: total2 / n, K, rows: n, perRow };
 }
 
-/** Posterior means E_q[z] (rows×d) and reconstructions E[x | z = mean] (rows×D) of the first `rows` rows. */
-export async function reconstruct(model: LatentVariableModel, set: EvalSet, rows: number): Promise<{ means: Float32Array; recon: Float32Array }> {
+/**
+ * Posterior means E_q[z] (rows×d) and reconstructions E[x | z = mean] (rows×D) of
+ * the first `rows` rows, or of the rows at `indices` into the set (for the
+ * per-point model these also index its fitted q table).
+ */
+export async function reconstruct(model: LatentVariableModel, set: EvalSet, rows: number | Uint32Array): Promise<{ means: Float32Array; recon: Float32Array }> {
   const be = model.backend;
-  rows = Math.min(rows, set.data.n);
+  const indices = typeof rows === 'number' ? arange(0, Math.min(rows, set.data.n)) : rows;
+  for (const i of indices) need(i < set.data.n, 'reconstruct', `row ${i} is outside the set's ${set.data.n} rows`);
+  rows = indices.length;
   const t = allocate(be, rows, model.dataDim, model.latent);
   try {
-    be.upload(t.idx, arange(0, rows));
+    be.upload(t.idx, indices);
     be.gatherRows({ src: set.x, idx: t.idx, dst: t.x, rows, cols: model.dataDim });
     model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
     model.decoder.forward(t.mu, rows);
