@@ -4,18 +4,41 @@
 //
 //   npx tsx scripts/reference-vae-tfjs.ts [--epochs 20] [--batch 128] [--lr 1e-3] [--seed 0]
 //       [--backend wasm|cpu] [--iwae-k 1000] [--iwae-rows N] [--subset N]
+//       [--load-latentgpu MODEL.safetensors]
+//
+// --load-latentgpu evaluates a trained latentgpu VAE with the TF.js code instead of
+// training (epochs 0): a check of latentgpu's ELBO / IWAE evaluation by a second one.
 //
 // Prints progress on stderr and one JSON object on stdout.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createTfjsVae, initTfjsBackend } from '../bench/tfjs/vae.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
+import { loadSafetensors } from '../src/io/atomic.node.ts';
+import { Vae } from '../src/models/vae.ts';
 import { epochPermutation } from '../src/train/rng.ts';
 
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
   return n;
+}
+
+/** A latentgpu VAE file's parameters by block name (the layout comes from its own config). */
+async function latentgpuBlocks(file: string, trainX: Float32Array, D: number): Promise<Record<string, Float32Array>> {
+  const st = await loadSafetensors(file);
+  if (st.metadata.model !== 'vae') throw new Error(`${file} holds a '${st.metadata.model}', not a vae`);
+  const cfg = JSON.parse(st.metadata.config ?? '{}');
+  if (cfg.likelihood !== 'bernoulli' || cfg.latent !== 20 || JSON.stringify(cfg.encoderHidden) !== '[400]' || cfg.dataDim !== D) {
+    throw new Error(`${file} is not the classic VAE (${D}-400-20, Bernoulli) that the TF.js reference builds`);
+  }
+  // the constructor only needs some rows (the Gaussian decoder's initial variance); its layout names the blocks
+  const layoutOf = new Vae(new CpuBackend(), cfg, trainX.subarray(0, D), 1);
+  const params = st.tensors.params!.data as Float32Array;
+  const out: Record<string, Float32Array> = {};
+  for (const b of layoutOf.layout.list()) out[b.name] = layoutOf.layout.slice(params, b.name);
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -29,9 +52,11 @@ async function main(): Promise<void> {
       'iwae-k': { type: 'string', default: '1000' },
       'iwae-rows': { type: 'string' },
       subset: { type: 'string' },
+      'load-latentgpu': { type: 'string' },
     },
   });
-  const epochs = Number(a.epochs);
+  const loadFile = a['load-latentgpu'];
+  const epochs = loadFile ? 0 : Number(a.epochs);
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`--epochs must be a non-negative integer, got '${a.epochs}'`);
   const batch = positiveInt('batch', a.batch!);
   const lr = Number(a.lr);
@@ -45,6 +70,7 @@ async function main(): Promise<void> {
   const D = train.D;
   const iwaeRows = a['iwae-rows'] ? Math.min(test.n, positiveInt('iwae-rows', a['iwae-rows'])) : test.n;
   const vae = createTfjsVae({ dataDim: D, lr, seed });
+  if (loadFile) vae.setParameters(await latentgpuBlocks(loadFile, train.x, D));
   const load0 = loadavg();
   const batchX = new Float32Array(batch * D);
   const perEpoch: number[] = [];
@@ -72,7 +98,7 @@ async function main(): Promise<void> {
   console.error(`test IWAE_${K} ${iwae.iwae.toFixed(3)} on ${iwaeRows} rows, ${iwaeSeconds.toFixed(1)} s`);
   vae.dispose();
   console.log(JSON.stringify({
-    impl: 'tfjs 4.22 (autodiff + Adam by TF.js)', backend, seed, epochs, batch, lr,
+    impl: loadFile ? `tfjs 4.22 evaluating ${loadFile}` : 'tfjs 4.22 (autodiff + Adam by TF.js)', backend, seed, epochs, batch, lr,
     n_train: train.n, n_test: test.n, params: vae.paramCount,
     train_neg_elbo_per_epoch: perEpoch,
     test_elbo: elbo.elbo, test_loglik: elbo.logLik, test_kl: elbo.kl,

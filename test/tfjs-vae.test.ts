@@ -45,6 +45,13 @@ describe('TF.js reference VAE', () => {
     expect(Object.keys(p).sort()).toEqual(ours.layout.list().map((b) => b.name).sort());
     for (const [name, v] of Object.entries(p)) expect(Array.from(v), name).toEqual(Array.from(ours.layout.slice(host, name)));
     expect(ref.paramCount).toBe(ours.layout.count);
+    // setParameters takes them back by name (how a trained latentgpu model is evaluated by TF.js)
+    const other = createTfjsVae({ dataDim: D, latent: d, hidden: HIDDEN, seed: 9 });
+    other.setParameters(p);
+    for (const [name, v] of Object.entries(other.parameters())) expect(Array.from(v), name).toEqual(Array.from(p[name]!));
+    const { 'dec.mean.0.b': _, ...missing } = p;
+    expect(() => other.setParameters(missing)).toThrow(/no 'dec.mean.0.b' block/);
+    other.dispose();
     ref.dispose();
     ours.release();
   });

@@ -303,6 +303,19 @@ export class TfjsVae {
     return out;
   }
 
+  /** Overwrites parameters by latentgpu's block names (e.g. a trained latentgpu model's), shapes checked. */
+  setParameters(params: Record<string, Float32Array>): void {
+    // check every block before assigning any, so a bad record leaves the model as it was
+    const blocks = this.vars.map((v, i) => {
+      const name = this.names[i]!;
+      const a = params[name];
+      if (!a) throw new Error(`TfjsVae.setParameters: no '${name}' block`);
+      if (a.length !== v.size) throw new Error(`TfjsVae.setParameters: '${name}' has ${a.length} values, this model needs ${v.size}`);
+      return a;
+    });
+    this.vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(blocks[i]!, v.shape))));
+  }
+
   dispose(): void {
     tf.dispose(this.vars);
     this.optimizer.dispose();
