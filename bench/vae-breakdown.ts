@@ -18,7 +18,7 @@ import type { Backend, Tensor } from '../src/backend.ts';
 import type { KernelSet } from '../src/kernels.ts';
 import { Vae, classicVaeConfig, type VaeConfig } from '../src/models/vae.ts';
 import { VIEW_ALIGN } from '../src/backend.ts';
-import { stats } from './shapes.ts';
+import { timeKernel } from './timing.ts';
 
 /** Kernel-set methods: what the proxy records. */
 const KERNELS: readonly (keyof KernelSet<Tensor>)[] = [
@@ -118,33 +118,6 @@ function recording(be: Backend): { proxy: Backend; calls: Recorded[]; setOn(v: b
   return { proxy, calls, setOn: (v) => { on = v; } };
 }
 
-/** Wall ms per call (median, min, max over reps) and the process CPU ms per call (all threads: the software adapters' workers too). */
-async function timeRun(be: Backend, run: () => void, probe: Tensor, reps: number, minSampleMs: number): Promise<{ median: number; min: number; max: number; cpu: number }> {
-  const sync = async () => {
-    await be.finish();
-    await be.read(probe);
-  };
-  run();
-  await sync();
-  const t0 = performance.now();
-  run();
-  await sync();
-  const once = Math.max(performance.now() - t0, 1e-3);
-  const inner = Math.max(1, Math.min(64, Math.ceil(minSampleMs / once)));
-  const samples: number[] = [];
-  const cpu: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const c0 = process.cpuUsage();
-    const s = performance.now();
-    for (let i = 0; i < inner; i++) run();
-    await sync();
-    samples.push((performance.now() - s) / inner);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1e3 / inner);
-  }
-  return { ...stats(samples), cpu: stats(cpu).median };
-}
-
 /** Deterministic pseudo-pixels in [0, 1] (a stand-in for MNIST when no data is given). */
 function syntheticRows(n: number, D: number): Float32Array {
   const x = new Float32Array(n * D);
@@ -188,15 +161,15 @@ export async function vaeStepBreakdown(backend: Backend, o: BreakdownOptions = {
     runStep();
     rec.setOn(false);
     await backend.finish();
-    const whole = await timeRun(backend, runStep, probe, reps, minSampleMs);
+    const whole = await timeKernel(backend, runStep, probe, { reps, minSampleMs });
     log(`whole step: ${whole.median.toFixed(2)} ms`);
     const calls: KernelCallTiming[] = [];
     for (const [i, c] of rec.calls.entries()) {
       const fn = (backend as unknown as Record<string, (p: unknown) => void>)[c.kernel]!.bind(backend);
-      const t = await timeRun(backend, () => { fn(c.params); backend.flush(); }, probe, reps, minSampleMs);
+      const t = await timeKernel(backend, () => { fn(c.params); backend.flush(); }, probe, { reps, minSampleMs });
       const detail = describe(c.kernel, c.params);
-      calls.push({ index: i, kernel: c.kernel, detail, ms: t.median, cpuMs: t.cpu, min: t.min, max: t.max, share: t.median / whole.median });
-      log(`  ${i} ${c.kernel} ${detail}: ${t.median.toFixed(3)} ms (${t.cpu.toFixed(3)} CPU ms)`);
+      calls.push({ index: i, kernel: c.kernel, detail, ms: t.median, cpuMs: t.cpuMs, min: t.min, max: t.max, share: t.median / whole.median });
+      log(`  ${i} ${c.kernel} ${detail}: ${t.median.toFixed(3)} ms (${t.cpuMs.toFixed(3)} CPU ms)`);
     }
     const groups = new Map<string, { calls: number; ms: number; cpuMs: number }>();
     for (const c of calls) {
@@ -211,7 +184,7 @@ export async function vaeStepBreakdown(backend: Backend, o: BreakdownOptions = {
       backend: backend.info.backend, summary: backend.info.summary,
       network: o.network ?? `${cfg.dataDim}-${cfg.encoderHidden.join('-')}-${cfg.latent} ${cfg.likelihood}`,
       batch, date: new Date().toISOString(), loadavg: { start: load0, end: loadavg() },
-      stepMs: whole.median, stepCpuMs: whole.cpu, stepMin: whole.min, stepMax: whole.max,
+      stepMs: whole.median, stepCpuMs: whole.cpuMs, stepMin: whole.min, stepMax: whole.max,
       sumOfCallsMs: calls.reduce((s, c) => s + c.ms, 0), calls, byKernel, reps,
     };
   } finally {
