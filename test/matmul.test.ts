@@ -9,7 +9,7 @@ import { detectRaces } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { KernelError, type Tensor } from '../src/backend.ts';
 import { matmul as cpuMatmul } from '../src/cpu/matmul.ts';
 import type { WebGpuBackend } from '../src/gpu/backend.ts';
-import { matmulVariant, matmulVariantFor, tuneMatmul, type MatmulVariant, type MatmulVariantOptions } from '../src/gpu/ops/matmul.ts';
+import { matmulVariant, matmulVariantFor, shapeClassOf, tuneMatmul, type MatmulVariant, type MatmulVariantOptions } from '../src/gpu/ops/matmul.ts';
 import { ACTIVATIONS, type Activation, type MatmulParams } from '../src/kernels.ts';
 import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray } from './gpu.ts';
 
@@ -370,9 +370,17 @@ for (const adapter of TEST_ADAPTERS) {
       expect(first.gflops?.vec4).toBeGreaterThan(0);
       expect(first.gflops?.tiled).toBeGreaterThan(0);
       expect(first.gflops?.texture).toBeGreaterThan(0);
-      expect(Object.values(saved)).toEqual([first.variant]);
+      // one choice per shape class: wide layers and narrow (latent-sized) ones
+      expect(first.narrow?.source).toBe('measured');
+      expect(first.narrow?.gflops?.unrolled).toBeGreaterThan(0);
+      expect(Object.values(saved)).toEqual([first.variant, first.narrow!.variant]);
       expect(matmulVariantFor(gpu)).toBe(first.variant);
-      expect((await tuneMatmul(gpu, { store })).source).toBe('memory');
+      expect(matmulVariantFor(gpu, 'narrow')).toBe(first.narrow!.variant);
+      expect(shapeClassOf({ m: 128, n: 20, k: 400 })).toBe('narrow');
+      expect(shapeClassOf({ m: 128, n: 400, k: 784 })).toBe('wide');
+      const again = await tuneMatmul(gpu, { store });
+      expect(again.source).toBe('memory');
+      expect(again.narrow?.source).toBe('memory');
     });
   });
 }

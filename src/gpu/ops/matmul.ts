@@ -260,9 +260,27 @@ function defaultVariant(a: AdapterDescription | undefined): MatmulVariant {
   return !a || a.isFallbackAdapter || /lavapipe|softpipe/i.test(name) ? 'vec4' : 'tiled';
 }
 
-/** The variant matmul() uses on this backend for general shapes. */
-export function matmulVariantFor(gpu: WebGpuBackend): MatmulVariant {
-  return envVariant() ?? chosen.get(adapterKey(gpu.info.adapter)) ?? defaultVariant(gpu.info.adapter);
+/**
+ * Shapes with a side this short (the VAE's latent heads: 128×20×400, 400×20×128,
+ * 128×400×20) are their own tuning class: on llvmpipe the texture kernel that wins
+ * the wide layers is the slowest there (0.73–0.91 ms against 0.27–0.59 for vec4).
+ */
+const NARROW_SIDE = 32;
+
+export type MatmulShapeClass = 'wide' | 'narrow';
+
+export function shapeClassOf(s: { m: number; n: number; k: number }): MatmulShapeClass {
+  return Math.min(s.m, s.n, s.k) <= NARROW_SIDE ? 'narrow' : 'wide';
+}
+
+function classKey(gpu: WebGpuBackend, cls: MatmulShapeClass): string {
+  const key = adapterKey(gpu.info.adapter);
+  return cls === 'wide' ? key : `${key}|narrow`;
+}
+
+/** The variant matmul() uses on this backend for shapes of this class (default: wide). */
+export function matmulVariantFor(gpu: WebGpuBackend, cls: MatmulShapeClass = 'wide'): MatmulVariant {
+  return envVariant() ?? chosen.get(classKey(gpu, cls)) ?? chosen.get(classKey(gpu, 'wide')) ?? defaultVariant(gpu.info.adapter);
 }
 
 export interface TuneResult {
@@ -271,20 +289,37 @@ export interface TuneResult {
   source: 'env' | 'memory' | 'store' | 'measured';
   /** measured GFLOP/s per variant (only when measured) */
   gflops?: Partial<Record<MatmulVariant, number>>;
+  /** the choice for narrow shapes (shapeClassOf), when tuned */
+  narrow?: TuneResult;
+}
+
+/** Names the shape sets of tuneMatmul in the cache key, so a changed set is measured afresh. */
+const TUNE_SET = 'tune:square+128x784x400';
+
+/** The shapes each class is timed on (m, n, k); the wide set's square side comes from opts.size. */
+function tuneShapes(cls: MatmulShapeClass, size: number): [number, number, number][] {
+  // a square product and the VAE's widest layer (X·W1, 128×784→400): measured alone, the
+  // square picked 'unrolled' on llvmpipe, where 'texture' is 1.3–1.5× faster on the layer shapes
+  if (cls === 'wide') return [[size, size, size], [128, 400, 784]];
+  return [[128, 20, 400], [400, 20, 128], [128, 400, 20]];
 }
 
 /**
- * Chooses the variant for this backend's adapter: LATENTGPU_MATMUL, else the
- * in-memory or stored choice, else a short measurement (a 256³ product, best of 3
- * after a warm-up that also compiles). Idempotent; call it once after creating a backend.
+ * Chooses the variants for this backend's adapter, one per shape class:
+ * LATENTGPU_MATMUL, else the in-memory or stored choice, else a short measurement
+ * (the class's shapes, best of 3 each after a warm-up that also compiles).
+ * Idempotent; call it once after creating a backend.
  */
-/** Names the shape set of tuneMatmul in the cache key, so a changed set is measured afresh. */
-const TUNE_SET = 'tune:square+128x784x400';
-
 export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVariantStore; force?: boolean; size?: number } = {}): Promise<TuneResult> {
   const env = envVariant();
   if (env) return { variant: env, source: 'env' };
-  const key = adapterKey(gpu.info.adapter);
+  const wide = await tuneClass(gpu, 'wide', opts);
+  const narrow = await tuneClass(gpu, 'narrow', opts);
+  return { ...wide, narrow };
+}
+
+async function tuneClass(gpu: WebGpuBackend, cls: MatmulShapeClass, opts: { store?: MatmulVariantStore; force?: boolean; size?: number }): Promise<TuneResult> {
+  const key = classKey(gpu, cls);
   const storeKey = `${key}|${TUNE_SET}`;
   if (!opts.force) {
     const mem = chosen.get(key);
@@ -295,10 +330,7 @@ export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVaria
       return { variant: stored, source: 'store' };
     }
   }
-  const size = opts.size ?? 256;
-  // a square product and the VAE's widest layer (X·W1, 128×784→400): measured alone, the
-  // square picked 'unrolled' on llvmpipe, where 'texture' is 1.3–1.5× faster on the layer shapes
-  const shapes: [number, number, number][] = [[size, size, size], [128, 400, 784]];
+  const shapes = tuneShapes(cls, opts.size ?? 256);
   const gflops: Partial<Record<MatmulVariant, number>> = {};
   let fastest = Infinity;
   for (const v of MATMUL_VARIANTS) {
@@ -349,7 +381,7 @@ function patterned(n: number, seed: number): Float32Array {
 export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
   const s = validateMatmul(p);
   const env = envVariant();
-  const preferred = env ?? (s.m * s.n <= TINY_OUTPUTS ? 'vec4' : matmulVariantFor(gpu));
+  const preferred = env ?? (s.m * s.n <= TINY_OUTPUTS ? 'vec4' : matmulVariantFor(gpu, shapeClassOf(s)));
   dispatchVariant(gpu, p, s, variantForShape(gpu, s, preferred), {});
 }
 
