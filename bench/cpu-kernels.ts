@@ -2,7 +2,7 @@
 // bench/kernels.ts that never creates a WebGPU instance (Dawn may keep a core
 // busy: DESIGN §3), single-threaded; prints one JSON object on stdout.
 import { CpuBackend } from '../src/cpu/backend.ts';
-import { elementwiseCases, isNotImplemented, matmulCases } from './shapes.ts';
+import { elementwiseCases, implementedCases, matmulCases } from './shapes.ts';
 import { timeKernel } from './timing.ts';
 
 const quick = process.argv.includes('--quick');
@@ -23,18 +23,9 @@ for (const c of matmulCases(quick)) {
 const n = 1 << 20;
 const { cases } = elementwiseCases(cpu, n);
 const elementwise: Record<string, unknown>[] = [];
-const skipped: string[] = [];
 const probe = cpu.tensor(1);
-for (const c of cases) {
-  try {
-    c.run();
-  } catch (e) {
-    if (isNotImplemented(e)) {
-      skipped.push(c.name);
-      continue;
-    }
-    throw e;
-  }
+const { runnable, skipped } = implementedCases(cases);
+for (const c of runnable) {
   const t = await timeKernel(cpu, c.run, probe, { reps, minSampleMs: 20, maxInner: 64 });
   elementwise.push({ kernel: c.name, n, bytes: c.bytes, ms: t, gbps: c.bytes / (t.median * 1e6) });
 }

@@ -11,7 +11,7 @@ import { adapterName } from '../src/gpu/device.ts';
 import { MATMUL_VARIANTS, matmulVariant } from '../src/gpu/ops/matmul.ts';
 import { NoAdapterError, type AdapterChoice } from '../src/gpu/device.ts';
 import { createWebGpuBackend } from '../src/node/backend.ts';
-import { elementwiseCases, isNotImplemented, matmulCases } from './shapes.ts';
+import { elementwiseCases, implementedCases, matmulCases } from './shapes.ts';
 import { timeKernel } from './timing.ts';
 
 const argv = process.argv.slice(2);
@@ -91,17 +91,8 @@ for (const choice of adapters) {
   const n = 1 << 20;
   const { cases, tensors } = elementwiseCases(gpu, n);
   const probe = gpu.tensor(1);
-  const skipped: string[] = [];
-  for (const c of cases) {
-    try {
-      c.run();
-    } catch (e) {
-      if (isNotImplemented(e)) {
-        skipped.push(c.name);
-        continue;
-      }
-      throw e;
-    }
+  const { runnable, skipped } = implementedCases(cases);
+  for (const c of runnable) {
     const t = await timeKernel(gpu, c.run, probe, { reps: quick ? 3 : 5, minSampleMs: 50, maxInner: 64 });
     rows.push({ backend: label, kernel: c.name, variant: '-', median: c.bytes / (t.median * 1e6), min: c.bytes / (t.max * 1e6), max: c.bytes / (t.min * 1e6), unit: 'GB/s', ms: t.median, inner: t.inner, reps: t.reps });
     log(`  ${c.name}: ${(c.bytes / (t.median * 1e6)).toFixed(2)} GB/s`);

@@ -66,6 +66,22 @@ export function isNotImplemented(e: unknown): boolean {
   return e instanceof Error && /not yet implemented/.test(e.message);
 }
 
+/** Runs each case once: those the backend implements, and the names of those it does not. */
+export function implementedCases(cases: ElementwiseCase[]): { runnable: ElementwiseCase[]; skipped: string[] } {
+  const runnable: ElementwiseCase[] = [];
+  const skipped: string[] = [];
+  for (const c of cases) {
+    try {
+      c.run();
+      runnable.push(c);
+    } catch (e) {
+      if (!isNotImplemented(e)) throw e;
+      skipped.push(c.name);
+    }
+  }
+  return { runnable, skipped };
+}
+
 export interface Stats { median: number; min: number; max: number; reps: number }
 
 export function stats(samples: number[]): Stats {

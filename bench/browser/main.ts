@@ -16,7 +16,7 @@ import { fetchMnist } from '../../src/data/mnist.ts';
 import { peakFlops } from '../../src/shapes/peak.ts';
 import { matmulCases, stats } from '../shapes.ts';
 import type { BenchRow } from '../suite/common.ts';
-import { matmulRowName } from '../suite/kernels.ts';
+import { matmulRowName, sizePeakIters } from '../suite/kernels.ts';
 import { VAE_CASES, batchIndices, measureVae, vaeRowName } from '../suite/vae-step.ts';
 import { createTfjsVae } from '../tfjs/vae.ts';
 import mnistUrl from '../../data/mnist-10k.bin?url';
@@ -75,18 +75,7 @@ async function latentgpu(target: string, rows: BenchRow[], data: { x: Float32Arr
   let best: BenchRow | null = null;
   for (const wg of PEAK_WORKGROUPS) {
     if (wg > gpu.limits.maxComputeInvocationsPerWorkgroup) continue;
-    let iters = 64;
-    for (;;) {
-      const s = performance.now();
-      fmaChains(gpu, { seed, out, n, iters, a: 0.99, b: 0.01 }, wg);
-      await sync();
-      const ms = performance.now() - s;
-      if (ms > 50 || iters >= 1 << 16) {
-        iters = Math.max(64, Math.round(iters * Math.min(4, 100 / ms)));
-        break;
-      }
-      iters *= 4;
-    }
+    const iters = await sizePeakIters((it) => fmaChains(gpu, { seed, out, n, iters: it, a: 0.99, b: 0.01 }, wg), sync);
     const t = await timeIt(() => fmaChains(gpu, { seed, out, n, iters, a: 0.99, b: 0.01 }, wg), sync, 5);
     const row = gflopRow('latentgpu', target, 'peak FMA (shaders/peak.wgsl)', peakFlops(n, iters), t, { workgroup: wg, iters });
     if (!best || row.median > best.median) best = row;

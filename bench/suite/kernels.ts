@@ -2,7 +2,7 @@
 // bench/shapes.ts (square sizes and the VAE layer shapes with transposes), and
 // GB/s of the memory-bound kernels (Gaussian log-density, sampling, reductions).
 import type { Backend } from '../../src/backend.ts';
-import { elementwiseCases, isNotImplemented, matmulCases } from '../shapes.ts';
+import { elementwiseCases, implementedCases, matmulCases } from '../shapes.ts';
 import { timeKernel } from '../timing.ts';
 import type { BenchRow } from './common.ts';
 
@@ -42,17 +42,8 @@ export async function measureMemory(be: Backend, o: { impl?: string; target: str
   const { cases, tensors } = elementwiseCases(be, n);
   const probe = be.tensor(1);
   const rows: BenchRow[] = [];
-  const skipped: string[] = [];
-  for (const c of cases.filter((k) => MEMORY_KERNELS.includes(k.name))) {
-    try {
-      c.run();
-    } catch (e) {
-      if (isNotImplemented(e)) {
-        skipped.push(c.name);
-        continue;
-      }
-      throw e;
-    }
+  const { runnable, skipped } = implementedCases(cases.filter((k) => MEMORY_KERNELS.includes(k.name)));
+  for (const c of runnable) {
     const t = await timeKernel(be, c.run, probe, { reps: 5, minSampleMs: 50, maxInner: 64 });
     rows.push({
       group: 'memory', impl: o.impl ?? 'latentgpu', target: o.target, name: c.name, unit: 'GB/s',
@@ -63,4 +54,20 @@ export async function measureMemory(be: Backend, o: { impl?: string; target: str
   }
   for (const t of [...tensors, probe]) be.release(t);
   return { rows, skipped };
+}
+
+/**
+ * Iterations per FMA-chain call so that one call lasts ~100 ms, long enough that
+ * dispatch overhead is noise; `run(iters)` records a call, `sync` waits for it.
+ */
+export async function sizePeakIters(run: (iters: number) => void, sync: () => Promise<void>): Promise<number> {
+  let iters = 64;
+  for (;;) {
+    const s = performance.now();
+    run(iters);
+    await sync();
+    const ms = performance.now() - s;
+    if (ms > 50 || iters >= 1 << 16) return Math.max(64, Math.round(iters * Math.min(4, 100 / ms)));
+    iters *= 4;
+  }
 }

@@ -15,7 +15,7 @@ import type { WebGpuBackend } from '../../src/gpu/backend.ts';
 import { measurePpca } from '../ppca.ts';
 import { timeKernel } from '../timing.ts';
 import { ROOT, argValue, log, writeReport, type BenchRow, type ChildReport } from './common.ts';
-import { measureMatmul, measureMemory } from './kernels.ts';
+import { measureMatmul, measureMemory, sizePeakIters } from './kernels.ts';
 import { measureVae } from './vae-step.ts';
 
 const adapter = argValue('adapter', 'llvmpipe') as AdapterChoice;
@@ -34,20 +34,10 @@ async function measurePeak(gpu: WebGpuBackend): Promise<BenchRow> {
   let best: BenchRow | null = null;
   for (const wg of PEAK_WORKGROUPS) {
     if (wg > gpu.limits.maxComputeInvocationsPerWorkgroup) continue;
-    // size iters so one call lasts ~100 ms: long enough that dispatch overhead is noise
-    let iters = 64;
-    for (;;) {
-      const s = performance.now();
-      fmaChains(gpu, { seed, out: res, n, iters, a: 0.99, b: 0.01 }, wg);
+    const iters = await sizePeakIters((it) => fmaChains(gpu, { seed, out: res, n, iters: it, a: 0.99, b: 0.01 }, wg), async () => {
       await gpu.finish();
       await gpu.read(probe);
-      const ms = performance.now() - s;
-      if (ms > 50 || iters >= 1 << 16) {
-        iters = Math.max(64, Math.round(iters * Math.min(4, 100 / ms)));
-        break;
-      }
-      iters *= 4;
-    }
+    });
     const t = await timeKernel(gpu, () => fmaChains(gpu, { seed, out: res, n, iters, a: 0.99, b: 0.01 }, wg), probe, { reps: 5, minSampleMs: 100, maxInner: 8 });
     const flops = peakFlops(n, iters);
     const row: BenchRow = {
