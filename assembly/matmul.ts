@@ -2,28 +2,38 @@
 // semantics of src/kernels.ts MatmulParams, on byte offsets into the shared
 // memory. A Goto/BLIS-style loop nest: a KC×NC block of op(B) is packed into
 // NR-column panels (zero-padded), an MC×KC block of op(A) into MR-row panels of
-// one f32x4 per k step (so transposes and ragged edges cost nothing in the inner
-// loop, and both packings are vector copies or 4×4 register transposes), and a
-// register micro-kernel keeps an MR×NR block of C in f32x4 registers: 3×12 (9
+// AS floats per k step (so transposes and ragged edges cost nothing in the inner
+// loop, and packing is vector copies or 4×4 register transposes), and a
+// register micro-kernel keeps an MR×NR block of C in f32x4 registers: 5×8 (10
 // fused multiply-adds per k step) in the relaxed-SIMD build, 4×8 (8 multiplies +
-// 8 adds) in the plain one (see kernel3x12 and kernel4x8 for why); right edges
-// of ≤ 4 or ≤ 8 columns get a narrower kernel.
-// The KC slice of B's micro-panel (8–12 KiB) stays in L1 while the A panels
-// stream from L2; the packed B block lives in L2/L3.
-// Measured and rejected (V8 11.3, Node 20): unrolling the k loop by hand. Binaryen
-// folds the unrolled steps into one expression tree per accumulator and TurboFan
-// then schedules all loads first, spilling (35 → 25 GFLOP/s); V8 already unrolls
-// the plain loop itself, with a loop-exit branch between copies that keeps the order.
+// 8 adds) in the plain one (see kernel5x8 and kernel4x8 for why); right edges
+// of ≤ 4 columns get a narrower kernel. NR = 8 divides the VAE's n (400, 784)
+// and 512 with no ragged panel.
+// The KC slice of B's micro-panel (16 KiB of the 48 KiB L1d) stays in L1 while
+// the A panels stream from L2 (2 MiB); the packed B block (1 MiB) lives in L2.
+// Measured (V8 11.3, Node 20, 2-core Xeon VM with FMA; A/B by interleaved calls,
+// medians of per-pair ratios, since the VM's speed drifts ±20% over minutes):
+// - kept: 5×8 with shuffle broadcasts over 3×12: +4–5% at 512³ and on the VAE
+//   shapes (3×12 is at ~93% of a 9-chain FMA loop, 5×8 at ~92% of a 10-chain one,
+//   which is ~8% faster); KC 512 / NC 512 over 256 / 1024: +0.5–1%; MC 80 vs
+//   120, KC 384: within noise.
+// - rejected: unrolling the k loop by hand. Binaryen folds the unrolled steps
+//   into one expression tree per accumulator and TurboFan then schedules all
+//   loads first, spilling (35 → 25 GFLOP/s); V8 already unrolls the plain loop
+//   itself, with a loop-exit branch between copies that keeps the order.
+//   5×8 with five load32_splat broadcasts, 6×8 and 4×12: more than the 15 xmm
+//   registers V8 allocates, they spill (2–4× slower).
 import { activation4, ACT_IDENTITY } from './math';
 
-const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 3 : 4;
-const NR: i32 = ASC_FEATURE_RELAXED_SIMD ? 12 : 8;
-export const KC: i32 = 256;
-export const MC: i32 = 72;
-export const NC: i32 = 1020; // a multiple of both NRs
-// A packed panel keeps AS = 4 floats per k step whatever MR is (3×12 uses 3 of
-// them): one f32x4 per step, so packing is 4×4 transposes and vector copies.
-const AS: i32 = 4;
+const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
+const NR: i32 = 8;
+export const KC: i32 = 512;
+export const MC: i32 = 80; // a multiple of both MRs
+export const NC: i32 = 512;
+// A packed panel keeps AS floats per k step: rows 0–3 as one f32x4 (packing is
+// 4×4 transposes and vector copies), row 4 of the 5×8 tile in the next lane
+// (AS = 8 keeps every step's vector 16-byte aligned; lanes 5–7 are never read).
+const AS: i32 = MR > 4 ? 8 : 4;
 
 /** Bytes of per-thread scratch one matmul thread needs (packed A, packed B, one tile). */
 export function matmulScratchBytes(): i32 {
@@ -131,10 +141,9 @@ function gemmBlock(i0: i32, i1: i32, j0: i32, j1: i32): void {
           for (let ir = 0; ir < mc; ir += MR) {
             const ap = packA + <usize>((ir / MR) * kc * AS) * 4;
             const rows = min(MR, mc - ir), cols = min(NR, nc - jr);
-            // a narrow right edge (n = 20 → 12 + 8, n = 400 → … + 4) skips the padding's multiply-adds
-            if (cols <= 4) kernelNarrow(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last, 1);
-            else if (ASC_FEATURE_RELAXED_SIMD && cols <= 8) kernelNarrow(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last, 2);
-            else if (ASC_FEATURE_RELAXED_SIMD) kernel3x12(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
+            // a right edge of ≤ 4 columns (n = 20 → 8 + 8 + 4) skips the padding's multiply-adds
+            if (cols <= 4) kernelNarrow(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
+            else if (ASC_FEATURE_RELAXED_SIMD) kernel5x8(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
             else kernel4x8(kc, ap, bp, ic + ir, jc + jr, rows, cols, first, last);
           }
         }
@@ -196,9 +205,9 @@ function packBBlock(pc: i32, kc: i32, jc: i32, nc: i32): void {
 
 /**
  * packA[(r/MR)·kc·AS + q·AS + r%MR] = op(A)[ic+r, pc+q] for the panels of rows
- * ic..ic+mc−1. The lanes past a panel's MR rows, and the rows past mc, hold
- * whatever row they load (indices are clamped to m−1, so nothing is read outside
- * A): their products land only in the tile rows that are never stored.
+ * ic..ic+mc−1. The rows past mc (and past MR in 4×8's vector) hold whatever row
+ * they load (indices are clamped to m−1, so nothing is read outside A): their
+ * products land only in the tile rows that are never stored.
  */
 function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
   const m = jobM, k = jobK, A = jobA;
@@ -210,15 +219,22 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
       // A is k×m: the panel's rows at step q are 4 consecutive floats of row pc+q
       let src = A + <usize>(pc * m + i0) * 4;
       const rowBytes = <usize>m * 4;
-      if (i0 + AS <= m) {
+      if (i0 + 4 <= m) {
         for (let q = 0; q < kc; q++) {
           v128.store(dst + <usize>(q * AS) * 4, v128.load(src));
           src += rowBytes;
         }
       } else {
         for (let q = 0; q < kc; q++) {
-          for (let t = 0; t < AS; t++) store<f32>(dst + <usize>(q * AS + t) * 4, load<f32>(src + <usize>(min(i0 + t, m - 1) - i0) * 4));
+          for (let t = 0; t < 4; t++) store<f32>(dst + <usize>(q * AS + t) * 4, load<f32>(src + <usize>(min(i0 + t, m - 1) - i0) * 4));
           src += rowBytes;
+        }
+      }
+      if (MR > 4) {
+        let s4 = A + <usize>(pc * m + min(i0 + 4, m - 1)) * 4;
+        for (let q = 0; q < kc; q++) {
+          store<f32>(dst + <usize>(q * AS + 4) * 4, load<f32>(s4));
+          s4 += rowBytes;
         }
       }
     } else {
@@ -239,6 +255,10 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
         store<f32>(d, load<f32>(r0 + o)); store<f32>(d, load<f32>(r1 + o), 4);
         store<f32>(d, load<f32>(r2 + o), 8); store<f32>(d, load<f32>(r3 + o), 12);
       }
+      if (MR > 4) {
+        const r4 = A + <usize>(min(i0 + 4, m - 1) * k + pc) * 4;
+        for (q = 0; q < kc; q++) store<f32>(dst + <usize>(q * AS + 4) * 4, load<f32>(r4 + <usize>q * 4));
+      }
     }
   }
 }
@@ -254,52 +274,68 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
 }
 
 /**
- * The 3×12 block of C at (i, j), rows×cols of it inside C, over one KC slice
- * (relaxed-SIMD build). 9 accumulators + 3 B vectors + 3 broadcasts = 15 xmm
- * registers, all V8 hands out (it keeps one of the 16 as scratch and hoists the
- * broadcasts): 9 independent chains hide more of the fused multiply-add latency
- * than 4×8's 8 (measured ~5% faster); 5×8 and 6×8 tiles spill (2–4× slower).
+ * The 5×8 block of C at (i, j), rows×cols of it inside C, over one KC slice
+ * (relaxed-SIMD build). 10 accumulators + 2 B vectors + the A vector + one
+ * broadcast + row 4's broadcast = 15 xmm registers, all V8 hands out (it keeps
+ * one of the 16 as scratch). Rows 0–3 are broadcast from one loaded A vector by
+ * shuffles because TurboFan schedules a loop's loads first and its pure
+ * arithmetic late: five load32_splat broadcasts would all be live at once
+ * (17 registers, spills), while each shuffle is placed just before its two
+ * fused multiply-adds. 10 independent chains hide the FMA latency better than
+ * 3×12's 9 (register-only FMA loop: 9 chains ~8% below 10).
  */
-@inline function kernel3x12(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
+@inline function kernel5x8(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
   // a pointer bound instead of a counter: one add fewer per k step
   const bEnd = bp + <usize>(kc * NR * 4);
   while (bp < bEnd) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
-    const b2 = v128.load(bp, 32);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01); c02 = madd(a, b2, c02);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11); c12 = madd(a, b2, c12);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21); c22 = madd(a, b2, c22);
+    const av = v128.load(ap);
+    let a = i32x4.shuffle(av, av, 0, 0, 0, 0);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = i32x4.shuffle(av, av, 1, 1, 1, 1);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = i32x4.shuffle(av, av, 2, 2, 2, 2);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = i32x4.shuffle(av, av, 3, 3, 3, 3);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    a = v128.load32_splat(ap, 16);
+    c40 = madd(a, b0, c40); c41 = madd(a, b1, c41);
     ap += AS * 4;
-    bp += 48;
+    bp += NR * 4;
   }
   const loadC = !first || jobAccumulate;
   if (rows == MR && cols == NR) {
     const rowBytes = <usize>jobN * 4;
     let c = jobC + <usize>(i * jobN + j) * 4;
-    storeVec(c, c00, j, loadC, last); storeVec(c + 16, c01, j + 4, loadC, last); storeVec(c + 32, c02, j + 8, loadC, last);
+    storeVec(c, c00, j, loadC, last); storeVec(c + 16, c01, j + 4, loadC, last);
     c += rowBytes;
-    storeVec(c, c10, j, loadC, last); storeVec(c + 16, c11, j + 4, loadC, last); storeVec(c + 32, c12, j + 8, loadC, last);
+    storeVec(c, c10, j, loadC, last); storeVec(c + 16, c11, j + 4, loadC, last);
     c += rowBytes;
-    storeVec(c, c20, j, loadC, last); storeVec(c + 16, c21, j + 4, loadC, last); storeVec(c + 32, c22, j + 8, loadC, last);
+    storeVec(c, c20, j, loadC, last); storeVec(c + 16, c21, j + 4, loadC, last);
+    c += rowBytes;
+    storeVec(c, c30, j, loadC, last); storeVec(c + 16, c31, j + 4, loadC, last);
+    c += rowBytes;
+    storeVec(c, c40, j, loadC, last); storeVec(c + 16, c41, j + 4, loadC, last);
   } else {
     const t = tileBuf;
-    v128.store(t, c00); v128.store(t, c01, 16); v128.store(t, c02, 32);
-    v128.store(t, c10, 48); v128.store(t, c11, 64); v128.store(t, c12, 80);
-    v128.store(t, c20, 96); v128.store(t, c21, 112); v128.store(t, c22, 128);
+    v128.store(t, c00); v128.store(t, c01, 16);
+    v128.store(t, c10, 32); v128.store(t, c11, 48);
+    v128.store(t, c20, 64); v128.store(t, c21, 80);
+    v128.store(t, c30, 96); v128.store(t, c31, 112);
+    v128.store(t, c40, 128); v128.store(t, c41, 144);
     storeEdge(t, i, j, rows, cols, loadC, last);
   }
 }
 
 /**
  * The 4×8 block (plain-SIMD build): a multiply and an add need a temporary
- * register, so 3×12 would spill here (measured 14 vs 23 GFLOP/s); 8
+ * register, so 3×12 spilled here (measured 14 vs 23 GFLOP/s); 8
  * accumulators + 2 B vectors + 4 broadcasts + 1 temporary fit.
  */
 @inline function kernel4x8(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
@@ -345,40 +381,25 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
 }
 
 /**
- * An MR-row tile at most 4·vecs columns wide (vecs is 1 or 2, a constant at each
- * call, so the unused accumulators fold away): the same loop over the same packed
+ * An MR-row tile at most 4 columns wide: the same loop over the same packed
  * panels as the full kernels, without the padding columns' multiply-adds.
  */
-@inline function kernelNarrow(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool, vecs: i32): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+@inline function kernelNarrow(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0), c4 = f32x4.splat(0);
   const bEnd = bp + <usize>(kc * NR * 4);
   while (bp < bEnd) {
-    const b0 = v128.load(bp);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00);
-    if (vecs > 1) c01 = madd(a, v128.load(bp, 16), c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10);
-    if (vecs > 1) c11 = madd(a, v128.load(bp, 16), c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20);
-    if (vecs > 1) c21 = madd(a, v128.load(bp, 16), c21);
-    if (MR > 3) {
-      a = v128.load32_splat(ap, 12);
-      c30 = madd(a, b0, c30);
-      if (vecs > 1) c31 = madd(a, v128.load(bp, 16), c31);
-    }
+    const b = v128.load(bp);
+    c0 = madd(v128.load32_splat(ap), b, c0);
+    c1 = madd(v128.load32_splat(ap, 4), b, c1);
+    c2 = madd(v128.load32_splat(ap, 8), b, c2);
+    c3 = madd(v128.load32_splat(ap, 12), b, c3);
+    if (MR > 4) c4 = madd(v128.load32_splat(ap, 16), b, c4);
     ap += AS * 4;
     bp += NR * 4;
   }
   const t = tileBuf, row = <usize>NR * 4;
-  v128.store(t, c00); v128.store(t + row, c10); v128.store(t + 2 * row, c20);
-  if (MR > 3) v128.store(t + 3 * row, c30);
-  if (vecs > 1) {
-    v128.store(t, c01, 16); v128.store(t + row, c11, 16); v128.store(t + 2 * row, c21, 16);
-    if (MR > 3) v128.store(t + 3 * row, c31, 16);
-  }
+  v128.store(t, c0); v128.store(t + row, c1); v128.store(t + 2 * row, c2); v128.store(t + 3 * row, c3);
+  if (MR > 4) v128.store(t + 4 * row, c4);
   storeEdge(t, i, j, rows, cols, !first || jobAccumulate, last);
 }
 
