@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import type { Activation } from '../src/kernels.ts';
+import { ParamLayout, ParamStore } from '../src/models/params.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
 import { train } from '../src/train/trainer.ts';
 import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray } from './gpu.ts';
@@ -98,6 +99,11 @@ async function gradientCheck(cfg: VaeConfig): Promise<void> {
   const idxHost = new Uint32Array([3, 0, 9, 4, 7, 1]);
   const idx = cpu.tensor(ROWS, { dtype: 'u32', data: idxHost });
   const sums = cpu.tensor(128);
+  // stale values in the gradient buffer (a previous step's) must not leak into this
+  // step's: the first write of each block overwrites (ParamStore.gradTarget)
+  cpu.fill({ x: vae.store.grads, n: vae.layout.size, value: 7 });
+  vae.gradients({ idx, rows: ROWS, step: 5, sumLogLik: cpu.view(sums, 0, 1), sumKl: cpu.view(sums, 64, 1) });
+  cpu.fill({ x: sums, n: 128, value: 0 }); // the objective sums do accumulate
   vae.gradients({ idx, rows: ROWS, step: 5, sumLogLik: cpu.view(sums, 0, 1), sumKl: cpu.view(sums, 64, 1) });
   const grads = await cpu.read(vae.store.grads);
   const params = Float64Array.from(await cpu.read(vae.store.params));
@@ -144,6 +150,28 @@ describe('VAE gradients (CPU backend) vs central finite differences of a float64
   });
   it('Gaussian decoder, variance as a decoder output', async () => {
     await gradientCheck(config({ likelihood: 'gaussian', variance: 'output' }));
+  });
+});
+
+describe('ParamStore gradients', () => {
+  it('overwrites a block on its first write of a step, adds after, and zeroes blocks nobody wrote', async () => {
+    const layout = new ParamLayout();
+    layout.add('a', [3]);
+    layout.add('b', [2]);
+    const store = new ParamStore(cpu, layout, layout.zeros());
+    cpu.fill({ x: store.grads, n: layout.size, value: 5 });
+    store.zeroGrads();
+    const first = store.gradTarget('a');
+    expect(first.accumulate).toBe(false);
+    cpu.fill({ x: first.grad, n: 3, value: 1 });
+    expect(store.gradTarget('a').accumulate).toBe(true);
+    store.finishGrads();
+    const g = await cpu.read(store.grads);
+    expect(Array.from(layout.slice(g, 'a'))).toEqual([1, 1, 1]);
+    expect(Array.from(layout.slice(g, 'b'))).toEqual([0, 0]);
+    store.zeroGrads();
+    expect(store.gradTarget('a').accumulate).toBe(false);
+    store.release();
   });
 });
 

@@ -161,7 +161,8 @@ export class Decoder {
         dRaw = this.dRawHead!;
         be.activationBackward({ y: this.sg!, dy: this.dLv!, dx: dRaw, n, act: 'sigmoid' });
       } else if (paramGrads) {
-        be.activationBackward({ y: this.sg!, dy: this.dLv!, dx: this.store!.grad('dec.logvar'), n, act: 'sigmoid', accumulate: true });
+        const t = this.store!.gradTarget('dec.logvar');
+        be.activationBackward({ y: this.sg!, dy: this.dLv!, dx: t.grad, n, act: 'sigmoid', accumulate: t.accumulate });
       }
     } else {
       be.bernoulliLogLikBackward({ x, logits: mean, dOut, dLogits: this.dMean!, rows, cols: D });

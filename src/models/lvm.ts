@@ -195,6 +195,7 @@ export class Lvm implements Trainable, LatentVariableModel {
       priorObjectiveForwardBackward(be, this.decoder, this.buf, this.weights, rows, d,
         { seed: this.cfg.seed, stream: STREAM.priorZ, counter: s.step }, s.sumLogLik);
     }
+    this.store.finishGrads();
     this.adam.apply(this.store.params, this.store.grads, s.lr, s.step + 1);
     this.batch.scatter(this.phi, s.idx, rows);
   }

@@ -1,7 +1,7 @@
 // Multi-layer perceptrons with hand-written forward and backward passes on the
 // kernel set. A layer is y = act(x W + b) with W stored in×out, one matmul with
 // bias and activation fused in its epilogue. Backward passes accumulate into the
-// gradient buffer (llm.c style), which the caller zeroes once per step.
+// gradient buffer (llm.c style), the first write of a step overwriting (ParamStore.gradTarget).
 import { need, type Backend, type Tensor } from '../backend.ts';
 import type { Activation } from '../kernels.ts';
 import type { HostRng } from '../train/rng.ts';
@@ -133,8 +133,10 @@ export class Mlp {
       }
       const input = l === 0 ? x : this.h[l - 1]!;
       if (paramGrads) {
-        be.matmul({ a: input, b: g, c: ps.grad(L.w), m: L.inDim, n: L.outDim, k: rows, transA: true, accumulate: true });
-        be.sumCols({ x: g, out: ps.grad(L.b), rows, cols: L.outDim, accumulate: true });
+        const w = ps.gradTarget(L.w);
+        be.matmul({ a: input, b: g, c: w.grad, m: L.inDim, n: L.outDim, k: rows, transA: true, accumulate: w.accumulate });
+        const bias = ps.gradTarget(L.b);
+        be.sumCols({ x: g, out: bias.grad, rows, cols: L.outDim, accumulate: bias.accumulate });
       }
       if (l > 0) {
         be.matmul({ a: g, b: ps.param(L.w), c: this.dh[l - 1]!, m: rows, n: L.inDim, k: L.outDim, transB: true });

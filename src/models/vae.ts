@@ -103,6 +103,7 @@ export class Vae implements Trainable, LatentVariableModel {
       priorObjectiveForwardBackward(be, this.decoder, this.buf, this.weights, rows, d,
         { seed: this.cfg.seed, stream: STREAM.priorZ, counter: s.step }, s.sumLogLik);
     }
+    this.store.finishGrads();
   }
 
   objective(sumLogLik: number, sumKl: number, count: number): number {

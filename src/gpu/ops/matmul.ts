@@ -6,11 +6,10 @@
 //   tiled   — shared-memory 64×64 tiles (real GPUs), any shape;
 //   texture — 16×16 outputs per invocation read from rgba32float textures the operands
 //             are copied into first (llvmpipe, where a texel fetch of 4 floats costs
-//             about a third of a scalar storage load); needs m, n, k and batch strides
-//             that are multiples of 4 (other shapes use vec4).
+//             about a third of a scalar storage load), C stored as vec4; needs m, n, k
+//             and the batch strides (C's too) multiples of 4 (other shapes use vec4).
 //   unrolled — 16×16 outputs per invocation as named vec4s in a generated, fully
-//             unrolled kernel (./matmulUnrolled.ts; SwiftShader); aligned shapes as
-//             texture, and C's batch stride a multiple of 4 too.
+//             unrolled kernel (./matmulUnrolled.ts; SwiftShader); shapes as texture.
 import { need, type AdapterDescription, type Tensor } from '../../backend.ts';
 import type { Activation, MatmulParams } from '../../kernels.ts';
 import { validateMatmul, type MatmulShape } from '../../validate/matmul.ts';
@@ -90,7 +89,8 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     kernel = gpu.registry.get('matmul', 'matmulTiled', constants);
     groups = [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batch];
   } else if (variant === 'texture') {
-    need(isVec4Aligned(s), 'matmul', `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k})`);
+    need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
+      `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
     const launch = blockLaunch(s);
     const [rows, cols4] = opts.block ?? launch.block;
     need(Number.isInteger(rows) && rows >= 1 && rows <= MAX_BLOCK[0] && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= MAX_BLOCK[1], 'matmul',
@@ -102,7 +102,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     const ext = operandExtents(s);
     const texA = operandTexture(gpu, p.a, ext.a, 0);
     const texB = operandTexture(gpu, p.b, ext.b, 1);
-    dispatchGrid(gpu, kernel, { bias, c: p.c }, params, groups, s, variant, { texA, texB });
+    dispatchGrid(gpu, kernel, { bias, c4: vec4View(gpu, p.c) }, params, groups, s, variant, { texA, texB });
     return;
   } else if (variant === 'unrolled') {
     need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
@@ -387,7 +387,7 @@ export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
 
 /** The preferred variant where it applies to this shape, else the nearest one that does. */
 function variantForShape(gpu: WebGpuBackend, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
-  if (preferred === 'texture' && !(isVec4Aligned(s) && texturesFit(gpu, s))) return 'vec4';
+  if (preferred === 'texture' && !(isVec4Aligned(s) && s.strideC % 4 === 0 && texturesFit(gpu, s))) return 'vec4';
   if (preferred === 'unrolled' && !(isVec4Aligned(s) && s.strideC % 4 === 0)) return 'vec4';
   return preferred;
 }

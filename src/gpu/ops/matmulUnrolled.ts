@@ -1,8 +1,18 @@
-// The generated, fully unrolled matmul (shaders/matmul_unrolled.wgsl explains why):
-// the entry point for a block of `rows` × 4·`cols4` outputs per invocation and a
-// transpose pair is written out here as WGSL text, appended to the prelude and
-// registered as its own shader family, so the kernel registry reflects and caches
-// it like any other kernel. Aligned shapes only (m, n, k, batch strides multiples of 4).
+// The generated, fully unrolled matmul: the entry point for a block of `rows` ×
+// 4·`cols4` outputs per invocation and a transpose pair is written out here as WGSL
+// text, appended to shaders/matmul.wgsl (its bindings, overrides and the vec4
+// epilogue storeVec4) and registered as its own shader family, so the kernel
+// registry reflects and caches it like any other kernel. Same contract as
+// shaders/matmul.wgsl, for m, n, k and the batch strides multiples of 4.
+//
+// Why generated: SwiftShader (Subzero JIT) keeps a shader's named vec4 values in
+// registers or fixed stack slots, but indexes arrays through memory on every use,
+// and every storage load there is a per-lane gather whatever its width. So each
+// invocation owns rows × 4·cols4 outputs (16×16 by default) as named vec4
+// accumulators, and per k-step of 4 loads `rows` vec4 of op(A) and 4·cols4 vec4 of
+// op(B): 8 FMAs per loaded float at 16×16, against 4 for the 8×8
+// matmulVec4Aligned. Measured ~1.7× the work per CPU-second of matmulVec4Aligned
+// at 512³ on SwiftShader (bench/kernels.ts).
 
 import { registerShaderSources, shaderSource } from '../shaders.ts';
 
@@ -83,7 +93,7 @@ export function unrolledEntryPoint(s: UnrolledShape): string {
   if (transA) L.push('    ka += 4u * m4;');
   if (!transB) L.push('    kb += 4u * n4;');
   L.push('  }');
-  for (const i of rng(R)) for (const t of rng(C4)) L.push(`  epilogue(cOff, r0 + ${i}u, col4 + ${t}u, acc${i}_${t});`);
+  for (const i of rng(R)) for (const t of rng(C4)) L.push(`  storeVec4(cOff, r0 + ${i}u, col4 + ${t}u, acc${i}_${t});`);
   L.push('}');
   return L.join('\n');
 }
@@ -94,7 +104,7 @@ const registered = new Set<string>();
 export function unrolledKernelFamily(s: UnrolledShape): string {
   const family = unrolledFamily(s);
   if (!registered.has(family)) {
-    registerShaderSources({ [family]: `${shaderSource('matmul_unrolled')}\n${unrolledEntryPoint(s)}\n` });
+    registerShaderSources({ [family]: `${shaderSource('matmul')}\n${unrolledEntryPoint(s)}\n` });
     registered.add(family);
   }
   return family;
