@@ -71,6 +71,27 @@ fn storeRow(cOff: u32, row: u32, c0: u32, v: vec4f) {
   }
 }
 
+/** C and the bias as vec4 (n and C's batch stride multiples of 4) */
+@group(0) @binding(9) var<storage, read_write> c4: array<vec4f>;
+@group(0) @binding(10) var<storage, read> bias4: array<vec4f>;
+
+/**
+ * The epilogue for the 4 outputs C[row, col4·4 .. col4·4 + 3], one vec4 store: on
+ * llvmpipe each storage access is a loop over the SIMD lanes, and four scalar
+ * stores per vec4 cost ~1 ms more than one on a 784×400 product (texture kernel,
+ * measured with k = 4, where the stores are most of the work).
+ */
+fn storeVec4(cOff4: u32, row: u32, col4: u32, sum: vec4f) {
+  let n4 = P.n / 4u;
+  if (row >= P.m || col4 >= n4) { return; }
+  var v = P.alpha * sum;
+  if (HAS_BIAS) { v += bias4[col4]; }
+  if (ACT != 0u) { v = vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w)); }
+  let i = cOff4 + row * n4 + col4;
+  if (ACCUMULATE) { v += c4[i]; }
+  c4[i] = v;
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmulVec4(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let c0 = gid.x * 4u;
@@ -140,16 +161,17 @@ fn blockOfB(bOff: u32, c0: u32, q4: u32, n4: u32, k4: u32) -> mat4x4f {
   return mat4x4f(b4[i], b4[i + n4], b4[i + 2u * n4], b4[i + 3u * n4]);
 }
 
-fn storeBlock4(cOff: u32, r0: u32, c0: u32, accT: mat4x4f) {
-  storeRow(cOff, r0, c0, accT[0]);
-  storeRow(cOff, r0 + 1u, c0, accT[1]);
-  storeRow(cOff, r0 + 2u, c0, accT[2]);
-  storeRow(cOff, r0 + 3u, c0, accT[3]);
+/** A 4×4 block of C (accT column i = row r0 + i), as vec4 stores (cOff4, c04 in vec4). */
+fn storeBlock4(cOff4: u32, r0: u32, c04: u32, accT: mat4x4f) {
+  storeVec4(cOff4, r0, c04, accT[0]);
+  storeVec4(cOff4, r0 + 1u, c04, accT[1]);
+  storeVec4(cOff4, r0 + 2u, c04, accT[2]);
+  storeVec4(cOff4, r0 + 3u, c04, accT[3]);
 }
 
 /**
- * matmulVec4 for m, n, k and all offsets multiples of 4: operands are read as
- * vec4 (4× fewer load instructions — on llvmpipe each load with a per-lane address
+ * matmulVec4 for m, n, k and all offsets (C's too) multiples of 4: operands are read
+ * and C written as vec4 (4× fewer load and store instructions — on llvmpipe each load with a per-lane address
  * is a loop over the SIMD lanes). Per k step of 4 it loads 4×4 blocks of op(A)
  * and of op(B) as four vec4 each (rows or columns, whichever is contiguous) and
  * multiplies them as 4×4 matrices: accT column i is row i of a C block. With 2×2
@@ -165,7 +187,7 @@ fn matmulVec4Aligned(@builtin(global_invocation_id) gid: vec3u, @builtin(workgro
   if (c0 >= P.n || r0 >= P.m) { return; }
   let aOff = (wid.z * P.strideA) / 4u;
   let bOff = (wid.z * P.strideB) / 4u;
-  let cOff = wid.z * P.strideC;
+  let cOff4 = wid.z * P.strideC / 4u;
   let m4 = P.m / 4u;
   let n4 = P.n / 4u;
   let k4 = P.k / 4u;
@@ -195,10 +217,10 @@ fn matmulVec4Aligned(@builtin(global_invocation_id) gid: vec3u, @builtin(workgro
   }
   let rows2 = ALIGNED_ROW_BLOCKS > 1u && r0 + 4u < P.m;
   let cols2 = ALIGNED_COL_BLOCKS > 1u && c0 + 4u < P.n;
-  storeBlock4(cOff, r0, c0, acc00);
-  if (cols2) { storeBlock4(cOff, r0, c0 + 4u, acc01); }
-  if (rows2) { storeBlock4(cOff, r0 + 4u, c0, acc10); }
-  if (rows2 && cols2) { storeBlock4(cOff, r0 + 4u, c0 + 4u, acc11); }
+  storeBlock4(cOff4, r0, c0 / 4u, acc00);
+  if (cols2) { storeBlock4(cOff4, r0, c0 / 4u + 1u, acc01); }
+  if (rows2) { storeBlock4(cOff4, r0 + 4u, c0 / 4u, acc10); }
+  if (rows2 && cols2) { storeBlock4(cOff4, r0 + 4u, c0 / 4u + 1u, acc11); }
 }
 
 const TS: u32 = 16u;      // invocations per tile side
@@ -301,28 +323,6 @@ alias BlockB = array<array<vec4f, MAX_BLOCK_COLS4>, 4>;
 
 @group(0) @binding(7) var texA: texture_2d<f32>;
 @group(0) @binding(8) var texB: texture_2d<f32>;
-/** C as vec4 (n and C's batch stride multiples of 4) */
-@group(0) @binding(9) var<storage, read_write> c4: array<vec4f>;
-
-/**
- * The epilogue for the 4 outputs C[row, col4·4 .. col4·4 + 3], one vec4 store: on
- * llvmpipe each storage access is a loop over the SIMD lanes, and four scalar
- * stores per vec4 cost ~1 ms more than one on a 784×400 product (measured with
- * k = 4, where the stores are most of the work).
- */
-fn storeVec4(cOff4: u32, row: u32, col4: u32, sum: vec4f) {
-  let n4 = P.n / 4u;
-  if (row >= P.m || col4 >= n4) { return; }
-  var v = P.alpha * sum;
-  if (HAS_BIAS) {
-    let j = 4u * col4;
-    v += vec4f(bias[j], bias[j + 1u], bias[j + 2u], bias[j + 3u]);
-  }
-  if (ACT != 0u) { v = vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w)); }
-  let i = cOff4 + row * n4 + col4;
-  if (ACCUMULATE) { v += c4[i]; }
-  c4[i] = v;
-}
 
 fn texel(t: texture_2d<f32>, i: u32) -> vec4f {
   return textureLoad(t, vec2u(i & ((1u << TEX_WIDTH_LOG2) - 1u), i >> TEX_WIDTH_LOG2), 0);

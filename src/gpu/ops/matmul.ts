@@ -70,7 +70,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
   if (!bias) {
     bias = noBias.get(gpu);
     if (!bias) {
-      bias = gpu.tensor(1, { label: 'matmul no-bias placeholder' });
+      bias = gpu.tensor(4, { label: 'matmul no-bias placeholder' });
       noBias.set(gpu, bias);
     }
   }
@@ -102,7 +102,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     const ext = operandExtents(s);
     const texA = operandTexture(gpu, p.a, ext.a, 0);
     const texB = operandTexture(gpu, p.b, ext.b, 1);
-    dispatchGrid(gpu, kernel, { bias, c4: vec4View(gpu, p.c) }, params, groups, s, variant, { texA, texB });
+    dispatchGrid(gpu, kernel, { bias4: vec4View(gpu, bias), c4: vec4View(gpu, p.c) }, params, groups, s, variant, { texA, texB });
     return;
   } else if (variant === 'unrolled') {
     need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
@@ -115,12 +115,12 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     const family = unrolledKernelFamily({ rows, cols4, transA: s.transA, transB: s.transB });
     kernel = gpu.registry.get(family, 'matmulUnrolled', { ACT: constants.ACT!, ACCUMULATE: constants.ACCUMULATE!, HAS_BIAS: constants.HAS_BIAS!, WG_X: wx, WG_Y: wy });
     groups = [Math.ceil(s.n / (4 * cols4 * wx)), Math.ceil(s.m / (rows * wy)), s.batch];
-    dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias, c4: vec4View(gpu, p.c) }, params, groups, s, variant);
+    dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias4: vec4View(gpu, bias), c4: vec4View(gpu, p.c) }, params, groups, s, variant);
     return;
   } else {
     const [wx, wy] = opts.workgroup ?? VEC4_WORKGROUP;
-    const aligned = opts.aligned ?? isVec4Aligned(s);
-    need(!aligned || isVec4Aligned(s), 'matmul', 'the aligned vec4 kernel needs m, n, k and strides that are multiples of 4');
+    const aligned = opts.aligned ?? (isVec4Aligned(s) && s.strideC % 4 === 0);
+    need(!aligned || (isVec4Aligned(s) && s.strideC % 4 === 0), 'matmul', 'the aligned vec4 kernel needs m, n, k and strides that are multiples of 4');
     if (aligned) {
       const [br, bc] = opts.vec4Blocks ?? VEC4_BLOCKS;
       need([br, bc].every((v) => v === 1 || v === 2), 'matmul', `vec4Blocks must be 1 or 2 per side, got ${br}×${bc}`);
@@ -128,7 +128,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
       groups = [Math.ceil(s.n / (4 * bc) / wx), Math.ceil(s.m / (4 * br) / wy), s.batch];
       // vec4 bindings must be a multiple of 16 bytes: bind the operands' whole vec4s
       // (every element the kernel reads lies inside, as all extents are multiples of 4)
-      dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias, c: p.c }, params, groups, s, variant);
+      dispatchGrid(gpu, kernel, { a4: vec4View(gpu, p.a), b4: vec4View(gpu, p.b), bias4: vec4View(gpu, bias), c4: vec4View(gpu, p.c) }, params, groups, s, variant);
       return;
     }
     kernel = gpu.registry.get('matmul', 'matmulVec4', { ...constants, WG_X: wx, WG_Y: wy });
