@@ -7,14 +7,15 @@
 //   device: W_new = G B and W_newᵀW_new (a second, d×d read-back)
 //   host:   σ²_new = (Σ‖x_i−μ‖² − tr(S WᵀW_new)) / nD
 // because Σ_i (x_i−μ) E_iᵀ = G M⁻¹ and Σ_i E_i E_iᵀ = M⁻¹ YᵀY M⁻¹.
-import { KernelError, VIEW_ALIGN, type Backend, type Tensor } from '../../backend.ts';
+import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, transpose, type Mat } from './linalg.ts';
 import {
   LOG_2PI, Workspace, centeredRowNorms, checkShape, createPpca, f32Transposed, gramOf, initialPpca, latentFactors,
   sampleMean, type DeviceData, type PpcaHost, type PpcaModel,
 } from './model.ts';
 
-export type EmMethod = 'em' | 'squarem';
+export type EmMethod = 'em' | 'squarem' | 'anderson';
+export const EM_METHODS: readonly EmMethod[] = ['em', 'squarem', 'anderson'];
 
 export interface EmOptions {
   d: number;
@@ -23,6 +24,8 @@ export interface EmOptions {
   maxIters?: number;
   /** stop when the log-likelihood per sample changes by less than this between iterates */
   tol?: number;
+  /** Anderson acceleration: how many past iterates the extrapolation uses (default ANDERSON_MEMORY) */
+  memory?: number;
   seed?: number;
   /** starting parameters (default: initialPpca); μ is replaced by the sample mean */
   init?: PpcaHost;
@@ -66,7 +69,8 @@ interface MapResult {
   out: Point;
 }
 
-const SLOTS = 5;
+/** W slots SQUAREM needs: θ₀, θ₁, θ₂, r, v */
+const SQUAREM_SLOTS = 5;
 /** rows per chunk of the n-long sums (a multiple of VIEW_ALIGN) */
 const SUM_CHUNK_ROWS = 256;
 
@@ -79,13 +83,13 @@ class EmEngine {
   readonly totalNorm: number;
   /** row chunks of the n-long sums (see rowSum) */
   readonly chunks: number;
-  /** W slots: SLOTS views of slotLen elements in one buffer (padding stays 0) */
+  /** W slots: slotCount views of slotLen elements in one buffer (padding stays 0) */
   readonly slotBuffer: Tensor;
   readonly slots: Tensor[];
   readonly slotLen: number;
   private readonly ws: Workspace;
 
-  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array) {
+  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number) {
     const b = backend;
     this.n = data.n;
     this.D = data.D;
@@ -101,30 +105,24 @@ class EmEngine {
     const muT = this.ws.upload('mu', Float32Array.from(mu));
     b.matmul({ a: this.ws.constant('ones', n, 1), b: muT, c: this.xc, m: n, n: D, k: 1, alpha: -1, accumulate: true });
     this.slotLen = Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN;
-    this.slotBuffer = b.tensor(SLOTS * this.slotLen, { label: 'ppca.em.W' });
-    this.slots = Array.from({ length: SLOTS }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * d, `ppca.em.W${i}`));
+    this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
+    this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * d, `ppca.em.W${i}`));
   }
 
   /** Runs E-step + M-step from `inp` into slot `outSlot`; returns the log-lik of `inp`. */
   async map(inp: Point, outSlot: number): Promise<MapResult> {
     const { backend: b, ws, n, D, d } = this;
     const f = latentFactors(inp.wtw, inp.sigma2, d);
-    const lv = ws.upload('logSigma2', new Float32Array([Math.log(inp.sigma2)]));
-    const cholInvT = ws.upload('cholInvT', f32Transposed(f.M.cholInv, d));
     const W = this.slots[inp.slot]!;
     const nPad = this.chunks * SUM_CHUNK_ROWS;
     const y = ws.get('y', nPad * d);
     const yty = ws.get('yty', d * d);
     const g = ws.get('g', D * d);
-    const z = ws.get('z', n * d);
-    const zeros = ws.get('zeros', n * d);
-    const rowTerm = ws.get('rowTerm', n);
     b.matmul({ a: this.xc, b: W, c: y, m: nPad, n: d, k: D });
     this.rowSum(y, d, y, d, yty, 'ytyParts');
     this.rowSum(this.xc, D, y, d, g, 'gParts');
-    b.matmul({ a: y, b: cholInvT, c: z, m: n, n: d, k: d });
-    b.gaussianLogDensity({ x: z, mu: zeros, logvar: lv, out: rowTerm, rows: n, cols: d, logvarMode: 'scalar' });
-    const [ytyH, rowH] = await Promise.all([b.read(yty), b.read(rowTerm)]);
+    const rowSq = this.explainedRows(y, f.M.cholInv);
+    const [ytyH, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
     const loglik = this.loglikFrom(rowH, inp.sigma2, f.M.logDet);
 
     // M-step on the host (d×d), then W_new = G·B on the device
@@ -137,12 +135,7 @@ class EmEngine {
     const Bt = ws.upload('B', toF32(B));
     const Wout = this.slots[outSlot]!;
     b.matmul({ a: g, b: Bt, c: Wout, m: D, n: d, k: d });
-    // WᵀW of the W actually stored: the float64 Bᵀ(GᵀG)B differs from it by float32
-    // rounding, and the log-likelihood through M is first-order in that difference
-    // (~1e-4 nats/sample on MNIST), so read it back (a d×d read)
-    const wtwT = ws.get('wtwNew', d * d);
-    b.matmul({ a: Wout, b: Wout, c: wtwT, m: d, n: d, k: D, transA: true });
-    const wtwNew = symmetrize(Float64Array.from((await b.read(wtwT)).subarray(0, d * d)), d);
+    const wtwNew = await this.gramOfSlot(outSlot);
     // σ²_new = (Σ‖x_i−μ‖² − tr(S WᵀW_new)) / nD, from W_new S = G M⁻¹
     let sigma2 = (this.totalNorm - traceOfProduct(S, wtwNew, d)) / (n * D);
     if (!Number.isFinite(sigma2)) throw new KernelError('ppca EM', `σ² became ${sigma2}`);
@@ -173,39 +166,48 @@ class EmEngine {
   async loglik(p: Point): Promise<number> {
     const { backend: b, ws, n, D, d } = this;
     const f = latentFactors(p.wtw, p.sigma2, d);
-    const lv = ws.upload('logSigma2', new Float32Array([Math.log(p.sigma2)]));
-    const cholInvT = ws.upload('cholInvT', f32Transposed(f.M.cholInv, d));
     const y = ws.get('y', n * d);
-    const z = ws.get('z', n * d);
-    const zeros = ws.get('zeros', n * d);
-    const rowTerm = ws.get('rowTerm', n);
     b.matmul({ a: this.xc, b: this.slots[p.slot]!, c: y, m: n, n: d, k: D });
-    b.matmul({ a: y, b: cholInvT, c: z, m: n, n: d, k: d });
-    b.gaussianLogDensity({ x: z, mu: zeros, logvar: lv, out: rowTerm, rows: n, cols: d, logvarMode: 'scalar' });
-    return this.loglikFrom(await b.read(rowTerm), p.sigma2, f.M.logDet);
+    return this.loglikFrom(await b.read(this.explainedRows(y, f.M.cholInv)), p.sigma2, f.M.logDet);
   }
 
   /**
-   * Mean log p(x_i) from rowTerm_i = −½ [d log 2πσ² + ‖L⁻¹y_i‖²/σ²] (device, per row)
-   * and ‖x_i−μ‖² (host, float64), summed in float64 (see loglik.ts).
+   * ‖L⁻¹ y_i‖² per row (queued), L the Cholesky factor of M: z = Y L⁻ᵀ, then one
+   * dot product per row (a batch of 1×1 products). Not the Gaussian log-density
+   * kernel with logvar = log σ²: float32 log σ² (and exp of it) is off by up to
+   * ~2e-7 relative, the same for every row, and the log-likelihood multiplies
+   * that by Σ‖L⁻¹y‖²/2nσ² ≈ 1,800 on MNIST d = 50 — up to 4e-4 nats/sample of
+   * error that does not average out, larger than EM's late steps (measured
+   * against a float64 host evaluation; with this form the error is ≤ 3e-5).
    */
-  private loglikFrom(rowTerm: Float32Array, sigma2: number, logDetM: number): number {
-    const { n, D, d } = this;
-    let sumRow = 0;
-    for (let i = 0; i < n; i++) sumRow += rowTerm[i]!;
-    const logS2 = Math.log(sigma2);
-    // Σ_i ‖L⁻¹y_i‖²/σ² = −2 Σ rowTerm − n d log 2πσ²
-    const explained = -2 * sumRow - n * d * (LOG_2PI + logS2);
-    const quad = this.totalNorm / sigma2 - explained;
-    return -0.5 * (D * LOG_2PI + (D - d) * logS2 + logDetM) - (0.5 * quad) / n;
+  private explainedRows(y: Tensor, cholInv: Mat): Tensor {
+    const { backend: b, ws, n, d } = this;
+    const cholInvT = ws.upload('cholInvT', f32Transposed(cholInv, d));
+    const z = ws.get('z', n * d);
+    const rowSq = ws.get('rowSq', n);
+    b.matmul({ a: y, b: cholInvT, c: z, m: n, n: d, k: d });
+    b.matmul({ a: z, b: z, c: rowSq, m: 1, n: 1, k: d, transB: true, batch: n, strideA: d, strideB: d, strideC: 1 });
+    return rowSq;
   }
 
-  /** 〈W_i, W_j〉 for all slots (SLOTS×SLOTS), from one product over the slot buffer. */
+  /**
+   * Mean log p(x_i) from ‖L⁻¹y_i‖² (device, per row) and ‖x_i−μ‖² (host,
+   * float64), summed and divided by σ² in float64 (see loglik.ts).
+   */
+  private loglikFrom(rowSq: Float32Array, sigma2: number, logDetM: number): number {
+    const { n, D, d } = this;
+    let explained = 0;
+    for (let i = 0; i < n; i++) explained += rowSq[i]!;
+    const quad = (this.totalNorm - explained) / sigma2;
+    return -0.5 * (D * LOG_2PI + (D - d) * Math.log(sigma2) + logDetM) - (0.5 * quad) / n;
+  }
+
+  /** 〈W_i, W_j〉 for all slots (slotCount×slotCount), from one product over the slot buffer. */
   async slotGram(): Promise<Float64Array> {
-    const { backend: b, ws } = this;
-    const g = ws.get('slotGram', SLOTS * SLOTS);
-    b.matmul({ a: this.slotBuffer, b: this.slotBuffer, c: g, m: SLOTS, n: SLOTS, k: this.slotLen, transB: true });
-    return Float64Array.from((await b.read(g)).subarray(0, SLOTS * SLOTS));
+    const { backend: b, ws, slotCount: k } = this;
+    const g = ws.get('slotGram', k * k);
+    b.matmul({ a: this.slotBuffer, b: this.slotBuffer, c: g, m: k, n: k, k: this.slotLen, transB: true });
+    return Float64Array.from((await b.read(g)).subarray(0, k * k));
   }
 
   /** slot `out` = Σ c_k · slot `src_k` (queued). */
@@ -216,14 +218,22 @@ class EmEngine {
     for (const [slot, c] of terms) b.axpy({ x: this.slots[slot]!, y: dst, n: D * d, alpha: c });
   }
 
-  /** slot `out` = Σ c_k · slot `src_k`, and its WᵀW read back. */
+  /** slot `out` = Σ c_k · slot `src_k`, and its WᵀW. */
   async combine(out: number, terms: [number, number][]): Promise<Mat> {
-    const { backend: b, D, d, ws } = this;
-    const dst = this.slots[out]!;
     this.combineInto(out, terms);
-    const g = ws.get('wtw', d * d);
-    b.matmul({ a: dst, b: dst, c: g, m: d, n: d, k: D, transA: true });
-    return symmetrize(Float64Array.from((await b.read(g)).subarray(0, d * d)), d);
+    return this.gramOfSlot(out);
+  }
+
+  /**
+   * WᵀW of the W a slot holds, in float64 on the host from W read back (D×d; the
+   * O(D·d²) product is n times smaller than the map's). It must be the Gram of the
+   * stored float32 W, and exact: the log-likelihood multiplies a relative error
+   * δ in M = WᵀW + σ²I by about Σ‖L⁻¹y‖²/(2nσ²) ≈ 1,800 on MNIST d = 50, so the
+   * float32 product on the device (δ ~ 1e-7) was 2–3e-4 nats/sample off.
+   */
+  async gramOfSlot(slot: number): Promise<Mat> {
+    const { D, d } = this;
+    return gramOf((await this.backend.read(this.slots[slot]!)).subarray(0, D * d), D, d);
   }
 
   /** Copies a slot into a standalone model. */
@@ -249,7 +259,9 @@ function now(): number {
 /** Fits PPCA by exact EM (or SQUAREM-accelerated EM) on data already on the backend. */
 export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions): Promise<EmResult> {
   const method = opts.method ?? 'em';
-  if (method !== 'em' && method !== 'squarem') throw new KernelError('ppca EM', `unknown method '${method as string}' (em | squarem)`);
+  if (!EM_METHODS.includes(method)) throw new KernelError('ppca EM', `unknown method '${method as string}' (${EM_METHODS.join(' | ')})`);
+  const memory = opts.memory ?? ANDERSON_MEMORY;
+  need(Number.isInteger(memory) && memory >= 1, 'ppca EM', `Anderson memory must be a positive integer, got ${memory}`);
   checkShape('ppca EM', data.D, opts.d);
   const maxIters = opts.maxIters ?? 1000;
   const tol = opts.tol ?? 1e-6;
@@ -261,7 +273,8 @@ export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions)
   const check = createPpca(backend, init);
   backend.release(check.W);
   backend.release(check.mu);
-  const engine = new EmEngine(backend, data, opts.d, sampleMean(data));
+  const slotCount = method === 'anderson' ? andersonSlots(memory) : method === 'squarem' ? SQUAREM_SLOTS : 2;
+  const engine = new EmEngine(backend, data, opts.d, sampleMean(data), slotCount);
   const t0 = now();
   const trace: EmProgress[] = [];
   const record = (iteration: number, loglik: number, sigma2: number): void => {
@@ -272,8 +285,9 @@ export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions)
   try {
     backend.upload(engine.slots[0]!, Float32Array.from(init.W));
     const start: Point = { slot: 0, wtw: gramOf(init.W, init.D, init.d), sigma2: init.sigma2 };
-    const run = method === 'em' ? runEm : runSquarem;
-    const r = await run(engine, start, maxIters, tol, record);
+    const r = method === 'em' ? await runEm(engine, start, maxIters, tol, record)
+      : method === 'squarem' ? await runSquarem(engine, start, maxIters, tol, record)
+        : await runAnderson(engine, start, maxIters, tol, memory, record);
     const loglik = await engine.loglik(r.point);
     record(r.iterations, loglik, r.point.sigma2);
     return {
@@ -353,8 +367,8 @@ async function runSquarem(engine: EmEngine, start: Point, maxIters: number, tol:
     engine.combineInto(s3, [[b, 1], [a, -1]]);
     engine.combineInto(s4, [[c, 1], [b, -2], [a, 1]]);
     const gram = await engine.slotGram();
-    const rr = gram[s3 * SLOTS + s3]! + (l1s - l0s) ** 2;
-    const vv = gram[s4 * SLOTS + s4]! + (l2s - 2 * l1s + l0s) ** 2;
+    const rr = gram[s3 * SQUAREM_SLOTS + s3]! + (l1s - l0s) ** 2;
+    const vv = gram[s4 * SQUAREM_SLOTS + s4]! + (l2s - 2 * l1s + l0s) ** 2;
     let alpha = vv > 0 && rr > 0 ? Math.sqrt(rr / vv) : 1;
     alpha = Math.max(1, Math.min(stepMax, alpha));
     cycles++;
@@ -392,3 +406,131 @@ async function runSquarem(engine: EmEngine, start: Point, maxIters: number, tol:
   }
   return { point: p0, iterations: evals, cycles, converged: false };
 }
+
+/** past iterates Anderson acceleration combines by default */
+export const ANDERSON_MEMORY = 10;
+
+/** θ, F(θ), g = F(θ)−θ of the current and the last accepted iterate, one ΔF and Δg being formed, m − 1 of each kept */
+function andersonSlots(memory: number): number {
+  return 2 * memory + 5;
+}
+
+/**
+ * Anderson acceleration of the EM map (type II, Walker & Ni 2011), with the
+ * restarts and the monotonicity safeguard of DAAREM (Henderson & Varadhan 2019)
+ * but no damping. In θ = (W, log σ²), with g = F(θ) − θ and the last m
+ * differences ΔF_j, Δg_j of consecutive accepted iterates:
+ *   γ = argmin ‖g_k − Σ γ_j Δg_j‖,   θ_{k+1} = F(θ_k) − Σ γ_j ΔF_j,
+ * one EM map per iterate. If log p(θ_{k+1}) < log p(θ_k) (known from the map of
+ * θ_{k+1}) that map is dropped, θ_{k+1} = F(θ_k) — the plain EM step, monotone —
+ * and the history restarts. Why not SQUAREM here: S3's one step length serves
+ * every rate of the EM map at once, and on MNIST d = 50, where many eigenvalue
+ * gaps near d give many slow rates, it needed 1/3 of plain EM's maps at best.
+ */
+async function runAnderson(engine: EmEngine, start: Point, maxIters: number, tol: number, memory: number, record: Recorder): Promise<RunResult> {
+  const free = Array.from({ length: engine.slotCount }, (_, i) => i).filter((i) => i !== start.slot);
+  const take = (): number => {
+    const s = free.pop();
+    if (s === undefined) throw new KernelError('ppca EM', 'Anderson acceleration ran out of W slots');
+    return s;
+  };
+  const release = (...slots: number[]): void => {
+    for (const s of slots) if (!free.includes(s)) free.push(s);
+  };
+  /** log σ² of what each slot holds (its W part is on the device) */
+  const logS2 = new Float64Array(engine.slotCount);
+  logS2[start.slot] = Math.log(start.sigma2);
+  /** ΔF_j and Δg_j slots, oldest first */
+  const dF: number[] = [];
+  const dG: number[] = [];
+  /** the last accepted iterate's F(θ) and g */
+  let acc: { loglik: number; f: Point; g: number } | null = null;
+  let x = start;
+  /** whether x is an extrapolation (else it is F of the last accepted iterate, which is never rejected) */
+  let extrapolated = false;
+  let evals = 0;
+  let cycles = 0;
+  const restart = (): void => {
+    release(...dF, ...dG);
+    dF.length = 0;
+    dG.length = 0;
+  };
+  while (evals < maxIters) {
+    const r = await engine.map(x, take());
+    evals++;
+    logS2[r.out.slot] = Math.log(r.out.sigma2);
+    if (extrapolated && acc && !(r.loglik >= acc.loglik)) {
+      // the extrapolated θ is worse than the last accepted one (or NaN): take the EM step from that one instead
+      release(x.slot, r.out.slot, acc.g);
+      restart();
+      x = acc.f;
+      acc = null;
+      extrapolated = false;
+      continue;
+    }
+    record(evals - 1, r.loglik, x.sigma2);
+    const converged = acc !== null && Math.abs(r.loglik - acc.loglik) < tol;
+    cycles++;
+    // g = F(θ) − θ, then the differences to the last accepted iterate, formed on the device (see runSquarem)
+    const g = take();
+    engine.combineInto(g, [[r.out.slot, 1], [x.slot, -1]]);
+    logS2[g] = logS2[r.out.slot]! - logS2[x.slot]!;
+    if (acc) {
+      if (dF.length >= memory) release(dF.shift()!, dG.shift()!);
+      const df = take();
+      const dg = take();
+      engine.combineInto(df, [[r.out.slot, 1], [acc.f.slot, -1]]);
+      engine.combineInto(dg, [[g, 1], [acc.g, -1]]);
+      logS2[df] = logS2[r.out.slot]! - logS2[acc.f.slot]!;
+      logS2[dg] = logS2[g]! - logS2[acc.g]!;
+      release(acc.f.slot, acc.g);
+      dF.push(df);
+      dG.push(dg);
+    }
+    release(x.slot);
+    acc = { loglik: r.loglik, f: r.out, g };
+    if (converged) return { point: r.out, iterations: evals, cycles, converged: true };
+    if (dG.length === 0) {
+      // a plain EM step; x then shares its slot with acc.f
+      x = r.out;
+      extrapolated = false;
+      continue;
+    }
+    const gamma = andersonCoefficients(await engine.slotGram(), engine.slotCount, dG, g, logS2);
+    const next = take();
+    const terms: [number, number][] = [[r.out.slot, 1], ...dF.map((s, j): [number, number] => [s, -gamma[j]!])];
+    const wtw = await engine.combine(next, terms);
+    let ls = logS2[r.out.slot]!;
+    for (let j = 0; j < dF.length; j++) ls -= gamma[j]! * logS2[dF[j]!]!;
+    logS2[next] = ls;
+    x = { slot: next, wtw, sigma2: Math.exp(ls) };
+    extrapolated = true;
+  }
+  return { point: acc ? acc.f : x, iterations: evals, cycles, converged: false };
+}
+
+/**
+ * γ = argmin ‖g − Σ γ_j Δg_j‖² from the slot Gram matrix (float32, on the device)
+ * plus the log σ² products (float64), by Cholesky of the normal equations with a
+ * small ridge (the Δg_j become nearly collinear as the iterates converge).
+ */
+function andersonCoefficients(gram: Float64Array, k: number, dG: number[], g: number, logS2: Float64Array): Float64Array {
+  const m = dG.length;
+  const A = new Float64Array(m * m);
+  const rhs = new Float64Array(m);
+  const dot = (a: number, b: number): number => gram[a * k + b]! + logS2[a]! * logS2[b]!;
+  let scale = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) A[i * m + j] = dot(dG[i]!, dG[j]!);
+    rhs[i] = dot(dG[i]!, g);
+    scale = Math.max(scale, A[i * m + i]!);
+  }
+  for (let i = 0; i < m; i++) A[i * m + i]! += ANDERSON_RIDGE * scale;
+  const f = factorSpd(symmetrize(A, m), m, 'ppca Anderson normal equations');
+  const gamma = new Float64Array(m);
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) gamma[i]! += f.inverse[i * m + j]! * rhs[j]!;
+  return gamma;
+}
+
+/** ridge of the Anderson normal equations, relative to their largest diagonal entry */
+const ANDERSON_RIDGE = 1e-8;
