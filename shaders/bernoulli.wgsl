@@ -28,6 +28,17 @@ struct RowParams { rows: u32, cols: u32 }
 
 var<workgroup> seg: array<f32, WG>;
 
+/** out[row] = the sum of the row's TPR lane partials s (a tree in workgroup memory). */
+fn rowTree(li: u32, lane: u32, row: u32, s: f32) {
+  seg[li] = s;
+  workgroupBarrier();
+  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) { seg[li] += seg[li + stride]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
+}
+
 @compute @workgroup_size(WG)
 fn log_lik_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
                 @builtin(num_workgroups) nwg: vec3u) {
@@ -41,13 +52,31 @@ fn log_lik_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id)
       s += x[base + j] * l - softplus(l);
     }
   }
-  seg[li] = s;
-  workgroupBarrier();
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) { seg[li] += seg[li + stride]; }
-    workgroupBarrier();
+  rowTree(li, lane, row, s);
+}
+
+// log_lik_rows for cols a multiple of 4: each lane reads vec4s of x and the logits
+// (on llvmpipe a storage load costs about the same at any width: a loop over the
+// SIMD lanes), summed in the same per-lane segments and tree
+@group(0) @binding(12) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(13) var<storage, read> logits4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn log_lik_rows4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                 @builtin(num_workgroups) nwg: vec3u) {
+  let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
+  let lane = li % TPR;
+  var s = 0.0;
+  if (row < rp.rows) {
+    let cols4 = rp.cols / 4u;
+    let base = row * cols4;
+    for (var j = lane; j < cols4; j += TPR) {
+      let l = logits4[base + j];
+      let t = x4[base + j] * l - vec4f(softplus(l.x), softplus(l.y), softplus(l.z), softplus(l.w));
+      s += (t.x + t.y) + (t.z + t.w);
+    }
   }
-  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
+  rowTree(li, lane, row, s);
 }
 
 struct GradParams { rows: u32, cols: u32, accumulate: u32 }

@@ -137,6 +137,7 @@ describe('likelihood race freedom (wgsl_reflect detectRaces)', () => {
       // last invocation's result of the softplus helper (its `let`s look shared), a bug
       // of the interpreter, not of the shader (the GPU tests below check the values)
       ['bernoulli', 'log_lik_rows', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, null],
+      ['bernoulli', 'log_lik_rows4', { 0: new Uint32Array([rows, 12]), 12: randomArray(rows * 12, 4), 13: randomArray(rows * 12, 5), 3: new Float32Array(rows) }, null],
       ['kl', 'kl_std_normal_rows', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, (o: Float32Array) => {
         const want = new Float32Array(rows);
         ref.klStdNormal({ m: a, logvar: b, out: want, rows, cols });

@@ -68,6 +68,13 @@ export function gaussianLogDensityBackward(gpu: WebGpuBackend, p: K.GaussianLogD
 export function bernoulliLogLik(gpu: WebGpuBackend, p: K.BernoulliLogLikParams<Tensor>): void {
   checkBernoulliLogLik(p);
   if (p.rows === 0) return;
+  const n = p.rows * p.cols;
+  if (vec4Ok(p.cols)) {
+    const layout = rowLayout(p.cols / 4);
+    const k = gpu.registry.get('bernoulli', 'log_lik_rows4', layout);
+    dispatchRows(gpu, k, { x4: prefix(gpu, p.x, n), logits4: prefix(gpu, p.logits, n), out: p.out }, { rows: p.rows, cols: p.cols }, p.rows, layout);
+    return;
+  }
   const layout = rowLayout(p.cols);
   const k = gpu.registry.get('bernoulli', 'log_lik_rows', layout);
   dispatchRows(gpu, k, { x: p.x, logits: p.logits, out: p.out }, { rows: p.rows, cols: p.cols }, p.rows, layout);
