@@ -374,6 +374,8 @@ for (const adapter of TEST_ADAPTERS) {
       expect(first.narrow?.source).toBe('measured');
       expect(first.narrow?.gflops?.unrolled).toBeGreaterThan(0);
       expect(Object.values(saved)).toEqual([first.variant, first.narrow!.variant]);
+      // keyed by the kernels' source too: a choice measured on other kernels is not reused
+      for (const key of Object.keys(saved)) expect(key).toMatch(/\|wgsl:[0-9a-f]{8}$/);
       expect(matmulVariantFor(gpu)).toBe(first.variant);
       expect(matmulVariantFor(gpu, 'narrow')).toBe(first.narrow!.variant);
       expect(shapeClassOf({ m: 128, n: 20, k: 400 })).toBe('narrow');

@@ -15,7 +15,8 @@ import type { Activation, MatmulParams } from '../../kernels.ts';
 import { validateMatmul, type MatmulShape } from '../../validate/matmul.ts';
 import type { WebGpuBackend } from '../backend.ts';
 import type { Kernel } from '../registry.ts';
-import { UNROLLED_MAX, unrolledKernelFamily } from './matmulUnrolled.ts';
+import { shaderSource } from '../shaders.ts';
+import { UNROLLED_MAX, unrolledEntryPoint, unrolledKernelFamily } from './matmulUnrolled.ts';
 
 export type MatmulVariant = 'vec4' | 'tiled' | 'texture' | 'unrolled';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'texture', 'unrolled'];
@@ -296,6 +297,17 @@ export interface TuneResult {
 /** Names the shape sets of tuneMatmul in the cache key, so a changed set is measured afresh. */
 const TUNE_SET = 'tune:square+128x784x400';
 
+/**
+ * A hash of the matmul kernels' WGSL (FNV-1a), also in the cache key: a choice
+ * measured on other kernels (an older version) is measured afresh.
+ */
+function kernelsVersion(): string {
+  const src = shaderSource('matmul') + unrolledEntryPoint({ rows: 16, cols4: 4, transA: true, transB: true });
+  let h = 0x811c9dc5;
+  for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src.charCodeAt(i), 0x01000193);
+  return `wgsl:${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** The shapes each class is timed on (m, n, k); the wide set's square side comes from opts.size. */
 function tuneShapes(cls: MatmulShapeClass, size: number): [number, number, number][] {
   // a square product and the VAE's widest layer (X·W1, 128×784→400): measured alone, the
@@ -320,7 +332,7 @@ export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVaria
 
 async function tuneClass(gpu: WebGpuBackend, cls: MatmulShapeClass, opts: { store?: MatmulVariantStore; force?: boolean; size?: number }): Promise<TuneResult> {
   const key = classKey(gpu, cls);
-  const storeKey = `${key}|${TUNE_SET}`;
+  const storeKey = `${key}|${TUNE_SET}|${kernelsVersion()}`;
   if (!opts.force) {
     const mem = chosen.get(key);
     if (mem) return { variant: mem, source: 'memory' };
