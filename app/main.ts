@@ -467,7 +467,7 @@ $<HTMLInputElement>('model-file').addEventListener('change', (ev) => guarded(asy
   setText('model-status', `loaded ${file.name} (${bytes.length} bytes)`);
 }, 'model-error'));
 
-const PPCA_KIND_OF_METHOD: Record<string, ModelKind> = { em: 'ppca-em', squarem: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem' };
+const PPCA_KIND_OF_METHOD: Record<string, ModelKind> = { em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem' };
 
 /**
  * The app's model kind for a model file: metadata "model" (vae | lvm | ppca, as

@@ -302,8 +302,8 @@ describe('ppca command line', () => {
     const ev = await cli(['eval', '--model', file, '--data', 'synthetic']);
     expect(ev.code, ev.err).toBe(0);
     expect(ev.json.n).toBe(100);
-    // same rows; only WᵀW differs (float32 device product at train time, float64 from the file now)
-    expect(Math.abs((ev.json.loglik as number) - (tr.json.test_loglik as number))).toBeLessThan(1e-5);
+    // same rows, same stored parameters (σ² as float64), the same evaluation
+    expect(ev.json.loglik).toBe(tr.json.test_loglik);
     // an explicit setting wins over the stored one
     const other = await cli(['eval', '--model', file, '--data', 'synthetic', '--data-seed', '7']);
     expect(other.json.split).toMatch(/seed=7/);
@@ -313,6 +313,35 @@ describe('ppca command line', () => {
     expect([post.json.q, mf.json.q]).toEqual(['posterior', 'mean-field']);
     // the mean-field q is a strictly worse proposal than the exact posterior (d = 2 has correlated latents)
     expect(mf.json.loglik as number).toBeLessThan((post.json.loglik as number) - 1e-4);
+  });
+
+  it('train --method anderson reports its EM maps and seconds, and reaches the closed form', async () => {
+    const settings = ['--data', 'synthetic', '--n', '1000', '--dim', '20', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '4'];
+    const an = await cli(['train', '--model', 'ppca', '--method', 'anderson', '--latent', '3', '--iters', '200', '--tol', '1e-9', ...settings]);
+    expect(an.code, an.err).toBe(0);
+    const j = an.json;
+    expect(j).toMatchObject({ model: 'ppca', method: 'anderson', latent: 3, n_train: 800, n_test: 200 });
+    expect(j.iterations as number).toBeGreaterThan(0);
+    expect(j.iterations as number).toBeLessThanOrEqual(200);
+    expect(j.cycles as number).toBeLessThanOrEqual(j.iterations as number);
+    expect(j.seconds as number).toBeGreaterThan(0);
+    expect(j.seconds as number).toBeLessThanOrEqual(j.wall_seconds as number);
+    expect(Math.abs(j.gap_to_closed_form as number)).toBeLessThan(1e-3);
+    expect(Math.abs((j.closed_form_loglik as number) - (j.train_loglik as number))).toBeLessThan(1e-3);
+    // the CLI's evaluation (meanLogLik) and the EM engine's agree on the returned model
+    const curve = j.curve as [number, number][];
+    expect(curve.at(-1)![0]).toBe(j.iterations);
+    expect(Math.abs(curve.at(-1)![1] - (j.train_loglik as number))).toBeLessThan(1e-6);
+    // plain EM from the same start needs more maps to get as close (measured: Anderson 17, plain EM not within 200)
+    const em = await cli(['train', '--model', 'ppca', '--method', 'em', '--latent', '3', '--iters', '200', '--tol', '1e-9', ...settings]);
+    const reach = (c: [number, number][]): number => c.find(([, ll]) => (j.closed_form_loglik as number) - ll < 1e-3)?.[0] ?? Infinity;
+    expect(reach(curve)).toBeLessThan(reach(em.json.curve as [number, number][]));
+  });
+
+  it('an unknown --method names the choices, anderson among them', async () => {
+    const r = await cli(['train', '--model', 'ppca', '--method', 'nesterov']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/'nesterov'.*em, squarem, anderson, sem, oem/);
   });
 
   it('eval --data synthetic on a file without the training settings is a clear error', async () => {

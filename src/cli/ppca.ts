@@ -2,15 +2,15 @@
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import { validateForModel } from '../data/dataset.ts';
 import {
-  ESTIMATORS, closedFormPpca, createPpca, estimateLogLik, fitEm, fitOem, fitSem, meanLogLik, ppcaFromTensors,
+  EM_METHODS, ESTIMATORS, closedFormPpca, createPpca, estimateLogLik, fitEm, fitOem, fitSem, meanLogLik, ppcaFromTensors,
   ppcaToTensors, principalAngles, readPpca, releaseData, releasePpca, uploadData,
-  type EstimatorName, type PpcaModel,
+  type EmMethod, type EstimatorName, type PpcaModel,
 } from '../models/ppca.ts';
 import type { CliContext, Runner } from './context.ts';
 import { SYNTHETIC_METADATA_KEY, syntheticSettings } from './synthetic.ts';
 
-type Method = 'em' | 'squarem' | 'sem' | 'oem';
-const METHODS: readonly Method[] = ['em', 'squarem', 'sem', 'oem'];
+type Method = EmMethod | 'sem' | 'oem';
+const METHODS: readonly Method[] = [...EM_METHODS, 'sem', 'oem'];
 
 function num(v: unknown, fallback: number): number {
   return typeof v === 'number' ? v : v === undefined ? fallback : Number(v);
@@ -27,7 +27,8 @@ export const train: Runner = async (ctx: CliContext) => {
   if (!METHODS.includes(method)) throw new Error(`ppca: unknown method '${method}' (${METHODS.join(' | ')})`);
   const d = num(o.latent, 10);
   const seed = num(o.seed, 0);
-  const stochastic = method === 'sem' || method === 'oem';
+  const emMethod = EM_METHODS.find((m) => m === method);
+  const stochastic = emMethod === undefined;
   const batch = num(o.batch, 100);
   validateForModel(ctx.train, { latent: d, batch: stochastic ? batch : undefined });
   validateForModel(ctx.test, { latent: d });
@@ -39,11 +40,11 @@ export const train: Runner = async (ctx: CliContext) => {
   try {
     const extra: Record<string, unknown> = {};
     let iterations: number;
-    if (!stochastic) {
+    if (emMethod) {
       const maxIters = num(o.iters, 1000);
       ctx.progress.start(maxIters, `ppca ${method}`);
       const r = await fitEm(b, train, {
-        d, method, maxIters, tol: num(o.tol, 1e-6), seed,
+        d, method: emMethod, maxIters, tol: num(o.tol, 1e-6), seed,
         onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
       });
       ctx.progress.stop();

@@ -8,6 +8,7 @@ import type { Backend } from '../backend.ts';
 import { validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.ts';
+import { EM_METHODS } from '../models/ppca/em.ts';
 import { loadSafetensors } from '../io/atomic.node.ts';
 import type { BackendChoice, BackendOptions } from '../node/backend.ts';
 import type { CliContext, ModelModule } from './context.ts';
@@ -257,7 +258,7 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     .command('train')
     .description('train a model and report its train/test figures (exact log-likelihood for ppca, ELBO/IWAE for lvm and vae)')
     .addOption(new Option('--model <name>', 'which model').choices([...MODELS]).makeOptionMandatory())
-    .addOption(new Option('--method <m>', 'ppca: exact EM, SQUAREM-accelerated EM, stochastic EM, online EM (default em)').choices(['em', 'squarem', 'sem', 'oem']))
+    .addOption(new Option('--method <m>', 'ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM (default em)').choices([...EM_METHODS, 'sem', 'oem']))
     .option('--latent <d>', `latent dimension (default ${Object.entries(DEFAULT_LATENT).map(([m, d]) => `${m} ${d}`).join(', ')})`, positiveInt)
     .option('--epochs <n>', 'passes over the training rows (minibatch methods)', positiveInt)
     .option('--iters <n>', 'iterations (EM) or steps', positiveInt)

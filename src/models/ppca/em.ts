@@ -16,9 +16,10 @@
 import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, transpose, type Mat } from './linalg.ts';
 import {
-  LOG_2PI, Workspace, centeredRowNorms, checkShape, createPpca, f32Transposed, gramOf, initialPpca, latentFactors,
+  Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialPpca, latentFactors,
   sampleMean, type DeviceData, type PpcaHost, type PpcaModel,
 } from './model.ts';
+import { explainedSquares, logLikFromSquares } from './loglik.ts';
 
 export type EmMethod = 'em' | 'squarem' | 'anderson';
 export const EM_METHODS: readonly EmMethod[] = ['em', 'squarem', 'anderson'];
@@ -127,7 +128,7 @@ class EmEngine {
     b.matmul({ a: this.xc, b: W, c: y, m: nPad, n: d, k: D });
     this.rowSum(y, d, y, d, yty, 'ytyParts');
     this.rowSum(this.xc, D, y, d, g, 'gParts');
-    const rowSq = this.explainedRows(y, f.M.cholInv);
+    const rowSq = explainedSquares(b, ws, y, f.M.cholInv, n, d);
     const [ytyH, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
     const loglik = this.loglikFrom(rowH, inp.sigma2, f.M.logDet);
 
@@ -174,38 +175,19 @@ class EmEngine {
     const f = latentFactors(p.wtw, p.sigma2, d);
     const y = ws.get('y', n * d);
     b.matmul({ a: this.xc, b: this.slots[p.slot]!, c: y, m: n, n: d, k: D });
-    return this.loglikFrom(await b.read(this.explainedRows(y, f.M.cholInv)), p.sigma2, f.M.logDet);
+    return this.loglikFrom(await b.read(explainedSquares(b, ws, y, f.M.cholInv, n, d)), p.sigma2, f.M.logDet);
   }
 
   /**
-   * ‖L⁻¹ y_i‖² per row (queued), L the Cholesky factor of M: z = Y L⁻ᵀ, then one
-   * dot product per row (a batch of 1×1 products). Not the Gaussian log-density
-   * kernel with logvar = log σ²: float32 log σ² (and exp of it) is off by up to
-   * ~2e-7 relative, the same for every row, and the log-likelihood multiplies
-   * that by Σ‖L⁻¹y‖²/2nσ² ≈ 1,800 on MNIST d = 50 — up to 4e-4 nats/sample of
-   * error that does not average out, larger than EM's late steps (measured
-   * against a float64 host evaluation; with this form the error is ≤ 3e-5).
-   */
-  private explainedRows(y: Tensor, cholInv: Mat): Tensor {
-    const { backend: b, ws, n, d } = this;
-    const cholInvT = ws.upload('cholInvT', f32Transposed(cholInv, d));
-    const z = ws.get('z', n * d);
-    const rowSq = ws.get('rowSq', n);
-    b.matmul({ a: y, b: cholInvT, c: z, m: n, n: d, k: d });
-    b.matmul({ a: z, b: z, c: rowSq, m: 1, n: 1, k: d, transB: true, batch: n, strideA: d, strideB: d, strideC: 1 });
-    return rowSq;
-  }
-
-  /**
-   * Mean log p(x_i) from ‖L⁻¹y_i‖² (device, per row) and ‖x_i−μ‖² (host,
-   * float64), summed and divided by σ² in float64 (see loglik.ts).
+   * Mean log p(x_i) from ‖L⁻¹y_i‖² (device, per row: explainedSquares) and
+   * ‖x_i−μ‖² (host, float64), summed and divided by σ² in float64 — the
+   * evaluation of loglik.ts, on the engine's centered rows.
    */
   private loglikFrom(rowSq: Float32Array, sigma2: number, logDetM: number): number {
     const { n, D, d } = this;
     let explained = 0;
     for (let i = 0; i < n; i++) explained += rowSq[i]!;
-    const quad = (this.totalNorm - explained) / sigma2;
-    return -0.5 * (D * LOG_2PI + (D - d) * Math.log(sigma2) + logDetM) - (0.5 * quad) / n;
+    return logLikFromSquares(this.totalNorm / n, explained / n, sigma2, D, d, logDetM);
   }
 
   /** 〈W_i, W_j〉 for all slots (slotCount×slotCount), from one product over the slot buffer. */

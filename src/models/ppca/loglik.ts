@@ -1,11 +1,15 @@
 // Exact log p(x_i) of PPCA in O(D·d) per point (DESIGN.md §1.1), never forming
 // the D×D covariance C = W Wᵀ + σ² I:
 //   log p(x) = −½ [D log 2π + (D−d) log σ² + log|M| + (‖x−μ‖² − ‖L⁻¹ Wᵀ(x−μ)‖²) / σ²],
-// with M = L Lᵀ. Both squared norms come out of the Gaussian log-density kernel
-// (logvar = log σ²) row by row, and the rows are summed in float64 on the host:
-// summing n rows in float32 on the device loses ~1e-3 nats/sample on MNIST.
-import type { Tensor } from '../../backend.ts';
-import { LOG_2PI, Workspace, f32Transposed, latentFactors, type DeviceData, type PpcaModel } from './model.ts';
+// with M = WᵀW + σ²I = L Lᵀ. The O(n·D·d) part, y = Wᵀ(x−μ) and ‖L⁻¹y‖² per row,
+// runs on the backend (explainedSquares); ‖x−μ‖², WᵀW and the sum over rows are
+// float64 on the host (logLikFromSquares). The EM engine (em.ts) evaluates its
+// iterates with the same two functions.
+import type { Backend, Tensor } from '../../backend.ts';
+import { transpose, type Mat } from './linalg.ts';
+import {
+  LOG_2PI, Workspace, centeredRowNorms, gramOf, latentFactors, type DeviceData, type PpcaModel,
+} from './model.ts';
 
 /** Rows per chunk so that a chunk's D-wide scratch stays near 8 MiB. */
 export function chunkRowsFor(D: number, n: number, budget = 1 << 21): number {
@@ -24,37 +28,62 @@ export function gatherCentered(model: PpcaModel, data: DeviceData, ws: Workspace
   b.matmul({ a: ones, b: model.mu, c: xc, m: rows, n: data.D, k: 1, alpha: -1, accumulate: true });
 }
 
-/** Exact log p(x_i) for every row of data, float64. */
+/**
+ * ‖L⁻¹ y_i‖² for the first `rows` rows of y (rows×d), L the Cholesky factor of
+ * M (queued; the returned tensor is ws's 'rowSq'): z = Y L⁻ᵀ, then one dot
+ * product per row (a batch of 1×1 products). Not the Gaussian log-density
+ * kernel with logvar = log σ²: float32 log σ² (and exp of it) is off by up to
+ * ~2e-7 relative, the same for every row, and the log-likelihood multiplies
+ * that by about Σ‖L⁻¹y‖²/2nσ² ≈ 1,800 on MNIST d = 50 — up to 4e-4 nats/sample
+ * that does not average out (docs/ppca-results.md). Here σ² enters only on the
+ * host, in float64 (then within 3e-5 of a float64 evaluation).
+ */
+export function explainedSquares(b: Backend, ws: Workspace, y: Tensor, cholInv: Mat, rows: number, d: number): Tensor {
+  // L⁻ᵀ as a float32 pair hi + lo: rounding L⁻ᵀ once to float32 is also an error
+  // shared by every row (same amplification; 3e-2 nats/sample at σ = 0.01 on
+  // the tests' D = 30 problem, ~5e-5 on MNIST d = 50), the pair's is ~1e-14
+  const t = transpose(cholInv, d, d);
+  const hi = Float32Array.from(t);
+  const lo = Float32Array.from(t, (v, i) => v - hi[i]!);
+  const z = ws.get('z', rows * d);
+  const rowSq = ws.get('rowSq', rows);
+  b.matmul({ a: y, b: ws.upload('cholInvT', hi), c: z, m: rows, n: d, k: d });
+  b.matmul({ a: y, b: ws.upload('cholInvTLo', lo), c: z, m: rows, n: d, k: d, accumulate: true });
+  b.matmul({ a: z, b: z, c: rowSq, m: 1, n: 1, k: d, transB: true, batch: rows, strideA: d, strideB: d, strideC: 1 });
+  return rowSq;
+}
+
+/**
+ * log p(x) from ‖x−μ‖² and ‖L⁻¹Wᵀ(x−μ)‖², in float64 — of one row, or the mean
+ * over rows when given the two means (the formula is linear in them).
+ */
+export function logLikFromSquares(centered: number, explained: number, sigma2: number, D: number, d: number, logDetM: number): number {
+  return -0.5 * (D * LOG_2PI + (D - d) * Math.log(sigma2) + logDetM + (centered - explained) / sigma2);
+}
+
+/**
+ * Exact log p(x_i) for every row of data, float64. WᵀW is that of the stored W,
+ * in float64 (model.wtw may be a float32 device product, as the stochastic
+ * fitters keep it: through M its error is amplified like log σ²'s, see em.ts).
+ */
 export async function logLikRows(model: PpcaModel, data: DeviceData, opts: { chunkRows?: number } = {}): Promise<Float64Array> {
   const { backend: b, D, d } = model;
   if (data.D !== D) throw new Error(`ppca log-likelihood: ${data.name} has ${data.D} columns, the model D=${D}`);
-  const f = latentFactors(model.wtw, model.sigma2, d);
+  const [W, mu] = await Promise.all([b.read(model.W), b.read(model.mu)]);
+  const f = latentFactors(gramOf(W.subarray(0, D * d), D, d), model.sigma2, d);
+  const centered = centeredRowNorms(data, mu);
   const R = opts.chunkRows ?? chunkRowsFor(D, data.n);
   const ws = new Workspace(b, 'ppca.loglik');
   const out = new Float64Array(data.n);
   try {
-    const lv = ws.upload('logSigma2', new Float32Array([Math.log(model.sigma2)]));
-    // ‖L⁻¹ y‖² for row-vector y is ‖y · L⁻ᵀ‖²
-    const cholInvT = ws.upload('cholInvT', f32Transposed(f.M.cholInv, d));
     const xc = ws.get('xc', R * D);
-    const zerosD = ws.get('zerosD', R * D);
     const y = ws.get('y', R * d);
-    const z = ws.get('z', R * d);
-    const zerosd = ws.get('zerosd', R * d);
-    const a = ws.get('a', R);
-    const c = ws.get('c', R);
-    const constant = -0.5 * (d * LOG_2PI + f.M.logDet);
     for (let r0 = 0; r0 < data.n; r0 += R) {
       const rows = Math.min(R, data.n - r0);
       gatherCentered(model, data, ws, r0, rows, xc);
-      // a_i = −½ [D log 2πσ² + ‖x_i − μ‖²/σ²]
-      b.gaussianLogDensity({ x: xc, mu: zerosD, logvar: lv, out: a, rows, cols: D, logvarMode: 'scalar' });
       b.matmul({ a: xc, b: model.W, c: y, m: rows, n: d, k: D });
-      b.matmul({ a: y, b: cholInvT, c: z, m: rows, n: d, k: d });
-      // c_i = −½ [d log 2πσ² + ‖L⁻¹ y_i‖²/σ²]
-      b.gaussianLogDensity({ x: z, mu: zerosd, logvar: lv, out: c, rows, cols: d, logvarMode: 'scalar' });
-      const [ah, ch] = await Promise.all([b.read(a), b.read(c)]);
-      for (let i = 0; i < rows; i++) out[r0 + i] = ah[i]! - ch[i]! + constant;
+      const explained = await b.read(explainedSquares(b, ws, y, f.M.cholInv, rows, d));
+      for (let i = 0; i < rows; i++) out[r0 + i] = logLikFromSquares(centered[r0 + i]!, explained[i]!, model.sigma2, D, d, f.M.logDet);
     }
   } finally {
     ws.releaseAll();
