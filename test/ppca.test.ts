@@ -162,6 +162,22 @@ for (const [name, get] of backends) {
 
 describe('ppca backends agree', () => {
   for (const adapter of TEST_ADAPTERS) {
+    it(`EM and the exact log-likelihood on ${adapter} take more rows than a WebGPU dispatch has workgroups per dimension`, async () => {
+      const gpu = await gpuBackend(adapter);
+      const big = syntheticPpca({ n: 70000, D: 3, d: 1, sigma: 0.3, seed: 5 });
+      const run = async (b: Backend) => {
+        const data = uploadData(b, big.data);
+        const r = await fitEm(b, data, { d: 1, method: 'em', maxIters: 3, tol: 0, seed: 2 });
+        const ll = await meanLogLik(r.model, data);
+        releasePpca(r.model);
+        releaseData(b, data);
+        return { trace: r.trace.map((p) => p.loglik), ll };
+      };
+      const [g, c] = [await run(gpu), await run(cpu)];
+      for (let i = 0; i < c.trace.length; i++) expect(Math.abs(g.trace[i]! - c.trace[i]!)).toBeLessThan(1e-5 * Math.abs(c.trace[i]!));
+      expect(Math.abs(g.ll - c.ll)).toBeLessThan(1e-5 * Math.abs(c.ll));
+    });
+
     it(`the EM trajectory on ${adapter} matches the CPU backend to float tolerance`, async () => {
       const gpu = await gpuBackend(adapter);
       const traj = async (b: Backend) => {

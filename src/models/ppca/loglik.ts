@@ -49,9 +49,18 @@ export function explainedSquares(b: Backend, ws: Workspace, y: Tensor, cholInv: 
   const rowSq = ws.get('rowSq', rows);
   b.matmul({ a: y, b: ws.upload('cholInvT', hi), c: z, m: rows, n: d, k: d });
   b.matmul({ a: y, b: ws.upload('cholInvTLo', lo), c: z, m: rows, n: d, k: d, accumulate: true });
-  b.matmul({ a: z, b: z, c: rowSq, m: 1, n: 1, k: d, transB: true, batch: rows, strideA: d, strideB: d, strideC: 1 });
+  // a batch is one workgroup per product on WebGPU (≤ 65,535 per dimension): blocks of rows
+  for (let r0 = 0; r0 < rows; r0 += DOT_BATCH) {
+    const nr = Math.min(DOT_BATCH, rows - r0);
+    const zb = r0 === 0 ? z : b.view(z, r0 * d, nr * d, 'z rows');
+    const out = r0 === 0 ? rowSq : b.view(rowSq, r0, nr, 'rowSq rows');
+    b.matmul({ a: zb, b: zb, c: out, m: 1, n: 1, k: d, transB: true, batch: nr, strideA: d, strideB: d, strideC: 1 });
+  }
   return rowSq;
 }
+
+/** rows per batched dot-product call (a multiple of VIEW_ALIGN, so the views of z and rowSq align) */
+const DOT_BATCH = 32768;
 
 /**
  * log p(x) from ‖x−μ‖² and ‖L⁻¹Wᵀ(x−μ)‖², in float64 — of one row, or the mean
