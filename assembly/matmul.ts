@@ -13,16 +13,24 @@
 // the A panels stream from L2 (2 MiB); the packed B block (1 MiB) lives in L2.
 // Measured (V8 11.3, Node 20, 2-core Xeon VM with FMA; A/B by interleaved calls,
 // medians of per-pair ratios, since the VM's speed drifts ±20% over minutes):
-// - kept: 5×8 with shuffle broadcasts over 3×12: +4–5% at 512³ and on the VAE
-//   shapes (3×12 is at ~93% of a 9-chain FMA loop, 5×8 at ~92% of a 10-chain one,
-//   which is ~8% faster); KC 512 / NC 512 over 256 / 1024: +0.5–1%; MC 80 vs
-//   120, KC 384: within noise.
+// - register-only FMA loops: 8 independent chains 38, 9: 39.6, 10–13: 43–44
+//   GFLOP/s (same run), so 3×12 (9 chains) topped out at ~93% of its 39.6.
+// - kept: 5×8 with shuffle broadcasts over 3×12: +3–6% at 512³ and on the VAE
+//   shapes, one thread, while the host is quiet (512³ ~40 GFLOP/s); in the
+//   VM's slow phases (~27–31 GFLOP/s, probably a neighbour on the host core)
+//   level or up to 3% behind, and two threads 0–5% behind: its 4 shuffles per
+//   10 FMAs then compete for the vector ports. KC 512 / NC 512 over 256 /
+//   1024: +0.5–1%; MC 40, 80, 120, 160 and KC 384: within noise. Packing is
+//   ~2.5% of 512³ and ~20% of 128×20×400; see packABlock and BPAD for what
+//   made it cheaper.
 // - rejected: unrolling the k loop by hand. Binaryen folds the unrolled steps
 //   into one expression tree per accumulator and TurboFan then schedules all
 //   loads first, spilling (35 → 25 GFLOP/s); V8 already unrolls the plain loop
 //   itself, with a loop-exit branch between copies that keeps the order.
-//   5×8 with five load32_splat broadcasts, 6×8 and 4×12: more than the 15 xmm
-//   registers V8 allocates, they spill (2–4× slower).
+//   5×8 and 6×8 with load32_splat broadcasts spill (2–4× slower); 4×12 and 6×8
+//   need 16+ registers however A is broadcast. Keeping five load32_splat
+//   broadcasts from being hoisted by storing each FMA result (a store orders
+//   the next load after it): 0.77×.
 import { activation4, ACT_IDENTITY } from './math';
 
 const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
