@@ -137,8 +137,8 @@ function gemmBlock(i0: i32, i1: i32, j0: i32, j1: i32): void {
   for (let jc = j0; jc < j1; jc += NC) {
     const nc = min(NC, j1 - jc);
     // k = 0 still has to write act(bias) (or leave C alone when accumulating).
-    // Equal slices of at most KC: a short last slice (k = 784 → 256, 256, 256,
-    // 16) would pay a whole pass of tile epilogues for little work.
+    // Equal slices of at most KC (k = 784 → 392 + 392, not 512 + 272): a short
+    // last slice would pay a whole pass of tile epilogues for less work.
     const slices = max(1, (k + KC - 1) / KC);
     const kStep = max(1, (k + slices - 1) / slices);
     for (let pc = 0; pc < max(k, 1); pc += kStep) {
