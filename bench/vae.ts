@@ -2,7 +2,8 @@
 // 784→400→(20,20) / 20→400→784 Bernoulli VAE at batch 32, 128, 512 and the larger
 // 784→1024→1024→32 network at batch 128, on MNIST rows. The CPU backend runs in
 // a process that never created a WebGPU instance (Dawn may spin a core, DESIGN §3).
-//   npx tsx bench/vae.ts --backend llvmpipe|swiftshader|cpu [--steps N]
+//   npx tsx bench/vae.ts --backend llvmpipe|swiftshader|cpu|reference [--steps N]
+// (cpu: the WebAssembly SIMD backend, as `--backend cpu` on the CLI; reference: the TypeScript kernels)
 //   npx tsx bench/vae.ts --all          (each backend in its own child process)
 //   --only 128    runs the classic network at that batch only (quick checks; results not written)
 // Writes bench/results/vae-<backend>.json and .md (and vae.md with --all).
@@ -86,6 +87,10 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps') ?? 40);
   let be: Backend;
   if (choice === 'cpu') {
+    // the CPU backend users get: WebAssembly SIMD on every core (LATENTGPU_CPU_THREADS, LATENTGPU_CPU=reference apply)
+    const { createCpuBackend } = await import('../src/node/backend.ts');
+    be = await createCpuBackend();
+  } else if (choice === 'reference') {
     const { CpuBackend } = await import('../src/cpu/backend.ts');
     be = new CpuBackend();
   } else {
