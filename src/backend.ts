@@ -59,8 +59,12 @@ export class KernelError extends Error {
   }
 }
 
-export function need(cond: unknown, kernel: string, problem: string): asserts cond {
-  if (!cond) throw new KernelError(kernel, problem);
+/**
+ * Throws a KernelError unless cond holds. `problem` may be a function, so that a
+ * check on a per-dispatch path builds its message only when it fails.
+ */
+export function need(cond: unknown, kernel: string, problem: string | (() => string)): asserts cond {
+  if (!cond) throw new KernelError(kernel, typeof problem === 'function' ? problem() : problem);
 }
 
 function isInt(v: number): boolean {
@@ -70,12 +74,13 @@ function isInt(v: number): boolean {
 /** Checks that the named sizes are non-negative integers. */
 export function checkDims(kernel: string, dims: Record<string, number>): void {
   for (const [k, v] of Object.entries(dims)) {
-    need(isInt(v), kernel, `${k} must be a non-negative integer, got ${v}`);
+    need(isInt(v), kernel, () => `${k} must be a non-negative integer, got ${v}`);
   }
 }
 
 /** Checks that tensor `name` holds at least `min` elements. */
-export function checkLen(kernel: string, name: string, t: { length: number } | undefined, min: number): void {
-  need(t !== undefined, kernel, `missing tensor '${name}'`);
-  need(t.length >= min, kernel, `tensor '${name}' has ${t.length} elements, needs at least ${min}`);
+export function checkLen(kernel: string, name: string | (() => string), t: { length: number } | undefined, min: number): void {
+  const label = () => (typeof name === 'function' ? name() : name);
+  need(t !== undefined, kernel, () => `missing tensor '${label()}'`);
+  need(t.length >= min, kernel, () => `tensor '${label()}' has ${t.length} elements, needs at least ${min}`);
 }

@@ -138,15 +138,15 @@ export class WebGpuBackend implements Backend {
 
   view(t: Tensor, offset: number, length: number, label?: string): GpuTensor {
     const g = this.own(t, 'view');
-    need(offset % VIEW_ALIGN === 0, 'view', `offset ${offset} into '${g.label}' is not a multiple of ${VIEW_ALIGN} elements`);
+    need(offset % VIEW_ALIGN === 0, 'view', () => `offset ${offset} into '${g.label}' is not a multiple of ${VIEW_ALIGN} elements`);
     need(offset >= 0 && length > 0 && offset + length <= g.length, 'view',
-      `[${offset}, ${offset + length}) is outside '${g.label}' (length ${g.length})`);
+      () => `[${offset}, ${offset + length}) is outside '${g.label}' (length ${g.length})`);
     return new GpuTensor(g.buffer, g.offset + offset, length, g.dtype, label ?? `${g.label}[${offset}:${offset + length}]`, g.parent ?? g);
   }
 
   own(t: Tensor, kernel: string): GpuTensor {
-    need(t instanceof GpuTensor, kernel, `'${t?.label}' is not a WebGPU tensor of this backend`);
-    need(!t.released && !(t.parent?.released), kernel, `'${t.label}' was released`);
+    need(t instanceof GpuTensor, kernel, () => `'${t?.label}' is not a WebGPU tensor of this backend`);
+    need(!t.released && !(t.parent?.released), kernel, () => `'${t.label}' was released`);
     return t;
   }
 
@@ -248,11 +248,11 @@ export class WebGpuBackend implements Backend {
     for (const [n, t] of Object.entries(buffers)) bound[n] = this.bound(k.name, t);
     checkBindings(k, bound, this.limits.maxStorageBufferBindingSize);
     const texNames = new Set(k.textures.map((t) => t.name));
-    for (const n of Object.keys(textures)) need(texNames.has(n), k.name, `unknown texture binding '${n}'`);
-    for (const t of k.textures) need(textures[t.name], k.name, `missing texture binding '${t.name}'`);
+    for (const n of Object.keys(textures)) need(texNames.has(n), k.name, () => `unknown texture binding '${n}'`);
+    for (const t of k.textures) need(textures[t.name], k.name, () => `missing texture binding '${t.name}'`);
     const maxG = this.limits.maxComputeWorkgroupsPerDimension;
     need(groups.every((g) => Number.isInteger(g) && g >= 0 && g <= maxG), k.name,
-      `workgroup grid ${groups.join('×')} exceeds ${maxG} per dimension`);
+      () => `workgroup grid ${groups.join('×')} exceeds ${maxG} per dimension`);
     if (groups[0] * groups[1] * groups[2] === 0) return;
     if (k.uniform && this.slot >= SLOTS) this.flush();
     let slotKey = '';
@@ -321,8 +321,8 @@ export class WebGpuBackend implements Backend {
   copyToTexture(src: Tensor, texture: GPUTexture, texels: number): void {
     const s = this.own(src, 'copyToTexture');
     const width = texture.width;
-    need(texels >= 0 && texels * 4 <= s.length, 'copyToTexture', `${texels} texels (4 floats each) do not fit in '${s.label}' (${s.length} elements)`);
-    need(texels <= width * texture.height, 'copyToTexture', `${texels} texels do not fit in a ${width}×${texture.height} texture`);
+    need(texels >= 0 && texels * 4 <= s.length, 'copyToTexture', () => `${texels} texels (4 floats each) do not fit in '${s.label}' (${s.length} elements)`);
+    need(texels <= width * texture.height, 'copyToTexture', () => `${texels} texels do not fit in a ${width}×${texture.height} texture`);
     if (texels === 0) return;
     this.endPass();
     const enc = this.encoderNow();
@@ -340,7 +340,7 @@ export class WebGpuBackend implements Backend {
   copyBuffer(src: Tensor, dst: Tensor, n: number): void {
     const s = this.own(src, 'copy');
     const d = this.own(dst, 'copy');
-    need(n <= s.length && n <= d.length, 'copy', `${n} elements do not fit ('${s.label}' ${s.length}, '${d.label}' ${d.length})`);
+    need(n <= s.length && n <= d.length, 'copy', () => `${n} elements do not fit ('${s.label}' ${s.length}, '${d.label}' ${d.length})`);
     if (n === 0) return;
     this.endPass();
     this.encoderNow().copyBufferToBuffer(s.buffer, s.offset * 4, d.buffer, d.offset * 4, n * 4);
@@ -353,7 +353,7 @@ export class WebGpuBackend implements Backend {
    */
   clear(t: Tensor, n: number): void {
     const g = this.own(t, 'fill');
-    need(n <= g.length, 'fill', `${n} elements do not fit in '${g.label}' (${g.length})`);
+    need(n <= g.length, 'fill', () => `${n} elements do not fit in '${g.label}' (${g.length})`);
     if (n === 0) return;
     this.endPass();
     this.encoderNow().clearBuffer(g.buffer, g.offset * 4, n * 4);

@@ -162,20 +162,21 @@ export interface BoundBuffer {
 
 /** Validates a dispatch's named buffers against the kernel's bindings. */
 export function checkBindings(k: Kernel, buffers: Record<string, BoundBuffer>, maxBinding: number): void {
-  const names = new Set(k.storage.map((s) => s.name));
+  // messages as functions: this runs on every dispatch (tens per training step)
   for (const n of Object.keys(buffers)) {
-    need(names.has(n), k.name, `unknown binding '${n}' (the kernel binds ${[...names].join(', ') || 'no buffers'})`);
+    need(k.storage.some((s) => s.name === n), k.name,
+      () => `unknown binding '${n}' (the kernel binds ${k.storage.map((s) => s.name).join(', ') || 'no buffers'})`);
   }
   for (const s of k.storage) {
     const b = buffers[s.name];
-    need(b, k.name, `missing binding '${s.name}'`);
-    need(b.byteLength > 0, k.name, `binding '${s.name}' (${b.label}) is empty`);
+    need(b, k.name, () => `missing binding '${s.name}'`);
+    need(b.byteLength > 0, k.name, () => `binding '${s.name}' (${b.label}) is empty`);
     need(b.byteLength <= maxBinding, k.name,
-      `binding '${s.name}' (${b.label}) is ${b.byteLength} bytes, over this adapter's limit of ${maxBinding} bytes per binding`);
+      () => `binding '${s.name}' (${b.label}) is ${b.byteLength} bytes, over this adapter's limit of ${maxBinding} bytes per binding`);
     const wantU32 = s.elem === 'u32' || s.elem === 'vec4u' || s.elem.startsWith('atomic');
-    need(wantU32 === (b.dtype === 'u32'), k.name, `binding '${s.name}' wants ${s.elem} elements, got a ${b.dtype} tensor (${b.label})`);
+    need(wantU32 === (b.dtype === 'u32'), k.name, () => `binding '${s.name}' wants ${s.elem} elements, got a ${b.dtype} tensor (${b.label})`);
     need(b.byteLength % s.stride === 0, k.name,
-      `binding '${s.name}' (${b.label}) is ${b.byteLength} bytes, not a multiple of its ${s.elem} element (${s.stride} bytes)`);
+      () => `binding '${s.name}' (${b.label}) is ${b.byteLength} bytes, not a multiple of its ${s.elem} element (${s.stride} bytes)`);
   }
   // WebGPU forbids one buffer bound read-only and writable in the same dispatch
   // (even disjoint regions): say so here instead of an asynchronous device error.
@@ -193,20 +194,19 @@ export function checkBindings(k: Kernel, buffers: Record<string, BoundBuffer>, m
 export function packParams(k: Kernel, params: Record<string, number>, out: DataView, at: number): void {
   const u = k.uniform;
   if (!u) {
-    need(Object.keys(params).length === 0, k.name, `takes no parameters, got ${Object.keys(params).join(', ')}`);
+    need(Object.keys(params).length === 0, k.name, () => `takes no parameters, got ${Object.keys(params).join(', ')}`);
     return;
   }
-  const names = new Set(u.members.map((m) => m.name));
-  for (const n of Object.keys(params)) need(names.has(n), k.name, `unknown parameter '${n}'`);
+  for (const n of Object.keys(params)) need(u.members.some((m) => m.name === n), k.name, () => `unknown parameter '${n}'`);
   for (const m of u.members) {
     const v = params[m.name];
-    need(v !== undefined, k.name, `missing parameter '${m.name}'`);
-    need(typeof v === 'number' && !Number.isNaN(v), k.name, `parameter '${m.name}' is not a number (${v})`);
+    need(v !== undefined, k.name, () => `missing parameter '${m.name}'`);
+    need(typeof v === 'number' && !Number.isNaN(v), k.name, () => `parameter '${m.name}' is not a number (${v})`);
     if (m.type === 'f32') out.setFloat32(at + m.offset, v, true);
     else {
-      need(Number.isInteger(v), k.name, `parameter '${m.name}' must be an integer, got ${v}`);
+      need(Number.isInteger(v), k.name, () => `parameter '${m.name}' must be an integer, got ${v}`);
       if (m.type === 'u32') {
-        need(v >= 0 && v <= 0xffffffff, k.name, `parameter '${m.name}' = ${v} does not fit in u32`);
+        need(v >= 0 && v <= 0xffffffff, k.name, () => `parameter '${m.name}' = ${v} does not fit in u32`);
         out.setUint32(at + m.offset, v, true);
       } else out.setInt32(at + m.offset, v, true);
     }

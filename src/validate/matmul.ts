@@ -25,24 +25,24 @@ export function validateMatmul<T extends { length: number }>(p: MatmulParams<T>,
   const strideC = p.strideC ?? m * n;
   checkDims(kernel, { strideA, strideB, strideC });
   const act = p.act ?? 'identity';
-  need(ACTIVATIONS.includes(act), kernel, `unknown activation '${act}' (one of ${ACTIVATIONS.join(', ')})`);
+  need(ACTIVATIONS.includes(act), kernel, () => `unknown activation '${act}' (one of ${ACTIVATIONS.join(', ')})`);
   const alpha = p.alpha ?? 1;
-  need(typeof alpha === 'number' && Number.isFinite(alpha), kernel, `alpha must be a finite number, got ${alpha}`);
+  need(typeof alpha === 'number' && Number.isFinite(alpha), kernel, () => `alpha must be a finite number, got ${alpha}`);
   const accumulate = p.accumulate ?? false;
   need(!accumulate || act === 'identity', kernel,
-    `accumulate (C += result) is only defined with act = identity, got act = ${act}`);
+    () => `accumulate (C += result) is only defined with act = identity, got act = ${act}`);
   // every batch writes its own C block: overlapping outputs would race on the GPU
   need(batch <= 1 || strideC >= m * n, kernel,
-    `strideC ${strideC} makes the ${batch} output blocks of ${m}×${n} overlap (needs ≥ ${m * n})`);
+    () => `strideC ${strideC} makes the ${batch} output blocks of ${m}×${n} overlap (needs ≥ ${m * n})`);
   const lastA = batch > 0 ? (batch - 1) * strideA + m * k : 0;
   const lastB = batch > 0 ? (batch - 1) * strideB + k * n : 0;
   const lastC = batch > 0 ? (batch - 1) * strideC + m * n : 0;
-  const aShape = p.transA ? `${k}×${m} (transA)` : `${m}×${k}`;
-  const bShape = p.transB ? `${n}×${k} (transB)` : `${k}×${n}`;
-  checkLen(kernel, `a (${aShape}${batch > 1 ? `, batch ${batch}, stride ${strideA}` : ''})`, p.a, lastA);
-  checkLen(kernel, `b (${bShape}${batch > 1 ? `, batch ${batch}, stride ${strideB}` : ''})`, p.b, lastB);
-  checkLen(kernel, `c (${m}×${n}${batch > 1 ? `, batch ${batch}, stride ${strideC}` : ''})`, p.c, lastC);
-  if (p.bias !== undefined) checkLen(kernel, `bias (length n = ${n})`, p.bias, n);
+  const aShape = () => (p.transA ? `${k}×${m} (transA)` : `${m}×${k}`);
+  const bShape = () => (p.transB ? `${n}×${k} (transB)` : `${k}×${n}`);
+  checkLen(kernel, () => `a (${aShape()}${batch > 1 ? `, batch ${batch}, stride ${strideA}` : ''})`, p.a, lastA);
+  checkLen(kernel, () => `b (${bShape()}${batch > 1 ? `, batch ${batch}, stride ${strideB}` : ''})`, p.b, lastB);
+  checkLen(kernel, () => `c (${m}×${n}${batch > 1 ? `, batch ${batch}, stride ${strideC}` : ''})`, p.c, lastC);
+  if (p.bias !== undefined) checkLen(kernel, () => `bias (length n = ${n})`, p.bias, n);
   need(p.c !== p.a && p.c !== p.b, kernel, 'c must not be the same tensor as a or b');
   return {
     m, n, k,

@@ -63,10 +63,10 @@ export function matmulVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, varia
 }
 
 function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulShape, variant: MatmulVariant, opts: MatmulVariantOptions): void {
-  need(MATMUL_VARIANTS.includes(variant), 'matmul', `unknown variant '${variant}' (one of ${MATMUL_VARIANTS.join(', ')})`);
+  need(MATMUL_VARIANTS.includes(variant), 'matmul', () => `unknown variant '${variant}' (one of ${MATMUL_VARIANTS.join(', ')})`);
   if (s.m === 0 || s.n === 0 || s.batch === 0) return;
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
-  need(s.batch <= maxGroups, 'matmul', `batch ${s.batch} is over this adapter's ${maxGroups} workgroups per dimension`);
+  need(s.batch <= maxGroups, 'matmul', () => `batch ${s.batch} is over this adapter's ${maxGroups} workgroups per dimension`);
   let bias = p.bias;
   if (!bias) {
     bias = noBias.get(gpu);
@@ -91,12 +91,12 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     groups = [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batch];
   } else if (variant === 'texture') {
     need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
-      `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
+      () => `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
     const launch = blockLaunch(s);
     const [rows, cols4] = opts.block ?? launch.block;
     need(Number.isInteger(rows) && rows >= 1 && rows <= MAX_BLOCK[0] && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= MAX_BLOCK[1], 'matmul',
-      `block ${rows}×${cols4} vec4 is outside 1..${MAX_BLOCK[0]} rows × 1..${MAX_BLOCK[1]} vec4 columns`);
-    need(!s.transA || rows % 4 === 0, 'matmul', `with transA the block rows must be a multiple of 4, got ${rows}`);
+      () => `block ${rows}×${cols4} vec4 is outside 1..${MAX_BLOCK[0]} rows × 1..${MAX_BLOCK[1]} vec4 columns`);
+    need(!s.transA || rows % 4 === 0, 'matmul', () => `with transA the block rows must be a multiple of 4, got ${rows}`);
     const [wx, wy] = opts.workgroup ?? launch.workgroup;
     kernel = gpu.registry.get('matmul', 'matmulTexture', { ...constants, WG_X: wx, WG_Y: wy, BLOCK_ROWS: rows, BLOCK_COLS4: cols4 });
     groups = [Math.ceil(s.n / (4 * cols4 * wx)), Math.ceil(s.m / (rows * wy)), s.batch];
@@ -144,7 +144,7 @@ function dispatchGrid(
 ): void {
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   need(groups[0] <= maxGroups && groups[1] <= maxGroups, 'matmul',
-    `${s.m}×${s.n} needs a ${groups[0]}×${groups[1]} workgroup grid with the ${variant} kernel, over ${maxGroups} per dimension`);
+    () => `${s.m}×${s.n} needs a ${groups[0]}×${groups[1]} workgroup grid with the ${variant} kernel, over ${maxGroups} per dimension`);
   gpu.dispatch(kernel, buffers, params, groups, textures);
 }
 
