@@ -86,12 +86,14 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
   const buffers = { a: p.a, b: p.b, bias, c: p.c };
   let groups: [number, number, number];
   let kernel: Kernel;
+  if (variant === 'texture' || variant === 'unrolled') {
+    need(isVec4Aligned(s), 'matmul',
+      () => `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
+  }
   if (variant === 'tiled') {
     kernel = gpu.registry.get('matmul', 'matmulTiled', constants);
     groups = [Math.ceil(s.n / TILE), Math.ceil(s.m / TILE), s.batch];
   } else if (variant === 'texture') {
-    need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
-      () => `the ${variant} kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
     const launch = blockLaunch(s);
     const [rows, cols4] = opts.block ?? launch.block;
     need(Number.isInteger(rows) && rows >= 1 && rows <= MAX_BLOCK[0] && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= MAX_BLOCK[1], 'matmul',
@@ -106,8 +108,6 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     dispatchGrid(gpu, kernel, { bias4: vec4View(gpu, bias), c4: vec4View(gpu, p.c) }, params, groups, s, variant, { texA, texB });
     return;
   } else if (variant === 'unrolled') {
-    need(isVec4Aligned(s) && s.strideC % 4 === 0, 'matmul',
-      `the unrolled kernel needs m, n, k and strides that are multiples of 4 (got ${s.m}×${s.n}×${s.k}, strides ${s.strideA}/${s.strideB}/${s.strideC})`);
     const launch = blockLaunch(s);
     const [rows, cols4] = opts.block ?? launch.block;
     need(Number.isInteger(rows) && rows >= 4 && rows <= UNROLLED_MAX[0] && rows % 4 === 0 && Number.isInteger(cols4) && cols4 >= 1 && cols4 <= UNROLLED_MAX[1],
@@ -120,8 +120,8 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
     return;
   } else {
     const [wx, wy] = opts.workgroup ?? VEC4_WORKGROUP;
-    const aligned = opts.aligned ?? (isVec4Aligned(s) && s.strideC % 4 === 0);
-    need(!aligned || (isVec4Aligned(s) && s.strideC % 4 === 0), 'matmul', 'the aligned vec4 kernel needs m, n, k and strides that are multiples of 4');
+    const aligned = opts.aligned ?? isVec4Aligned(s);
+    need(!aligned || isVec4Aligned(s), 'matmul', 'the aligned vec4 kernel needs m, n, k and strides that are multiples of 4');
     if (aligned) {
       const [br, bc] = opts.vec4Blocks ?? VEC4_BLOCKS;
       need([br, bc].every((v) => v === 1 || v === 2), 'matmul', `vec4Blocks must be 1 or 2 per side, got ${br}×${bc}`);
@@ -214,9 +214,9 @@ function operandTexture(gpu: WebGpuBackend, t: Tensor, elements: number, slot: 0
   return tex;
 }
 
-/** m, n, k and the batch strides all multiples of 4: the vec4-load kernel applies. */
+/** m, n, k and the batch strides (C's too) all multiples of 4: the vec4 load/store kernels apply. */
 export function isVec4Aligned(s: MatmulShape): boolean {
-  return s.k > 0 && [s.m, s.n, s.k, s.strideA, s.strideB].every((v) => v % 4 === 0);
+  return s.k > 0 && [s.m, s.n, s.k, s.strideA, s.strideB, s.strideC].every((v) => v % 4 === 0);
 }
 
 /** t cut to a whole number of vec4s (views start at multiples of 64 elements, so stay 16-byte aligned). */
@@ -399,7 +399,7 @@ export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
 
 /** The preferred variant where it applies to this shape, else the nearest one that does. */
 function variantForShape(gpu: WebGpuBackend, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
-  if (preferred === 'texture' && !(isVec4Aligned(s) && s.strideC % 4 === 0 && texturesFit(gpu, s))) return 'vec4';
-  if (preferred === 'unrolled' && !(isVec4Aligned(s) && s.strideC % 4 === 0)) return 'vec4';
+  if (preferred === 'texture' && !(isVec4Aligned(s) && texturesFit(gpu, s))) return 'vec4';
+  if (preferred === 'unrolled' && !isVec4Aligned(s)) return 'vec4';
   return preferred;
 }

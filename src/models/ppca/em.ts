@@ -14,7 +14,7 @@
 // evaluation it is within 6e-5 nats/sample, and the float32 map itself is
 // monotone to that level.
 import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
-import { factorSpd, mul, symmetrize, toF32, traceOfProduct, transpose, type Mat } from './linalg.ts';
+import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import {
   Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialPpca, latentFactors,
   sampleMean, type DeviceData, type PpcaHost, type PpcaModel,

@@ -52,8 +52,8 @@ export function explainedSquares(b: Backend, ws: Workspace, y: Tensor, cholInv: 
   // a batch is one workgroup per product on WebGPU (≤ 65,535 per dimension): blocks of rows
   for (let r0 = 0; r0 < rows; r0 += DOT_BATCH) {
     const nr = Math.min(DOT_BATCH, rows - r0);
-    const zb = r0 === 0 ? z : b.view(z, r0 * d, nr * d, 'z rows');
-    const out = r0 === 0 ? rowSq : b.view(rowSq, r0, nr, 'rowSq rows');
+    const zb = b.view(z, r0 * d, nr * d, 'z rows');
+    const out = b.view(rowSq, r0, nr, 'rowSq rows');
     b.matmul({ a: zb, b: zb, c: out, m: 1, n: 1, k: d, transB: true, batch: nr, strideA: d, strideB: d, strideC: 1 });
   }
   return rowSq;
