@@ -3,9 +3,10 @@
 // (metrics.json, objective curve, image grids, test latent means, the model
 // file, checkpoints).
 //
-// --likelihood: bernoulli (default) | gaussian (learned per-pixel variance) |
-// gaussian-output (variance as a decoder output); --var-floor sets σ²_min of the
-// Gaussian decoders (default 1e-3, quoted in the results because it decides the
+// --likelihood: bernoulli | gaussian (learned per-pixel variance) |
+// gaussian-output (variance as a decoder output); without it, Bernoulli when
+// every value lies in [0, 1], else gaussian (src/models/likelihood.ts).
+// --var-floor sets σ²_min of the Gaussian decoders (default 1e-3, quoted in the results because it decides the
 // nats on constant pixels, see src/models/decoder.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +14,11 @@ import type { Backend } from '../backend.ts';
 import { subsetRows, type Dataset } from '../data/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import type { TensorMap } from '../io/safetensors.ts';
-import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR, type Likelihood, type VarianceMode } from '../models/decoder.ts';
+import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from '../models/decoder.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, manifoldGrid, priorSamples, reconstruct,
 } from '../models/evaluate.ts';
+import { checkLikelihoodFits, chooseLikelihood, type LikelihoodChoice } from '../models/likelihood.ts';
 import { PriorProposal, type LatentVariableModel, type Objective } from '../models/latent.ts';
 import { FIT_STEPS, Lvm, type LvmConfig } from '../models/lvm.ts';
 import { Vae, type VaeConfig } from '../models/vae.ts';
@@ -35,24 +37,21 @@ type AnyConfig = VaeConfig | LvmConfig;
 // IWAE K: 100 by default (K = 1000 decodes 2M samples for the 2,000 test rows; pass --samples 1000 for the issue figure)
 const DEFAULTS = { epochs: 20, batch: 128, lr: 1e-3, samples: 100, phiLr: 0.05, phiSteps: 2 };
 
-function likelihoodOf(v: unknown): { likelihood: Likelihood; variance: VarianceMode } {
-  const s = v === undefined ? 'bernoulli' : String(v);
-  if (s === 'bernoulli') return { likelihood: 'bernoulli', variance: 'vector' };
-  if (s === 'gaussian') return { likelihood: 'gaussian', variance: 'vector' };
-  if (s === 'gaussian-output') return { likelihood: 'gaussian', variance: 'output' };
-  throw new Error(`--likelihood must be bernoulli, gaussian or gaussian-output, got '${s}'`);
-}
-
-function configFrom(kind: Kind, o: CliContext['opts'], D: number): AnyConfig {
+/**
+ * The run's configuration; the decoder likelihood is --likelihood if given, else
+ * chosen from the train and test rows (src/models/likelihood.ts).
+ */
+function configFrom(kind: Kind, o: CliContext['opts'], train: Dataset, test: Dataset): { cfg: AnyConfig; choice: LikelihoodChoice } {
   const hidden = hiddenSizes(o.hidden) ?? [400];
-  const { likelihood, variance } = likelihoodOf(o.likelihood);
+  const choice = chooseLikelihood(o.likelihood === undefined ? undefined : String(o.likelihood), [train, test]);
+  const { likelihood, variance } = choice;
   const base = {
-    dataDim: D, latent: Number(o.latent ?? 20), decoderHidden: [...hidden].reverse(), act: 'relu' as const,
+    dataDim: train.D, latent: Number(o.latent ?? 20), decoderHidden: [...hidden].reverse(), act: 'relu' as const,
     likelihood, variance, varFloor: Number(o.varFloor ?? DEFAULT_VAR_FLOOR), varCeil: DEFAULT_VAR_CEIL,
     objective: (o.objective ?? 'elbo') as Objective, seed: Number(o.seed ?? 0),
   };
-  if (kind === 'vae') return { ...base, encoderHidden: hidden };
-  return { ...base, phiLr: Number(o.phiLr ?? DEFAULTS.phiLr), phiSteps: Number(o.phiSteps ?? DEFAULTS.phiSteps) };
+  if (kind === 'vae') return { cfg: { ...base, encoderHidden: hidden }, choice };
+  return { cfg: { ...base, phiLr: Number(o.phiLr ?? DEFAULTS.phiLr), phiSteps: Number(o.phiSteps ?? DEFAULTS.phiSteps) }, choice };
 }
 
 function buildModel(be: Backend, kind: Kind, cfg: AnyConfig, ds: Dataset): Vae | Lvm {
@@ -87,7 +86,8 @@ export const train: Runner = async (ctx) => {
   if (kind !== 'vae' && kind !== 'lvm') throw new Error(`src/cli/vae.ts trains vae or lvm, not '${kind}'`);
   const be = ctx.backend;
   const ds = ctx.train;
-  const cfg = configFrom(kind, o, ds.D);
+  const { cfg, choice } = configFrom(kind, o, ds, ctx.test);
+  if (choice.auto && choice.likelihood === 'gaussian') ctx.log(`latentgpu: ${choice.reason}`);
   const epochs = Number(o.epochs ?? DEFAULTS.epochs);
   const batch = Math.min(Number(o.batch ?? DEFAULTS.batch), ds.n);
   const lr = Number(o.lr ?? DEFAULTS.lr);
@@ -202,6 +202,8 @@ export const train: Runner = async (ctx) => {
     latent: cfg.latent,
     hidden: hiddenOf(cfg),
     likelihood: cfg.likelihood,
+    likelihood_choice: choice.auto ? 'auto' : 'given',
+    likelihood_reason: choice.reason,
     ...(cfg.likelihood === 'gaussian' ? { variance: cfg.variance, var_floor: cfg.varFloor, var_ceiling: cfg.varCeil } : {}),
     objective: cfg.objective,
     epochs: result.epochsDone,
@@ -244,6 +246,7 @@ export const evaluate: Runner = async (ctx) => {
   const be = ctx.backend;
   const split = o.split === 'train' ? ctx.train : ctx.test;
   if (split.D !== cfg.dataDim) throw new Error(`${file}: the model has D = ${cfg.dataDim}, the data ${split.D}`);
+  checkLikelihoodFits(cfg.likelihood, [split], file);
   // an lvm's φ table is sized by the evaluated rows; its values are fitted below
   const model = buildModel(be, kind, cfg, kind === 'lvm' ? split : ctx.train);
   model.loadParams(params);
