@@ -6,6 +6,7 @@ import { parseCsv } from '../src/data/csv.ts';
 import { DataError, splitTrainTest, subsetRows, validateForModel, type Dataset } from '../src/data/dataset.ts';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { parseNpy } from '../src/data/npy.ts';
+import { firstOutsideUnit } from '../src/models/likelihood.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
 
 export interface AppData {
@@ -65,11 +66,8 @@ export async function loadUserFile(file: File): Promise<AppData> {
   validateForModel(all, {});
   if (all.n < 5) throw new DataError(`${file.name}: ${all.n} rows; at least 5 are needed (every 5th row is held out for testing)`);
   const { train, test } = splitTrainTest(all);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of all.x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   return {
-    train, test, unitRange: lo >= 0 && hi <= 1,
+    train, test, unitRange: firstOutsideUnit([all]) === null,
     describe: `${file.name}: ${train.n} train, ${test.n} test rows, D = ${train.D}`,
     meta: {},
   };

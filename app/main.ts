@@ -6,10 +6,12 @@ import { WebGpuBackend } from '../src/gpu/backend.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { TrainingController, type RunState } from './controller.ts';
 import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
+import { chooseLikelihood, LikelihoodError } from '../src/models/likelihood.ts';
 import { factories } from './models/index.ts';
+import { APP_HINT } from './models/latent.ts';
 import { PPCA_METHOD } from './models/ppca.ts';
 import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
-import { backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
+import { backendFromUrl, backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark, timeTraining } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
 import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
@@ -37,7 +39,7 @@ interface App {
 }
 
 const app: App = {
-  backend: null, backendChoice: 'webgpu', data: null, dataKey: '', active: null, userData: null,
+  backend: null, backendChoice: 'auto', data: null, dataKey: '', active: null, userData: null,
   controller: null, runner: null, cfg: null, snapshot: null, curves: { train: [], test: [] },
 };
 
@@ -64,39 +66,50 @@ async function useBackend(choice: BackendChoice): Promise<void> {
   app.backend?.destroy();
   app.backend = null;
   setText('adapter', 'acquiring a backend…');
-  const { backend, fallbackNotice } = await openBackend(choice);
+  const { backend, fallbackNotice, fallback } = await openBackend(choice);
   app.backend = backend;
   // our own destroy() (switching backends) also settles device.lost: only the current backend's loss counts
   onDeviceLost(backend, (text) => {
     if (app.backend === backend) deviceWasLost(text);
   });
   app.backendChoice = choice;
-  showAdapter(backend);
+  showAdapter(backend, fallback === 'software' ? 'chosen over a software WebGPU adapter' : null);
   const notice = $('cpu-notice');
-  if (fallbackNotice) {
+  notice.dataset.fallback = fallback ?? '';
+  if (fallback === 'software') {
+    notice.textContent = fallbackNotice;
+    notice.hidden = false;
+  } else if (fallbackNotice) {
     notice.textContent = `${fallbackNotice}. Everything runs on the CPU backend (slower).` +
       (hasWebGpuApi() ? '' : ' Use a browser with WebGPU enabled for the GPU.');
     notice.hidden = false;
-    const cpuRadio = document.querySelector<HTMLInputElement>('input[name=backend][value=cpu]');
-    if (cpuRadio) cpuRadio.checked = true;
+    // WebGPU was asked for and failed: the CPU is what runs now
+    if (choice === 'webgpu') checkBackendRadio('cpu');
   } else {
     notice.hidden = true;
   }
   $('lost-notice').hidden = true;
 }
 
-function showAdapter(b: Backend): void {
+/** The badge: the backend's name, hardware or software for WebGPU, and why the CPU was chosen when it was. */
+function showAdapter(b: Backend, why: string | null): void {
   const { name, software } = backendLabel(b);
   const el = $('adapter');
   el.textContent = name;
-  if (b.info.backend === 'webgpu') {
+  const note = b.info.backend === 'webgpu' ? (software ? 'software fallback' : 'hardware') : why;
+  if (note) {
     const sw = document.createElement('span');
     sw.className = 'sw';
-    sw.textContent = software ? ' · software fallback' : ' · hardware';
+    sw.textContent = ` · ${note}`;
     el.appendChild(sw);
   }
   el.title = b.info.summary;
   el.dataset.backend = b.info.backend;
+}
+
+function checkBackendRadio(choice: BackendChoice): void {
+  const radio = document.querySelector<HTMLInputElement>(`input[name=backend][value=${choice}]`);
+  if (radio) radio.checked = true;
 }
 
 for (const radio of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=backend]'))) {
@@ -122,6 +135,7 @@ $('dataset').addEventListener('change', () => {
 $('model').addEventListener('change', () => {
   syncOptionVisibility();
   applyModelDefaults();
+  previewLikelihood();
 });
 
 /** Sensible defaults when the dataset changes (MNIST wants a bigger latent space than 16-D toys). */
@@ -129,7 +143,9 @@ function applyDatasetDefaults(): void {
   const ds = $<HTMLSelectElement>('dataset').value;
   const kind = $<HTMLSelectElement>('model').value;
   $<HTMLInputElement>('latent').value = ds === 'mnist' && kind.startsWith('ppca') ? '10' : '2';
-  $<HTMLSelectElement>('likelihood').value = ds === 'synthetic' ? 'gaussian' : 'bernoulli';
+  // chosen from the data when the model is built (src/models/likelihood.ts)
+  $<HTMLSelectElement>('likelihood').value = 'auto';
+  previewLikelihood();
   // the stochastic-EM gradient scales with 1/σ²: MNIST's small σ² needs a small α₀
   $<HTMLInputElement>('sem-lr').value = ds === 'mnist' ? '0.0001' : '0.05';
 }
@@ -153,7 +169,7 @@ function readConfig(): ModelConfig {
     semKappa: num('sem-kappa', 'κ', { min: 0 }),
     oemKappa: num('oem-kappa', 'κ', { min: 0 }),
     hidden,
-    likelihood: $<HTMLSelectElement>('likelihood').value as 'bernoulli' | 'gaussian',
+    likelihood: $<HTMLSelectElement>('likelihood').value as ModelConfig['likelihood'],
     lr: num('lr', 'learning rate', { min: 0 }),
   };
 }
@@ -188,6 +204,28 @@ async function readData(): Promise<AppData> {
   return app.data;
 }
 
+/** The likelihood's reason (a note) or why the choice is impossible (an inline error) beside the select; null clears both. */
+function showLikelihood(m: { note: string } | { error: string } | null): void {
+  setText('likelihood-note', m && 'note' in m ? m.note : '');
+  showError('likelihood-error', m && 'error' in m ? m.error : null);
+}
+
+/** With the user's file loaded, what the likelihood will be (or why not) before Start. */
+function previewLikelihood(): void {
+  const kind = $<HTMLSelectElement>('model').value;
+  const data = $<HTMLSelectElement>('dataset').value === 'file' ? app.userData : null;
+  if (!data || (kind !== 'vae' && kind !== 'lvm')) {
+    showLikelihood(null);
+    return;
+  }
+  try {
+    showLikelihood({ note: chooseLikelihood($<HTMLSelectElement>('likelihood').value, [data.train, data.test], APP_HINT).reason });
+  } catch (e) {
+    showLikelihood({ error: (e as Error).message });
+  }
+}
+$('likelihood').addEventListener('change', previewLikelihood);
+
 $<HTMLInputElement>('data-file').addEventListener('change', async (ev) => {
   const file = (ev.target as HTMLInputElement).files?.[0];
   app.userData = null;
@@ -197,6 +235,7 @@ $<HTMLInputElement>('data-file').addEventListener('change', async (ev) => {
   try {
     app.userData = await loadUserFile(file);
     setText('data-status', app.userData.describe);
+    previewLikelihood();
   } catch (e) {
     { const m = (e as Error).message; showError('data-error', m.includes(file.name) ? m : `${file.name}: ${m}`); }
   }
@@ -259,9 +298,21 @@ async function build(modelBytes?: Uint8Array): Promise<void> {
   if (!factory) throw new InputError(`the model '${cfg.kind}' is not available in this build yet`);
   await stopRun();
   // build the new runner first: a file that fails to load leaves the current run as it was
-  const runner = await guard(modelBytes
-    ? factory.load(app.backend, modelBytes, cfg, data.train, data.test, data.meta)
-    : factory.create(app.backend, cfg, data.train, data.test, data.meta));
+  showLikelihood(null);
+  let runner: ModelRunner;
+  try {
+    runner = await guard(modelBytes
+      ? factory.load(app.backend, modelBytes, cfg, data.train, data.test, data.meta)
+      : factory.create(app.backend, cfg, data.train, data.test, data.meta));
+  } catch (e) {
+    // an explicit Bernoulli on data outside [0, 1]: the error goes beside the likelihood choice
+    if (e instanceof LikelihoodError && !modelBytes) {
+      showLikelihood({ error: e.message });
+      throw new InputError(e.message, { shown: true });
+    }
+    throw e;
+  }
+  showLikelihood(runner.likelihoodNote === undefined ? null : { note: runner.likelihoodNote });
   resetRun();
   setButtons('busy');
   app.runner = runner;
@@ -386,6 +437,7 @@ async function guarded(action: () => Promise<void>, errorId = 'run-error'): Prom
   try {
     await action();
   } catch (e) {
+    if (e instanceof InputError && e.shown) return;
     if (e instanceof InputError || errorId !== 'run-error') showError(errorId, (e as Error).message);
     else onRunError(e);
   }
@@ -502,8 +554,7 @@ function showLoadedConfig(bytes: Uint8Array): void {
 
 $('lost-continue').addEventListener('click', () => guarded(async () => {
   const snapshot = app.snapshot;
-  const cpuRadio = document.querySelector<HTMLInputElement>('input[name=backend][value=cpu]')!;
-  cpuRadio.checked = true;
+  checkBackendRadio('cpu');
   await useBackend('cpu');
   if (snapshot) await prepare(snapshot.bytes);
   else await prepare();
@@ -535,4 +586,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
 
 syncOptionVisibility();
 setupBenchmark();
-void useBackend('webgpu').then(() => setButtons('none'));
+// ?backend=webgpu forces WebGPU even on a software adapter (the end-to-end tests use it)
+const initialBackend = backendFromUrl(location.search) ?? 'auto';
+checkBackendRadio(initialBackend);
+void useBackend(initialBackend).then(() => setButtons('none'));

@@ -26,9 +26,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
 }
 
-/** Opens the app and waits until a backend is chosen. */
-export async function openApp(page: Page): Promise<void> {
-  await page.goto('/');
+/**
+ * Opens the app and waits until a backend is chosen. `backend: 'webgpu'` forces
+ * WebGPU (?backend=webgpu): by default the app prefers the CPU backend to a
+ * software adapter such as Chromium's SwiftShader.
+ */
+export async function openApp(page: Page, opts: { backend?: 'auto' | 'webgpu' | 'cpu' } = {}): Promise<void> {
+  await page.goto(opts.backend ? `/?backend=${opts.backend}` : '/');
   await expect(page.getByTestId('adapter')).not.toContainText('acquiring');
 }
 

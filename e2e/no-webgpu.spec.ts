@@ -1,6 +1,24 @@
 // Chromium launched WITHOUT --enable-unsafe-webgpu (see playwright.config.ts):
 // the page says so, and everything trains on the CPU backend.
+import type { Page } from '@playwright/test';
 import { canvasContrast, curves, expect, openApp, screenshot, setValue, steps, test } from './fixtures.ts';
+
+/**
+ * The badge names the threads the app takes for the reported hardwareConcurrency
+ * (src/wasm/browser.ts: all of them up to 8, worker threads only when more than one).
+ */
+async function expectThreads(page: Page, hardwareConcurrency: number): Promise<void> {
+  const threads = Math.min(8, hardwareConcurrency || 1);
+  const badge = page.getByTestId('adapter');
+  await expect(badge).toContainText(threads > 1 ? `${threads} threads, Web Workers` : '1 thread, shared memory');
+}
+
+test('on a host reporting one core the CPU backend runs one thread and says so', async ({ page }) => {
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 1 }));
+  await openApp(page);
+  expect(await page.evaluate(() => navigator.hardwareConcurrency)).toBe(1);
+  await expectThreads(page, 1);
+});
 
 test('without WebGPU the CPU notice appears and PPCA and the VAE train on the CPU backend', async ({ page }) => {
   await openApp(page);
@@ -11,7 +29,7 @@ test('without WebGPU the CPU notice appears and PPCA and the VAE train on the CP
   // the WebAssembly SIMD backend, with Web Worker threads: preview sends COOP/COEP (vite.config.ts)
   await expect(page.getByTestId('adapter')).toContainText('WebAssembly SIMD');
   expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'cross-origin isolated').toBe(true);
-  if (await page.evaluate(() => navigator.hardwareConcurrency) > 1) await expect(page.getByTestId('adapter')).toContainText('Web Workers');
+  await expectThreads(page, await page.evaluate(() => navigator.hardwareConcurrency));
 
   // PPCA exact EM on synthetic data reaches the closed-form optimum on the CPU
   await page.locator('#dataset').selectOption('synthetic');

@@ -9,7 +9,7 @@ import { latentgpu } from './cli.ts';
 import { canvasContrast, curves, expect, openApp, screenshot, setValue, test } from './fixtures.ts';
 
 export async function setupPpca(page: Page): Promise<void> {
-  await openApp(page);
+  await openApp(page, { backend: 'webgpu' });
   await page.locator('#dataset').selectOption('synthetic');
   await setValue(page, 'syn-D', '16');
   await setValue(page, 'syn-d', '2');

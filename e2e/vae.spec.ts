@@ -10,7 +10,7 @@ import { canvasContrast, curves, expect, openApp, screenshot, setValue, steps, t
 import type { Page } from '@playwright/test';
 
 async function setupVae(page: Page): Promise<void> {
-  await openApp(page);
+  await openApp(page, { backend: 'webgpu' });
   await page.locator('#dataset').selectOption('mnist');
   await page.locator('#model').selectOption('vae');
   await setValue(page, 'mnist-subset', '1024');
@@ -71,7 +71,7 @@ test('VAE model files are the CLI\'s: a CLI-trained file loads here, the app\'s 
   const cliFile = join(dir, 'vae-cli.safetensors');
   const cliTrain = await latentgpu(['train', '--model', 'vae', ...mnist, '--epochs', '2', '--hidden', '64', '--latent', '2', '--batch', '64',
     '--lr', '0.003', '--samples', '10', '--run-dir', join(dir, 'run'), '--out', cliFile]);
-  await openApp(page);
+  await openApp(page, { backend: 'webgpu' });
   await page.locator('#dataset').selectOption('mnist');
   await page.locator('#model').selectOption('vae');
   await setValue(page, 'mnist-subset', '512');

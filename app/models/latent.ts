@@ -10,6 +10,7 @@ import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, priorSamples, reconstruct,
 } from '../../src/models/evaluate.ts';
 import type { LatentVariableModel } from '../../src/models/latent.ts';
+import { checkLikelihoodFits, chooseLikelihood, type LikelihoodChoice } from '../../src/models/likelihood.ts';
 import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../../src/models/vae.ts';
 import { decodeLatentModelFile, encodeLatentModelFile } from './file.ts';
@@ -36,18 +37,21 @@ function priorAsPosterior(m: LatentVariableModel): LatentVariableModel {
   };
 }
 
-function vaeConfig(cfg: ModelConfig, D: number): VaeConfig {
+/** How the app's setup panel asks for the Gaussian decoder, for the likelihood messages. */
+export const APP_HINT = { gaussian: 'likelihood: Gaussian' };
+
+function vaeConfig(cfg: ModelConfig, D: number, lik: LikelihoodChoice): VaeConfig {
   return {
     dataDim: D, latent: cfg.latent, encoderHidden: cfg.hidden, decoderHidden: [...cfg.hidden].reverse(), act: 'relu',
-    likelihood: cfg.likelihood, variance: 'vector', varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
     objective: 'elbo', seed: cfg.seed,
   };
 }
 
-function lvmConfig(cfg: ModelConfig, D: number): LvmConfig {
+function lvmConfig(cfg: ModelConfig, D: number, lik: LikelihoodChoice): LvmConfig {
   return {
     dataDim: D, latent: cfg.latent, decoderHidden: cfg.hidden, act: 'relu',
-    likelihood: cfg.likelihood, variance: 'vector', varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
     objective: 'elbo', seed: cfg.seed, phiLr: 1e-2, phiSteps: 1,
   };
 }
@@ -72,6 +76,7 @@ class LatentRunner implements ModelRunner {
     test: Dataset,
     start: { step: number; epoch: number },
     private readonly dataMeta: DataMetadata,
+    readonly likelihoodNote: string,
   ) {
     this.D = model.dataDim;
     this.latent = model.latent;
@@ -200,13 +205,16 @@ function hasState(tensors: Record<string, Float32Array>, model: Model): boolean 
 function factory(kind: 'vae' | 'lvm'): RunnerFactory {
   return {
     async create(backend, cfg, train, test, dataMeta) {
-      const modelCfg = kind === 'vae' ? vaeConfig(cfg, train.D) : lvmConfig(cfg, train.D);
-      return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 }, dataMeta);
+      // the CLI's rule: Bernoulli only for values in [0, 1]; an explicit Bernoulli on other data throws LikelihoodError
+      const lik = chooseLikelihood(cfg.likelihood, [train, test], APP_HINT);
+      const modelCfg = kind === 'vae' ? vaeConfig(cfg, train.D, lik) : lvmConfig(cfg, train.D, lik);
+      return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 }, dataMeta, lik.reason);
     },
     async load(backend, bytes, cfg, train, test, dataMeta) {
       const f = decodeLatentModelFile(bytes, kind);
       const c = f.config as unknown as VaeConfig | LvmConfig;
       if (c.dataDim !== train.D) throw new Error(`the model was trained on ${c.dataDim}-dimensional data; this dataset has D = ${train.D}`);
+      checkLikelihoodFits(c.likelihood, [train, test], 'the model', APP_HINT);
       const model = build(kind, backend, c, train);
       // the per-point φ table and the optimizer resume only on the same training rows
       const resume = hasState(f.tensors, model) && f.trainRows === train.n;
@@ -220,7 +228,7 @@ function factory(kind: 'vae' | 'lvm'): RunnerFactory {
       const start = resume ? { step: f.step, epoch: f.epoch } : { step: 0, epoch: 0 };
       const hidden = 'encoderHidden' in c ? c.encoderHidden : [...c.decoderHidden].reverse();
       const runCfg = { ...cfg, latent: c.latent, hidden, likelihood: c.likelihood };
-      return new LatentRunner(kind, model, runCfg, test, start, dataMeta);
+      return new LatentRunner(kind, model, runCfg, test, start, dataMeta, `${c.likelihood === 'bernoulli' ? 'Bernoulli' : 'Gaussian'} decoder (from the model file)`);
     },
   };
 }

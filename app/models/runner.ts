@@ -20,7 +20,8 @@ export interface ModelConfig {
   oemKappa: number;
   /** nonlinear models */
   hidden: number[];
-  likelihood: 'bernoulli' | 'gaussian';
+  /** 'auto': Bernoulli when every value lies in [0, 1], else Gaussian (src/models/likelihood.ts) */
+  likelihood: 'auto' | 'bernoulli' | 'gaussian';
   lr: number;
 }
 
@@ -49,6 +50,8 @@ export interface ModelRunner {
   readonly objectiveName: string;
   /** x axis: "EM iteration" / "optimizer step" */
   readonly unitName: string;
+  /** which decoder likelihood the model has and why (the nonlinear models) */
+  readonly likelihoodNote?: string;
   /** the closed-form optimum of the train objective, when there is one */
   readonly optimum?: number;
   /** one unit of training, results read back */

@@ -16,11 +16,13 @@ export function num(id: string, what: string, opts: { int?: boolean; min?: numbe
   return v;
 }
 
-/** A bad value typed into the setup panel. */
+/** A bad value typed into the setup panel; `shown`: already displayed beside the input it concerns. */
 export class InputError extends Error {
-  constructor(message: string) {
+  readonly shown: boolean;
+  constructor(message: string, opts: { shown?: boolean } = {}) {
     super(message);
     this.name = 'InputError';
+    this.shown = opts.shown ?? false;
   }
 }
 
