@@ -2,7 +2,8 @@
 // directory, fsync, rename) so a failed or interrupted save never clobbers the
 // previous file, and safetensors save/load whose errors name the file.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ModelFileError, decodeSafetensors, encodeSafetensors, type Safetensors, type TensorMap } from './safetensors.ts';
 
@@ -18,6 +19,7 @@ export interface AtomicWriteHooks {
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array, hooks: AtomicWriteHooks = {}): Promise<void> {
   const dir = dirname(path);
+  await sweepStaleTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let created = false;
   try {
@@ -53,6 +55,48 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, hooks: At
   }
 }
 
+/** Temp files of writeFileAtomic: `.<basename>.<pid>.<12 hex>.tmp`. */
+const TEMP_NAME = /^\.(.+)\.(\d{1,10})\.[0-9a-f]{12}\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes temp files left in `dir` by writes whose process was killed (its pid
+ * no longer runs); a live process's temp is never touched. With `target`, only
+ * temps of that file name. Returns the names removed; failures are ignored (a
+ * sweep never stops a save).
+ */
+export async function sweepStaleTemps(dir: string, target?: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || (target !== undefined && m[1] !== target)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || pid < 1 || processAlive(pid)) continue;
+    try {
+      await unlink(join(dir, name));
+      removed.push(name);
+    } catch {
+      // removed by another sweep, or not ours to remove
+    }
+  }
+  return removed;
+}
+
 export async function saveSafetensors(path: string, tensors: TensorMap, metadata?: Record<string, string>,
   hooks?: AtomicWriteHooks): Promise<void> {
   let bytes: Uint8Array;
@@ -64,13 +108,44 @@ export async function saveSafetensors(path: string, tensors: TensorMap, metadata
   await writeFileAtomic(path, bytes, hooks);
 }
 
-export async function loadSafetensors(path: string): Promise<Safetensors> {
-  let bytes: Uint8Array;
+/** The largest model file read (1 GiB): checked against the file's size before reading. */
+export const MAX_MODEL_FILE_BYTES = 2 ** 30;
+
+/**
+ * Reads a model file: only a regular file (not a device, FIFO or directory),
+ * its size known and capped before anything is allocated, then exactly that many bytes.
+ */
+export async function readModelBytes(path: string, maxBytes = MAX_MODEL_FILE_BYTES): Promise<Uint8Array> {
+  const cannot = (why: string): never => { throw new ModelFileError(`cannot read model file ${path}: ${why}`); };
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
-    bytes = await readFile(path);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected below as not a regular file)
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    throw new ModelFileError(`cannot read model file ${path}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    return cannot(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message);
   }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) cannot(`it is ${st.isDirectory() ? 'a directory' : 'not a regular file (a device, FIFO or socket)'}; give a .safetensors file`);
+    if (st.size > maxBytes) cannot(`it is ${st.size} bytes, over the ${maxBytes}-byte limit for a model file`);
+    const bytes = new Uint8Array(st.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesRead } = await fh.read(bytes, done, bytes.length - done, done);
+      if (bytesRead === 0) cannot(`it shrank from ${st.size} to ${done} bytes while being read`);
+      done += bytesRead;
+    }
+    return bytes;
+  } catch (e) {
+    throw e instanceof ModelFileError ? e : new ModelFileError(`cannot read model file ${path}: ${(e as Error).message}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function loadSafetensors(path: string): Promise<Safetensors> {
+  const bytes = await readModelBytes(path);
   try {
     return decodeSafetensors(bytes);
   } catch (e) {

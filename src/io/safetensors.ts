@@ -47,8 +47,22 @@ const DTYPES: Record<SafetensorsDType, { bytes: number; array: { new (b: ArrayBu
 };
 /** dtypes of the format that this module does not read */
 const OTHER_FORMAT_DTYPES = ['BOOL', 'I8', 'I16', 'U16', 'F16', 'BF16', 'I64', 'U64', 'F8_E5M2', 'F8_E4M3'];
-/** the reference implementation refuses larger headers */
-const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Limits checked before anything is parsed or allocated. A latentgpu header is a
+ * few kB; these leave room for other tools' files while bounding the parse of a
+ * hostile header (600k junk entries cost 1.2 GB when it was unbounded).
+ */
+export const SAFETENSORS_LIMITS = {
+  /** header bytes (the reference implementation allows 100 MB) */
+  headerBytes: 4 * 2 ** 20,
+  tensors: 4096,
+  metadataEntries: 1024,
+  /** dimensions of one tensor */
+  rank: 16,
+  /** nesting of the header JSON: the format needs 3 (header, entry, shape) */
+  depth: 3,
+};
+const MAX_HEADER_BYTES = SAFETENSORS_LIMITS.headerBytes;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isDType(d: unknown): d is SafetensorsDType {
@@ -57,6 +71,43 @@ function isDType(d: unknown): d is SafetensorsDType {
 
 function elementCount(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Bytes that dtype × shape needs, or null when that is more than `limit`
+ * (the product is formed only while it stays below the limit, so huge dimensions cannot overflow it).
+ */
+function byteSize(shape: number[], bytes: number, limit: number): number | null {
+  if (shape.includes(0)) return 0;
+  let size = bytes;
+  for (const d of shape) {
+    size *= d;
+    if (size > limit) return null;
+  }
+  return size;
+}
+
+/**
+ * Counts the keys (colons outside strings) and the deepest nesting of a JSON
+ * text without parsing it, so a header with too many entries or too deep a
+ * structure is refused before JSON.parse allocates for it.
+ */
+function scanJson(b: Uint8Array): { keys: number; depth: number } {
+  let keys = 0;
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x3a) keys++;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return { keys, depth: deepest };
 }
 
 /** Copies a typed array's elements as little-endian bytes into out at offset. */
@@ -137,8 +188,15 @@ function setOwn(obj: object, key: string, value: unknown): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** A name from a file, clipped for a one-line message. */
+function clip(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 60)}…` : name;
+}
+
 function fail(problem: string): never {
-  throw new ModelFileError(`not a valid safetensors file: ${problem}`);
+  // names and values from the file may hold control characters: never echo them raw to a terminal
+  const printable = problem.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  throw new ModelFileError(`not a valid safetensors file: ${printable}`);
 }
 
 /** Parses a safetensors file; the tensors are copies, independent of `bytes`. */
@@ -152,6 +210,13 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     fail(`header length ${headerLen} exceeds the ${bytes.length - 8} bytes after the length field (truncated file?)`);
   }
   if (headerLen < 2) fail(`header length ${headerLen} is too short for a JSON object`);
+  const L = SAFETENSORS_LIMITS;
+  // a tensor entry has 4 keys (its name, dtype, shape, data_offsets), a metadata entry 1, plus __metadata__ itself
+  const scan = scanJson(bytes.subarray(8, 8 + headerLen));
+  if (scan.keys > 4 * L.tensors + L.metadataEntries + 1) {
+    fail(`the header has ${scan.keys} keys, more than ${L.tensors} tensors and ${L.metadataEntries} metadata entries can have`);
+  }
+  if (scan.depth > L.depth) fail(`the header nests ${scan.depth} levels deep; the format has ${L.depth} (header, tensor entry, shape)`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
@@ -172,38 +237,44 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   if (raw.__metadata__ !== undefined) {
     const md = raw.__metadata__;
     if (md === null || typeof md !== 'object' || Array.isArray(md)) fail('__metadata__ must be an object of strings');
+    const count = Object.keys(md).length;
+    if (count > L.metadataEntries) fail(`__metadata__ has ${count} entries, over the limit of ${L.metadataEntries}`);
     for (const [k, v] of Object.entries(md)) {
-      if (typeof v !== 'string') fail(`__metadata__ '${k}' must be a string, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string') fail(`__metadata__ '${clip(k)}' must be a string, got ${String(JSON.stringify(v)).slice(0, 60)}`);
       setOwn(metadata, k, v);
     }
   }
 
   const dataLen = bytes.length - 8 - headerLen;
+  const tensorCount = Object.keys(raw).length - (raw.__metadata__ === undefined ? 0 : 1);
+  if (tensorCount > L.tensors) fail(`the header lists ${tensorCount} tensors, over the limit of ${L.tensors}`);
   const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, info] of Object.entries(raw)) {
     if (name === '__metadata__') continue;
-    if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`tensor '${name}': entry is not an object`);
+    if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`tensor '${clip(name)}': entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     if (!isDType(dtype)) {
       if (typeof dtype === 'string' && OTHER_FORMAT_DTYPES.includes(dtype)) {
-        fail(`tensor '${name}': dtype ${dtype} is not supported here (supported: ${Object.keys(DTYPES).join(', ')})`);
+        fail(`tensor '${clip(name)}': dtype ${dtype} is not supported here (supported: ${Object.keys(DTYPES).join(', ')})`);
       }
-      fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)}`);
+      fail(`tensor '${clip(name)}': unknown dtype ${JSON.stringify(dtype)}`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      fail(`tensor '${clip(name)}': shape must be an array of non-negative integers, got ${JSON.stringify(shape).slice(0, 60)}`);
     }
+    if (shape.length > L.rank) fail(`tensor '${clip(name)}': shape has ${shape.length} dimensions, over the limit of ${L.rank}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor '${name}': data_offsets must be [begin, end] of non-negative integers, got ${JSON.stringify(offsets)}`);
+      fail(`tensor '${clip(name)}': data_offsets must be [begin, end] of non-negative integers, got ${String(JSON.stringify(offsets)).slice(0, 60)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(`tensor '${name}': data_offsets [${begin}, ${end}] end before they begin`);
+    if (end < begin) fail(`tensor '${clip(name)}': data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataLen) {
-      fail(`tensor '${name}': data_offsets [${begin}, ${end}] are out of range of the ${dataLen}-byte data section (truncated file?)`);
+      fail(`tensor '${clip(name)}': data_offsets [${begin}, ${end}] are out of range of the ${dataLen}-byte data section (truncated file?)`);
     }
-    const need = elementCount(shape) * DTYPES[dtype].bytes;
+    const need = byteSize(shape, DTYPES[dtype].bytes, Number.MAX_SAFE_INTEGER);
+    if (need === null) fail(`tensor '${clip(name)}': shape [${shape.join(', ')}] of ${dtype} needs more than 2^53 bytes`);
     if (need !== end - begin) {
-      fail(`tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${need} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      fail(`tensor '${clip(name)}': shape [${shape.join(', ')}] of ${dtype} needs ${need} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
     entries.push({ name, dtype, shape, begin, end });
   }
@@ -212,7 +283,7 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   for (const [i, e] of entries.entries()) {
-    if (e.begin < covered) fail(`tensors '${entries[i - 1]!.name}' and '${e.name}' overlap at byte ${e.begin} of the data section`);
+    if (e.begin < covered) fail(`tensors '${clip(entries[i - 1]!.name)}' and '${clip(e.name)}' overlap at byte ${e.begin} of the data section`);
     if (e.begin > covered) fail(`bytes [${covered}, ${e.begin}) of the data section belong to no tensor`);
     covered = e.end;
   }
