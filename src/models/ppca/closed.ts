@@ -4,7 +4,8 @@
 // This is the reference the EM methods must reach; it forms the D×D matrix, which
 // only this reference does.
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { LOG_2PI, checkShape, sampleMean, type PpcaHost } from './model.ts';
+import { LOG_2PI, checkShape, type PpcaHost } from './model.ts';
+import { columnStats } from './scale.ts';
 
 export interface ClosedFormPpca extends PpcaHost {
   /** eigenvalues of the sample covariance, largest first */
@@ -13,13 +14,22 @@ export interface ClosedFormPpca extends PpcaHost {
   loglik: number;
 }
 
-/** Sample covariance (1/n)Σ(x−μ)(x−μ)ᵀ in float64; skips zero entries (MNIST is ~80% zeros). */
-export function sampleCovariance(data: { host: Float32Array; n: number; D: number }, mu: Float64Array): Float64Array {
+/**
+ * Sample covariance (1/n)Σ(x−μ)(x−μ)ᵀ in float64 from shifted data: a column
+ * whose mean is large next to its spread (μ² > variance) is centred, x − μ;
+ * the others keep x − 0, so zeros stay zeros and are skipped (MNIST is ~80%
+ * zeros), and S = (1/n)Σ(x−c)(x−c)ᵀ − (μ−c)(μ−c)ᵀ then loses at most a few ulps
+ * where E[xxᵀ] − μμᵀ cancelled catastrophically (a constant 1e30 column).
+ */
+export function sampleCovariance(data: { host: Float32Array; n: number; D: number }, mu: Float64Array, variance?: Float64Array): Float64Array {
   const { host, n, D } = data;
+  const v = variance ?? columnStats(data).variance;
+  const shift = Float64Array.from(mu, (m, j) => (m * m > v[j]! ? m : 0));
+  const rest = Float64Array.from(mu, (m, j) => m - shift[j]!);
   const S = new Float64Array(D * D);
   const row = new Float64Array(D);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < D; j++) row[j] = host[i * D + j]!;
+    for (let j = 0; j < D; j++) row[j] = host[i * D + j]! - shift[j]!;
     for (let a = 0; a < D; a++) {
       const xa = row[a]!;
       if (xa === 0) continue;
@@ -27,12 +37,11 @@ export function sampleCovariance(data: { host: Float32Array; n: number; D: numbe
       for (let b = a; b < D; b++) S[base + b]! += xa * row[b]!;
     }
   }
-  // E[x xᵀ] − μμᵀ (the raw second moment keeps the zero-skipping above valid)
   for (let a = 0; a < D; a++) {
     for (let b = a; b < D; b++) {
-      const v = S[a * D + b]! / n - mu[a]! * mu[b]!;
-      S[a * D + b] = v;
-      S[b * D + a] = v;
+      const c = S[a * D + b]! / n - rest[a]! * rest[b]!;
+      S[a * D + b] = c;
+      S[b * D + a] = c;
     }
   }
   return S;
@@ -48,8 +57,8 @@ export function mlLogLik(eigenvalues: Float64Array, D: number, d: number, sigma2
 export function closedFormPpca(data: { name?: string; host: Float32Array; n: number; D: number }, d: number): ClosedFormPpca {
   const { D } = data;
   checkShape('ppca closed form', D, d);
-  const mu = sampleMean(data);
-  const S = sampleCovariance(data, mu);
+  const { mu, variance } = columnStats(data);
+  const S = sampleCovariance(data, mu, variance);
   const rows = Array.from({ length: D }, (_, a) => Array.from(S.subarray(a * D, (a + 1) * D)));
   const evd = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true });
   const values = evd.realEigenvalues;

@@ -20,6 +20,7 @@ import {
   sampleMean, type DeviceData, type PpcaHost, type PpcaModel,
 } from './model.ts';
 import { explainedSquares, logLikFromSquares } from './loglik.ts';
+import { centredHost, checkDataScale, internalScale } from './scale.ts';
 
 export type EmMethod = 'em' | 'squarem' | 'anderson';
 export const EM_METHODS: readonly EmMethod[] = ['em', 'squarem', 'anderson'];
@@ -96,21 +97,23 @@ class EmEngine {
   readonly slotLen: number;
   private readonly ws: Workspace;
 
-  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number) {
+  /**
+   * Fits the centred rows times `scale` (scale.ts internalScale: a power of two, 1 for data of
+   * ordinary scale): slots hold cW, points c²σ²; log-likelihoods and export() are data-space.
+   */
+  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number, readonly scale = 1) {
     const b = backend;
     this.n = data.n;
     this.D = data.D;
     this.ws = new Workspace(b, 'ppca.em');
-    this.rowNorms = centeredRowNorms(data, mu);
+    this.rowNorms = centeredRowNorms(data, mu).map((v) => v * scale * scale);
     this.totalNorm = this.rowNorms.reduce((s, v) => s + v, 0);
     const { n, D } = this;
-    // center once: xc = x − 1·μᵀ
+    // centred once, on the host in float64 (x − μ on the device in float32 would leave every row
+    // the same offset μ − fround(μ), and cancel when a column's mean is large next to its spread);
     // rows padded with zeros to whole chunks of SUM_CHUNK_ROWS (zero rows add nothing to the sums)
     this.chunks = Math.ceil(n / SUM_CHUNK_ROWS);
-    this.xc = b.tensor(this.chunks * SUM_CHUNK_ROWS * D, { label: 'ppca.em.xc' });
-    b.copy({ src: data.x, dst: this.xc, n: n * D });
-    const muT = this.ws.upload('mu', Float32Array.from(mu));
-    b.matmul({ a: this.ws.constant('ones', n, 1), b: muT, c: this.xc, m: n, n: D, k: 1, alpha: -1, accumulate: true });
+    this.xc = b.tensor(this.chunks * SUM_CHUNK_ROWS * D, { label: 'ppca.em.xc', data: centredHost(data, mu, scale, this.chunks * SUM_CHUNK_ROWS) });
     this.slotLen = Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN;
     this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
     this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * d, `ppca.em.W${i}`));
@@ -187,7 +190,8 @@ class EmEngine {
     const { n, D, d } = this;
     let explained = 0;
     for (let i = 0; i < n; i++) explained += rowSq[i]!;
-    return logLikFromSquares(this.totalNorm / n, explained / n, sigma2, D, d, logDetM);
+    // log p(x) = log p(cx) + D log c
+    return logLikFromSquares(this.totalNorm / n, explained / n, sigma2, D, d, logDetM) + D * Math.log(this.scale);
   }
 
   /** 〈W_i, W_j〉 for all slots (slotCount×slotCount), from one product over the slot buffer. */
@@ -228,9 +232,11 @@ class EmEngine {
   export(p: Point): PpcaModel {
     const { backend: b, D, d } = this;
     const W = b.tensor(D * d, { label: 'ppca.W' });
+    const c = this.scale;
     b.copy({ src: this.slots[p.slot]!, dst: W, n: D * d });
+    if (c !== 1) b.scale({ x: W, n: D * d, alpha: 1 / c });
     const mu = b.tensor(D, { label: 'ppca.mu', data: Float32Array.from(this.mu) });
-    return { backend: b, D, d, W, mu, sigma2: p.sigma2, wtw: Float64Array.from(p.wtw) };
+    return { backend: b, D, d, W, mu, sigma2: p.sigma2 / (c * c), wtw: p.wtw.map((v) => v / (c * c)) };
   }
 
   release(): void {
@@ -262,24 +268,28 @@ export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions)
   backend.release(check.W);
   backend.release(check.mu);
   const slotCount = method === 'anderson' ? andersonSlots(memory) : method === 'squarem' ? SQUAREM_SLOTS : 2;
-  const engine = new EmEngine(backend, data, opts.d, sampleMean(data), slotCount);
+  const { stats } = checkDataScale(data, opts.d);
+  const c = internalScale(stats);
+  const engine = new EmEngine(backend, data, opts.d, stats.mu, slotCount, c);
   const t0 = now();
   const trace: EmProgress[] = [];
   const record = (iteration: number, loglik: number, sigma2: number): void => {
-    const p = { iteration, loglik, sigma2, seconds: now() - t0 };
+    const p = { iteration, loglik, sigma2: sigma2 / (c * c), seconds: now() - t0 };
     trace.push(p);
     opts.onIter?.(p);
   };
   try {
-    backend.upload(engine.slots[0]!, Float32Array.from(init.W));
-    const start: Point = { slot: 0, wtw: gramOf(init.W, init.D, init.d), sigma2: init.sigma2 };
+    const W0 = Float32Array.from(init.W, (w) => w * c);
+    backend.upload(engine.slots[0]!, W0);
+    const start: Point = { slot: 0, wtw: gramOf(W0, init.D, init.d), sigma2: init.sigma2 * c * c };
     const r = method === 'em' ? await runEm(engine, start, maxIters, tol, record)
       : method === 'squarem' ? await runSquarem(engine, start, maxIters, tol, record)
         : await runAnderson(engine, start, maxIters, tol, memory, record);
     const loglik = await engine.loglik(r.point);
     record(r.iterations, loglik, r.point.sigma2);
+    const model = engine.export(r.point);
     return {
-      model: engine.export(r.point), method, iterations: r.iterations, cycles: r.cycles, loglik,
+      model, method, iterations: r.iterations, cycles: r.cycles, loglik,
       converged: r.converged, trace, seconds: now() - t0,
     };
   } finally {

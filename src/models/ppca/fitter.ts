@@ -7,6 +7,7 @@
 import { KernelError, need } from '../../backend.ts';
 import { meanLogLik } from './loglik.ts';
 import { checkShape, type DeviceData, type PpcaModel } from './model.ts';
+import { checkDataScale, type ColumnStats } from './scale.ts';
 
 export interface StochasticProgress {
   step: number;
@@ -91,9 +92,12 @@ export abstract class FitterBase implements StochasticFitter {
   private evalMs = 0;
   private disposed = false;
   private busy = false;
+  /** the data's column statistics (checked by checkDataScale) */
+  protected readonly stats: ColumnStats;
 
   constructor(protected readonly kernel: string, protected readonly data: DeviceData, private readonly opts: FitterOptions) {
     checkStochastic(kernel, data, opts);
+    this.stats = checkDataScale(data, opts.d).stats;
     this.stepsPerEpoch = Math.ceil(data.n / opts.batch);
     this.evalEvery = opts.evalEvery ?? this.stepsPerEpoch;
     need(Number.isInteger(this.evalEvery) && this.evalEvery >= 0, kernel, `evalEvery must be a non-negative integer, got ${this.evalEvery}`);

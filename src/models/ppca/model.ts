@@ -6,6 +6,9 @@ import { KernelError, need, type Backend, type DType, type Tensor } from '../../
 import { checkFinite, type Dataset } from '../../data/dataset.ts';
 import { seededRandom } from '../../data/random.ts';
 import { factorSpd, identity, mul, transpose, type Mat, type SpdFactors } from './linalg.ts';
+import { sampleMean } from './scale.ts';
+
+export { sampleMean };
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -122,15 +125,6 @@ export function uploadData(backend: Backend, ds: Dataset): DeviceData {
 
 export function releaseData(backend: Backend, data: DeviceData): void {
   backend.release(data.x);
-}
-
-/** Column means in float64 (one pass over the host copy). */
-export function sampleMean(data: { host: Float32Array; n: number; D: number }): Float64Array {
-  const { host, n, D } = data;
-  const mu = new Float64Array(D);
-  for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) mu[j]! += host[i * D + j]!;
-  for (let j = 0; j < D; j++) mu[j]! /= n;
-  return mu;
 }
 
 /** ‖x_i − μ‖² per row in float64. */

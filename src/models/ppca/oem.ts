@@ -4,6 +4,8 @@
 //   s  = avg x ⟨z̃⟩ᵀ          (D×(d+1), on the device)
 //   Szz = avg ⟨z̃ z̃ᵀ⟩         ((d+1)², host float64)
 //   sxx = avg ‖x‖²            (host float64, from precomputed row norms)
+// of the rows centred on the host and scaled (scale.ts CentredData): μ is then
+// near 0 and the products cannot overflow however large the data's offset or spread.
 // updated as s ← (1−γ_t) s + γ_t ŝ_batch with γ_t = (t+1)^(−κ), κ ∈ (0.5, 1], and
 // the M-step is W̃ = s Szz⁻¹, σ² = (sxx − tr(Szz⁻¹ sᵀs)) / D.
 // Per step the device does the O(B·D·d) products (batch posterior means, the
@@ -15,6 +17,7 @@ import { FitterBase, runStochasticFit, type FitterOptions, type StochasticFitter
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import { Workspace, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { MinibatchSampler } from './sem.ts';
+import { CentredData } from './scale.ts';
 
 export interface OemFitterOptions extends FitterOptions {
   /** γ_t = (t+1)^(−κ) */
@@ -73,6 +76,8 @@ class OemFitter extends FitterBase {
   /** running averages of ⟨z̃ z̃ᵀ⟩ and ‖x‖² */
   private Szz: Mat;
   private sxx = 0;
+  /** the rows centred on the host; W̃'s μ column is centred-space, model.mu = μ + μ̂ */
+  private readonly centred: CentredData;
 
   constructor(private readonly b: Backend, data: DeviceData, private readonly o: OemFitterOptions) {
     super('ppca online EM', data, o);
@@ -84,12 +89,17 @@ class OemFitter extends FitterBase {
     const seed = o.seed ?? 0;
     const init = o.init ?? initialPpca(data, { d, seed });
     need(init.D === D && init.d === d, this.kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
-    this.norms = rowNorms(data);
+    // the fit runs on centred rows times c = centred.scale: W̃ = [cW | c(μ − μ̂)], σ²' = c²σ²
+    this.centred = new CentredData(b, data, this.stats);
+    const c = this.centred.scale;
+    this.norms = rowNorms(this.centred.data);
+    const mu0 = this.centred.toCentred(init.mu);
+    const W0 = Float32Array.from(init.W, (w) => w * c);
     this.ws = new Workspace(b, 'ppca.oem');
     const wAug = new Float32Array(D * k);
     for (let r = 0; r < D; r++) {
-      for (let j = 0; j < d; j++) wAug[r * k + j] = init.W[r * d + j]!;
-      wAug[r * k + d] = init.mu[r]!;
+      for (let j = 0; j < d; j++) wAug[r * k + j] = W0[r * d + j]!;
+      wAug[r * k + d] = mu0[r]!;
     }
     this.Wt = this.ws.upload('Wtilde', wAug);
     // Workspace tensors start zeroed: s = 0 is the empty average (γ_0 = 1 overwrites it)
@@ -98,8 +108,8 @@ class OemFitter extends FitterBase {
     this.sync = this.ws.get('sync', 2 * this.kAlign);
     this.syncEtE = b.view(this.sync, 0, k * k);
     this.syncK = b.view(this.sync, this.kAlign, k * k);
-    this.Gt = augmentedGram(init);
-    this.s2 = init.sigma2;
+    this.Gt = augmentedGram({ ...init, W: W0, mu: mu0 });
+    this.s2 = init.sigma2 * c * c;
     this.Szz = new Float64Array(k * k);
     this.sampler = new MinibatchSampler(n, o.batch, seed ^ 0x85ebca6b);
     const W = b.tensor(D * d, { label: 'ppca.W' });
@@ -109,7 +119,7 @@ class OemFitter extends FitterBase {
   }
 
   protected get sigma2(): number {
-    return this.s2;
+    return this.s2 / this.centred.scale ** 2;
   }
 
   private wtwOf(): Mat {
@@ -147,7 +157,7 @@ class OemFitter extends FitterBase {
     const A = ws.get('A', D * k);
     const Et = ws.get('Etilde', B * k);
     const { Wt, s } = this;
-    b.gatherRows({ src: data.x, idx, dst: xb, rows: B, cols: D });
+    b.gatherRows({ src: this.centred.data.x, idx, dst: xb, rows: B, cols: D });
     b.matmul({ a: Wt, b: Pt, c: A, m: D, n: k, k });
     b.matmul({ a: xb, b: A, c: Et, m: B, n: k, k: D, bias: biasT });
     b.matmul({ a: Et, b: Et, c: this.syncEtE, m: k, n: k, k: B, transA: true });
@@ -187,19 +197,23 @@ class OemFitter extends FitterBase {
     const d = o.d;
     const k = d + 1;
     const selW = new Float32Array(k * d);
-    for (let j = 0; j < d; j++) selW[j * d + j] = 1;
+    const c = this.centred.scale;
+    for (let j = 0; j < d; j++) selW[j * d + j] = 1 / c;
     const selMu = new Float32Array(k);
     selMu[d] = 1;
     b.matmul({ a: this.Wt, b: ws.upload('selW', selW), c: this.model.W, m: data.D, n: d, k });
-    b.matmul({ a: this.Wt, b: ws.upload('selMu', selMu), c: this.model.mu, m: data.D, n: 1, k });
-    this.model.sigma2 = this.s2;
-    this.model.wtw = this.wtwOf();
+    const muC = ws.get('muCentred', data.D);
+    b.matmul({ a: this.Wt, b: ws.upload('selMu', selMu), c: muC, m: data.D, n: 1, k });
+    this.centred.restoreMean(muC, this.model.mu);
+    this.model.sigma2 = this.s2 / (c * c);
+    this.model.wtw = this.wtwOf().map((v) => v / (c * c));
   }
 
   protected releaseState(): void {
     this.ws.releaseAll();
     this.b.release(this.model.W);
     this.b.release(this.model.mu);
+    this.centred.release();
   }
 }
 

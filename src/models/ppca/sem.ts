@@ -18,6 +18,7 @@ import { ParamLayout, ParamStore } from '../params.ts';
 import { FitterBase, runStochasticFit, type FitterOptions, type StochasticFitter, type StochasticResult } from './fitter.ts';
 import { symmetrize, toF32 } from './linalg.ts';
 import { Workspace, gramOf, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { CentredData } from './scale.ts';
 
 export { checkStochastic, type FitterState, type StochasticFitter, type StochasticProgress, type StochasticResult } from './fitter.ts';
 
@@ -73,6 +74,8 @@ class SemFitter extends FitterBase {
   private readonly syncTail: number;
   private readonly sampler: MinibatchSampler;
   private readonly seed: number;
+  /** the rows centred on the host; the parameter μ is centred-space, model.mu = μ + μ̂ */
+  private readonly centred: CentredData;
   private wtw: Float64Array;
   private s2: number;
 
@@ -93,14 +96,18 @@ class SemFitter extends FitterBase {
     const init = o.init ?? initialPpca(data, { d, seed: this.seed });
     need(init.D === D && init.d === d, kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
 
+    // the fit runs on centred rows times c = centred.scale: W' = cW, μ' = c(μ − μ̂), σ²' = c²σ²
+    this.centred = new CentredData(b, data, this.stats);
+    const c = this.centred.scale;
+    const W0 = Float32Array.from(init.W, (w) => w * c);
     const layout = new ParamLayout();
     layout.add('W', [D, d]);
     layout.add('mu', [D]);
     layout.add('logSigma2', [1]);
     const host0 = layout.zeros();
-    layout.slice(host0, 'W').set(init.W);
-    layout.slice(host0, 'mu').set(init.mu);
-    layout.slice(host0, 'logSigma2')[0] = Math.log(init.sigma2);
+    layout.slice(host0, 'W').set(W0);
+    layout.slice(host0, 'mu').set(this.centred.toCentred(init.mu));
+    layout.slice(host0, 'logSigma2')[0] = Math.log(init.sigma2 * c * c);
     this.store = new ParamStore(b, layout, host0, 'ppca.sem');
     this.ws = new Workspace(b, 'ppca.sem');
     this.adam = optimizer === 'adam'
@@ -112,13 +119,17 @@ class SemFitter extends FitterBase {
     this.syncWtw = b.view(this.sync, 0, d * d);
     this.syncLogS2 = b.view(this.sync, this.syncTail, 1);
     this.sampler = new MinibatchSampler(data.n, o.batch, this.seed ^ 0x9e3779b9);
-    this.wtw = gramOf(init.W, D, d);
-    this.s2 = init.sigma2;
-    this.model = { backend: b, D, d, W: this.store.param('W'), mu: this.store.param('mu'), sigma2: this.s2, wtw: this.wtw };
+    this.wtw = gramOf(W0, D, d);
+    this.s2 = init.sigma2 * c * c;
+    const W = b.tensor(D * d, { label: 'ppca.W' });
+    const mu = b.tensor(D, { label: 'ppca.mu' });
+    this.model = { backend: b, D, d, W, mu, sigma2: init.sigma2, wtw: gramOf(init.W, D, d) };
+    this.syncModel();
   }
 
   protected get sigma2(): number {
-    return this.s2;
+    const c = this.centred.scale;
+    return this.s2 / (c * c);
   }
 
   protected async stepOnce(t: number): Promise<void> {
@@ -142,7 +153,7 @@ class SemFitter extends FitterBase {
     const dDec = ws.get('dDecoded', B * D);
     const dOut = ws.constant('dOut', B, -1 / B);
     // E′: E = (x − μ)ᵀ W M⁻¹ for the batch rows
-    b.gatherRows({ src: data.x, idx, dst: xb, rows: B, cols: D });
+    b.gatherRows({ src: this.centred.data.x, idx, dst: xb, rows: B, cols: D });
     b.matmul({ a: mu, b: W, c: negMuW, m: 1, n: d, k: D, alpha: -1 });
     b.matmul({ a: xb, b: W, c: y, m: B, n: d, k: D, bias: negMuW });
     b.matmul({ a: y, b: Minv, c: e, m: B, n: d, k: d });
@@ -169,21 +180,27 @@ class SemFitter extends FitterBase {
     const wtw = symmetrize(Float64Array.from(s.subarray(0, d * d)), d);
     const sigma2 = Math.exp(s[syncTail]!);
     if (!Number.isFinite(sigma2) || !wtw.every(Number.isFinite)) {
-      throw new KernelError(this.kernel, `parameters diverged at step ${t + 1} (σ² = ${sigma2}); lower the learning rate (now ${o.lr})`);
+      throw new KernelError(this.kernel, `parameters diverged at step ${t + 1} (σ² = ${sigma2 / this.centred.scale ** 2}); lower the learning rate (now ${o.lr}; it applies to data scaled to unit spread)`);
     }
     this.wtw = wtw;
     this.s2 = sigma2;
   }
 
   protected syncModel(): void {
-    this.model.sigma2 = this.s2;
-    this.model.wtw = this.wtw;
+    const c = this.centred.scale;
+    this.centred.restoreW(this.store.param('W'), this.model.W, this.data.D * this.o.d);
+    this.centred.restoreMean(this.store.param('mu'), this.model.mu);
+    this.model.sigma2 = this.s2 / (c * c);
+    this.model.wtw = this.wtw.map((v) => v / (c * c));
   }
 
   protected releaseState(): void {
     this.ws.releaseAll();
     this.store.release();
     this.b.release(this.sync);
+    this.b.release(this.model.W);
+    this.b.release(this.model.mu);
+    this.centred.release();
     if (this.adam) {
       this.b.release(this.adam.m);
       this.b.release(this.adam.v);
