@@ -19,6 +19,20 @@ export class DataError extends Error {
   }
 }
 
+/**
+ * A string from a file (a cell, a header name, a file name) made safe to put in
+ * a one-line message: control characters (C0, DEL, C1, line and bidi
+ * separators) are escaped as \xNN or \uNNNN, and anything past `max`
+ * characters is cut and marked with "…".
+ */
+export function printable(s: string, max = 60): string {
+  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
+  return cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+    const k = c.charCodeAt(0);
+    return k <= 0xff ? `\\x${k.toString(16).padStart(2, '0')}` : `\\u${k.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Wraps a row-major array as a dataset, checking the shape. */
 export function makeDataset(name: string, x: Float32Array, n: number, D: number, labels?: Uint8Array): Dataset {
   if (!Number.isInteger(n) || !Number.isInteger(D) || n < 0 || D < 0) throw new DataError(`${name}: bad shape ${n}×${D}`);

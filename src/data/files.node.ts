@@ -1,32 +1,35 @@
 // Node wrappers: read the user's data files and pick the data source the CLI names.
-import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename, extname } from 'node:path';
-import { parseCsv, type HeaderMode } from './csv.ts';
-import { DataError, checkSameWidth, subsetRows, splitTrainTest, type Dataset } from './dataset.ts';
+import { parseCsvBytes, type HeaderMode } from './csv.ts';
+import { DataError, checkSameWidth, printable, subsetRows, splitTrainTest, type Dataset } from './dataset.ts';
 import { loadMnist } from './mnist.node.ts';
 import { parseNpy } from './npy.ts';
-import { syntheticPpca, type SyntheticPpca } from './synthetic.ts';
+import { GiB, MiB, checkRegularFile, readRegularFile } from './read.node.ts';
+import { SYNTHETIC_FLAGS, syntheticPpca, syntheticProblem, type SyntheticPpca } from './synthetic.ts';
 
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    throw new DataError(`cannot read data file ${path}: ${why}`);
-  }
-}
+/**
+ * Largest data file read: a quarter of this machine's memory, at most 2 GiB (a
+ * file's values are copied into a float32 array and again into the train/test
+ * split, so the peak is about three times the file). 70,000 × 784 float32 is 219 MB.
+ */
+export const DATA_FILE_MAX_BYTES = Math.min(2 * GiB, Math.floor(totalmem() / 4));
+/** CSV/TSV text is also limited by the longest string JavaScript can hold (about 512 MiB). */
+export const CSV_FILE_MAX_BYTES = Math.min(DATA_FILE_MAX_BYTES, 500 * MiB);
 
 /** A .csv / .tsv / .txt table or a .npy array. */
 export function loadDataFile(path: string, opts: { header?: HeaderMode } = {}): Dataset {
   const ext = extname(path).toLowerCase();
-  const bytes = readBytes(path);
   const source = basename(path);
-  if (ext === '.npy') return parseNpy(bytes, { source });
-  if (ext === '.csv' || ext === '.tsv' || ext === '.txt') {
-    return parseCsv(new TextDecoder('utf-8').decode(bytes), { source, header: opts.header });
+  if (ext === '.npy') {
+    return parseNpy(readRegularFile(path, 'data file', DATA_FILE_MAX_BYTES, 'use a sample of the rows (arr[::k]) or fewer columns'), { source });
   }
-  throw new DataError(`${path}: unknown data file type '${ext || '(none)'}' (use .csv, .tsv, .txt or .npy)`);
+  if (ext === '.csv' || ext === '.tsv' || ext === '.txt') {
+    const bytes = readRegularFile(path, 'data file', CSV_FILE_MAX_BYTES, 'save it as float32 .npy (np.save) or use a sample of the rows');
+    return parseCsvBytes(bytes, { source, header: opts.header });
+  }
+  checkRegularFile(path, 'data file');
+  throw new DataError(`${printable(path, 200)}: unknown data file type '${printable(ext) || '(none)'}' (use .csv, .tsv, .txt or .npy)`);
 }
 
 export interface DataSourceOptions {
@@ -58,6 +61,8 @@ export function loadDataSource(o: DataSourceOptions): LoadedData {
     ({ train, test } = loadMnist());
   } else if (o.data === 'synthetic') {
     if (!o.synthetic) throw new DataError('synthetic data needs its size, dimensions, noise and seed');
+    const problem = syntheticProblem(o.synthetic, (k) => SYNTHETIC_FLAGS[k]);
+    if (problem) throw new DataError(`--data synthetic: ${problem}`);
     truth = syntheticPpca(o.synthetic);
     ({ train, test } = splitTrainTest(truth.data));
   } else {

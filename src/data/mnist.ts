@@ -11,7 +11,7 @@
 // digit. The package stores each pixel as k/255 rounded to 3 decimals; those 256
 // values are distinct, so the bytes recover the original intensities exactly, and
 // decoding gives k/255 (within 4.9e-4 of the package's rounded numbers).
-import { DataError, subsetRows, makeDataset, splitTrainTest, type Dataset } from './dataset.ts';
+import { DataError, printable, subsetRows, makeDataset, splitTrainTest, type Dataset } from './dataset.ts';
 
 export const MNIST_MAGIC = 'LGMNIST1';
 export const MNIST_HEADER_BYTES = 16;
@@ -48,13 +48,20 @@ export function encodeMnist(labels: Uint8Array, pixels: Uint8Array, cols: number
 export function decodeMnistAll(bytes: Uint8Array, source = MNIST_FILE): Dataset {
   if (bytes.length < MNIST_HEADER_BYTES) throw new DataError(`${source}: ${bytes.length} bytes, too short for the MNIST header`);
   const magic = String.fromCharCode(...bytes.subarray(0, MNIST_MAGIC.length));
-  if (magic !== MNIST_MAGIC) throw new DataError(`${source}: not a latentgpu MNIST file (magic ${JSON.stringify(magic)})`);
+  if (magic !== MNIST_MAGIC) throw new DataError(`${source}: not a latentgpu MNIST file (magic "${printable(magic)}")`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rows = dv.getUint32(8, true);
   const cols = dv.getUint32(12, true);
+  if (rows === 0 || cols === 0) throw new DataError(`${source}: the header says ${rows} rows of ${cols} pixels (corrupt file)`);
+  // u32 × u32 is exact in a double up to 2^53 and far over any real file beyond
   const want = MNIST_HEADER_BYTES + rows + rows * cols;
-  if (bytes.length !== want) throw new DataError(`${source}: ${bytes.length} bytes, expected ${want} for ${rows} rows of ${cols} pixels (truncated or corrupt)`);
+  if (bytes.length !== want) {
+    const what = bytes.length < want ? 'truncated' : 'trailing bytes';
+    throw new DataError(`${source}: ${what}: ${bytes.length} bytes, expected ${want} for ${rows} rows of ${cols} pixels (corrupt file)`);
+  }
   const labels = bytes.slice(MNIST_HEADER_BYTES, MNIST_HEADER_BYTES + rows);
+  const badLabel = labels.findIndex((l) => l > 9);
+  if (badLabel >= 0) throw new DataError(`${source}: row ${badLabel + 1} has digit label ${labels[badLabel]} (corrupt file)`);
   const pixels = bytes.subarray(MNIST_HEADER_BYTES + rows);
   const level = new Float32Array(256);
   for (let k = 0; k < 256; k++) level[k] = k / 255;

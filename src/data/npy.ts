@@ -1,8 +1,11 @@
 // NumPy .npy arrays (format versions 1–3): 2-D float32 or float64 in C order,
 // either byte order. Anything else is a clear error saying how to save it.
-import { DataError, checkFinite, makeDataset, type Dataset } from './dataset.ts';
+import { DataError, checkFinite, makeDataset, printable, type Dataset } from './dataset.ts';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+/** Longest header accepted: NumPy's own np.load refuses headers over 10,000 bytes (max_header_size). */
+export const NPY_MAX_HEADER_BYTES = 10_000;
 
 export interface NpyHeader {
   descr: string;
@@ -13,6 +16,7 @@ export interface NpyHeader {
 }
 
 export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
+  source = printable(source, 200);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new DataError(`${source}: not a NumPy .npy file (bad magic bytes)`);
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -22,45 +26,63 @@ export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
     headerLen = dv.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new DataError(`${source}: truncated .npy header`);
+    if (bytes.length < 12) throw new DataError(`${source}: truncated .npy header (${bytes.length} bytes)`);
     headerLen = dv.getUint32(8, true);
     start = 12;
   } else {
     throw new DataError(`${source}: unsupported .npy format version ${major}.${bytes[7]}`);
   }
-  if (start + headerLen > bytes.length) throw new DataError(`${source}: truncated .npy header`);
+  if (headerLen > NPY_MAX_HEADER_BYTES) {
+    throw new DataError(`${source}: .npy header length ${headerLen} is over the ${NPY_MAX_HEADER_BYTES} bytes NumPy accepts (corrupt file?)`);
+  }
+  if (start + headerLen > bytes.length) {
+    throw new DataError(`${source}: truncated .npy header: it claims ${headerLen} bytes, ${bytes.length - start} are present`);
+  }
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
+  const malformed = (): DataError => new DataError(`${source}: malformed .npy header "${printable(header.trim(), 120)}"`);
+  if (!/^\s*\{[^]*\}\s*$/.test(header)) throw malformed();
+  if (/'descr'\s*:\s*\[/.test(header)) {
+    throw new DataError(`${source}: structured arrays are not supported; save a plain 2-D float32 or float64 array`);
+  }
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new DataError(`${source}: malformed .npy header ${JSON.stringify(header.trim())}`);
-  }
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      if (!/^\d+L?$/.test(s)) throw new DataError(`${source}: malformed shape (${shapeText}) in the .npy header`);
-      return Number.parseInt(s, 10);
-    });
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw malformed();
+  const parts = shapeText.split(',').map((p) => p.trim());
+  // "(3,)" has a trailing comma; "()" is a scalar
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length === 1 && parts[0] === '') parts.pop();
+  const shape = parts.map((p) => {
+    const dim = /^\d+L?$/.test(p) ? Number.parseInt(p, 10) : NaN;
+    if (!Number.isSafeInteger(dim)) throw new DataError(`${source}: malformed shape (${printable(shapeText, 80)}) in the .npy header`);
+    return dim;
+  });
   return { descr, fortranOrder: fortran === 'True', shape, dataOffset: start + headerLen };
 }
 
 export function parseNpy(bytes: Uint8Array, opts: { source?: string } = {}): Dataset {
-  const source = opts.source ?? 'npy';
+  const source = printable(opts.source ?? 'npy', 200);
   const h = parseNpyHeader(bytes, source);
   const m = /^([<>|=])f([48])$/.exec(h.descr);
-  if (!m) throw new DataError(`${source}: dtype '${h.descr}' is not supported; save the array as float32 or float64 (arr.astype(np.float32))`);
+  if (!m) throw new DataError(`${source}: dtype '${printable(h.descr, 40)}' is not supported; save the array as float32 or float64 (arr.astype(np.float32))`);
   if (h.fortranOrder) throw new DataError(`${source}: Fortran-order arrays are not supported; save np.ascontiguousarray(arr)`);
   if (h.shape.length !== 2) throw new DataError(`${source}: array has shape (${h.shape.join(', ')}); need a 2-D array (rows × features)`);
   const [n, D] = h.shape as [number, number];
+  if (D === 0) throw new DataError(`${source}: shape (${n}, 0) has no columns; need at least one feature per row`);
+  if (n === 0) throw new DataError(`${source}: shape (0, ${D}) has no rows (the array is empty)`);
   const size = Number(m[2]);
   // '=' is native order; NumPy writes it only for single-byte types, so treat it as little-endian
   const little = m[1] !== '>';
-  const need = n * D * size;
   const have = bytes.length - h.dataOffset;
-  if (have < need) throw new DataError(`${source}: truncated: ${have} data bytes, shape (${n}, ${D}) of ${h.descr} needs ${need}`);
+  // both dims are ≥ 1 here, so n·D·size over the safe range is also over any real file
+  const need = n * D * size;
+  if (!Number.isSafeInteger(need)) {
+    throw new DataError(`${source}: shape (${n}, ${D}) of ${h.descr} would need ${need.toExponential(3)} bytes, but the file has ${have} after the header (corrupt header?)`);
+  }
+  if (have !== need) {
+    const what = have < need ? 'truncated' : 'trailing bytes';
+    throw new DataError(`${source}: ${what}: shape (${n}, ${D}) of ${h.descr} needs ${need} data bytes, the file has ${have} after the header`);
+  }
   const dv = new DataView(bytes.buffer, bytes.byteOffset + h.dataOffset, need);
   const x = new Float32Array(n * D);
   if (size === 4) for (let i = 0; i < x.length; i++) x[i] = dv.getFloat32(4 * i, little);
