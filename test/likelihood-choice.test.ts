@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  checkLikelihoodFits, chooseLikelihood, firstOutsideUnit, LikelihoodError, type LikelihoodData,
+  checkLikelihoodFits, chooseLikelihood, firstOutsideUnit, LikelihoodError, varianceCeiling, type LikelihoodData,
 } from '../src/models/likelihood.ts';
 import { errorLines, expectRejected, runCliChild } from './hostile/run.ts';
 
@@ -81,6 +81,17 @@ describe('checkLikelihoodFits: a Bernoulli model is not scored on values outside
   });
 });
 
+describe('varianceCeiling: the Gaussian decoder can reach the data\'s own spread', () => {
+  it('is the default 4 for data in [0, 1] and for a Bernoulli decoder, twice the widest column variance above that', () => {
+    const unit = { x: Float32Array.from([0, 1, 1, 0]), n: 2, D: 2 };
+    expect(varianceCeiling('gaussian', unit)).toBe(4);
+    // columns of variance 100 and 1: 2 × 100
+    const wide = { x: Float32Array.from([-10, 1, 10, -1]), n: 2, D: 2 };
+    expect(varianceCeiling('gaussian', wide)).toBe(200);
+    expect(varianceCeiling('bernoulli', wide)).toBe(4);
+  });
+});
+
 describe('the command line chooses the likelihood from the data', () => {
   let dir: string;
   let realCsv: string;
@@ -108,6 +119,8 @@ describe('the command line chooses the likelihood from the data', () => {
     expect(notices).toEqual(['latentgpu: data values lie outside [0, 1] (real.csv:train row 1, column 3 has 2.0195); using the Gaussian decoder (--likelihood gaussian)']);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).toMatchObject({ likelihood: 'gaussian', likelihood_choice: 'auto', variance: 'vector' });
+    // column 3 (2.4 sin) has variance ~2.9: the ceiling is twice that, not the default 4
+    expect(out.var_ceiling as number).toBeGreaterThan(5);
     expect(out.likelihood_reason).toBe(notices[0]!.replace('latentgpu: ', ''));
     for (const k of ['test_elbo', 'test_iwae', 'train_elbo']) expect(Number.isFinite(out[k]), `${k} = ${String(out[k])}`).toBe(true);
     expect(r.changed).toEqual([]);

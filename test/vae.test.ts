@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import type { Activation } from '../src/kernels.ts';
+import { columnVariance } from '../src/models/latent.ts';
+import { varianceCeiling } from '../src/models/likelihood.ts';
 import { ParamLayout, ParamStore } from '../src/models/params.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
 import { train } from '../src/train/trainer.ts';
@@ -180,6 +182,34 @@ describe('VAE configuration errors', () => {
     expect(() => new Vae(cpu, config({ latent: 0 }), new Float32Array(D), 1)).toThrow(/latent must be a positive integer/);
     expect(() => new Vae(cpu, config({}), new Float32Array(5), 1)).toThrow(/training data has 5 values/);
     expect(() => new Vae(cpu, config({ likelihood: 'gaussian', varFloor: 0 }), new Float32Array(D), 1)).toThrow(/0 < floor < ceiling/);
+  });
+});
+
+describe('the Gaussian decoder starts at the data variance', () => {
+  it('columnVariance is exact on a large offset (two-pass, no E[x²] − m² cancellation)', () => {
+    // a column 7.77e9 + 512·{0, 1, 3, 7, 2} (float32 steps at that size): variance 5.84 × 512²;
+    // E[x²] − m² in float64 gives 1,540,096 instead of 1,530,920.96
+    const base = Math.fround(7.77e9);
+    const x = Float32Array.from([0, 1, 3, 7, 2].flatMap((k) => [base + 512 * k, 5]));
+    const v = columnVariance(x, 5, 2);
+    expect(v[0]).toBe(Math.fround(5.84 * 512 * 512));
+    expect(v[1]).toBe(0);
+  });
+
+  it('the initial per-dimension variance is the column variance within the bounds [floor, ceiling]', async () => {
+    const n = 40;
+    const X = new Float32Array(n * D);
+    for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) X[i * D + j] = (j + 1) * Math.sin(i * 1.7 + j) + 50;
+    const want = columnVariance(X, n, D);
+    const cfg = config({ likelihood: 'gaussian', varFloor: 1e-3, varCeil: varianceCeiling('gaussian', { x: X, n, D }) });
+    // the ceiling covers the widest column (variance ~ D²/2), the default 4 would not
+    expect(cfg.varCeil).toBeGreaterThan(2 * Math.max(...want) - 1e-3);
+    const vae = new Vae(cpu, cfg, X, n);
+    const raw = vae.layout.slice(await cpu.read(vae.params), 'dec.logvar');
+    const lo = Math.log(cfg.varFloor);
+    const got = Array.from(raw, (r) => Math.exp(lo + (Math.log(cfg.varCeil) - lo) / (1 + Math.exp(-r))));
+    expectClose(Float32Array.from(got), want, 1e-3, 1e-3, 'initial σ² vs column variance');
+    vae.release();
   });
 });
 

@@ -5,12 +5,12 @@
 // Monte-Carlo estimate, and the ELBO with q = p is the prior Jensen bound.
 import type { Backend, Tensor } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
-import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from '../../src/models/decoder.ts';
+import { DEFAULT_VAR_FLOOR } from '../../src/models/decoder.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, priorSamples, reconstruct,
 } from '../../src/models/evaluate.ts';
 import type { LatentVariableModel } from '../../src/models/latent.ts';
-import { checkLikelihoodFits, chooseLikelihood, type LikelihoodChoice } from '../../src/models/likelihood.ts';
+import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type LikelihoodChoice } from '../../src/models/likelihood.ts';
 import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../../src/models/vae.ts';
 import { decodeLatentModelFile, encodeLatentModelFile } from './file.ts';
@@ -40,18 +40,18 @@ function priorAsPosterior(m: LatentVariableModel): LatentVariableModel {
 /** How the app's setup panel asks for the Gaussian decoder, for the likelihood messages. */
 export const APP_HINT = { gaussian: 'likelihood: Gaussian' };
 
-function vaeConfig(cfg: ModelConfig, D: number, lik: LikelihoodChoice): VaeConfig {
+function vaeConfig(cfg: ModelConfig, train: Dataset, lik: LikelihoodChoice): VaeConfig {
   return {
-    dataDim: D, latent: cfg.latent, encoderHidden: cfg.hidden, decoderHidden: [...cfg.hidden].reverse(), act: 'relu',
-    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    dataDim: train.D, latent: cfg.latent, encoderHidden: cfg.hidden, decoderHidden: [...cfg.hidden].reverse(), act: 'relu',
+    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: varianceCeiling(lik.likelihood, train),
     objective: 'elbo', seed: cfg.seed,
   };
 }
 
-function lvmConfig(cfg: ModelConfig, D: number, lik: LikelihoodChoice): LvmConfig {
+function lvmConfig(cfg: ModelConfig, train: Dataset, lik: LikelihoodChoice): LvmConfig {
   return {
-    dataDim: D, latent: cfg.latent, decoderHidden: cfg.hidden, act: 'relu',
-    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL,
+    dataDim: train.D, latent: cfg.latent, decoderHidden: cfg.hidden, act: 'relu',
+    likelihood: lik.likelihood, variance: lik.variance, varFloor: DEFAULT_VAR_FLOOR, varCeil: varianceCeiling(lik.likelihood, train),
     objective: 'elbo', seed: cfg.seed, phiLr: 1e-2, phiSteps: 1,
   };
 }
@@ -207,7 +207,7 @@ function factory(kind: 'vae' | 'lvm'): RunnerFactory {
     async create(backend, cfg, train, test, dataMeta) {
       // the CLI's rule: Bernoulli only for values in [0, 1]; an explicit Bernoulli on other data throws LikelihoodError
       const lik = chooseLikelihood(cfg.likelihood, [train, test], APP_HINT);
-      const modelCfg = kind === 'vae' ? vaeConfig(cfg, train.D, lik) : lvmConfig(cfg, train.D, lik);
+      const modelCfg = kind === 'vae' ? vaeConfig(cfg, train, lik) : lvmConfig(cfg, train, lik);
       return new LatentRunner(kind, build(kind, backend, modelCfg, train), cfg, test, { step: 0, epoch: 0 }, dataMeta, lik.reason);
     },
     async load(backend, bytes, cfg, train, test, dataMeta) {

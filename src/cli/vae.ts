@@ -14,11 +14,11 @@ import type { Backend } from '../backend.ts';
 import { subsetRows, type Dataset } from '../data/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import type { TensorMap } from '../io/safetensors.ts';
-import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from '../models/decoder.ts';
+import { DEFAULT_VAR_FLOOR } from '../models/decoder.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, manifoldGrid, priorSamples, reconstruct,
 } from '../models/evaluate.ts';
-import { checkLikelihoodFits, chooseLikelihood, type LikelihoodChoice } from '../models/likelihood.ts';
+import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type LikelihoodChoice } from '../models/likelihood.ts';
 import { PriorProposal, type LatentVariableModel, type Objective } from '../models/latent.ts';
 import { FIT_STEPS, Lvm, type LvmConfig } from '../models/lvm.ts';
 import { Vae, type VaeConfig } from '../models/vae.ts';
@@ -47,7 +47,7 @@ function configFrom(kind: Kind, o: CliContext['opts'], train: Dataset, test: Dat
   const { likelihood, variance } = choice;
   const base = {
     dataDim: train.D, latent: Number(o.latent ?? 20), decoderHidden: [...hidden].reverse(), act: 'relu' as const,
-    likelihood, variance, varFloor: Number(o.varFloor ?? DEFAULT_VAR_FLOOR), varCeil: DEFAULT_VAR_CEIL,
+    likelihood, variance, varFloor: Number(o.varFloor ?? DEFAULT_VAR_FLOOR), varCeil: varianceCeiling(likelihood, train),
     objective: (o.objective ?? 'elbo') as Objective, seed: Number(o.seed ?? 0),
   };
   if (kind === 'vae') return { cfg: { ...base, encoderHidden: hidden }, choice };

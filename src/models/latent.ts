@@ -53,23 +53,22 @@ export interface LatentVariableModel {
   posterior(x: Tensor, idx: Tensor, rows: number, mu: Tensor, logvar: Tensor): void;
 }
 
-/** Per-column variance of row-major n×D data (for the Gaussian decoder's initial variance). */
+/**
+ * Per-column variance of row-major n×D data (for the Gaussian decoder's initial
+ * variance), two-pass: E[x²] − m² cancels catastrophically on a large offset.
+ */
 export function columnVariance(x: Float32Array, n: number, D: number): Float32Array {
   const mean = new Float64Array(D);
+  for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) mean[j]! += x[i * D + j]!;
+  for (let j = 0; j < D; j++) mean[j]! /= n;
   const sq = new Float64Array(D);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < D; j++) {
-      const v = x[i * D + j]!;
-      mean[j]! += v;
-      sq[j]! += v * v;
+      const d = x[i * D + j]! - mean[j]!;
+      sq[j]! += d * d;
     }
   }
-  const out = new Float32Array(D);
-  for (let j = 0; j < D; j++) {
-    const m = mean[j]! / n;
-    out[j] = Math.max(0, sq[j]! / n - m * m);
-  }
-  return out;
+  return Float32Array.from(sq, (v) => v / n);
 }
 
 /** Per-row loss weights ∓1/rows, cached per row count (minibatches and the last, ragged one). */
