@@ -1,7 +1,78 @@
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError } from '../src/backend.ts';
 import { fold } from '../src/gpu/backend.ts';
-import { TEST_ADAPTERS, gpuBackend } from './gpu.ts';
+import { hardwareVulkanDriverListed } from '../src/gpu/node.ts';
+import { TEST_ADAPTERS, gpuBackend, parseTestAdapters } from './gpu.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'latentgpu-runtime-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('test adapter list', () => {
+  it('an empty list fails loudly; none skips knowingly, but not in CI', () => {
+    expect(parseTestAdapters(undefined)).toEqual(['swiftshader', 'llvmpipe']);
+    expect(parseTestAdapters(' gpu ')).toEqual(['gpu']);
+    for (const blank of ['', '  ', ',', ' , ']) expect(() => parseTestAdapters(blank)).toThrow(/set but empty/);
+    expect(parseTestAdapters('none', {})).toEqual([]);
+    expect(parseTestAdapters('none', { CI: 'false' })).toEqual([]);
+    expect(() => parseTestAdapters('none', { CI: 'true' })).toThrow(/CI must run the GPU suites/);
+    expect(() => parseTestAdapters('llvmpipe,vulkan')).toThrow(/'vulkan' is not one of gpu, swiftshader, llvmpipe/);
+    expect(() => parseTestAdapters('auto')).toThrow(/'auto' is not one of/);
+  });
+});
+
+describe('adapter search without driver chatter', () => {
+  it('looks for a Vulkan GPU only where a non-software driver manifest is installed', () => {
+    const home = join(tmp, 'home');
+    const data = join(tmp, 'share');
+    mkdirSync(join(data, 'vulkan', 'icd.d'), { recursive: true });
+    const env = { HOME: home, XDG_CONFIG_DIRS: join(tmp, 'xdg'), XDG_DATA_DIRS: data };
+    expect(hardwareVulkanDriverListed(env, [])).toBe(false);
+    writeFileSync(join(data, 'vulkan', 'icd.d', 'lvp_icd.x86_64.json'), '{}');
+    writeFileSync(join(data, 'vulkan', 'icd.d', 'vk_swiftshader_icd.json'), '{}');
+    expect(hardwareVulkanDriverListed(env, [])).toBe(false);
+    expect(hardwareVulkanDriverListed({ ...env, VK_ICD_FILENAMES: '/x/icd.json' }, [])).toBe(true);
+    writeFileSync(join(data, 'vulkan', 'icd.d', 'nvidia_icd.json'), '{}');
+    expect(hardwareVulkanDriverListed(env, [])).toBe(true);
+  });
+
+  // Writes to fd 2 from inside withoutDriverChatter stand in for Dawn's native fprintf(stderr).
+  const script = join(tmp, 'chatter.mts');
+  writeFileSync(script, [
+    `import { writeSync } from 'node:fs';`,
+    `import { withoutDriverChatter } from ${JSON.stringify(fileURLToPath(new URL('../src/gpu/node.ts', import.meta.url)))};`,
+    `process.stdout.write('out 1\\n');`,
+    `process.stderr.write('err 1\\n');`,
+    `const r = withoutDriverChatter(() => { writeSync(2, 'Warning: chatter\\n'); return 7; });`,
+    `process.stderr.write('err 2 ' + r + '\\n');`,
+    `process.stdout.write('out 2\\n');`,
+  ].join('\n'));
+  const run = (shell: string, env: Record<string, string> = {}) => spawnSync('sh', ['-c', shell], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', env: { ...process.env, LATENTGPU_DEBUG: '', ...env, S: script, N: process.execPath },
+  });
+
+  it('keeps native writes to stderr away, and stderr working after, on a pipe and on an appended file', () => {
+    const piped = run('"$N" --import tsx "$S"');
+    expect(piped.status, piped.stderr).toBe(0);
+    expect([piped.stdout, piped.stderr]).toEqual(['out 1\nout 2\n', 'err 1\nerr 2 7\n']);
+    const log = join(tmp, 'append.log');
+    const appended = run(`"$N" --import tsx "$S" >> "${log}" 2>&1`);
+    expect(appended.status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nerr 2 7\nout 2\n');
+  });
+
+  it('lets them through where stderr cannot be reopened faithfully (a file shared with stdout) or with LATENTGPU_DEBUG=1', () => {
+    const log = join(tmp, 'shared.log');
+    expect(run(`"$N" --import tsx "$S" > "${log}" 2>&1`).status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nWarning: chatter\nerr 2 7\nout 2\n');
+    const debug = run('"$N" --import tsx "$S"', { LATENTGPU_DEBUG: '1' });
+    expect(debug.stderr).toBe('err 1\nWarning: chatter\nerr 2 7\n');
+  });
+});
 
 describe('dispatch folding', () => {
   it('covers every workgroup and stays under the limit', () => {

@@ -36,9 +36,18 @@ const WANTED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; description?: string; device?: string }): boolean {
-  const s = `${info.vendor} ${info.architecture} ${info.description} ${info.device}`.toLowerCase();
-  return /swiftshader|llvmpipe|lavapipe|softpipe|warp|basic render/.test(s);
+/** Names of CPU-rendering drivers: Mesa llvmpipe/softpipe/lavapipe (lvp), SwiftShader, Windows WARP. */
+export const SOFTWARE_DRIVER = /swiftshader|llvmpipe|lavapipe|\blvp|softpipe|warp|basic render/i;
+
+/**
+ * Whether an adapter renders on the CPU (the browser's isFallbackAdapter, or a
+ * software driver by name: llvmpipe reports isFallbackAdapter false). Such an
+ * adapter trains slower than the WebAssembly CPU backend here (classic VAE b128:
+ * llvmpipe 1,340 samples/s vs 9,900; SwiftShader slower still), so `auto` skips it.
+ */
+export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean }): boolean {
+  if (info.isFallbackAdapter) return true;
+  return SOFTWARE_DRIVER.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`);
 }
 
 export function describeAdapter(adapter: GPUAdapter, choice: string, featureLevel: 'core' | 'compatibility'): AdapterDescription {
