@@ -1,12 +1,23 @@
 // `latentgpu train --model ppca` and `latentgpu eval` for PPCA model files.
-import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
+// A run folder (--run-dir) holds metrics.json, the objective curve, the
+// columns of W and reconstructions as images (D a perfect square), the model
+// and, for stochastic and online EM, checkpoints (--checkpoint-every) that
+// --resume continues bit-identically.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
 import { validateForModel } from '../data/dataset.ts';
 import {
-  EM_METHODS, ESTIMATORS, closedFormPpca, createPpca, estimateLogLik, fitEm, fitOem, fitSem, meanLogLik, ppcaFromTensors,
-  ppcaToTensors, principalAngles, readPpca, releaseData, releasePpca, uploadData,
-  type EmMethod, type EstimatorName, type PpcaModel,
+  EM_METHODS, ESTIMATORS, checkDataScale, checkpointFromFile, checkpointToTensors, closedFormPpca, createPpca, estimateLogLik,
+  fitEm, fitOem, fitSem, latentFactors, meanLogLik, ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData,
+  releasePpca, uploadData, type CheckpointRun, type EmMethod, type EstimatorName, type FitterSnapshot, type PpcaHost,
+  type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
-import type { CliContext, Runner } from './context.ts';
+import { gramOf } from '../models/ppca/model.ts';
+import { lineChartSvg, type Series } from '../report/curve.ts';
+import { imageGrid, interleaveRows } from '../report/grid.ts';
+import { encodePng } from '../report/png.node.ts';
+import type { CliContext, Dataset, Runner } from './context.ts';
 import { SYNTHETIC_METADATA_KEY, syntheticSettings } from './synthetic.ts';
 
 type Method = EmMethod | 'sem' | 'oem';
@@ -21,6 +32,91 @@ function closedFormIsCheap(n: number, D: number): boolean {
   return n * D * D <= 8e9 && D <= 2000;
 }
 
+/** Whether --run-dir DIR can be used: created if missing; an existing non-directory is an error, before any work. */
+function prepareRunDir(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--run-dir ${dir} is a file, not a directory; give a folder for the run's files`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create --run-dir ${dir}: ${(e as Error).message}`);
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
+}
+
+/** Values mapped to [0, 1] by their own min and max (a flat block → 0.5). */
+function normalised(v: Float32Array): Float32Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+  return hi > lo ? v.map((x) => (x - lo) / (hi - lo)) : v.map(() => 0.5);
+}
+
+/** Column j of W (D×d) for every j, one after another: each column an image. */
+function loadingImages(h: PpcaHost): Float32Array {
+  const { D, d } = h;
+  const out = new Float32Array(D * d);
+  for (let j = 0; j < d; j++) out.set(normalised(Float32Array.from({ length: D }, (_, r) => h.W[r * d + j]!)), j * D);
+  return out;
+}
+
+/** Posterior-mean reconstructions W E + μ, E = M⁻¹Wᵀ(x − μ), of the first rows of x, in float64 on the host. */
+function reconstructRows(h: PpcaHost, x: Float32Array, rows: number): Float32Array {
+  const { D, d } = h;
+  const Minv = latentFactors(gramOf(h.W, D, d), h.sigma2, d).M.inverse;
+  const out = new Float32Array(rows * D);
+  const y = new Float64Array(d);
+  for (let i = 0; i < rows; i++) {
+    y.fill(0);
+    for (let r = 0; r < D; r++) {
+      const c = x[i * D + r]! - h.mu[r]!;
+      for (let j = 0; j < d; j++) y[j]! += h.W[r * d + j]! * c;
+    }
+    const e = Float64Array.from({ length: d }, (_, j) => { let s = 0; for (let k = 0; k < d; k++) s += Minv[j * d + k]! * y[k]!; return s; });
+    for (let r = 0; r < D; r++) {
+      let v = h.mu[r]!;
+      for (let j = 0; j < d; j++) v += h.W[r * d + j]! * e[j]!;
+      out[i * D + r] = v;
+    }
+  }
+  return out;
+}
+
+/** The run folder's files; returns their names. */
+async function writeRunDir(dir: string, h: PpcaHost, test: Dataset, curve: [number, number][], xLabel: string, closedForm: number | undefined, result: Record<string, unknown>): Promise<string[]> {
+  const files: string[] = [];
+  const put = async (name: string, bytes: Uint8Array | string): Promise<void> => {
+    await writeFileAtomic(join(dir, name), typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+    files.push(name);
+  };
+  const series: Series[] = [{ name: 'train log-likelihood per sample', color: '#c33', points: curve.map(([x, y]) => ({ x, y })) }];
+  if (closedForm !== undefined && curve.length) {
+    series.push({ name: 'closed-form maximum', color: '#36c', points: [{ x: curve[0]![0], y: closedForm }, { x: curve.at(-1)![0], y: closedForm }] });
+  }
+  await put('objective.svg', lineChartSvg(series, { title: `ppca ${String(result.method)}: log-likelihood per sample (nats)`, xLabel, yLabel: 'nats per sample' }));
+  const side = Math.round(Math.sqrt(h.D));
+  if (side * side === h.D) {
+    await put('loadings.png', encodePng(imageGrid(loadingImages(h), h.d, { side, cols: Math.min(h.d, 10) })));
+    // rows spread over the test set (the MNIST split is ordered by digit)
+    const nShow = Math.min(32, test.n);
+    const shown = new Float32Array(nShow * h.D);
+    for (let i = 0; i < nShow; i++) {
+      const src = Math.floor((i * test.n) / nShow);
+      shown.set(test.x.subarray(src * h.D, (src + 1) * h.D), i * h.D);
+    }
+    let pairs = interleaveRows(shown, reconstructRows(h, shown, nShow), nShow, h.D);
+    // data outside [0, 1] are shown on the originals' range (the grid clamps to [0, 1])
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of shown) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    if (lo < 0 || hi > 1) pairs = pairs.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5));
+    await put('reconstructions.png', encodePng(imageGrid(pairs, 2 * nShow, { side, cols: 16 })));
+  }
+  return files;
+}
+
 export const train: Runner = async (ctx: CliContext) => {
   const o = ctx.opts;
   const method = (o.method ?? 'em') as Method;
@@ -30,8 +126,32 @@ export const train: Runner = async (ctx: CliContext) => {
   const emMethod = EM_METHODS.find((m) => m === method);
   const stochastic = emMethod === undefined;
   const batch = num(o.batch, 100);
+  if (!stochastic && (o.checkpointEvery !== undefined || o.resume !== undefined)) {
+    throw new Error(`--${o.resume !== undefined ? 'resume' : 'checkpoint-every'} applies to --method sem and oem; exact EM (${method}) takes seconds, rerun it instead`);
+  }
   validateForModel(ctx.train, { latent: d, batch: stochastic ? batch : undefined });
   validateForModel(ctx.test, { latent: d });
+  // columns float32 cannot fit are an error before any work; constant ones a notice
+  for (const line of checkDataScale({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d).notices) ctx.log(line);
+  const checkpointEvery = o.checkpointEvery === undefined ? 0 : num(o.checkpointEvery, 0);
+  const runDir = o.runDir !== undefined ? String(o.runDir) : checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined;
+  if (runDir !== undefined) prepareRunDir(runDir);
+  const epochs = num(o.epochs, 10);
+  const stepsPerEpoch = Math.ceil(ctx.train.n / batch);
+  const settings: Record<string, string | number> = method === 'sem'
+    ? { lr: num(o.lr, 1e-3), tau: num(o.tau, 1000), kappa: num(o.kappa, 0.75), optimizer: String(o.optimizer ?? 'sgd') }
+    : { kappa: num(o.kappa, 0.6) };
+  const run: CheckpointRun = { method: method === 'sem' ? 'sem' : 'oem', seed, batch, train_rows: ctx.train.n, D: ctx.train.D, latent: d, settings };
+  let resume: FitterSnapshot | undefined;
+  if (o.resume !== undefined) {
+    const file = String(o.resume);
+    if (!existsSync(file)) throw new Error(`checkpoint ${file} not found; --resume takes the checkpoint.safetensors that --checkpoint-every wrote into a run folder`);
+    resume = checkpointFromFile(await loadSafetensors(file), file, run, stepsPerEpoch);
+    if (resume.step > Math.round(epochs * stepsPerEpoch)) {
+      throw new Error(`checkpoint ${file} is at epoch ${resume.step / stepsPerEpoch}, past --epochs ${epochs}; give --epochs above ${resume.step / stepsPerEpoch} to continue it`);
+    }
+    ctx.log(`resuming from ${file} at epoch ${resume.step / stepsPerEpoch} (step ${resume.step})`);
+  }
   const b = ctx.backend;
   const train = uploadData(b, ctx.train);
   const test = uploadData(b, ctx.test);
@@ -40,6 +160,7 @@ export const train: Runner = async (ctx: CliContext) => {
   try {
     const extra: Record<string, unknown> = {};
     let iterations: number;
+    let curve: [number, number][];
     if (emMethod) {
       const maxIters = num(o.iters, 1000);
       ctx.progress.start(maxIters, `ppca ${method}`);
@@ -50,23 +171,32 @@ export const train: Runner = async (ctx: CliContext) => {
       ctx.progress.stop();
       model = r.model;
       iterations = r.iterations;
-      Object.assign(extra, { converged: r.converged, cycles: r.cycles, curve: r.trace.map((p) => [p.iteration, p.loglik]) });
+      curve = r.trace.map((p) => [p.iteration, p.loglik]);
+      Object.assign(extra, { converged: r.converged, cycles: r.cycles, curve });
     } else {
-      const epochs = num(o.epochs, 10);
       ctx.progress.start(epochs, `ppca ${method}`);
       const onEval = (p: { epoch: number; loglik: number }): void => ctx.progress.tick(Math.round(p.epoch), { loglik: p.loglik.toFixed(4) });
+      const checkpointFile = runDir !== undefined ? join(runDir, 'checkpoint.safetensors') : '';
+      const onEpoch = async (epoch: number, fitter: StochasticFitter): Promise<void> => {
+        if (checkpointEvery === 0 || (epoch % checkpointEvery !== 0 && epoch !== epochs)) return;
+        const { tensors, metadata } = checkpointToTensors(await readPpca(fitter.model), await fitter.snapshot(), run, stepsPerEpoch);
+        await saveSafetensors(checkpointFile, tensors, metadata);
+      };
+      const common = { d, batch, epochs, seed, onEval, onEpoch, resume };
       const r = method === 'sem'
         ? await fitSem(b, train, {
-          d, batch, epochs, lr: num(o.lr, 1e-3), tau: num(o.tau, 1000), kappa: num(o.kappa, 0.75),
-          optimizer: (o.optimizer ?? 'sgd') as 'sgd' | 'adam', seed, onEval,
+          ...common, lr: settings.lr as number, tau: settings.tau as number, kappa: settings.kappa as number,
+          optimizer: settings.optimizer as 'sgd' | 'adam',
         })
-        : await fitOem(b, train, { d, batch, epochs, kappa: num(o.kappa, 0.6), seed, onEval });
+        : await fitOem(b, train, { ...common, kappa: settings.kappa as number });
       ctx.progress.stop();
       model = r.model;
       iterations = r.steps;
+      curve = r.trace.map((p) => [p.epoch, p.loglik]);
       Object.assign(extra, {
-        epochs, batch, steps_per_second: r.stepsPerSecond,
-        curve: r.trace.map((p) => [p.epoch, p.loglik]),
+        epochs, batch, steps_per_second: r.stepsPerSecond, curve,
+        ...(resume ? { resumed_from: String(o.resume), resumed_at_epoch: resume.step / stepsPerEpoch } : {}),
+        ...(checkpointEvery > 0 ? { checkpoint: checkpointFile } : {}),
       });
     }
     // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)
@@ -77,8 +207,10 @@ export const train: Runner = async (ctx: CliContext) => {
       model: 'ppca', method, latent: d, n_train: train.n, n_test: test.n,
       train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations, seconds,
     };
+    let closedForm: number | undefined;
     if (closedFormIsCheap(train.n, train.D)) {
       const cf = closedFormPpca(train, d);
+      closedForm = cf.loglik;
       result.closed_form_loglik = cf.loglik;
       result.gap_to_closed_form = cf.loglik - trainLoglik;
       const cm = createPpca(b, cf);
@@ -91,14 +223,22 @@ export const train: Runner = async (ctx: CliContext) => {
       }
     }
     Object.assign(result, extra);
-    if (o.out) {
-      const h = await readPpca(model);
-      const meta: Record<string, string> = { method, train_loglik: String(trainLoglik) };
-      // eval --data synthetic regenerates exactly these data (program.ts reads the key back)
-      if (o.data === 'synthetic') meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(syntheticSettings(o, d));
+    const h = await readPpca(model);
+    const meta: Record<string, string> = { method, train_loglik: String(trainLoglik) };
+    // eval --data synthetic regenerates exactly these data (program.ts reads the key back)
+    if (o.data === 'synthetic') meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(syntheticSettings(o, d));
+    const modelFile = o.out !== undefined ? String(o.out) : runDir !== undefined ? join(runDir, 'model.safetensors') : undefined;
+    if (modelFile !== undefined) {
       const { tensors, metadata } = ppcaToTensors(h, meta);
-      await saveSafetensors(String(o.out), tensors, metadata);
-      result.out = o.out;
+      await saveSafetensors(modelFile, tensors, metadata);
+      if (o.out !== undefined) result.out = o.out;
+    }
+    if (runDir !== undefined) {
+      result.run_dir = runDir;
+      result.model_file = modelFile;
+      const files = await writeRunDir(runDir, h, ctx.test, curve, emMethod ? 'EM iteration' : 'epoch', closedForm, result);
+      result.files = [...files, 'metrics.json', ...(o.out === undefined ? ['model.safetensors'] : []), ...(checkpointEvery > 0 ? ['checkpoint.safetensors'] : [])];
+      await writeFileAtomic(join(runDir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`));
     }
     return result;
   } finally {

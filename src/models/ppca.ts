@@ -9,3 +9,5 @@ export * from './ppca/estimators.ts';
 export * from './ppca/file.ts';
 export { principalAngles } from './ppca/subspace.ts';
 export { toF32 } from './ppca/linalg.ts';
+export * from './ppca/checkpoint.ts';
+export { CentredData, checkDataScale, columnStats, internalScale, type ColumnStats, type ScaleReport } from './ppca/scale.ts';

@@ -48,6 +48,19 @@ export interface FitterOptions {
   onEval?: (p: StochasticProgress) => void;
 }
 
+/**
+ * Everything a fitter needs to continue a run bit-identically: the global step,
+ * the optimizer or running-statistics state (float32 device state as F32,
+ * float64 host state as F64) and the evaluations so far. The minibatch stream
+ * is replayed from the seed up to `step`.
+ */
+export interface FitterSnapshot {
+  method: 'sem' | 'oem';
+  step: number;
+  state: Record<string, Float32Array | Float64Array>;
+  trace: StochasticProgress[];
+}
+
 export interface StochasticFitter {
   readonly method: 'sem' | 'oem';
   readonly stepsPerEpoch: number;
@@ -68,6 +81,10 @@ export interface StochasticFitter {
   step(nSteps: number): Promise<FitterState>;
   /** exact mean train log-likelihood of the current parameters, appended to the trace */
   evaluate(): Promise<StochasticProgress>;
+  /** the state a checkpoint holds (see FitterSnapshot) */
+  snapshot(): Promise<FitterSnapshot>;
+  /** continues from a snapshot of a run with the same data and options (before any step) */
+  restore(s: FitterSnapshot): Promise<void>;
   /** a standalone copy of the current parameters (the caller releases it) */
   detach(): PpcaModel;
   /** releases the device state; the fitter cannot step afterwards */
@@ -119,6 +136,19 @@ export abstract class FitterBase implements StochasticFitter {
   protected abstract syncModel(): void;
   protected abstract releaseState(): void;
   protected abstract get sigma2(): number;
+  /** the subclass's state (FitterSnapshot.state) */
+  protected abstract exportState(): Promise<FitterSnapshot['state']>;
+  /** loads exportState's output (checked with stateArray) and replays the minibatch stream to `step` */
+  protected abstract importState(state: FitterSnapshot['state'], step: number): void;
+
+  /** state[name], which must hold `length` values of the given precision */
+  protected stateArray<T extends Float32Array | Float64Array>(state: FitterSnapshot['state'], name: string, length: number, type: new (n: number) => T): T {
+    const a = Object.hasOwn(state, name) ? state[name] : undefined;
+    need(a instanceof type, this.kernel, `the checkpoint state has no ${(type as unknown) === Float64Array ? 'F64' : 'F32'} '${name}'`);
+    need(a.length === length, this.kernel, `checkpoint state '${name}' has ${a.length} values, this run needs ${length}`);
+    for (let i = 0; i < a.length; i++) need(Number.isFinite(a[i]!), this.kernel, () => `checkpoint state '${name}' holds ${a[i]} at index ${i}`);
+    return a as T;
+  }
 
   private enter(what: string): void {
     if (this.disposed) throw new KernelError(this.kernel, `${what} after dispose()`);
@@ -164,6 +194,30 @@ export abstract class FitterBase implements StochasticFitter {
     return p;
   }
 
+  async snapshot(): Promise<FitterSnapshot> {
+    this.enter('snapshot()');
+    try {
+      return { method: this.method, step: this.t, state: await this.exportState(), trace: this.trace.map((p) => ({ ...p })) };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async restore(s: FitterSnapshot): Promise<void> {
+    this.enter('restore()');
+    try {
+      need(this.t === 0 && this.trace.length === 0, this.kernel, `restore() needs a fresh fitter, this one has run ${this.t} steps`);
+      need(s.method === this.method, this.kernel, `the checkpoint is of method '${s.method}', not '${this.method}'`);
+      need(Number.isSafeInteger(s.step) && s.step >= 0, this.kernel, `the checkpoint's step must be a non-negative integer, got ${s.step}`);
+      this.importState(s.state, s.step);
+      this.t = s.step;
+      this.trace.push(...s.trace.map((p) => ({ ...p })));
+      this.syncModel();
+    } finally {
+      this.busy = false;
+    }
+  }
+
   detach(): PpcaModel {
     if (this.disposed) throw new KernelError(this.kernel, 'detach() after dispose()');
     const m = this.model;
@@ -182,20 +236,44 @@ export abstract class FitterBase implements StochasticFitter {
   }
 }
 
-/** A whole fit: evaluate at step 0 (when evaluating), run the epochs, evaluate at the end, detach, dispose. */
-export async function runStochasticFit(fitter: StochasticFitter, epochs: number): Promise<StochasticResult> {
+export interface RunOptions {
+  epochs: number;
+  /** continue from this snapshot (its step counts towards epochs) */
+  resume?: FitterSnapshot;
+  /** called after every whole epoch (1-based count), e.g. to write a checkpoint */
+  onEpoch?: (epoch: number, fitter: StochasticFitter) => Promise<void>;
+}
+
+/**
+ * A whole fit: restore (when resuming), evaluate at step 0 (when evaluating and
+ * not resuming), run to epochs × steps per epoch an epoch at a time, evaluate at
+ * the end, detach, dispose.
+ */
+export async function runStochasticFit(fitter: StochasticFitter, run: RunOptions): Promise<StochasticResult> {
   try {
+    const { epochs } = run;
     need(Number.isFinite(epochs) && epochs > 0, `ppca ${fitter.method}`, `epochs must be positive, got ${epochs}`);
-    const totalSteps = Math.max(1, Math.round(epochs * fitter.stepsPerEpoch));
+    const spe = fitter.stepsPerEpoch;
+    const totalSteps = Math.max(1, Math.round(epochs * spe));
+    if (run.resume) {
+      need(run.resume.step <= totalSteps, `ppca ${fitter.method}`,
+        `the checkpoint is at step ${run.resume.step} (epoch ${run.resume.step / spe}), beyond the ${totalSteps} steps of ${epochs} epochs`);
+      await fitter.restore(run.resume);
+    }
+    const first = fitter.steps;
     if (fitter.evalEvery > 0 && fitter.steps === 0) await fitter.evaluate();
-    await fitter.step(totalSteps);
+    while (fitter.steps < totalSteps) {
+      const next = Math.min(totalSteps, (Math.floor(fitter.steps / spe) + 1) * spe);
+      await fitter.step(next - fitter.steps);
+      if (fitter.steps % spe === 0) await run.onEpoch?.(fitter.steps / spe, fitter);
+    }
     const last = fitter.trace.at(-1);
     const loglik = last?.step === fitter.steps ? last.loglik : (await fitter.evaluate()).loglik;
     const model = fitter.detach();
     const seconds = fitter.trainSeconds + fitter.evalSeconds;
     return {
       model, steps: totalSteps, loglik, trace: [...fitter.trace], seconds, evalSeconds: fitter.evalSeconds,
-      stepsPerSecond: totalSteps / fitter.trainSeconds,
+      stepsPerSecond: (totalSteps - first) / fitter.trainSeconds,
     };
   } finally {
     fitter.dispose();

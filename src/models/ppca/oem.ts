@@ -13,7 +13,9 @@
 // createOemFitter keeps the running averages (s, Szz, sxx) and t between step()
 // calls, so a resumed run is the same run (fitter.ts).
 import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
-import { FitterBase, runStochasticFit, type FitterOptions, type StochasticFitter, type StochasticResult } from './fitter.ts';
+import {
+  FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
+} from './fitter.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import { Workspace, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { MinibatchSampler } from './sem.ts';
@@ -25,9 +27,7 @@ export interface OemFitterOptions extends FitterOptions {
   init?: PpcaHost;
 }
 
-export interface OemOptions extends OemFitterOptions {
-  epochs: number;
-}
+export interface OemOptions extends OemFitterOptions, RunOptions {}
 
 /** ‖x_i‖² per row in float64. */
 function rowNorms(data: DeviceData): Float64Array {
@@ -191,6 +191,34 @@ class OemFitter extends FitterBase {
     b.matmul({ a: s, b: ws.upload('Pinv', toF32(Pinv)), c: Wt, m: D, n: k, k });
   }
 
+  protected async exportState(): Promise<FitterSnapshot['state']> {
+    const { b } = this;
+    const n = this.data.D * (this.o.d + 1);
+    return {
+      Wtilde: (await b.read(this.Wt)).slice(0, n),
+      s: (await b.read(this.s)).slice(0, n),
+      Gtilde: Float64Array.from(this.Gt),
+      Szz: Float64Array.from(this.Szz),
+      sxx: Float64Array.of(this.sxx),
+      sigma2: Float64Array.of(this.s2),
+    };
+  }
+
+  protected importState(state: FitterSnapshot['state'], step: number): void {
+    const { b } = this;
+    const k = this.o.d + 1;
+    const n = this.data.D * k;
+    b.upload(this.Wt, this.stateArray(state, 'Wtilde', n, Float32Array));
+    b.upload(this.s, this.stateArray(state, 's', n, Float32Array));
+    this.Gt = Float64Array.from(this.stateArray(state, 'Gtilde', k * k, Float64Array));
+    this.Szz = Float64Array.from(this.stateArray(state, 'Szz', k * k, Float64Array));
+    this.sxx = this.stateArray(state, 'sxx', 1, Float64Array)[0]!;
+    const s2 = this.stateArray(state, 'sigma2', 1, Float64Array)[0]!;
+    need(s2 > 0, this.kernel, `checkpoint state 'sigma2' is ${s2}, must be positive`);
+    this.s2 = s2;
+    for (let t = 0; t < step; t++) this.sampler.next();
+  }
+
   /** W = W̃ [I_d; 0], μ = W̃ e_{d+1} into the model's own tensors. */
   protected syncModel(): void {
     const { b, ws, data, o } = this;
@@ -223,5 +251,5 @@ export function createOemFitter(backend: Backend, data: DeviceData, opts: OemFit
 }
 
 export async function fitOem(backend: Backend, data: DeviceData, opts: OemOptions): Promise<StochasticResult> {
-  return runStochasticFit(new OemFitter(backend, data, opts), opts.epochs);
+  return runStochasticFit(new OemFitter(backend, data, opts), opts);
 }

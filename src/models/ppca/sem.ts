@@ -15,12 +15,14 @@ import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
 import { seededRandom } from '../../data/random.ts';
 import { learningRate, type Schedule } from '../../train/schedule.ts';
 import { ParamLayout, ParamStore } from '../params.ts';
-import { FitterBase, runStochasticFit, type FitterOptions, type StochasticFitter, type StochasticResult } from './fitter.ts';
+import {
+  FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
+} from './fitter.ts';
 import { symmetrize, toF32 } from './linalg.ts';
 import { Workspace, gramOf, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { CentredData } from './scale.ts';
 
-export { checkStochastic, type FitterState, type StochasticFitter, type StochasticProgress, type StochasticResult } from './fitter.ts';
+export { checkStochastic, type FitterSnapshot, type FitterState, type RunOptions, type StochasticFitter, type StochasticProgress, type StochasticResult } from './fitter.ts';
 
 export interface SemFitterOptions extends FitterOptions {
   /** α₀ */
@@ -32,9 +34,7 @@ export interface SemFitterOptions extends FitterOptions {
   init?: PpcaHost;
 }
 
-export interface SemOptions extends SemFitterOptions {
-  epochs: number;
-}
+export interface SemOptions extends SemFitterOptions, RunOptions {}
 
 /** Uniform minibatches without replacement within a batch (a partial Fisher–Yates shuffle). */
 export class MinibatchSampler {
@@ -60,6 +60,15 @@ export class MinibatchSampler {
 }
 
 const RNG_STREAM_SEM = 0x5e3;
+
+/** The flat parameter buffer (W | μ | log σ²) of stochastic EM; checkpoints store it whole. */
+export function semLayout(D: number, d: number): ParamLayout {
+  const layout = new ParamLayout();
+  layout.add('W', [D, d]);
+  layout.add('mu', [D]);
+  layout.add('logSigma2', [1]);
+  return layout;
+}
 
 class SemFitter extends FitterBase {
   readonly method = 'sem' as const;
@@ -100,10 +109,7 @@ class SemFitter extends FitterBase {
     this.centred = new CentredData(b, data, this.stats);
     const c = this.centred.scale;
     const W0 = Float32Array.from(init.W, (w) => w * c);
-    const layout = new ParamLayout();
-    layout.add('W', [D, d]);
-    layout.add('mu', [D]);
-    layout.add('logSigma2', [1]);
+    const layout = semLayout(D, d);
     const host0 = layout.zeros();
     layout.slice(host0, 'W').set(W0);
     layout.slice(host0, 'mu').set(this.centred.toCentred(init.mu));
@@ -186,6 +192,39 @@ class SemFitter extends FitterBase {
     this.s2 = sigma2;
   }
 
+  protected async exportState(): Promise<FitterSnapshot['state']> {
+    const { b, store } = this;
+    const n = store.layout.size;
+    const state: FitterSnapshot['state'] = {
+      params: (await b.read(store.params)).slice(0, n),
+      wtw: Float64Array.from(this.wtw),
+      sigma2: Float64Array.of(this.s2),
+    };
+    if (this.adam) {
+      state.adamM = (await b.read(this.adam.m)).slice(0, n);
+      state.adamV = (await b.read(this.adam.v)).slice(0, n);
+    }
+    return state;
+  }
+
+  protected importState(state: FitterSnapshot['state'], step: number): void {
+    const { b, store } = this;
+    const n = store.layout.size;
+    const d = this.o.d;
+    b.upload(store.params, this.stateArray(state, 'params', n, Float32Array));
+    this.wtw = Float64Array.from(this.stateArray(state, 'wtw', d * d, Float64Array));
+    const s2 = this.stateArray(state, 'sigma2', 1, Float64Array)[0]!;
+    need(s2 > 0, this.kernel, `checkpoint state 'sigma2' is ${s2}, must be positive`);
+    this.s2 = s2;
+    if (this.adam) {
+      b.upload(this.adam.m, this.stateArray(state, 'adamM', n, Float32Array));
+      b.upload(this.adam.v, this.stateArray(state, 'adamV', n, Float32Array));
+    } else {
+      need(!('adamM' in state), this.kernel, 'the checkpoint holds Adam moments; resume it with --optimizer adam');
+    }
+    for (let t = 0; t < step; t++) this.sampler.next();
+  }
+
   protected syncModel(): void {
     const c = this.centred.scale;
     this.centred.restoreW(this.store.param('W'), this.model.W, this.data.D * this.o.d);
@@ -214,5 +253,5 @@ export function createSemFitter(backend: Backend, data: DeviceData, opts: SemFit
 }
 
 export async function fitSem(backend: Backend, data: DeviceData, opts: SemOptions): Promise<StochasticResult> {
-  return runStochasticFit(new SemFitter(backend, data, opts), opts.epochs);
+  return runStochasticFit(new SemFitter(backend, data, opts), opts);
 }
