@@ -2,7 +2,7 @@
 // synthetic PPCA data, or the user's own CSV / NPY file. Parsing is the shared,
 // platform-neutral code of src/data; this module only fetches and reads files.
 import mnistUrl from '../data/mnist-10k.bin?url';
-import { parseCsv } from '../src/data/csv.ts';
+import { parseCsvBytes } from '../src/data/csv.ts';
 import { DataError, splitTrainTest, subsetRows, validateForModel, type Dataset } from '../src/data/dataset.ts';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { parseNpy } from '../src/data/npy.ts';
@@ -62,7 +62,7 @@ export async function loadUserFile(file: File): Promise<AppData> {
   const isNpy = NPY_MAGIC.every((b, i) => bytes[i] === b);
   const all = isNpy
     ? parseNpy(bytes, { source: file.name })
-    : parseCsv(new TextDecoder('utf-8', { fatal: false }).decode(bytes), { source: file.name });
+    : parseCsvBytes(bytes, { source: file.name });
   validateForModel(all, {});
   if (all.n < 5) throw new DataError(`${file.name}: ${all.n} rows; at least 5 are needed (every 5th row is held out for testing)`);
   const { train, test } = splitTrainTest(all);

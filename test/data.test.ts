@@ -10,21 +10,10 @@ import { MNIST_HEADER_BYTES, decodeMnist, decodeMnistAll } from '../src/data/mni
 import { MNIST_PATH, loadMnist } from '../src/data/mnist.node.ts';
 import { parseNpy } from '../src/data/npy.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
+import { clearError as expectDataError, npyBytes } from './data-files.ts';
 
 const FIXTURES = new URL('./fixtures/data/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURES));
-
-/** Expects a DataError whose message contains every fragment. */
-function expectDataError(fn: () => unknown, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected a DataError mentioning ${fragments.join(' … ')}`).toBeInstanceOf(DataError);
-  for (const f of fragments) expect((caught as Error).message).toContain(f);
-}
 
 // the MNIST package's digit counts, digits 0..9 (file order)
 const DIGIT_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
@@ -177,18 +166,6 @@ describe('CSV', () => {
     expectDataError(() => parseCsv('a,b,c\n', { source: 'hdr.csv' }), 'hdr.csv: no data rows');
   });
 });
-
-/** A version-1 .npy file (header padded to 64 bytes as NumPy does). */
-function npyBytes(descr: string, shape: number[], data: Float32Array | Float64Array, fortran = false): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer), 10 + header.length);
-  return out;
-}
 
 describe('NPY', () => {
   const expected = [1.5, -2, 3.25, 0, Math.fround(1e-3), -7];

@@ -17,6 +17,7 @@ export interface NpyHeader {
 
 export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
   source = printable(source, 200);
+  if (bytes.length === 0) throw new DataError(`${source}: the file is empty`);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new DataError(`${source}: not a NumPy .npy file (bad magic bytes)`);
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
