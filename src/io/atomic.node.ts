@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ModelFileError, decodeSafetensors, encodeSafetensors, type Safetensors, type TensorMap } from './safetensors.ts';
+import {
+  ModelFileError, decodeSafetensors, decodeSafetensorsHeader, encodeSafetensors, safetensorsHeaderLength, type Safetensors, type TensorMap,
+} from './safetensors.ts';
 
 export interface AtomicWriteHooks {
   /** runs after the temp file is written and synced, before the rename (tests inject failures here) */
@@ -111,13 +113,16 @@ export async function saveSafetensors(path: string, tensors: TensorMap, metadata
 /** The largest model file read (1 GiB): checked against the file's size before reading. */
 export const MAX_MODEL_FILE_BYTES = 2 ** 30;
 
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
 /**
- * Reads a model file: only a regular file (not a device, FIFO or directory),
- * its size known and capped before anything is allocated, then exactly that many bytes.
+ * Opens a model file for `use`: only a regular file (not a device, FIFO or
+ * directory) whose size, known before anything is read, is within the cap.
+ * Errors name the file.
  */
-export async function readModelBytes(path: string, maxBytes = MAX_MODEL_FILE_BYTES): Promise<Uint8Array> {
+async function withModelFile<T>(path: string, use: (fh: FileHandle, size: number) => Promise<T>, maxBytes = MAX_MODEL_FILE_BYTES): Promise<T> {
   const cannot = (why: string): never => { throw new ModelFileError(`cannot read model file ${path}: ${why}`); };
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fh: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected below as not a regular file)
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -129,26 +134,52 @@ export async function readModelBytes(path: string, maxBytes = MAX_MODEL_FILE_BYT
     const st = await fh.stat();
     if (!st.isFile()) cannot(`it is ${st.isDirectory() ? 'a directory' : 'not a regular file (a device, FIFO or socket)'}; give a .safetensors file`);
     if (st.size > maxBytes) cannot(`it is ${st.size} bytes, over the ${maxBytes}-byte limit for a model file`);
-    const bytes = new Uint8Array(st.size);
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesRead } = await fh.read(bytes, done, bytes.length - done, done);
-      if (bytesRead === 0) cannot(`it shrank from ${st.size} to ${done} bytes while being read`);
-      done += bytesRead;
-    }
-    return bytes;
+    return await use(fh, st.size);
   } catch (e) {
-    throw e instanceof ModelFileError ? e : new ModelFileError(`cannot read model file ${path}: ${(e as Error).message}`);
+    if (e instanceof ModelFileError) throw e;
+    return cannot((e as Error).message);
   } finally {
     await fh.close();
   }
 }
 
-export async function loadSafetensors(path: string): Promise<Safetensors> {
-  const bytes = await readModelBytes(path);
+/** Reads exactly `length` bytes at `position`; a file that shrank is an error. */
+async function readExactly(fh: FileHandle, path: string, length: number, position: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(bytes, done, length - done, position + done);
+    if (bytesRead === 0) throw new ModelFileError(`cannot read model file ${path}: it shrank while being read`);
+    done += bytesRead;
+  }
+  return bytes;
+}
+
+/** A model file's bytes (see withModelFile for the checks). */
+export async function readModelBytes(path: string, maxBytes = MAX_MODEL_FILE_BYTES): Promise<Uint8Array> {
+  return withModelFile(path, (fh, size) => readExactly(fh, path, size, 0), maxBytes);
+}
+
+/** Prefixes a decode error with the file. */
+function named<T>(path: string, decode: () => T): T {
   try {
-    return decodeSafetensors(bytes);
+    return decode();
   } catch (e) {
     throw e instanceof ModelFileError ? new ModelFileError(`${path}: ${e.message}`) : e;
   }
+}
+
+export async function loadSafetensors(path: string): Promise<Safetensors> {
+  const bytes = await readModelBytes(path);
+  return named(path, () => decodeSafetensors(bytes));
+}
+
+/** A safetensors file's metadata, reading and checking only its header (no tensor data). */
+export async function loadSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  return withModelFile(path, async (fh, size) => {
+    const first = await readExactly(fh, path, Math.min(8, size), 0);
+    const headerLen = named(path, () => safetensorsHeaderLength(first, size));
+    const header = await readExactly(fh, path, headerLen, 8);
+    return named(path, () => decodeSafetensorsHeader(header, size).metadata);
+  });
 }

@@ -2,7 +2,11 @@
 // the app): metadata integers, numbers and JSON, and float32 tensors with their
 // shape and finiteness. Every failure is a ModelFileError of one line naming
 // the file (`source`), the key or tensor, the value, and what was expected.
-import { ModelFileError, type TensorMap } from './safetensors.ts';
+import { VIEW_ALIGN } from '../backend.ts';
+import type { Activation } from '../kernels.ts';
+import type { LvmConfig } from '../models/lvm.ts';
+import type { VaeConfig } from '../models/vae.ts';
+import { ModelFileError, encodeSafetensors, type Safetensors, type TensorMap } from './safetensors.ts';
 
 export interface MetaRange {
   min?: number;
@@ -122,4 +126,198 @@ export function requireF32(tensors: TensorMap, name: string, source: string, opt
 export function checkValues(data: Float32Array | Float64Array, name: string, source: string, maxAbs = Infinity): void {
   const bad = firstBadValue(data, maxAbs);
   if (bad >= 0) fail(source, badValueProblem(name, bad, data[bad]!, maxAbs));
+}
+
+// ---- vae / lvm model files and checkpoints (the CLI's `train --out`, `--checkpoint-every`, and the app's saves)
+//
+// Metadata: model (vae | lvm), format latentgpu-1, config (the model's JSON
+// configuration), step, epoch (checkpoints) or epochs (model files),
+// train_rows, batch, lr. Tensors, all F32: params; a checkpoint or an app save
+// adds the Adam moments adam.m, adam.v and, for lvm, the per-row φ table (phi.*).
+
+export const LATENT_FILE_FORMAT = 'latentgpu-1';
+export type LatentKind = 'vae' | 'lvm';
+export type LatentFileConfig = VaeConfig | LvmConfig;
+
+/** Stated caps on a model's configuration, checked before anything is sized from it. */
+export const LATENT_LIMITS = {
+  dataDim: 2 ** 24,
+  latent: 4096,
+  width: 65_536,
+  layers: 32,
+  /** float32 values in the parameter layout (1 GiB) */
+  params: 2 ** 28,
+  phiSteps: 10_000,
+};
+
+/** |θ| above this in a model's params overflows float32 evaluation (a trained model's weights are O(1–100)). */
+export const MAX_PARAM_ABS = 1e6;
+
+/** Names of an lvm's per-row φ table and its Adam moments in a checkpoint. */
+export const PHI_TENSORS = ['phi.m', 'phi.logvar', 'phi.adam.m.m', 'phi.adam.m.logvar', 'phi.adam.v.m', 'phi.adam.v.logvar'];
+
+const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'sigmoid'];
+
+type Json = Record<string, unknown>;
+
+function configField(cfg: Json, key: string, source: string, check: (v: unknown) => boolean, what: string): unknown {
+  const v = Object.hasOwn(cfg, key) ? cfg[key] : undefined;
+  if (v === undefined) fail(source, `the model's "config" metadata has no "${key}" (${what})`);
+  if (!check(v)) fail(source, `the model's "config" metadata has "${key}" = ${quoteValue(String(JSON.stringify(v)))}; it must be ${what}`);
+  return v;
+}
+
+const isInt = (min: number, max: number) => (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isPositive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const oneOf = (...values: string[]) => (v: unknown): boolean => typeof v === 'string' && values.includes(v);
+
+function widths(cfg: Json, key: string, source: string): number[] {
+  const L = LATENT_LIMITS;
+  return configField(cfg, key, source,
+    (v) => Array.isArray(v) && v.length <= L.layers && v.every(isInt(1, L.width)),
+    `a list of at most ${L.layers} hidden widths, each an integer from 1 to ${L.width}`) as number[];
+}
+
+/** Checks a vae/lvm configuration from a file, naming the first missing or mistyped key. */
+export function latentConfigFrom(kind: LatentKind, raw: unknown, source: string): LatentFileConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, 'the "config" metadata is not a JSON object');
+  const cfg = raw as Json;
+  const L = LATENT_LIMITS;
+  configField(cfg, 'dataDim', source, isInt(1, L.dataDim), `an integer from 1 to ${L.dataDim}`);
+  configField(cfg, 'latent', source, isInt(1, L.latent), `an integer from 1 to ${L.latent}`);
+  if (kind === 'vae') widths(cfg, 'encoderHidden', source);
+  widths(cfg, 'decoderHidden', source);
+  configField(cfg, 'act', source, oneOf(...ACTIVATIONS), `one of ${ACTIVATIONS.join(', ')}`);
+  const likelihood = configField(cfg, 'likelihood', source, oneOf('bernoulli', 'gaussian'), 'bernoulli or gaussian');
+  configField(cfg, 'variance', source, oneOf('vector', 'output'), 'vector or output');
+  const floor = configField(cfg, 'varFloor', source, isPositive, 'a positive number') as number;
+  configField(cfg, 'varCeil', source, (v) => isPositive(v) && (likelihood !== 'gaussian' || (v as number) > floor),
+    `a positive number above varFloor (${floor})`);
+  configField(cfg, 'objective', source, oneOf('elbo', 'prior'), 'elbo or prior');
+  configField(cfg, 'seed', source, isInt(0, Number.MAX_SAFE_INTEGER), 'a non-negative integer');
+  if (kind === 'lvm') {
+    configField(cfg, 'phiLr', source, isPositive, 'a positive number');
+    configField(cfg, 'phiSteps', source, isInt(1, L.phiSteps), `an integer from 1 to ${L.phiSteps}`);
+  }
+  if (cfg.adam !== undefined) {
+    const adam = configField(cfg, 'adam', source, (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object') as Json;
+    const unit = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < 1;
+    for (const k of ['beta1', 'beta2']) configField(adam, k, source, unit, 'a number in [0, 1) (in config.adam)');
+    configField(adam, 'eps', source, isPositive, 'a positive number (in config.adam)');
+    configField(adam, 'weightDecay', source, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number ≥ 0 (in config.adam)');
+  }
+  return cfg as unknown as LatentFileConfig;
+}
+
+/**
+ * The parameter layout's length (padding included) for a configuration,
+ * computed from the sizes alone, without building the network: the blocks
+ * src/models/mlp.ts (HeadedMlp), decoder.ts and vae.ts add to their ParamLayout,
+ * in order, each starting at a multiple of VIEW_ALIGN. test/hostile-models.test.ts
+ * checks it against built models.
+ */
+export function latentParamSize(cfg: LatentFileConfig): number {
+  const blocks: number[] = [];
+  const headed = (inDim: number, hidden: readonly number[], heads: number[]): void => {
+    let prev = inDim;
+    for (const h of hidden) {
+      blocks.push(prev * h, h);
+      prev = h;
+    }
+    for (const dim of heads) blocks.push(prev * dim, dim);
+  };
+  if ('encoderHidden' in cfg) headed(cfg.dataDim, cfg.encoderHidden, [cfg.latent, cfg.latent]);
+  const gaussian = cfg.likelihood === 'gaussian';
+  headed(cfg.latent, cfg.decoderHidden, gaussian && cfg.variance === 'output' ? [cfg.dataDim, cfg.dataDim] : [cfg.dataDim]);
+  if (gaussian && cfg.variance === 'vector') blocks.push(cfg.dataDim);
+  let end = 0;
+  for (const length of blocks) end = Math.ceil(end / VIEW_ALIGN) * VIEW_ALIGN + length;
+  return Math.max(VIEW_ALIGN, Math.ceil(end / VIEW_ALIGN) * VIEW_ALIGN);
+}
+
+export interface LatentModelFile {
+  kind: LatentKind;
+  config: LatentFileConfig;
+  /** the metadata as stored (extra keys such as synthetic_data included) */
+  metadata: Record<string, string>;
+  step: number;
+  epoch: number;
+  trainRows: number | null;
+  batch: number | null;
+  params: Float32Array;
+  /** every tensor of the file by name (params included), all checked F32 and finite */
+  tensors: Record<string, Float32Array>;
+  /** whether the optimizer state (and for lvm the φ table) is present: training can resume exactly */
+  hasState: boolean;
+}
+
+/**
+ * Decodes and checks a vae/lvm model file or checkpoint before any model is
+ * built: kind, format, config (keys, types, caps), the parameter count the
+ * config implies against the stored `params`, metadata counters, tensor
+ * dtypes and shapes, and finite parameters within ±MAX_PARAM_ABS.
+ * `want`: the kind the caller loads; `requireState`: a checkpoint to resume from.
+ */
+export function decodeLatentModel(file: Safetensors, source: string, opts: { want?: LatentKind; requireState?: boolean } = {}): LatentModelFile {
+  const meta = file.metadata;
+  const kind = Object.hasOwn(meta, 'model') ? meta.model : undefined;
+  if (kind === undefined) fail(source, 'the safetensors metadata has no "model" key, so it is not a latentgpu model file');
+  if (kind !== 'vae' && kind !== 'lvm') fail(source, `holds a ${quoteValue(kind)} model, not vae or lvm`);
+  if (opts.want !== undefined && kind !== opts.want) fail(source, `holds a '${kind}' model, not ${opts.want}`);
+  const format = Object.hasOwn(meta, 'format') ? meta.format : undefined;
+  if (format !== LATENT_FILE_FORMAT) {
+    fail(source, `metadata "format" is ${format === undefined ? 'missing' : quoteValue(format)}; this version reads ${LATENT_FILE_FORMAT}`);
+  }
+  const config = latentConfigFrom(kind, readMetaJson(meta, 'config', source), source);
+  const size = latentParamSize(config);
+  if (size > LATENT_LIMITS.params) {
+    fail(source, `the config implies ${size} parameters, over the limit of ${LATENT_LIMITS.params} (2^28): the config is corrupt or the model too large`);
+  }
+  const step = readMetaInt(meta, 'step', source, { optional: true }) ?? 0;
+  const epochKey = Object.hasOwn(meta, 'epoch') ? 'epoch' : 'epochs';
+  const epoch = readMetaInt(meta, epochKey, source, { optional: true }) ?? 0;
+  // the app wrote "null" for a model without training rows
+  const trainRows = meta.train_rows === 'null' ? null : readMetaInt(meta, 'train_rows', source, { optional: true, min: 1 }) ?? null;
+  const batch = readMetaInt(meta, 'batch', source, { optional: true, min: 1 }) ?? null;
+
+  // the config's size against the stored params, before any tensor is trusted
+  const stored = Object.hasOwn(file.tensors, 'params') ? file.tensors.params : undefined;
+  if (stored !== undefined && stored.data.length !== size) {
+    fail(source, `tensor "params" has ${stored.data.length} values but the config (${describe(config)}) needs ${size}: the file is corrupt or not this model's`);
+  }
+  const params = requireF32(file.tensors, 'params', source, { length: size, maxAbs: MAX_PARAM_ABS });
+  const tensors: Record<string, Float32Array> = { params };
+  for (const name of ['adam.m', 'adam.v']) {
+    if (Object.hasOwn(file.tensors, name) || opts.requireState) tensors[name] = requireF32(file.tensors, name, source, { length: size });
+  }
+  if (kind === 'lvm') {
+    const present = PHI_TENSORS.filter((n) => Object.hasOwn(file.tensors, n));
+    if (present.length > 0 || opts.requireState) {
+      if (trainRows === null) fail(source, 'the file holds the per-row φ table but its metadata has no "train_rows"');
+      for (const name of PHI_TENSORS) tensors[name] = requireF32(file.tensors, name, source, { length: trainRows * config.latent });
+    }
+  }
+  // other tensors (none are written today) must still be float32
+  for (const [name, t] of Object.entries(file.tensors)) {
+    if (!Object.hasOwn(tensors, name)) tensors[name] = requireF32({ [name]: t }, name, source);
+  }
+  const hasState = 'adam.m' in tensors && 'adam.v' in tensors && (kind === 'vae' || PHI_TENSORS.every((n) => n in tensors));
+  return { kind, config, metadata: meta, step, epoch, trainRows, batch, params, tensors, hasState };
+}
+
+function describe(cfg: LatentFileConfig): string {
+  const enc = 'encoderHidden' in cfg ? `encoder [${cfg.encoderHidden.join(', ')}], ` : '';
+  return `D ${cfg.dataDim}, latent ${cfg.latent}, ${enc}decoder [${cfg.decoderHidden.join(', ')}], ${cfg.likelihood}`;
+}
+
+/** Encodes a vae/lvm model file: every tensor F32, the metadata decodeLatentModel reads. */
+export function encodeLatentModel(f: {
+  kind: LatentKind; config: object; tensors: Record<string, Float32Array>; metadata: Record<string, string | number | null>;
+}): Uint8Array {
+  if (!f.tensors.params) throw new ModelFileError("a model file needs the 'params' tensor");
+  const tensors: TensorMap = {};
+  for (const [name, data] of Object.entries(f.tensors)) tensors[name] = { dtype: 'F32', shape: [data.length], data };
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(f.metadata)) metadata[k] = String(v);
+  return encodeSafetensors(tensors, { ...metadata, model: f.kind, format: LATENT_FILE_FORMAT, config: JSON.stringify(f.config) });
 }

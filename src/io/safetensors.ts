@@ -199,27 +199,48 @@ function fail(problem: string): never {
   throw new ModelFileError(`not a valid safetensors file: ${printable}`);
 }
 
-/** Parses a safetensors file; the tensors are copies, independent of `bytes`. */
-export function decodeSafetensors(bytes: Uint8Array): Safetensors {
-  if (!(bytes instanceof Uint8Array)) fail('expected the file contents as a Uint8Array');
-  if (bytes.length < 8) fail(`the file is ${bytes.length} bytes, shorter than the 8-byte header length field`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A tensor's place in the data section, as the header states it (checked). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * The header length that a file's first 8 bytes declare, checked against the
+ * limit and against the `fileLength` bytes present before anything is read.
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number): number {
+  if (fileLength < 8 || first.length < 8) fail(`the file is ${fileLength} bytes, shorter than the 8-byte header length field`);
+  const view = new DataView(first.buffer, first.byteOffset, 8);
   const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} is over the ${MAX_HEADER_BYTES}-byte limit`);
-  if (headerLen > bytes.length - 8) {
-    fail(`header length ${headerLen} exceeds the ${bytes.length - 8} bytes after the length field (truncated file?)`);
+  if (headerLen > fileLength - 8) {
+    fail(`header length ${headerLen} exceeds the ${fileLength - 8} bytes after the length field (truncated file?)`);
   }
   if (headerLen < 2) fail(`header length ${headerLen} is too short for a JSON object`);
+  return headerLen;
+}
+
+/**
+ * Parses and checks a header (the bytes after the length field) of a file of
+ * `fileLength` bytes: every entry's dtype, shape and offsets, and that the
+ * tensors tile the data section. Reads no tensor data.
+ */
+export function decodeSafetensorsHeader(headerBytes: Uint8Array, fileLength: number): { metadata: Record<string, string>; entries: SafetensorsEntry[] } {
+  const headerLen = headerBytes.length;
   const L = SAFETENSORS_LIMITS;
   // a tensor entry has 4 keys (its name, dtype, shape, data_offsets), a metadata entry 1, plus __metadata__ itself
-  const scan = scanJson(bytes.subarray(8, 8 + headerLen));
+  const scan = scanJson(headerBytes);
   if (scan.keys > 4 * L.tensors + L.metadataEntries + 1) {
     fail(`the header has ${scan.keys} keys, more than ${L.tensors} tensors and ${L.metadataEntries} metadata entries can have`);
   }
   if (scan.depth > L.depth) fail(`the header nests ${scan.depth} levels deep; the format has ${L.depth} (header, tensor entry, shape)`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     fail('the header is not valid UTF-8');
   }
@@ -245,10 +266,10 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     }
   }
 
-  const dataLen = bytes.length - 8 - headerLen;
+  const dataLen = fileLength - 8 - headerLen;
   const tensorCount = Object.keys(raw).length - (raw.__metadata__ === undefined ? 0 : 1);
   if (tensorCount > L.tensors) fail(`the header lists ${tensorCount} tensors, over the limit of ${L.tensors}`);
-  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(raw)) {
     if (name === '__metadata__') continue;
     if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`tensor '${clip(name)}': entry is not an object`);
@@ -288,7 +309,14 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     covered = e.end;
   }
   if (covered !== dataLen) fail(`the tensors cover ${covered} bytes but the data section has ${dataLen} (trailing bytes)`);
+  return { metadata, entries };
+}
 
+/** Parses a safetensors file; the tensors are copies, independent of `bytes`. */
+export function decodeSafetensors(bytes: Uint8Array): Safetensors {
+  if (!(bytes instanceof Uint8Array)) fail('expected the file contents as a Uint8Array');
+  const headerLen = safetensorsHeaderLength(bytes, bytes.length);
+  const { metadata, entries } = decodeSafetensorsHeader(bytes.subarray(8, 8 + headerLen), bytes.length);
   const dataStart = 8 + headerLen;
   const tensors: TensorMap = {};
   for (const e of entries) {
