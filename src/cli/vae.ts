@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { subsetRows, type Dataset } from '../data/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
+import { decodeLatentModel, readMetaInt, type LatentModelFile } from '../io/modelFile.ts';
 import type { TensorMap } from '../io/safetensors.ts';
 import { DEFAULT_VAR_FLOOR } from '../models/decoder.ts';
 import {
@@ -99,25 +100,15 @@ export const train: Runner = async (ctx) => {
   const schedule: Schedule = o.kappa !== undefined || o.tau !== undefined
     ? { kind: 'robbins-monro', tau: Number(o.tau ?? 1000), kappa: Number(o.kappa ?? 0.75) }
     : { kind: 'constant' };
+  // a checkpoint is checked whole before anything is built or written
+  const resume = o.resume === undefined ? null : await readCheckpoint(String(o.resume), kind, cfg, batch, ds.n);
   mkdirSync(runDir, { recursive: true });
 
   const model = buildModel(be, kind, cfg, ds);
-  let startEpoch = 0;
-  let startStep = 0;
-  if (o.resume !== undefined) {
-    const ck = await loadSafetensors(String(o.resume));
-    const meta = ck.metadata;
-    if (meta.model !== kind || meta.config !== JSON.stringify(cfg)) {
-      throw new Error(`checkpoint ${String(o.resume)} is a ${meta.model} with config ${meta.config}, not this run's ${kind} ${JSON.stringify(cfg)}`);
-    }
-    if (Number(meta.batch) !== batch || Number(meta.train_rows) !== ds.n) {
-      throw new Error(`checkpoint ${String(o.resume)} was trained with batch ${meta.batch} on ${meta.train_rows} rows; resume needs the same (got batch ${batch}, ${ds.n} rows)`);
-    }
-    const state: Record<string, Float32Array> = {};
-    for (const [k, t] of Object.entries(ck.tensors)) state[k] = t.data as Float32Array;
-    model.loadState(state);
-    startEpoch = Number(meta.epoch);
-    startStep = Number(meta.step);
+  const startEpoch = resume?.epoch ?? 0;
+  const startStep = resume?.step ?? 0;
+  if (resume) {
+    model.loadState(resume.tensors);
     ctx.log(`resuming from ${String(o.resume)} at epoch ${startEpoch}, step ${startStep}`);
   }
 
@@ -233,16 +224,38 @@ export const train: Runner = async (ctx) => {
   return out;
 };
 
+/**
+ * A checkpoint to resume this run from, checked by the shared decoder (types,
+ * ranges, dtypes, shapes, finite values) and against this run: same model and
+ * config, batch and training rows, and a step count that matches its epoch.
+ */
+async function readCheckpoint(path: string, kind: Kind, cfg: AnyConfig, batch: number, rows: number): Promise<LatentModelFile> {
+  const ck = decodeLatentModel(await loadSafetensors(path), `checkpoint ${path}`, { requireState: true });
+  const meta = ck.metadata;
+  const epoch = readMetaInt(meta, 'epoch', `checkpoint ${path}`);
+  const step = readMetaInt(meta, 'step', `checkpoint ${path}`);
+  if (ck.kind !== kind) throw new Error(`checkpoint ${path} holds a ${ck.kind} model; this run trains ${kind}`);
+  const theirs = ck.config as unknown as Record<string, unknown>;
+  const ours = cfg as unknown as Record<string, unknown>;
+  const differ = [...new Set([...Object.keys(theirs), ...Object.keys(ours)])]
+    .filter((k) => JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]))
+    .map((k) => `${k} ${JSON.stringify(theirs[k]) ?? '(none)'} there, ${JSON.stringify(ours[k]) ?? '(none)'} here`);
+  if (differ.length > 0) throw new Error(`checkpoint ${path} was trained with another configuration (${differ.join('; ')}); resume with the same options`);
+  if (ck.batch !== batch || ck.trainRows !== rows) {
+    throw new Error(`checkpoint ${path} was trained with batch ${ck.batch} on ${ck.trainRows} rows; resume needs the same (got batch ${batch}, ${rows} rows)`);
+  }
+  if (step !== epoch * Math.ceil(rows / batch)) {
+    throw new Error(`checkpoint ${path}: metadata "step" ${step} does not match epoch ${epoch} (${Math.ceil(rows / batch)} steps per epoch); the file is corrupt`);
+  }
+  return ck;
+}
+
 export const evaluate: Runner = async (ctx) => {
   const o = ctx.opts;
   const file = String(o.model);
-  const mf = await loadSafetensors(file);
-  const kind = mf.metadata.model as Kind;
-  if (kind !== 'vae' && kind !== 'lvm') throw new Error(`${file}: a '${kind}' model file, not vae or lvm`);
-  if (!mf.metadata.config) throw new Error(`${file}: the metadata has no "config" (architecture)`);
-  const cfg = JSON.parse(mf.metadata.config) as AnyConfig;
-  const params = mf.tensors.params?.data;
-  if (!(params instanceof Float32Array)) throw new Error(`${file}: no F32 tensor 'params'`);
+  // checked before the model is built: config keys and caps, its parameter count against the stored params, finite values
+  const mf = decodeLatentModel(await loadSafetensors(file), file);
+  const { kind, config: cfg, params } = mf;
   const be = ctx.backend;
   const split = o.split === 'train' ? ctx.train : ctx.test;
   if (split.D !== cfg.dataDim) throw new Error(`${file}: the model has D = ${cfg.dataDim}, the data ${split.D}`);
@@ -262,7 +275,7 @@ export const evaluate: Runner = async (ctx) => {
   const res: Record<string, unknown> = {
     model: kind, backend: be.info.backend, adapter: be.info.adapter?.choice ?? null, latent: cfg.latent, hidden: hiddenOf(cfg),
     likelihood: cfg.likelihood, ...(cfg.likelihood === 'gaussian' ? { var_floor: cfg.varFloor } : {}),
-    epochs: Number(mf.metadata.epochs ?? NaN), estimator, split: prefix,
+    epochs: mf.epoch, estimator, split: prefix,
   };
   const t0 = performance.now();
   try {
@@ -288,6 +301,9 @@ export const evaluate: Runner = async (ctx) => {
     }
     if (model instanceof Lvm) res.fit_steps = fitSteps;
     res.eval_seconds = (performance.now() - t0) / 1000;
+    // finite parameters can still overflow float32 arithmetic: never report a NaN or infinite figure
+    const bad = Object.entries(res).find(([, v]) => typeof v === 'number' && !Number.isFinite(v));
+    if (bad) throw new Error(`${file}: the evaluation gave ${bad[0]} = ${bad[1]}; the model's parameters overflow float32 arithmetic on this data (retrain it, or check the data's scale)`);
   } finally {
     set.release();
     model.release();
