@@ -2,7 +2,8 @@
 // EM/SQUAREM against the closed form, GPU vs CPU trajectories, stochastic and
 // online EM on synthetic data with known parameters, the estimators of log p(x),
 // model files and bad input.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,8 @@ import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 import {
   closedFormPpca, createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, fitOem, fitSem, initialPpca, logLikRows, meanLogLik,
   ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData, releasePpca, uploadData,
-  latentFactors, type PpcaHost, type Proposal,
+  latentFactors, checkDataScale, checkpointFromFile, checkpointToTensors,
+  type CheckpointRun, type FitterSnapshot, type PpcaHost, type Proposal, type StochasticFitter, type StochasticResult,
 } from '../src/models/ppca.ts';
 import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
 
@@ -369,5 +371,231 @@ describe('ppca command line', () => {
     expect(r.err).toMatch(/does not record the synthetic data it was trained on; give --n, --true-latent, --sigma, --data-seed/);
     const all = await cli(['eval', '--model', file, '--data', 'synthetic', '--n', '150', '--dim', '13', '--true-latent', '3', '--sigma', '0.4', '--data-seed', '11']);
     expect(all.code, all.err).toBe(0);
+  });
+});
+
+/** A copy of the dataset with column j set by f(value, row). */
+function withColumn(ds: { name: string; x: Float32Array; n: number; D: number }, j: number, f: (v: number, i: number) => number, name = `${ds.name}+col${j}`) {
+  const x = Float32Array.from(ds.x);
+  for (let i = 0; i < ds.n; i++) x[i * ds.D + j] = f(x[i * ds.D + j]!, i);
+  return { name, x, n: ds.n, D: ds.D };
+}
+
+/** Closed-form ML log-likelihood from a two-pass centred float64 covariance (the textbook route). */
+function centredReference(x: Float32Array, n: number, D: number, d: number): number {
+  const mu = new Float64Array(D);
+  for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) mu[j]! += x[i * D + j]!;
+  // a constant column's mean, exactly (the reference must not depend on the summation order)
+  for (let j = 0; j < D; j++) mu[j] = x.every((_, k) => k % D !== j || x[k] === x[j]) ? x[j]! : mu[j]! / n;
+  const S = Array.from({ length: D }, () => new Array<number>(D).fill(0));
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) S[a]![b]! += ((x[i * D + a]! - mu[a]!) * (x[i * D + b]! - mu[b]!)) / n;
+  }
+  const ev = new EigenvalueDecomposition(new Matrix(S), { assumeSymmetric: true }).realEigenvalues.map((v) => Math.max(0, v)).sort((p, q) => q - p);
+  let tail = 0;
+  for (let j = d; j < D; j++) tail += ev[j]!;
+  const s2 = tail / (D - d);
+  let logDet = (D - d) * Math.log(s2);
+  for (let j = 0; j < d; j++) logDet += Math.log(ev[j]!);
+  return -0.5 * (D * Math.log(2 * Math.PI) + logDet + D);
+}
+
+describe('ppca on data with large offsets, constant columns and extreme scales', () => {
+  const base = syntheticPpca({ n: 600, D: 10, d: 2, sigma: 0.5, seed: 3 }).data;
+  const host = (ds: { name: string; x: Float32Array; n: number; D: number }) => ({ name: ds.name, host: ds.x, n: ds.n, D: ds.D });
+
+  it('the closed form on a constant 1e30 column or a 4096 offset matches the float64 centred reference (was −17.8 nats off)', () => {
+    const const30 = withColumn(base, 3, () => 1e30);
+    const zero = withColumn(base, 3, () => 0);
+    const want = centredReference(zero.x, zero.n, zero.D, 2);
+    expect(Math.abs(closedFormPpca(host(const30), 2).loglik - want)).toBeLessThan(1e-9);
+    expect(Math.abs(closedFormPpca(host(zero), 2).loglik - want)).toBeLessThan(1e-9);
+    // values on a 1/256 grid, so that + 4096 is exact in float32: every column offset alike
+    const grid = { ...base, x: base.x.map((v) => Math.round(v * 256) / 256) };
+    const off = { ...grid, x: grid.x.map((v) => v + 4096) };
+    const ref = centredReference(grid.x, grid.n, grid.D, 2);
+    expect(Math.abs(closedFormPpca(host(off), 2).loglik - ref)).toBeLessThan(1e-9);
+  });
+
+  it('EM, SEM and OEM fit data with a constant 1e30 column as they fit it with a constant 0 column', async () => {
+    const b = cpu;
+    const plain = uploadData(b, withColumn(base, 3, () => 0));
+    const big = uploadData(b, withColumn(base, 3, () => 1e30));
+    const cf = closedFormPpca(plain, 2);
+    for (const data of [plain, big]) {
+      const em = await fitEm(b, data, { d: 2, method: 'anderson', maxIters: 300, tol: 1e-10, seed: 1 });
+      expect(Math.abs(cf.loglik - (await meanLogLik(em.model, data)))).toBeLessThan(1e-4);
+      const mu = (await readPpca(em.model)).mu;
+      expect(mu[3]).toBe(data === big ? Math.fround(1e30) : 0);
+      const sem = await fitSem(b, data, { d: 2, batch: 50, epochs: 10, lr: 0.03, tau: 500, kappa: 0.75, seed: 1, evalEvery: 0 });
+      const oem = await fitOem(b, data, { d: 2, batch: 50, epochs: 10, seed: 1, evalEvery: 0 });
+      for (const r of [sem, oem]) {
+        const gap = cf.loglik - (await meanLogLik(r.model, data));
+        expect(gap).toBeGreaterThan(-1e-3);
+        expect(gap).toBeLessThan(0.15);
+        releasePpca(r.model);
+      }
+      releasePpca(em.model);
+      releaseData(b, data);
+    }
+  });
+
+  it('a constant column gets a notice naming it; too few varying columns for d is an error', () => {
+    const r = checkDataScale(host(withColumn(base, 6, () => 7, 'c.csv')), 2);
+    expect(r.constant).toEqual([6]);
+    expect(r.notices).toHaveLength(1);
+    expect(r.notices[0]).toMatch(/^c\.csv: column 7 is constant; .*drop it/);
+    const flat = { name: 'flat.csv', host: base.x.map((v, k) => (k % 10 < 2 ? v : 1)), n: 600, D: 10 };
+    expect(() => checkDataScale(flat, 2)).toThrow(/flat\.csv: only 2 of 10 columns vary .*latent dimension below 2/);
+  });
+
+  it('extreme columns are rejected up front, naming the column and what to do (were "pivot 0 is NaN" and "lower the learning rate")', async () => {
+    const huge = uploadData(cpu, withColumn(base, 3, (v) => v * 1e20, 'huge.csv'));
+    const msg = /huge\.csv: column 4 has values up to .*e\+20 from the column mean.*standardise the data/;
+    await expect(fitEm(cpu, huge, { d: 2 })).rejects.toThrow(msg);
+    await expect(fitSem(cpu, huge, { d: 2, batch: 50, epochs: 1, lr: 1e-3 })).rejects.toThrow(msg);
+    await expect(fitOem(cpu, huge, { d: 2, batch: 50, epochs: 1 })).rejects.toThrow(msg);
+    // one column 100× the others in spread: float32 EM stopped 3.5e-2 nats short of the closed form
+    const dominant = uploadData(cpu, withColumn(base, 0, (v) => v * 100, 'dom.csv'));
+    await expect(fitEm(cpu, dominant, { d: 2 })).rejects.toThrow(/dom\.csv: column 1 varies far more than the rest .*standardise the data/);
+    releaseData(cpu, huge);
+    releaseData(cpu, dominant);
+  });
+
+  it('a uniform data scale changes nothing but units: EM at 1e10 (overflowed) and SEM at 1e4 and 1e-4 (stalled, diverged) reach the closed form', async () => {
+    for (const s of [1e10, 1e4, 1e-4]) {
+      const data = uploadData(cpu, { ...base, x: base.x.map((v) => v * s) });
+      const cf = closedFormPpca(data, 2);
+      const em = await fitEm(cpu, data, { d: 2, method: 'anderson', maxIters: 300, tol: 1e-10, seed: 1 });
+      expect(Math.abs(cf.loglik - (await meanLogLik(em.model, data))), `em ×${s}`).toBeLessThan(1e-4);
+      const sem = await fitSem(cpu, data, { d: 2, batch: 50, epochs: 10, lr: 0.03, tau: 500, kappa: 0.75, seed: 1, evalEvery: 0 });
+      expect(cf.loglik - (await meanLogLik(sem.model, data)), `sem ×${s}`).toBeLessThan(0.15);
+      releasePpca(em.model);
+      releasePpca(sem.model);
+      releaseData(cpu, data);
+    }
+  });
+});
+
+describe('ppca checkpoints', () => {
+  const truth = syntheticPpca({ n: 400, D: 12, d: 2, sigma: 0.3, seed: 8 });
+  const spe = Math.ceil(320 / 40);
+  const run = (method: 'sem' | 'oem', settings: Record<string, string | number>): CheckpointRun => ({ method, seed: 4, batch: 40, train_rows: 320, D: 12, latent: 2, settings });
+  const train = { ...truth.data, n: 320, x: truth.data.x.subarray(0, 320 * 12) };
+  const sem = { lr: 0.02, tau: 5, kappa: 0.75, optimizer: 'adam' } as const;
+
+  /** fits 4 epochs whole, and 2 + a resume from the epoch-2 checkpoint through safetensors bytes */
+  async function both(method: 'sem' | 'oem'): Promise<{ whole: StochasticResult; resumed: StochasticResult; bytes: Uint8Array }> {
+    const data = uploadData(cpu, train);
+    const settings: Record<string, string | number> = method === 'sem' ? { ...sem } : { kappa: 0.7 };
+    const fit = (o: { epochs: number; resume?: FitterSnapshot; onEpoch?: (e: number, f: StochasticFitter) => Promise<void> }) => (method === 'sem'
+      ? fitSem(cpu, data, { d: 2, batch: 40, seed: 4, ...sem, ...o })
+      : fitOem(cpu, data, { d: 2, batch: 40, seed: 4, kappa: 0.7, ...o }));
+    const whole = await fit({ epochs: 4 });
+    let bytes: Uint8Array = new Uint8Array();
+    await fit({
+      epochs: 2,
+      onEpoch: async (e, f) => {
+        const { tensors, metadata } = checkpointToTensors(await readPpca(f.model), await f.snapshot(), run(method, settings), spe);
+        if (e === 2) bytes = encodeSafetensors(tensors, metadata);
+      },
+    });
+    const resume = checkpointFromFile(decodeSafetensors(bytes), 'ck.safetensors', run(method, settings), spe);
+    const resumed = await fit({ epochs: 4, resume });
+    return { whole, resumed, bytes };
+  }
+
+  for (const method of ['sem', 'oem'] as const) {
+    it(`${method}: a run resumed from its epoch-2 checkpoint is bit-identical to the uninterrupted one`, async () => {
+      const { whole, resumed } = await both(method);
+      expect(resumed.trace.map((p) => [p.step, p.loglik, p.sigma2])).toEqual(whole.trace.map((p) => [p.step, p.loglik, p.sigma2]));
+      expect(resumed.model.sigma2).toBe(whole.model.sigma2);
+      const [a, w] = [await readPpca(resumed.model), await readPpca(whole.model)];
+      expect(Array.from(a.W)).toEqual(Array.from(w.W));
+      expect(Array.from(a.mu)).toEqual(Array.from(w.mu));
+      releasePpca(resumed.model);
+      releasePpca(whole.model);
+    });
+  }
+
+  it('a checkpoint of another run, or a corrupted one, is rejected naming the file and the part', async () => {
+    const { bytes } = await both('sem');
+    const good = decodeSafetensors(bytes);
+    const settings = { ...sem };
+    const read = (f: typeof good, r = run('sem', settings)) => () => checkpointFromFile(f, 'ck.safetensors', r, spe);
+    expect(read(good)).not.toThrow();
+    expect(read(good, { ...run('sem', settings), batch: 50 })).toThrow(/ck\.safetensors: was written by a different run: batch 40 \(this run: 50\)/);
+    expect(read(good, run('oem', { kappa: 0.7 }))).toThrow(/method "sem" \(this run: oem\)/);
+    expect(read(good, run('sem', { ...settings, lr: 0.1 }))).toThrow(/step-size settings/);
+    const meta = (m: Record<string, string>) => ({ ...good, metadata: { ...good.metadata, ...m } });
+    expect(read(meta({ step: 'abc' }))).toThrow(/ck\.safetensors: metadata "step" is "abc"; it must be an integer/);
+    expect(read(meta({ epoch: '-5' }))).toThrow(/metadata "epoch" is "-5"/);
+    expect(read(meta({ epoch: '2.5' }))).toThrow(/metadata "epoch" is "2.5"/);
+    expect(read(meta({ epoch: '3' }))).toThrow(/metadata "step" 16 is not epoch 3 × 8 steps per epoch/);
+    expect(read(meta({ trace: '[1,2' }))).toThrow(/metadata "trace" is not valid JSON/);
+    expect(read(meta({ checkpoint: undefined as unknown as string }))).toThrow(/not a checkpoint/);
+    const tensors = (name: string, t: (typeof good.tensors)[string] | undefined) => {
+      const copy = { ...good.tensors };
+      if (t) copy[name] = t; else delete copy[name];
+      return { ...good, tensors: copy };
+    };
+    const p = good.tensors['state.params']!;
+    expect(read(tensors('state.params', { ...p, dtype: 'F64', data: Float64Array.from(p.data as Float32Array) }))).toThrow(/tensor "state.params" is F64; a sem checkpoint stores it as F32/);
+    expect(read(tensors('state.params', { ...p, dtype: 'U8', data: new Uint8Array(p.data.length) }))).toThrow(/"state.params" is U8/);
+    const nan = Float32Array.from(p.data as Float32Array);
+    nan[5] = NaN;
+    expect(read(tensors('state.params', { ...p, data: nan }))).toThrow(/tensor "state.params" holds NaN at index 5/);
+    expect(read(tensors('state.adamV', undefined))).toThrow(/no tensor "state.adamV"/);
+    const s2 = good.tensors['state.sigma2']!;
+    expect(read(tensors('state.sigma2', { ...s2, data: Float64Array.of(-1) }))).toThrow(/"state.sigma2" is -1; it must be positive/);
+  });
+});
+
+describe('ppca run folder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latentgpu-ppca-run-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli([...args, '--backend', 'cpu', '--json'], { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), env: {} });
+    return { code, json: code === 0 ? (JSON.parse(out.join('')) as Record<string, unknown>) : {}, err: err.join('') };
+  };
+
+  it('--run-dir holds metrics.json (the result), objective.svg, the columns of W and reconstructions as PNGs, and the model', async () => {
+    const runDir = join(dir, 'em');
+    const r = await cli(['train', '--model', 'ppca', '--method', 'squarem', '--latent', '3', '--data', 'synthetic', '--n', '500', '--dim', '16', '--run-dir', runDir]);
+    expect(r.code, r.err).toBe(0);
+    expect(readdirSync(runDir).sort()).toEqual(['loadings.png', 'metrics.json', 'model.safetensors', 'objective.svg', 'reconstructions.png']);
+    const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+    expect(metrics.train_loglik).toBe(r.json.train_loglik);
+    expect(metrics.files).toEqual(['objective.svg', 'loadings.png', 'reconstructions.png', 'metrics.json', 'model.safetensors']);
+    expect(readFileSync(join(runDir, 'objective.svg'), 'utf8')).toMatch(/^<svg[^]*log-likelihood per sample[^]*closed-form maximum/);
+    const png = readFileSync(join(runDir, 'loadings.png'));
+    expect(Array.from(png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    // 3 columns of 4×4 pixels with 2-pixel gaps: 3·4 + 4·2 = 20 wide, 4 + 2·2 = 8 high
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([20, 8]);
+    // the stored model reproduces the reported log-likelihood
+    const ev = await cli(['eval', '--model', join(runDir, 'model.safetensors'), '--data', 'synthetic', '--split', 'train']);
+    expect(ev.json.loglik).toBe(r.json.train_loglik);
+  });
+
+  it('sem and oem write a checkpoint every N epochs that --resume continues; exact EM rejects both options', async () => {
+    const common = ['train', '--model', 'ppca', '--method', 'oem', '--latent', '2', '--data', 'synthetic', '--n', '400', '--dim', '9', '--batch', '40'];
+    const a = await cli([...common, '--epochs', '2', '--checkpoint-every', '1', '--run-dir', join(dir, 'a')]);
+    expect(a.code, a.err).toBe(0);
+    expect(a.json.files).toContain('checkpoint.safetensors');
+    const resumed = await cli([...common, '--epochs', '3', '--resume', join(dir, 'a', 'checkpoint.safetensors')]);
+    const whole = await cli([...common, '--epochs', '3']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.json.resumed_at_epoch).toBe(2);
+    expect(resumed.json.curve).toEqual(whole.json.curve);
+    expect(resumed.json.train_loglik).toBe(whole.json.train_loglik);
+    const other = await cli([...common.map((v) => (v === '40' ? '50' : v)), '--epochs', '3', '--resume', join(dir, 'a', 'checkpoint.safetensors')]);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/checkpoint\.safetensors: was written by a different run: batch 40 \(this run: 50\)/);
+    const em = await cli(['train', '--model', 'ppca', '--method', 'em', '--data', 'synthetic', '--latent', '2', '--checkpoint-every', '1']);
+    expect(em.code).toBe(1);
+    // program.ts or src/cli/ppca.ts refuses it, either way naming the methods it is for
+    expect(em.err).toMatch(/--checkpoint-every .*sem.*oem/);
   });
 });

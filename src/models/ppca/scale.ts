@@ -81,12 +81,13 @@ function fmt(v: number): string {
 }
 
 /**
- * Largest distance from the column mean (max |x − μ|) the float32 fits and the
- * evaluation take: the fits scale the data to unit spread (internalScale), but
- * the exact log-likelihood of the result forms (x − μ)·W, which grows with the
- * square of the spread and reaches float32's 3.4e38 near 1e18.
+ * Largest distance from the column mean (max |x − μ|) the float32 fits take:
+ * they scale the data to unit spread (internalScale), but the exact
+ * log-likelihood of the result forms (x − μ)·W in float32, which grows with the
+ * square of the spread, and a model file's W is checked against the same 1e12
+ * (file.ts PPCA_FILE_LIMITS; |W_rj| ≤ the column's standard deviation).
  */
-export const MAX_SPREAD = 1e15;
+export const MAX_SPREAD = 1e12;
 /**
  * Largest ratio of a column's variance to the mean variance of the others that
  * the float32 fits resolve: the log-likelihood's float32 error is ~1e-7 of the
