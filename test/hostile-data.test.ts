@@ -5,7 +5,7 @@
 // never a crash, a hang or a runaway allocation. Most cases run in-process;
 // a representative set goes through the real command line (test/hostile).
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,9 @@ describe('reading files: only regular files, size known and capped before readin
     const t0 = performance.now();
     clearError(() => loadDataFile('/dev/zero'), 'cannot read data file /dev/zero', 'character device', 'not a regular file');
     clearError(() => loadDataFile('/dev/zero.npy'), 'no such file');
+    // a link with a data file's name is judged by what it points to
+    symlinkSync('/dev/zero', join(dir, 'zero.npy'));
+    clearError(() => loadDataFile(join(dir, 'zero.npy')), 'zero.npy', 'character device, not a regular file');
     expect(performance.now() - t0).toBeLessThan(500);
   });
 
