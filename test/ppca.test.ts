@@ -485,12 +485,12 @@ describe('ppca checkpoints', () => {
   const sem = { lr: 0.02, tau: 5, kappa: 0.75, optimizer: 'adam' } as const;
 
   /** fits 4 epochs whole, and 2 + a resume from the epoch-2 checkpoint through safetensors bytes */
-  async function both(method: 'sem' | 'oem'): Promise<{ whole: StochasticResult; resumed: StochasticResult; bytes: Uint8Array }> {
-    const data = uploadData(cpu, train);
+  async function both(method: 'sem' | 'oem', b: Backend = cpu): Promise<{ whole: StochasticResult; resumed: StochasticResult; bytes: Uint8Array }> {
+    const data = uploadData(b, train);
     const settings: Record<string, string | number> = method === 'sem' ? { ...sem } : { kappa: 0.7 };
     const fit = (o: { epochs: number; resume?: FitterSnapshot; onEpoch?: (e: number, f: StochasticFitter) => Promise<void> }) => (method === 'sem'
-      ? fitSem(cpu, data, { d: 2, batch: 40, seed: 4, ...sem, ...o })
-      : fitOem(cpu, data, { d: 2, batch: 40, seed: 4, kappa: 0.7, ...o }));
+      ? fitSem(b, data, { d: 2, batch: 40, seed: 4, ...sem, ...o })
+      : fitOem(b, data, { d: 2, batch: 40, seed: 4, kappa: 0.7, ...o }));
     const whole = await fit({ epochs: 4 });
     let bytes: Uint8Array = new Uint8Array();
     await fit({
@@ -505,9 +505,9 @@ describe('ppca checkpoints', () => {
     return { whole, resumed, bytes };
   }
 
-  for (const method of ['sem', 'oem'] as const) {
-    it(`${method}: a run resumed from its epoch-2 checkpoint is bit-identical to the uninterrupted one`, async () => {
-      const { whole, resumed } = await both(method);
+  for (const [name, get] of backends) for (const method of ['sem', 'oem'] as const) {
+    it(`${method} on ${name}: a run resumed from its epoch-2 checkpoint is bit-identical to the uninterrupted one`, async () => {
+      const { whole, resumed } = await both(method, await get());
       expect(resumed.trace.map((p) => [p.step, p.loglik, p.sigma2])).toEqual(whole.trace.map((p) => [p.step, p.loglik, p.sigma2]));
       expect(resumed.model.sigma2).toBe(whole.model.sigma2);
       const [a, w] = [await readPpca(resumed.model), await readPpca(whole.model)];

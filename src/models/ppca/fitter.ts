@@ -3,7 +3,8 @@
 // Robbins–Monro step sizes and the online-EM weights γ_t depend on, and (online
 // EM) the running averages of the sufficient statistics — so `step(k)` called
 // repeatedly is the same run as one long call. The browser app drives one a
-// tick at a time; fitSem/fitOem are loops over it.
+// tick at a time; fitSem/fitOem are loops over it. snapshot()/restore() carry
+// that state through a checkpoint file (checkpoint.ts) for --resume.
 import { KernelError, need } from '../../backend.ts';
 import { meanLogLik } from './loglik.ts';
 import { checkShape, type DeviceData, type PpcaModel } from './model.ts';

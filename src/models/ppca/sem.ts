@@ -10,6 +10,8 @@
 // Parameters sit in one flat buffer (W | μ | log σ²), so one optimizer dispatch
 // updates all; each step is one submission and one small read-back (WᵀW and
 // log σ², which the next step's d×d posterior algebra needs on the host).
+// The rows are centred on the host and scaled to unit spread first (scale.ts
+// CentredData), so α₀ means the same on any data scale and μ is near 0.
 // createSemFitter keeps all of that between step() calls (fitter.ts).
 import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
 import { seededRandom } from '../../data/random.ts';
