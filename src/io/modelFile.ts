@@ -15,10 +15,23 @@ export interface MetaRange {
   optional?: boolean;
 }
 
+const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029]/g;
+
+/** JSON text with the characters JSON.stringify leaves raw but a terminal would act on escaped. */
+function escapeUnprintable(s: string): string {
+  return s.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A value from a file, quoted for a one-line message: JSON-escaped (no control characters), at most 40 characters. */
 export function quoteValue(v: string): string {
-  const s = v.length > 40 ? `${v.slice(0, 40)}…` : v;
-  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeUnprintable(JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v));
+}
+
+/** Any JSON value from a file for a one-line message, clipped. */
+function showJson(v: unknown): string {
+  if (typeof v === 'string') return quoteValue(v);
+  const s = String(JSON.stringify(v));
+  return escapeUnprintable(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 }
 
 function fail(source: string, problem: string): never {
@@ -163,7 +176,9 @@ type Json = Record<string, unknown>;
 function configField(cfg: Json, key: string, source: string, check: (v: unknown) => boolean, what: string): unknown {
   const v = Object.hasOwn(cfg, key) ? cfg[key] : undefined;
   if (v === undefined) fail(source, `the model's "config" metadata has no "${key}" (${what})`);
-  if (!check(v)) fail(source, `the model's "config" metadata has "${key}" = ${quoteValue(String(JSON.stringify(v)))}; it must be ${what}`);
+  if (!check(v)) {
+    fail(source, `the model's "config" metadata has "${key}": ${showJson(v)}; it must be ${what}`);
+  }
   return v;
 }
 
