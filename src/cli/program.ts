@@ -9,7 +9,8 @@ import { validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.ts';
 import { EM_METHODS } from '../models/ppca/em.ts';
-import { loadSafetensors } from '../io/atomic.node.ts';
+import { loadSafetensorsMetadata } from '../io/atomic.node.ts';
+import { quoteValue } from '../io/modelFile.ts';
 import type { BackendChoice, BackendOptions } from '../node/backend.ts';
 import type { CliContext, ModelModule } from './context.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
@@ -63,8 +64,10 @@ export const defaultDeps: CliDeps = {
     return mod as unknown as ModelModule;
   },
   async readModelType(path) {
-    const model = (await loadSafetensors(path)).metadata.model;
+    // the header alone: a type check reads no tensor data
+    const model = (await loadSafetensorsMetadata(path)).model;
     if (!model) throw new Error(`${path}: the safetensors metadata has no "model" key, so it is not a latentgpu model file`);
+    if (!/^[\w.-]{1,40}$/.test(model)) throw new Error(`${path}: metadata "model" is ${quoteValue(model)}, not a model type (${MODELS.join(', ')})`);
     return model;
   },
 };
@@ -306,7 +309,7 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     const kind = type as ModelKind;
     // --data synthetic: the data the model was trained on, unless the settings are given
     const given = (name: string): boolean => ['cli', 'env'].includes(evaluate.getOptionValueSource(name) ?? '');
-    const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, (await loadSafetensors(file)).metadata, o, given) : o;
+    const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;
     await runModel({ command: 'eval', kind, opts: { ...opts, modelType: kind }, base: { model: kind, model_file: file } }, io, deps, started);
   });
 
