@@ -177,7 +177,7 @@ describe('the vae/lvm model-file decoder', () => {
   it('rejects params stored as U8 or F64, and missing optimizer state in a checkpoint', () => {
     const n = paramsOf(checkpoint).length;
     expectDecodeError(() => decodeLatentModel(variant(checkpoint, {}, { params: { dtype: 'U8', shape: [n * 4], data: new Uint8Array(n * 4) } }), 'ck'),
-      'ck', 'tensor "params" has');
+      'ck', 'tensor "params" holds');
     expectDecodeError(() => decodeLatentModel(variant(checkpoint, {}, { params: { dtype: 'U8', shape: [n], data: new Uint8Array(n) } }), 'ck'),
       'ck', '"params" is U8');
     expectDecodeError(() => decodeLatentModel(variant(checkpoint, {}, { params: { dtype: 'F64', shape: [n], data: new Float64Array(n) } }), 'ck'),
@@ -207,7 +207,7 @@ describe('the vae/lvm model-file decoder', () => {
     expectDecodeError(() => decodeLatentModel(withConfig(model, (c) => { c.encoderHidden = [1e8]; }), 'm.safetensors'), 'm.safetensors', `1 to ${LATENT_LIMITS.width}`);
     expectDecodeError(() => decodeLatentModel(withConfig(model, (c) => { c.encoderHidden = [65_536, 65_536]; }), 'm.safetensors'), 'm.safetensors', 'over the limit');
     expectDecodeError(() => decodeLatentModel(withConfig(model, (c) => { c.encoderHidden = [4096]; }), 'm.safetensors'), 'm.safetensors',
-      /tensor "params" has \d+ values but the config .* needs \d+/);
+      /tensor "params" holds \d+ parameters but the config .* needs \d+/);
     expect(performance.now() - t0).toBeLessThan(500);
   });
 
@@ -344,7 +344,7 @@ describe('hostile model files through the command line', () => {
     const path = write('huge-config.safetensors', withConfig(model, (c) => { c.encoderHidden = [1e8]; c.decoderHidden = [1e8]; }));
     expectRejected(evalOf(path), [path, 'encoderHidden'], { ms: 10_000, rssMb: 400 });
     const wide = write('wide-config.safetensors', withConfig(model, (c) => { c.decoderHidden = [60_000]; }));
-    expectRejected(evalOf(wide), [wide, 'tensor "params" has'], { ms: 10_000, rssMb: 400 });
+    expectRejected(evalOf(wide), [wide, 'tensor "params" holds'], { ms: 10_000, rssMb: 400 });
   });
 
   it('NaN or overflowing parameters never give exit 0 with a NaN figure', () => {

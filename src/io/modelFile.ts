@@ -298,7 +298,7 @@ export function decodeLatentModel(file: Safetensors, source: string, opts: { wan
   // the config's size against the stored params, before any tensor is trusted
   const stored = Object.hasOwn(file.tensors, 'params') ? file.tensors.params : undefined;
   if (stored !== undefined && stored.data.length !== size) {
-    fail(source, `tensor "params" has ${stored.data.length} values but the config (${describe(config)}) needs ${size}: the file is corrupt or not this model's`);
+    fail(source, `tensor "params" holds ${stored.data.length} parameters but the config (${describe(config)}) needs ${size}: the file is corrupt or not this model's`);
   }
   const params = requireF32(file.tensors, 'params', source, { length: size, maxAbs: MAX_PARAM_ABS });
   const tensors: Record<string, Float32Array> = { params };
