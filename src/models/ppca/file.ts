@@ -23,8 +23,9 @@ export const PPCA_FILE_LIMITS = {
   /** W is at most this many float32 values (1 GiB) */
   values: 2 ** 28,
   /**
-   * |W_ij| and |mu_j| at most this: C = WWᵀ + σ²I and (x − μ)ᵀC⁻¹(x − μ) are formed in
-   * float32, whose range (3.4e38) squares of 1e12 summed over D ≤ 2^24 stay well inside
+   * |W_ij| at most this: C = WWᵀ + σ²I is formed in float32, whose range (3.4e38) squares
+   * of 1e12 summed over D ≤ 2^24 stay well inside. μ need only be finite: data are centred
+   * on the host in float64 before they reach the device.
    */
   maxAbs: 1e12,
   /** σ² within [1e-30, 1e30]: 1/σ² and σ²·D stay finite in float32 */
@@ -52,7 +53,7 @@ export function ppcaFromTensors(file: Safetensors, source = 'model file'): PpcaH
     fail(`metadata says D ${metaD ?? '?'}, latent ${metaD2 ?? '?'} but W is [${D}, ${d}]; the file is corrupt`);
   }
   const w = requireF32(file.tensors, 'W', source, { shape: [D, d], maxAbs: L.maxAbs });
-  const mu = requireF32(file.tensors, 'mu', source, { shape: [D], maxAbs: L.maxAbs });
+  const mu = requireF32(file.tensors, 'mu', source, { shape: [D] });
   const sigma2 = file.tensors.sigma2!;
   if ((sigma2.dtype !== 'F64' && sigma2.dtype !== 'F32') || sigma2.data.length !== 1) {
     fail(`sigma2 must be one F64 (or F32) value, got ${sigma2.dtype} [${sigma2.shape.join(', ')}]`);
