@@ -2,7 +2,7 @@
 // it under its family name (the Node side reads the same files from disk).
 import { registerShaderSources } from '../src/gpu/shaders.ts';
 
-const modules = import.meta.glob('../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+const modules = import.meta.glob('../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
 
 const files: Record<string, string> = {};
 for (const [path, code] of Object.entries(modules)) {

@@ -2,8 +2,7 @@
 //   out[i] = Σ_j x_ij·l_ij − softplus(l_ij),  d/dl = x − sigmoid(l),
 // both evaluated so that no exponential of a large positive number is formed.
 
-override WG: u32 = 64;
-override TPR: u32 = 8;
+// #include <row_tree>
 
 // log(1 + e^l) = max(l, 0) + log1p(e^{−|l|})
 fn softplus(l: f32) -> f32 {
@@ -26,22 +25,9 @@ struct RowParams { rows: u32, cols: u32 }
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> seg: array<f32, WG>;
-
-/** out[row] = the sum of the row's TPR lane partials s (a tree in workgroup memory). */
-fn rowTree(li: u32, lane: u32, row: u32, s: f32) {
-  seg[li] = s;
-  workgroupBarrier();
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) { seg[li] += seg[li + stride]; }
-    workgroupBarrier();
-  }
-  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
-}
-
 @compute @workgroup_size(WG)
-fn log_lik_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                @builtin(num_workgroups) nwg: vec3u) {
+fn bernoulliLogLik(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                   @builtin(num_workgroups) nwg: vec3u) {
   let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
   let lane = li % TPR;
   var s = 0.0;
@@ -52,18 +38,19 @@ fn log_lik_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id)
       s += x[base + j] * l - softplus(l);
     }
   }
-  rowTree(li, lane, row, s);
+  rowTree(li, lane, s);
+  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
 }
 
-// log_lik_rows for cols a multiple of 4: each lane reads vec4s of x and the logits
+// bernoulliLogLik for cols a multiple of 4: each lane reads vec4s of x and the logits
 // (on llvmpipe a storage load costs about the same at any width: a loop over the
 // SIMD lanes), summed in the same per-lane segments and tree
 @group(0) @binding(12) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(13) var<storage, read> logits4: array<vec4f>;
 
 @compute @workgroup_size(WG)
-fn log_lik_rows4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                 @builtin(num_workgroups) nwg: vec3u) {
+fn bernoulliLogLik4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                    @builtin(num_workgroups) nwg: vec3u) {
   let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
   let lane = li % TPR;
   var s = 0.0;
@@ -76,7 +63,8 @@ fn log_lik_rows4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
       s += (t.x + t.y) + (t.z + t.w);
     }
   }
-  rowTree(li, lane, row, s);
+  rowTree(li, lane, s);
+  if (lane == 0u && row < rp.rows) { out[row] = seg[li]; }
 }
 
 struct GradParams { rows: u32, cols: u32, accumulate: u32 }
@@ -87,21 +75,21 @@ struct GradParams { rows: u32, cols: u32, accumulate: u32 }
 @group(0) @binding(8) var<storage, read_write> dLogits: array<f32>;
 
 @compute @workgroup_size(WG)
-fn grad_logits(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn bernoulliLogLikBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e >= gp.rows * gp.cols) { return; }
   let g = dOut[e / gp.cols] * (gx[e] - sigmoid(glogits[e]));
   dLogits[e] = select(g, dLogits[e] + g, gp.accumulate != 0u);
 }
 
-// grad_logits for cols a multiple of 4: vec4s of one row at a time
+// bernoulliLogLikBackward for cols a multiple of 4: vec4s of one row at a time
 // (vec4 loads: see elementwise.wgsl on llvmpipe's storage loads)
 @group(0) @binding(9) var<storage, read> gx4: array<vec4f>;
 @group(0) @binding(10) var<storage, read> glogits4: array<vec4f>;
 @group(0) @binding(11) var<storage, read_write> dLogits4: array<vec4f>;
 
 @compute @workgroup_size(WG)
-fn grad_logits4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn bernoulliLogLikBackward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let cols4 = gp.cols / 4u;
   // grid-stride loop (src/gpu/ops/launch.ts VEC4_ITEMS)
   let step = nwg.x * nwg.y * WG;

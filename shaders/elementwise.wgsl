@@ -10,7 +10,7 @@
 // buffer are allowed. Exactly overlapping bindings (in place) are still invalid,
 // so in-place calls go to the *_inplace entry points (see src/gpu/ops/elementwise.ts).
 override WG: u32 = 256;
-// 0 identity, 1 relu, 2 tanh, 3 sigmoid (ACTIVATIONS in src/kernels.ts)
+// 0 identity, 1 relu, 2 tanh, 3 sigmoid (ACTIVATION_CODE in src/kernels/elementwise.ts)
 override ACT: u32 = 0;
 
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -57,7 +57,7 @@ struct CopyParams { n: u32 }
 @group(0) @binding(0) var<uniform> cp: CopyParams;
 
 @compute @workgroup_size(WG)
-fn copy_within(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn copyWithin(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i < cp.n) { dst[i] = src[i]; }
 }
@@ -104,7 +104,7 @@ fn activation(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 }
 
 @compute @workgroup_size(WG)
-fn activation_inplace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn activationInPlace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i < ap.n) { y[i] = act_forward(y[i]); }
 }
@@ -113,7 +113,7 @@ struct ActivationBackwardParams { n: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> abp: ActivationBackwardParams;
 
 @compute @workgroup_size(WG)
-fn activation_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn activationBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i < abp.n) {
     let g = dy[i] * act_derivative(y[i]);
@@ -123,7 +123,7 @@ fn activation_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
 
 // dx = dx ∘ act'(y): dy and dx are the same tensor (no accumulate)
 @compute @workgroup_size(WG)
-fn activation_backward_inplace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn activationBackwardInPlace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i < abp.n) { dx[i] = dx[i] * act_derivative(y[i]); }
 }
@@ -143,7 +143,7 @@ fn act_derivative4(out: vec4f) -> vec4f {
 
 // abp.n counts elements; a grid-stride loop over vec4s (src/gpu/ops/launch.ts VEC4_ITEMS)
 @compute @workgroup_size(WG)
-fn activation_backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn activationBackward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let step = nwg.x * nwg.y * WG;
   for (var i = linear_index(gid, nwg); i < abp.n / 4u; i += step) {
     let g = dy4[i] * act_derivative4(y4[i]);
@@ -158,7 +158,7 @@ struct GatherParams { rows: u32, cols: u32, srcRows: u32 }
 @group(0) @binding(0) var<uniform> gp: GatherParams;
 
 @compute @workgroup_size(WG)
-fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn gatherRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i >= gp.rows * gp.cols) { return; }
   let r = i / gp.cols;
@@ -171,7 +171,7 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 // gp.cols a multiple of 4; a grid-stride loop over destination vec4s
 @compute @workgroup_size(WG)
-fn gather_rows4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn gatherRows4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let cols4 = gp.cols / 4u;
   let step = nwg.x * nwg.y * WG;
   for (var i = linear_index(gid, nwg); i < gp.rows * cols4; i += step) {
@@ -188,7 +188,7 @@ struct ScatterParams { rows: u32, cols: u32, dstRows: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> scp: ScatterParams;
 
 @compute @workgroup_size(WG)
-fn scatter_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn scatterRows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear_index(gid, nwg);
   if (i >= scp.rows * scp.cols) { return; }
   let r = i / scp.cols;

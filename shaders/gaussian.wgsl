@@ -1,12 +1,12 @@
 // Diagonal Gaussian log-density per row (DESIGN §1.3):
 //   out[i] = −½ Σ_j [log 2π + lv_ij + (x_ij − μ_ij)² e^{−lv_ij}]
-// with the log-variance per element, per column or a scalar (logvarMode 0, 1, 2),
-// and its gradients. Row sums use the row-segment tree of reduce.wgsl; the
-// column/scalar log-variance gradient sums over rows in chunks whose partials
-// reduce.wgsl finishes (deterministic, no atomics).
+// with the log-variance per element, per column or a scalar (logvarMode 0, 1, 2:
+// LOGVAR_CODE in src/kernels/likelihood.ts), and its gradients. Row sums use the
+// row-segment tree of include/row_tree.wgsl; the column/scalar log-variance gradient
+// sums over rows in chunks whose partials reduce.wgsl finishes (deterministic, no
+// atomics).
 
-override WG: u32 = 64;
-override TPR: u32 = 8;
+// #include <row_tree>
 const LOG_2PI: f32 = 1.8378770664093453;
 
 // Index of the log-variance for element e = i·cols + j.
@@ -23,11 +23,9 @@ struct RowParams { rows: u32, cols: u32, logvarMode: u32 }
 @group(0) @binding(3) var<storage, read> logvar: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> seg: array<f32, WG>;
-
 @compute @workgroup_size(WG)
-fn log_density_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                    @builtin(num_workgroups) nwg: vec3u) {
+fn gaussianLogDensity(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                      @builtin(num_workgroups) nwg: vec3u) {
   let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
   let lane = li % TPR;
   var s = 0.0;
@@ -40,12 +38,7 @@ fn log_density_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup
       s += LOG_2PI + lv + r * r * exp(-lv);
     }
   }
-  seg[li] = s;
-  workgroupBarrier();
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) { seg[li] += seg[li + stride]; }
-    workgroupBarrier();
-  }
+  rowTree(li, lane, s);
   if (lane == 0u && row < rp.rows) { out[row] = -0.5 * seg[li]; }
 }
 
@@ -62,7 +55,7 @@ struct GradParams { rows: u32, cols: u32, logvarMode: u32, accumulate: u32 }
 
 // dMu for every mode (the log-variance read by mode).
 @compute @workgroup_size(WG)
-fn grad_mu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn gaussianLogDensityBackwardMu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e >= gp.rows * gp.cols) { return; }
   let i = e / gp.cols;
@@ -73,7 +66,7 @@ fn grad_mu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 
 // dMu and dLogvar for a per-element log-variance.
 @compute @workgroup_size(WG)
-fn grad_mu_logvar_element(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn gaussianLogDensityBackwardElement(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e >= gp.rows * gp.cols) { return; }
   let d = dOut[e / gp.cols];
@@ -97,8 +90,8 @@ struct ChunkParams { rows: u32, cols: u32, logvarMode: u32, rowsPerChunk: u32, a
 @group(0) @binding(17) var<storage, read_write> partial: array<f32>;
 
 @compute @workgroup_size(WG)
-fn grad_logvar_shared_chunk(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                            @builtin(num_workgroups) nwg: vec3u) {
+fn gaussianLogDensityBackwardLogvarChunk(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                                         @builtin(num_workgroups) nwg: vec3u) {
   let j = (wid.x + wid.z * nwg.x) * WG + li;
   if (j >= cp.cols) { return; }
   let lv = clogvar[select(0u, j, cp.logvarMode == 1u)];

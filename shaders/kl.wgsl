@@ -1,8 +1,7 @@
 // KL(N(m_i, diag e^{lv_i}) ‖ N(0, I)) per row (DESIGN §1.4):
 //   out[i] = ½ Σ_j (m² + e^{lv} − 1 − lv),  dM = dOut_i·m,  dLogvar = dOut_i·½(e^{lv} − 1).
 
-override WG: u32 = 64;
-override TPR: u32 = 8;
+// #include <row_tree>
 
 struct RowParams { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> rp: RowParams;
@@ -10,11 +9,9 @@ struct RowParams { rows: u32, cols: u32 }
 @group(0) @binding(2) var<storage, read> logvar: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> seg: array<f32, WG>;
-
 @compute @workgroup_size(WG)
-fn kl_std_normal_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                      @builtin(num_workgroups) nwg: vec3u) {
+fn klStdNormal(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+               @builtin(num_workgroups) nwg: vec3u) {
   let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
   let lane = li % TPR;
   var s = 0.0;
@@ -26,12 +23,7 @@ fn kl_std_normal_rows(@builtin(local_invocation_index) li: u32, @builtin(workgro
       s += mv * mv + exp(lv) - 1.0 - lv;
     }
   }
-  seg[li] = s;
-  workgroupBarrier();
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) { seg[li] += seg[li + stride]; }
-    workgroupBarrier();
-  }
+  rowTree(li, lane, s);
   if (lane == 0u && row < rp.rows) { out[row] = 0.5 * seg[li]; }
 }
 
@@ -44,7 +36,7 @@ struct GradParams { rows: u32, cols: u32, accumulate: u32 }
 @group(0) @binding(9) var<storage, read_write> dLogvar: array<f32>;
 
 @compute @workgroup_size(WG)
-fn kl_std_normal_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn klStdNormalBackward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e >= gp.rows * gp.cols) { return; }
   let d = dOut[e / gp.cols];

@@ -16,7 +16,7 @@ struct PeakParams { n: u32, iters: u32, a: f32, b: f32 }
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG)
-fn fma_chains(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn fmaChains(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= pp.n) { return; }
   let s = seed[i];

@@ -2,9 +2,7 @@
 // workgroup tree, then further passes over the partial sums), never float
 // atomics, so the same input gives the same bits on every run.
 
-// Threads per workgroup and threads per row (both powers of two, TPR ≤ WG).
-override WG: u32 = 64;
-override TPR: u32 = 8;
+// #include <row_tree>
 
 struct RowParams {
   rows: u32,
@@ -19,18 +17,15 @@ struct RowParams {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> seg: array<f32, WG>;
-
 // Exponent bits all ones: NaN or ±Inf. A bit test, so no fast-math rule can drop it.
 fn isNonFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
 }
 
-// out[r] (+)= Σ_j x[r·cols + j]: WG/TPR rows per workgroup, TPR threads per row,
-// each thread sums a strided slice, then a tree over the TPR lanes.
+// out[r] (+)= Σ_j x[r·cols + j] (the row-segment tree of include/row_tree.wgsl).
 @compute @workgroup_size(WG)
-fn sum_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-            @builtin(num_workgroups) nwg: vec3u) {
+fn sumRows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+           @builtin(num_workgroups) nwg: vec3u) {
   let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
   let lane = li % TPR;
   var s = 0.0;
@@ -46,12 +41,7 @@ fn sum_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
       }
     }
   }
-  seg[li] = s;
-  workgroupBarrier();
-  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
-    if (lane < stride) { seg[li] += seg[li + stride]; }
-    workgroupBarrier();
-  }
+  rowTree(li, lane, s);
   if (lane == 0u && row < rp.rows) {
     let total = seg[li];
     out[row] = select(total, out[row] + total, rp.accumulate != 0u);
@@ -72,8 +62,8 @@ struct ColParams {
 // chunk c = workgroup_id.y; adjacent threads read adjacent columns. Column
 // groups beyond the x limit fold into z.
 @compute @workgroup_size(WG)
-fn sum_cols_chunk(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-                  @builtin(num_workgroups) nwg: vec3u) {
+fn sumColsChunk(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+                @builtin(num_workgroups) nwg: vec3u) {
   let j = (wid.x + wid.z * nwg.x) * WG + li;
   if (j >= cp.cols) { return; }
   let r0 = wid.y * cp.rowsPerChunk;

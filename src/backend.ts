@@ -51,36 +51,5 @@ export interface Backend extends KernelSet<Tensor> {
   destroy(): void;
 }
 
-/** An error naming the kernel (or operation) and the problem. */
-export class KernelError extends Error {
-  constructor(readonly kernel: string, problem: string) {
-    super(`${kernel}: ${problem}`);
-    this.name = 'KernelError';
-  }
-}
-
-/**
- * Throws a KernelError unless cond holds. `problem` may be a function, so that a
- * check on a per-dispatch path builds its message only when it fails.
- */
-export function need(cond: unknown, kernel: string, problem: string | (() => string)): asserts cond {
-  if (!cond) throw new KernelError(kernel, typeof problem === 'function' ? problem() : problem);
-}
-
-function isInt(v: number): boolean {
-  return Number.isInteger(v) && v >= 0;
-}
-
-/** Checks that the named sizes are non-negative integers. */
-export function checkDims(kernel: string, dims: Record<string, number>): void {
-  for (const [k, v] of Object.entries(dims)) {
-    need(isInt(v), kernel, () => `${k} must be a non-negative integer, got ${v}`);
-  }
-}
-
-/** Checks that tensor `name` holds at least `min` elements. */
-export function checkLen(kernel: string, name: string | (() => string), t: { length: number } | undefined, min: number): void {
-  const label = () => (typeof name === 'function' ? name() : name);
-  need(t !== undefined, kernel, () => `missing tensor '${label()}'`);
-  need(t.length >= min, kernel, () => `tensor '${label()}' has ${t.length} elements, needs at least ${min}`);
-}
+// The error type and the checks the kernel families share (src/kernels/check.ts).
+export { KernelError, checkDims, checkLen, need } from './kernels/check.ts';

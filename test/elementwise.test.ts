@@ -3,8 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { KernelError, type Backend, type Tensor } from '../src/backend.ts';
 import * as ref from '../src/cpu/elementwise.ts';
-import { ACTIVATIONS, type Activation } from '../src/kernels.ts';
-import { checkRowIndices } from '../src/shapes/elementwise.ts';
+import { ACTIVATIONS, checkRowIndices, type Activation } from '../src/kernels/elementwise.ts';
 import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray, rng } from './gpu.ts';
 
 // multiples of 4 take the vec4 kernels where there are some, the others the scalar ones
@@ -228,7 +227,7 @@ for (const adapter of TEST_ADAPTERS) {
 
     it('gathers and scatters rows of ragged shapes; scatter undoes gather', async () => {
       const gpu = await gpuBackend(adapter);
-      // cols a multiple of 4: gather_rows4
+      // cols a multiple of 4: gatherRows4
       for (const [rows, cols, tableRows] of [[1, 1, 1], [3, 5, 7], [3, 8, 5], [127, 129, 300], [128, 784, 300], [600, 113, 2000]] as const) {
         const table = randomArray(tableRows * cols, rows + cols);
         const idx = randomIndices(rows, tableRows, rows);

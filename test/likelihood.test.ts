@@ -128,7 +128,7 @@ describe('likelihood race freedom (wgsl_reflect detectRaces)', () => {
     const c = randomArray(rows * cols, 3);
     const dims = new Uint32Array([rows, cols, 0]);
     const runs = [
-      ['gaussian', 'log_density_rows', { 0: dims, 1: a, 2: b, 3: c, 4: new Float32Array(rows) }, (o: Float32Array) => {
+      ['gaussian', 'gaussianLogDensity', { 0: dims, 1: a, 2: b, 3: c, 4: new Float32Array(rows) }, (o: Float32Array) => {
         const want = new Float32Array(rows);
         ref.gaussianLogDensity({ x: a, mu: b, logvar: c, out: want, rows, cols, logvarMode: 'element' });
         return [o, want];
@@ -136,9 +136,9 @@ describe('likelihood race freedom (wgsl_reflect detectRaces)', () => {
       // values not compared: wgsl_reflect 1.6's interpreter gives every invocation the
       // last invocation's result of the softplus helper (its `let`s look shared), a bug
       // of the interpreter, not of the shader (the GPU tests below check the values)
-      ['bernoulli', 'log_lik_rows', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, null],
-      ['bernoulli', 'log_lik_rows4', { 0: new Uint32Array([rows, 12]), 12: randomArray(rows * 12, 4), 13: randomArray(rows * 12, 5), 3: new Float32Array(rows) }, null],
-      ['kl', 'kl_std_normal_rows', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, (o: Float32Array) => {
+      ['bernoulli', 'bernoulliLogLik', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, null],
+      ['bernoulli', 'bernoulliLogLik4', { 0: new Uint32Array([rows, 12]), 12: randomArray(rows * 12, 4), 13: randomArray(rows * 12, 5), 3: new Float32Array(rows) }, null],
+      ['kl', 'klStdNormal', { 0: dims.subarray(0, 2), 1: a, 2: b, 3: new Float32Array(rows) }, (o: Float32Array) => {
         const want = new Float32Array(rows);
         ref.klStdNormal({ m: a, logvar: b, out: want, rows, cols });
         return [o, want];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { KernelError } from '../src/backend.ts';
 import { PEAK_OFFSETS, fmaChainsRef } from '../src/cpu/peak.ts';
 import { PEAK_WORKGROUPS, fmaChains } from '../src/gpu/ops/peak.ts';
-import { PEAK_UNROLL, peakFlops } from '../src/shapes/peak.ts';
+import { PEAK_UNROLL, peakFlops } from '../src/kernels/peak.ts';
 import { TEST_ADAPTERS, expectClose, gpuBackend, randomArray } from './gpu.ts';
 
 const A = 0.99, B = 0.01;

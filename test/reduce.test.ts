@@ -69,11 +69,11 @@ describe('reduce CPU reference', () => {
 });
 
 describe('reduce race freedom (wgsl_reflect detectRaces)', () => {
-  it('sum_rows has no workgroup-memory races for 1, 8 and 64 threads per row', () => {
+  it('sumRows has no workgroup-memory races for 1, 8 and 64 threads per row', () => {
     const x = new Float32Array(160).map((_, i) => i);
     for (const [TPR, rows, cols] of [[1, 64, 2], [8, 8, 20], [64, 1, 160]] as const) {
       const out = new Float32Array(rows);
-      const r = raceCheck('reduce', 'sum_rows', { WG: 64, TPR }, { 0: new Uint32Array([rows, cols, rows * cols, 0, 0]), 1: x, 2: out });
+      const r = raceCheck('reduce', 'sumRows', { WG: 64, TPR }, { 0: new Uint32Array([rows, cols, rows * cols, 0, 0]), 1: x, 2: out });
       expect(r).toEqual({ races: 0, errors: [] });
       // the interpreter really ran the tree: row sums are right
       const want = Array.from({ length: rows }, (_, i) => cols * cols * i + (cols * (cols - 1)) / 2);
@@ -84,7 +84,7 @@ describe('reduce race freedom (wgsl_reflect detectRaces)', () => {
   it('the detector does catch a tree without its barrier', () => {
     const broken = shaderSource('reduce').replace(/workgroupBarrier\(\);\n  }/, '}');
     expect(broken).not.toBe(shaderSource('reduce'));
-    const r = raceCheck('reduce', 'sum_rows', { WG: 64, TPR: 8 },
+    const r = raceCheck('reduce', 'sumRows', { WG: 64, TPR: 8 },
       { 0: new Uint32Array([8, 20, 160, 0, 0]), 1: new Float32Array(160), 2: new Float32Array(8) }, broken);
     expect(r.races).toBeGreaterThan(0);
   });

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError } from '../src/backend.ts';
-import { fold } from '../src/gpu/backend.ts';
+import { fold } from '../src/gpu/context.ts';
 import { hardwareVulkanDriverListed } from '../src/gpu/node.ts';
+import '../src/gpu/shaders.node.ts';
+import { registerShaderSources, shaderSource } from '../src/gpu/shaders.ts';
 import { TEST_ADAPTERS, gpuBackend, parseTestAdapters } from './gpu.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'latentgpu-runtime-'));
@@ -22,6 +24,26 @@ describe('test adapter list', () => {
     expect(() => parseTestAdapters('none', { CI: 'true' })).toThrow(/CI must run the GPU suites/);
     expect(() => parseTestAdapters('llvmpipe,vulkan')).toThrow(/'vulkan' is not one of gpu, swiftshader, llvmpipe/);
     expect(() => parseTestAdapters('auto')).toThrow(/'auto' is not one of/);
+  });
+});
+
+describe('WGSL includes', () => {
+  it('a family gets each snippet it includes once, in place; missing and cyclic includes are errors', () => {
+    for (const family of ['reduce', 'gaussian', 'bernoulli', 'kl']) {
+      const code = shaderSource(family);
+      expect(code).not.toMatch(/^\/\/ #include <row_tree>$/m);
+      expect(code.match(/^fn rowTree\(/gm)).toHaveLength(1);
+    }
+    registerShaderSources({
+      'test-a': 'a1\n// #include <test-b>\n// #include <test-b>\na2\n',
+      'test-b': 'b1\n',
+      'test-missing': '// #include <test-nope>\n',
+      'test-cycle': '// #include <test-c>\n',
+      'test-c': '// #include <test-cycle>\n',
+    });
+    expect(shaderSource('test-a')).toBe('a1\nb1\n// #include <test-b>: included above\na2\n');
+    expect(() => shaderSource('test-missing')).toThrow(/no WGSL source for 'test-nope' \(included from 'test-missing'\)/);
+    expect(() => shaderSource('test-cycle')).toThrow(/WGSL include cycle: test-cycle → test-c → test-cycle/);
   });
 });
 

@@ -3,6 +3,7 @@
 // adapter exists. u32 tensors share the same bytes (see u32View).
 import { VIEW_ALIGN, need, type Backend, type BackendInfo, type DType, type Tensor } from '../backend.ts';
 import type * as K from '../kernels.ts';
+import { u32View, type Arrays } from './arrays.ts';
 import * as elementwise from './elementwise.ts';
 import * as likelihood from './likelihood.ts';
 import * as matmul from './matmul.ts';
@@ -22,13 +23,6 @@ export class CpuTensor implements Tensor {
     return this.data.length;
   }
 }
-
-/** The same bytes as a Uint32Array (index tensors). */
-export function u32View(a: Float32Array): Uint32Array {
-  return new Uint32Array(a.buffer, a.byteOffset, a.length);
-}
-
-type Arrays<P> = { [K in keyof P]: P[K] extends Tensor ? Float32Array : P[K] extends Tensor | undefined ? Float32Array | undefined : P[K] };
 
 export class CpuBackend implements Backend {
   readonly info: BackendInfo = { backend: 'cpu', summary: 'cpu (TypeScript reference kernels)' };

@@ -1,12 +1,12 @@
 // CPU references of the elementwise kernels (shaders/elementwise.wgsl): the
 // oracle for the WebGPU kernels and the CPU backend's implementation.
 // Arithmetic is in float64, rounded to float32 on store.
-import type * as K from '../kernels.ts';
+import type * as K from '../kernels/elementwise.ts';
 import {
   checkActivation, checkActivationBackward, checkAxpy, checkCopy, checkFill, checkGatherRows,
   checkRowIndices, checkScale, checkScatterRows,
-} from '../shapes/elementwise.ts';
-import { u32View } from './backend.ts';
+} from '../kernels/elementwise.ts';
+import { u32View } from './arrays.ts';
 
 /** tanh without overflow: exp only ever sees −2|x| ≤ 0. */
 export function stableTanh(x: number): number {

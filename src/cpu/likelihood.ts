@@ -1,11 +1,12 @@
 // CPU references for the likelihood and KL kernels (DESIGN §1.3–1.5). Row sums
 // are accumulated in float64; gradients are per element and need no accumulator
 // except the column/scalar log-variance ones, which are summed in float64 too.
-import type * as K from '../kernels.ts';
+import type * as K from '../kernels/likelihood.ts';
 import {
   checkBernoulliLogLik, checkBernoulliLogLikBackward, checkGaussianLogDensity, checkGaussianLogDensityBackward,
   checkKlStdNormal, checkKlStdNormalBackward,
-} from '../shapes/likelihood.ts';
+} from '../kernels/likelihood.ts';
+import { stableSigmoid as sigmoid } from './elementwise.ts';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -14,12 +15,6 @@ export function softplus(l: number): number {
   return Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
 }
 
-/** 1 / (1 + e^{−l}) evaluated on the side where the exponential cannot overflow. */
-export function sigmoid(l: number): number {
-  if (l >= 0) return 1 / (1 + Math.exp(-l));
-  const e = Math.exp(l);
-  return e / (1 + e);
-}
 
 /** Index of the log-variance entry used by element (i, j), flat index e = i·cols + j. */
 function logvarIndexer(mode: K.LogvarMode, cols: number): (e: number) => number {

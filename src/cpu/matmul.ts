@@ -4,10 +4,8 @@
 // edges cost nothing in the inner loop); a 4×4 block of C then accumulates in 16
 // local variables — 8 loads feed 16 multiply-adds. Panels are blocked so an A
 // panel stays in L1 and a chunk of B panels in L2. Scratch is reused across calls.
-import type { Activation, MatmulParams } from '../kernels.ts';
-import { validateMatmul, type MatmulShape } from '../validate/matmul.ts';
-
-export { validateMatmul } from '../validate/matmul.ts';
+import type { Activation } from '../kernels/elementwise.ts';
+import { checkMatmul, type MatmulParams, type MatmulShape } from '../kernels/matmul.ts';
 
 /** rows of op(A) packed at a time (an MC×k float64 block) */
 const MC = 64;
@@ -20,7 +18,7 @@ let packedB = new Float64Array(0);
 const tile = new Float64Array(16);
 
 export function matmul(p: MatmulParams<Float32Array>): void {
-  const s = validateMatmul(p);
+  const s = checkMatmul(p);
   const { m, n, k, batch } = s;
   if (m === 0 || n === 0 || batch === 0) return;
   const nPanels = Math.ceil(n / 4);

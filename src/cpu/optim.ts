@@ -1,6 +1,5 @@
 // CPU references of the optimizer kernels (shaders/optim.wgsl).
-import type * as K from '../kernels.ts';
-import { checkAdam, checkSgd } from '../shapes/optim.ts';
+import { checkAdam, checkSgd, type AdamParams, type SgdParams } from '../kernels/optim.ts';
 
 /**
  * Adam with bias correction (Kingma & Ba 2015, algorithm 1) and decoupled
@@ -10,7 +9,7 @@ import { checkAdam, checkSgd } from '../shapes/optim.ts';
  *   param ← param − lr·( (m/(1−β1^t)) / (sqrt(v/(1−β2^t)) + eps) + weightDecay·param ).
  * The decay uses the parameter before this step's update.
  */
-export function adam(p: K.AdamParams<Float32Array>): void {
+export function adam(p: AdamParams<Float32Array>): void {
   const { biasCorrection1, biasCorrection2, weightDecay } = checkAdam(p);
   const { param, grad, m, v, n, lr, beta1, beta2, eps } = p;
   for (let i = 0; i < n; i++) {
@@ -25,7 +24,7 @@ export function adam(p: K.AdamParams<Float32Array>): void {
 }
 
 /** param ← param − lr·grad */
-export function sgd(p: K.SgdParams<Float32Array>): void {
+export function sgd(p: SgdParams<Float32Array>): void {
   checkSgd(p);
   const { param, grad, n, lr } = p;
   for (let i = 0; i < n; i++) param[i] = param[i]! - lr * grad[i]!;

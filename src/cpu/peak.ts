@@ -1,7 +1,7 @@
 // CPU reference of shaders/peak.wgsl: the same 16 FMA chains per element in
 // float32 (each step rounded, as an unfused multiply-add would be; the kernel may
 // fuse — the chains contract, so the difference stays within a few ulps).
-import { PEAK_UNROLL, checkPeak, type PeakParams } from '../shapes/peak.ts';
+import { PEAK_UNROLL, checkPeak, type PeakParams } from '../kernels/peak.ts';
 
 /** Chain j of an element starts at seed + PEAK_OFFSETS[j] (the kernel's constants). */
 export const PEAK_OFFSETS: readonly number[] = Array.from({ length: 16 }, (_, j) => j / 100);

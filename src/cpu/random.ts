@@ -14,8 +14,8 @@
 //   rounded, so CPU and GPU normals agree to float tolerance, not bit for bit.
 // A draw is a pure function of (key, i): callers advance key.counter (or pick a new
 // stream) for fresh numbers, and a sub-range of a draw can be regenerated alone.
-import type * as K from '../kernels.ts';
-import { validateRandom, validateReparamChol, validateReparamDiag, validateReparamDiagBackward } from '../validate/random.ts';
+import type * as K from '../kernels/random.ts';
+import { checkRandom, checkReparamChol, checkReparamDiag, checkReparamDiagBackward } from '../kernels/random.ts';
 import { threefry2x32Into } from './threefry.ts';
 
 const TWO_POW_M23 = 2 ** -23;
@@ -47,18 +47,18 @@ export function normalInto(key: K.RngKey, out: Float32Array, n: number): void {
 }
 
 export function uniform(p: K.RandomParams<Float32Array>): void {
-  validateRandom(p, 'uniform');
+  checkRandom(p, 'uniform');
   uniformInto(p.key, p.out, p.n);
 }
 
 export function normal(p: K.RandomParams<Float32Array>): void {
-  validateRandom(p, 'normal');
+  checkRandom(p, 'normal');
   normalInto(p.key, p.out, p.n);
 }
 
 /** eps ~ N(0, 1) from key; z = m + eps ∘ exp(½ logvar). */
 export function reparamDiag(p: K.ReparamDiagParams<Float32Array>): void {
-  const n = validateReparamDiag(p);
+  const n = checkReparamDiag(p);
   const { m, logvar, eps, z } = p;
   normalInto(p.key, eps, n);
   for (let i = 0; i < n; i++) z[i] = m[i]! + eps[i]! * Math.exp(0.5 * logvar[i]!);
@@ -66,7 +66,7 @@ export function reparamDiag(p: K.ReparamDiagParams<Float32Array>): void {
 
 /** dM (+)= dz; dLogvar (+)= dz ∘ eps ∘ ½ exp(½ logvar). */
 export function reparamDiagBackward(p: K.ReparamDiagBackwardParams<Float32Array>): void {
-  const n = validateReparamDiagBackward(p);
+  const n = checkReparamDiagBackward(p);
   const { dz, eps, logvar, dM, dLogvar } = p;
   const acc = p.accumulate ?? false;
   for (let i = 0; i < n; i++) {
@@ -82,7 +82,7 @@ export function reparamDiagBackward(p: K.ReparamDiagBackwardParams<Float32Array>
  * lower-triangular: entries above the diagonal are not read.
  */
 export function reparamChol(p: K.ReparamCholParams<Float32Array>): void {
-  const n = validateReparamChol(p);
+  const n = checkReparamChol(p);
   const { m, l, eps, z, rows, d } = p;
   normalInto(p.key, eps, n);
   for (let r = 0; r < rows; r++) {

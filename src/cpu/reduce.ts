@@ -1,6 +1,6 @@
 // CPU references for the reductions: float64 accumulators, one float32 result.
-import type * as K from '../kernels.ts';
-import { checkCountNonFinite, checkSumAll, checkSumCols, checkSumRows } from '../shapes/reduce.ts';
+import type * as K from '../kernels/reduce.ts';
+import { checkCountNonFinite, checkSumAll, checkSumCols, checkSumRows } from '../kernels/reduce.ts';
 
 export function sumRows(p: K.SumRowsParams<Float32Array>): void {
   checkSumRows(p);

@@ -1,8 +1,9 @@
 // The WebGPU backend: tensors in pooled storage buffers, kernels recorded into one
 // compute pass per submission, parameters packed into a uniform ring written once
 // per submission, results read back asynchronously.
-import { KernelError, VIEW_ALIGN, need, type Backend, type BackendInfo, type DType, type Tensor } from '../backend.ts';
+import { VIEW_ALIGN, need, type Backend, type BackendInfo, type DType, type Tensor } from '../backend.ts';
 import type * as K from '../kernels.ts';
+import { GpuTensor, fold, type GpuContext, type MatmulShapeClass, type MatmulVariant } from './context.ts';
 import { adapterName, type GpuDevice } from './device.ts';
 import { KernelRegistry, checkBindings, packParams, type BoundBuffer, type Kernel } from './registry.ts';
 import * as elementwise from './ops/elementwise.ts';
@@ -11,20 +12,6 @@ import * as matmul from './ops/matmul.ts';
 import * as optim from './ops/optim.ts';
 import * as random from './ops/random.ts';
 import * as reduce from './ops/reduce.ts';
-
-export class GpuTensor implements Tensor {
-  released = false;
-  constructor(
-    readonly buffer: GPUBuffer,
-    /** elements from the start of buffer */
-    readonly offset: number,
-    readonly length: number,
-    readonly dtype: DType,
-    readonly label: string,
-    /** the owning tensor for views, null for a root tensor */
-    readonly parent: GpuTensor | null,
-  ) {}
-}
 
 /** Parameters are packed into 256-byte slots (minUniformBufferOffsetAlignment). */
 const SLOT_BYTES = 256;
@@ -45,11 +32,13 @@ export class GpuError extends Error {
   }
 }
 
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend implements Backend, GpuContext {
   readonly info: BackendInfo;
   readonly device: GPUDevice;
   readonly registry: KernelRegistry;
   readonly limits: GPUSupportedLimits;
+  /** the matmul tuner's choices (./ops/matmul.ts tuneMatmul) */
+  readonly matmulVariants = new Map<MatmulShapeClass, MatmulVariant>();
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -414,13 +403,4 @@ export class WebGpuBackend implements Backend {
   sgd(p: K.SgdParams<Tensor>): void { optim.sgd(this, p); }
   gatherRows(p: K.GatherRowsParams<Tensor>): void { elementwise.gatherRows(this, p); }
   scatterRows(p: K.ScatterRowsParams<Tensor>): void { elementwise.scatterRows(this, p); }
-}
-
-/** x·y workgroups covering `groups`, each ≤ max. */
-export function fold(groups: number, max: number): [number, number, number] {
-  if (groups <= max) return [groups, 1, 1];
-  const y = Math.ceil(groups / max);
-  const x = Math.ceil(groups / y);
-  if (y > max) throw new KernelError('dispatch', `${groups} workgroups is more than ${max}×${max}`);
-  return [x, y, 1];
 }

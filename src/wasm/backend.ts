@@ -7,17 +7,17 @@
 // so the random numbers are exactly the reference's.
 import { VIEW_ALIGN, need, type Backend, type BackendInfo, type DType, type Tensor } from '../backend.ts';
 import type * as K from '../kernels.ts';
-import { u32View } from '../cpu/backend.ts';
+import { u32View, type Arrays } from '../cpu/arrays.ts';
 import * as refElementwise from '../cpu/elementwise.ts';
 import * as refRandom from '../cpu/random.ts';
-import { validateMatmul } from '../validate/matmul.ts';
-import { checkActivation, checkActivationBackward, checkAxpy, checkScale } from '../shapes/elementwise.ts';
+import { ACTIVATION_CODE, checkActivation, checkActivationBackward, checkAxpy, checkScale } from '../kernels/elementwise.ts';
 import {
-  checkBernoulliLogLik, checkBernoulliLogLikBackward, checkGaussianLogDensity, checkGaussianLogDensityBackward,
+  LOGVAR_CODE, checkBernoulliLogLik, checkBernoulliLogLikBackward, checkGaussianLogDensity, checkGaussianLogDensityBackward,
   checkKlStdNormal, checkKlStdNormalBackward,
-} from '../shapes/likelihood.ts';
-import { checkAdam, checkSgd } from '../shapes/optim.ts';
-import { checkCountNonFinite, checkSumAll, checkSumCols, checkSumRows } from '../shapes/reduce.ts';
+} from '../kernels/likelihood.ts';
+import { checkMatmul } from '../kernels/matmul.ts';
+import { checkAdam, checkSgd } from '../kernels/optim.ts';
+import { checkCountNonFinite, checkSumAll, checkSumCols, checkSumRows } from '../kernels/reduce.ts';
 import { Arena } from './arena.ts';
 
 /** The functions the kernel module exports (assembly/index.ts); pointers are byte offsets. */
@@ -84,14 +84,10 @@ export class WasmTensor implements Tensor {
   ) {}
 }
 
-const ACT_CODE: Record<K.Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
-const LOGVAR_CODE: Record<K.LogvarMode, number> = { element: 0, column: 1, scalar: 2 };
 /** i32 slots of a job descriptor: the kind, then up to 18 arguments (assembly/threads.ts, assembly/matmul.ts) */
 const DESC_SLOTS = 19;
 /** job kinds of assembly/threads.ts */
 const JOB = { matmul: 0, adam: 1, bernoulliLogLik: 2, bernoulliLogLikBackward: 3 } as const;
-
-type Arrays<P> = { [Q in keyof P]: P[Q] extends Tensor ? Float32Array : P[Q] extends Tensor | undefined ? Float32Array | undefined : P[Q] };
 
 export class WasmBackend implements Backend {
   readonly info: BackendInfo;
@@ -237,7 +233,7 @@ export class WasmBackend implements Backend {
   }
 
   matmul(p: K.MatmulParams<Tensor>): void {
-    const s = validateMatmul(p);
+    const s = checkMatmul(p);
     const a = this.ptr(p.a, 'matmul', 'a'), b = this.ptr(p.b, 'matmul', 'b'), c = this.ptr(p.c, 'matmul', 'c');
     const bias = p.bias === undefined ? 0 : this.ptr(p.bias, 'matmul', 'bias');
     if (s.m === 0 || s.n === 0 || s.batch === 0) return;
@@ -255,7 +251,7 @@ export class WasmBackend implements Backend {
     slots[d + 4] = s.m; slots[d + 5] = s.n; slots[d + 6] = s.k;
     slots[d + 7] = s.transA ? 1 : 0; slots[d + 8] = s.transB ? 1 : 0;
     slots[d + 9] = s.batch; slots[d + 10] = s.strideA; slots[d + 11] = s.strideB; slots[d + 12] = s.strideC;
-    slots[d + 13] = ACT_CODE[s.act];
+    slots[d + 13] = ACTIVATION_CODE[s.act];
     this.heapF32[d + 14] = s.alpha;
     slots[d + 15] = s.accumulate ? 1 : 0;
     slots[d + 16] = this.scratch; slots[d + 17] = per;
@@ -379,14 +375,14 @@ export class WasmBackend implements Backend {
 
   activation(p: K.ActivationParams<Tensor>): void {
     checkActivation(p);
-    this.k.activationForward(this.ptr(p.x, 'activation', 'x'), this.ptr(p.y, 'activation', 'y'), p.n, ACT_CODE[p.act]);
+    this.k.activationForward(this.ptr(p.x, 'activation', 'x'), this.ptr(p.y, 'activation', 'y'), p.n, ACTIVATION_CODE[p.act]);
   }
 
   activationBackward(p: K.ActivationBackwardParams<Tensor>): void {
     checkActivationBackward(p);
     const k = 'activationBackward';
     this.k.activationBackward(this.ptr(p.y, k, 'y'), this.ptr(p.dy, k, 'dy'), this.ptr(p.dx, k, 'dx'), p.n,
-      ACT_CODE[p.act], p.accumulate ? 1 : 0);
+      ACTIVATION_CODE[p.act], p.accumulate ? 1 : 0);
   }
 
   axpy(p: K.AxpyParams<Tensor>): void {

@@ -6,7 +6,7 @@
 // invocation walks VEC4_ITEMS vec4s in a grid-stride loop: 16 took ~½ (llvmpipe)
 // and ~⅔ (SwiftShader) of the CPU time of one per invocation.
 import type { Tensor } from '../../backend.ts';
-import type { WebGpuBackend } from '../backend.ts';
+import type { GpuContext } from '../context.ts';
 
 /** vec4s per invocation (on average) of the grid-stride vec4 kernels */
 export const VEC4_ITEMS = 16;
@@ -16,9 +16,9 @@ export function vec4Threads(n4: number): number {
   return Math.ceil(n4 / VEC4_ITEMS);
 }
 
-const workgroups = new WeakMap<WebGpuBackend, number>();
+const workgroups = new WeakMap<GpuContext, number>();
 
-export function vec4Workgroup(gpu: WebGpuBackend): number {
+export function vec4Workgroup(gpu: GpuContext): number {
   let wg = workgroups.get(gpu);
   if (wg === undefined) {
     const a = gpu.info.adapter;
@@ -35,6 +35,6 @@ export function vec4Ok(n: number): boolean {
 }
 
 /** The first n elements of t (n a multiple of 4), for a vec4 binding. */
-export function prefix(gpu: WebGpuBackend, t: Tensor, n: number): Tensor {
+export function prefix(gpu: GpuContext, t: Tensor, n: number): Tensor {
   return t.length === n ? t : gpu.view(t, 0, n);
 }

@@ -1,7 +1,8 @@
-// matmul on WebGPU (shaders/matmul.wgsl): validation shared with the CPU reference,
-// then one of three variants chosen per adapter by a short measurement (tuneMatmul),
-// cached in memory by adapter and optionally persisted through a store (Node: a JSON
-// file, see src/node/matmulStore.ts; this module imports nothing from Node):
+// matmul on WebGPU (shaders/matmul.wgsl): the family's check (src/kernels/matmul.ts),
+// then one of four variants chosen per adapter by a short measurement (tuneMatmul),
+// kept on the backend (GpuContext.matmulVariants) and optionally persisted through a
+// store (Node: a JSON file, see src/node/matmulStore.ts; this module imports nothing
+// from Node):
 //   vec4    — 4×4 outputs per invocation, any shape;
 //   tiled   — shared-memory 64×64 tiles (real GPUs), any shape;
 //   texture — 16×16 outputs per invocation read from rgba32float textures the operands
@@ -11,17 +12,16 @@
 //   unrolled — 16×16 outputs per invocation as named vec4s in a generated, fully
 //             unrolled kernel (./matmulUnrolled.ts; SwiftShader); shapes as texture.
 import { need, type AdapterDescription, type Tensor } from '../../backend.ts';
-import type { Activation, MatmulParams } from '../../kernels.ts';
-import { validateMatmul, type MatmulShape } from '../../validate/matmul.ts';
-import type { WebGpuBackend } from '../backend.ts';
+import { ACTIVATION_CODE } from '../../kernels/elementwise.ts';
+import { checkMatmul, type MatmulParams, type MatmulShape } from '../../kernels/matmul.ts';
+import type { GpuContext, MatmulShapeClass, MatmulVariant } from '../context.ts';
 import type { Kernel } from '../registry.ts';
 import { shaderSource } from '../shaders.ts';
 import { UNROLLED_MAX, unrolledEntryPoint, unrolledKernelFamily } from './matmulUnrolled.ts';
 
-export type MatmulVariant = 'vec4' | 'tiled' | 'texture' | 'unrolled';
+export type { MatmulShapeClass, MatmulVariant } from '../context.ts';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'texture', 'unrolled'];
 
-const ACT_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 /** outputs per side of one tiled workgroup (shaders/matmul.wgsl TILE) */
 const TILE = 64;
 /** the vec4 kernel's workgroup, tuned on llvmpipe and SwiftShader (bench/kernels.ts) */
@@ -54,15 +54,15 @@ export interface MatmulVariantOptions {
 }
 
 /** A placeholder bias binding per backend for calls without a bias (never read). */
-const noBias = new WeakMap<WebGpuBackend, Tensor>();
+const noBias = new WeakMap<GpuContext, Tensor>();
 
 /** Records one matmul with a specific variant (tests and the benchmark use this directly). */
-export function matmulVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, variant: MatmulVariant, opts: MatmulVariantOptions = {}): void {
-  const s = validateMatmul(p);
+export function matmulVariant(gpu: GpuContext, p: MatmulParams<Tensor>, variant: MatmulVariant, opts: MatmulVariantOptions = {}): void {
+  const s = checkMatmul(p);
   dispatchVariant(gpu, p, s, variant, opts);
 }
 
-function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulShape, variant: MatmulVariant, opts: MatmulVariantOptions): void {
+function dispatchVariant(gpu: GpuContext, p: MatmulParams<Tensor>, s: MatmulShape, variant: MatmulVariant, opts: MatmulVariantOptions): void {
   need(MATMUL_VARIANTS.includes(variant), 'matmul', () => `unknown variant '${variant}' (one of ${MATMUL_VARIANTS.join(', ')})`);
   if (s.m === 0 || s.n === 0 || s.batch === 0) return;
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
@@ -78,7 +78,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
   const constants: Record<string, number> = {
     TRANS_A: s.transA ? 1 : 0,
     TRANS_B: s.transB ? 1 : 0,
-    ACT: ACT_CODE[s.act],
+    ACT: ACTIVATION_CODE[s.act],
     ACCUMULATE: s.accumulate ? 1 : 0,
     HAS_BIAS: s.hasBias ? 1 : 0,
   };
@@ -139,7 +139,7 @@ function dispatchVariant(gpu: WebGpuBackend, p: MatmulParams<Tensor>, s: MatmulS
 }
 
 function dispatchGrid(
-  gpu: WebGpuBackend, kernel: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>,
+  gpu: GpuContext, kernel: Kernel, buffers: Record<string, Tensor>, params: Record<string, number>,
   groups: [number, number, number], s: MatmulShape, variant: MatmulVariant, textures: Record<string, GPUTexture> = {},
 ): void {
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
@@ -176,7 +176,7 @@ function textureRows(elements: number): number {
 }
 
 /** Whether both operands fit in this adapter's largest 2-D texture. */
-function texturesFit(gpu: WebGpuBackend, s: MatmulShape): boolean {
+function texturesFit(gpu: GpuContext, s: MatmulShape): boolean {
   const max = gpu.limits.maxTextureDimension2D;
   const ext = operandExtents(s);
   return textureRows(ext.a) <= max && textureRows(ext.b) <= max;
@@ -187,10 +187,10 @@ function texturesFit(gpu: WebGpuBackend, s: MatmulShape): boolean {
  * copies and dispatches run in recording order, so a texture can be refilled for
  * the next product as soon as the previous one is recorded.
  */
-const texturePool = new WeakMap<WebGpuBackend, Map<string, GPUTexture>>();
+const texturePool = new WeakMap<GpuContext, Map<string, GPUTexture>>();
 
 /** Copies the first `elements` of operand t (a multiple of 4) into pool texture `slot` of its size class. */
-function operandTexture(gpu: WebGpuBackend, t: Tensor, elements: number, slot: 0 | 1): GPUTexture {
+function operandTexture(gpu: GpuContext, t: Tensor, elements: number, slot: 0 | 1): GPUTexture {
   const rows = textureRows(elements);
   const max = gpu.limits.maxTextureDimension2D;
   need(rows <= max, 'matmul', `'${t.label}' (${elements} elements used) needs ${rows} texture rows of ${TEX_WIDTH} texels, over this adapter's ${max}`);
@@ -220,7 +220,7 @@ export function isVec4Aligned(s: MatmulShape): boolean {
 }
 
 /** t cut to a whole number of vec4s (views start at multiples of 64 elements, so stay 16-byte aligned). */
-function vec4View(gpu: WebGpuBackend, t: Tensor): Tensor {
+function vec4View(gpu: GpuContext, t: Tensor): Tensor {
   const len = t.length - (t.length % 4);
   return len === t.length ? t : gpu.view(t, 0, len, `${t.label} (as vec4)`);
 }
@@ -232,8 +232,6 @@ export interface MatmulVariantStore {
   load(adapterKey: string): MatmulVariant | undefined;
   save(adapterKey: string, variant: MatmulVariant, detail: Record<string, number>): void;
 }
-
-const chosen = new Map<string, MatmulVariant>();
 
 export function adapterKey(a: AdapterDescription | undefined): string {
   if (!a) return 'unknown adapter';
@@ -268,20 +266,18 @@ function defaultVariant(a: AdapterDescription | undefined): MatmulVariant {
  */
 const NARROW_SIDE = 32;
 
-export type MatmulShapeClass = 'wide' | 'narrow';
-
 export function shapeClassOf(s: { m: number; n: number; k: number }): MatmulShapeClass {
   return Math.min(s.m, s.n, s.k) <= NARROW_SIDE ? 'narrow' : 'wide';
 }
 
-function classKey(gpu: WebGpuBackend, cls: MatmulShapeClass): string {
+function classKey(gpu: GpuContext, cls: MatmulShapeClass): string {
   const key = adapterKey(gpu.info.adapter);
   return cls === 'wide' ? key : `${key}|narrow`;
 }
 
 /** The variant matmul() uses on this backend for shapes of this class (default: wide). */
-export function matmulVariantFor(gpu: WebGpuBackend, cls: MatmulShapeClass = 'wide'): MatmulVariant {
-  return envVariant() ?? chosen.get(classKey(gpu, cls)) ?? chosen.get(classKey(gpu, 'wide')) ?? defaultVariant(gpu.info.adapter);
+export function matmulVariantFor(gpu: GpuContext, cls: MatmulShapeClass = 'wide'): MatmulVariant {
+  return envVariant() ?? gpu.matmulVariants.get(cls) ?? gpu.matmulVariants.get('wide') ?? defaultVariant(gpu.info.adapter);
 }
 
 export interface TuneResult {
@@ -318,11 +314,12 @@ function tuneShapes(cls: MatmulShapeClass, size: number): [number, number, numbe
 
 /**
  * Chooses the variants for this backend's adapter, one per shape class:
- * LATENTGPU_MATMUL, else the in-memory or stored choice, else a short measurement
- * (the class's shapes, best of 3 each after a warm-up that also compiles).
- * Idempotent; call it once after creating a backend.
+ * LATENTGPU_MATMUL, else this backend's earlier choice, else the stored one, else a
+ * short measurement (the class's shapes, best of 3 each after a warm-up that also
+ * compiles). The choice is kept on the backend (matmulVariants). Idempotent; call it
+ * once after creating a backend.
  */
-export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVariantStore; force?: boolean; size?: number } = {}): Promise<TuneResult> {
+export async function tuneMatmul(gpu: GpuContext, opts: { store?: MatmulVariantStore; force?: boolean; size?: number } = {}): Promise<TuneResult> {
   const env = envVariant();
   if (env) return { variant: env, source: 'env' };
   const wide = await tuneClass(gpu, 'wide', opts);
@@ -330,15 +327,14 @@ export async function tuneMatmul(gpu: WebGpuBackend, opts: { store?: MatmulVaria
   return { ...wide, narrow };
 }
 
-async function tuneClass(gpu: WebGpuBackend, cls: MatmulShapeClass, opts: { store?: MatmulVariantStore; force?: boolean; size?: number }): Promise<TuneResult> {
-  const key = classKey(gpu, cls);
-  const storeKey = `${key}|${TUNE_SET}|${kernelsVersion()}`;
+async function tuneClass(gpu: GpuContext, cls: MatmulShapeClass, opts: { store?: MatmulVariantStore; force?: boolean; size?: number }): Promise<TuneResult> {
+  const storeKey = `${classKey(gpu, cls)}|${TUNE_SET}|${kernelsVersion()}`;
   if (!opts.force) {
-    const mem = chosen.get(key);
+    const mem = gpu.matmulVariants.get(cls);
     if (mem) return { variant: mem, source: 'memory' };
     const stored = opts.store?.load(storeKey);
     if (stored && MATMUL_VARIANTS.includes(stored)) {
-      chosen.set(key, stored);
+      gpu.matmulVariants.set(cls, stored);
       return { variant: stored, source: 'store' };
     }
   }
@@ -377,7 +373,7 @@ async function tuneClass(gpu: WebGpuBackend, cls: MatmulShapeClass, opts: { stor
     gflops[v] = flops / (total * 1e6);
   }
   const variant = MATMUL_VARIANTS.reduce((x, y) => ((gflops[y] ?? 0) > (gflops[x] ?? 0) ? y : x));
-  chosen.set(key, variant);
+  gpu.matmulVariants.set(cls, variant);
   opts.store?.save(storeKey, variant, gflops as Record<string, number>);
   return { variant, source: 'measured', gflops };
 }
@@ -390,15 +386,15 @@ function patterned(n: number, seed: number): Float32Array {
 }
 
 /** C[b] = act(alpha · op(A[b]) · op(B[b]) + bias) (+ C[b]) with this adapter's variant. */
-export function matmul(gpu: WebGpuBackend, p: MatmulParams<Tensor>): void {
-  const s = validateMatmul(p);
+export function matmul(gpu: GpuContext, p: MatmulParams<Tensor>): void {
+  const s = checkMatmul(p);
   const env = envVariant();
   const preferred = env ?? (s.m * s.n <= TINY_OUTPUTS ? 'vec4' : matmulVariantFor(gpu, shapeClassOf(s)));
   dispatchVariant(gpu, p, s, variantForShape(gpu, s, preferred), {});
 }
 
 /** The preferred variant where it applies to this shape, else the nearest one that does. */
-function variantForShape(gpu: WebGpuBackend, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
+function variantForShape(gpu: GpuContext, s: MatmulShape, preferred: MatmulVariant): MatmulVariant {
   if (preferred === 'texture' && !(isVec4Aligned(s) && texturesFit(gpu, s))) return 'vec4';
   if (preferred === 'unrolled' && !isVec4Aligned(s)) return 'vec4';
   return preferred;

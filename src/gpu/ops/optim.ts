@@ -1,13 +1,12 @@
 // Optimizer kernels (shaders/optim.wgsl): fused Adam/AdamW and plain SGD over a
 // flat parameter buffer. Update rules: src/cpu/optim.ts.
 import type { Tensor } from '../../backend.ts';
-import type * as K from '../../kernels.ts';
-import { checkAdam, checkSgd } from '../../shapes/optim.ts';
-import type { WebGpuBackend } from '../backend.ts';
+import { checkAdam, checkSgd, type AdamParams, type SgdParams } from '../../kernels/optim.ts';
+import type { GpuContext } from '../context.ts';
 import { needDisjoint } from './elementwise.ts';
 import { prefix, vec4Ok, vec4Threads, vec4Workgroup } from './launch.ts';
 
-export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
+export function adam(gpu: GpuContext, p: AdamParams<Tensor>): void {
   const s = checkAdam(p);
   needDisjoint(gpu, 'adam', { param: p.param, grad: p.grad, m: p.m, v: p.v });
   const params = {
@@ -24,7 +23,7 @@ export function adam(gpu: WebGpuBackend, p: K.AdamParams<Tensor>): void {
   gpu.dispatch1D(k, { param: p.param, grad: p.grad, m: p.m, v: p.v }, params, p.n);
 }
 
-export function sgd(gpu: WebGpuBackend, p: K.SgdParams<Tensor>): void {
+export function sgd(gpu: GpuContext, p: SgdParams<Tensor>): void {
   checkSgd(p);
   needDisjoint(gpu, 'sgd', { param: p.param, grad: p.grad });
   const k = gpu.registry.get('optim', 'sgd');

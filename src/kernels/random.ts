@@ -1,10 +1,24 @@
-// Input validation for the random / reparameterized-sampling family, shared by
-// the CPU reference (src/cpu/random.ts) and the WebGPU wrapper
-// (src/gpu/ops/random.ts) so both reject the same inputs with the same message.
-import { checkDims, checkLen, need } from '../backend.ts';
-import type {
-  RandomParams, ReparamCholParams, ReparamDiagBackwardParams, ReparamDiagParams, RngKey,
-} from '../kernels.ts';
+// The random family (shaders/random.wgsl; CPU reference src/cpu/random.ts, whose
+// header documents the key → numbers mapping; WebGPU src/gpu/ops/random.ts):
+// parameter types and the checks every backend runs.
+import { checkDims, checkLen, need } from './check.ts';
+
+/** Counter-based RNG key: element i of a draw is a pure function of (seed, stream, counter, i). */
+export interface RngKey { seed: number; stream: number; counter: number }
+export interface RandomParams<T> { out: T; n: number; key: RngKey }
+/** eps ~ N(0,1) from key; z = m + eps ∘ exp(½ logvar); all rows×cols. */
+export interface ReparamDiagParams<T> {
+  m: T; logvar: T; eps: T; z: T; rows: number; cols: number; key: RngKey;
+}
+/** dM += dz; dLogvar += dz ∘ eps ∘ ½exp(½ logvar) (or = without accumulate). */
+export interface ReparamDiagBackwardParams<T> {
+  dz: T; eps: T; logvar: T; dM: T; dLogvar: T; rows: number; cols: number;
+  accumulate?: boolean;
+}
+/** eps ~ N(0,1) from key; z_i = m_i + L eps_i with L (d×d) lower-triangular, shared by all rows. */
+export interface ReparamCholParams<T> {
+  m: T; l: T; eps: T; z: T; rows: number; d: number; key: RngKey;
+}
 
 const U32_MAX = 0xffffffff;
 
@@ -35,7 +49,8 @@ function checkDistinct(kernel: string, outputs: Record<string, unknown>, others:
   }
 }
 
-export function validateRandom<T extends { length: number }>(p: RandomParams<T>, kernel: string): void {
+/** uniform and normal (`kernel` names which). */
+export function checkRandom<T extends { length: number }>(p: RandomParams<T>, kernel: string): void {
   need(p !== null && typeof p === 'object', kernel, 'expects a parameter object');
   checkDims(kernel, { n: p.n });
   checkCount(kernel, 'n', p.n);
@@ -43,7 +58,8 @@ export function validateRandom<T extends { length: number }>(p: RandomParams<T>,
   checkKey(kernel, p.key);
 }
 
-export function validateReparamDiag<T extends { length: number }>(p: ReparamDiagParams<T>, kernel = 'reparamDiag'): number {
+/** Returns the element count rows·cols. */
+export function checkReparamDiag<T extends { length: number }>(p: ReparamDiagParams<T>, kernel = 'reparamDiag'): number {
   need(p !== null && typeof p === 'object', kernel, 'expects a parameter object');
   checkDims(kernel, { rows: p.rows, cols: p.cols });
   const n = p.rows * p.cols;
@@ -54,7 +70,8 @@ export function validateReparamDiag<T extends { length: number }>(p: ReparamDiag
   return n;
 }
 
-export function validateReparamDiagBackward<T extends { length: number }>(
+/** Returns the element count rows·cols. */
+export function checkReparamDiagBackward<T extends { length: number }>(
   p: ReparamDiagBackwardParams<T>, kernel = 'reparamDiagBackward',
 ): number {
   need(p !== null && typeof p === 'object', kernel, 'expects a parameter object');
@@ -66,7 +83,8 @@ export function validateReparamDiagBackward<T extends { length: number }>(
   return n;
 }
 
-export function validateReparamChol<T extends { length: number }>(p: ReparamCholParams<T>, kernel = 'reparamChol'): number {
+/** Returns the element count rows·d. */
+export function checkReparamChol<T extends { length: number }>(p: ReparamCholParams<T>, kernel = 'reparamChol'): number {
   need(p !== null && typeof p === 'object', kernel, 'expects a parameter object');
   checkDims(kernel, { rows: p.rows, d: p.d });
   const n = p.rows * p.d;

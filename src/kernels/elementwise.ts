@@ -1,21 +1,43 @@
-// Shape and argument validation for the elementwise kernels (activations,
-// axpy/scale/copy, row gather/scatter), shared by the CPU references and the
-// WebGPU wrappers so both reject bad input with the same message.
-import { KernelError, checkDims, checkLen, need } from '../backend.ts';
-import { ACTIVATIONS, type Activation } from '../kernels.ts';
-import type * as K from '../kernels.ts';
+// The elementwise family (shaders/elementwise.wgsl; CPU reference src/cpu/elementwise.ts;
+// WebGPU src/gpu/ops/elementwise.ts): activations and their backward, axpy, scale,
+// fill, copy, row gather/scatter. Parameter types, the activation codes, and the
+// checks every backend runs, so all reject bad input with the same message.
+import { KernelError, checkDims, checkFinite, checkLen, need, type Len } from './check.ts';
 
-type Len = { length: number };
+export type Activation = 'identity' | 'relu' | 'tanh' | 'sigmoid';
+export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'sigmoid'];
+/**
+ * The code of each activation in the kernels: the WGSL override ACT
+ * (shaders/elementwise.wgsl, shaders/matmul.wgsl) and the `act` argument of the
+ * WebAssembly kernels (assembly/math.ts ACT_*).
+ */
+export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 
-function checkActivationName(kernel: string, act: Activation): void {
-  need(ACTIVATIONS.includes(act), kernel, `unknown activation '${act}' (one of ${ACTIVATIONS.join(', ')})`);
+export interface ActivationParams<T> { x: T; y: T; n: number; act: Activation }
+/** dx (+)= dy ∘ act'(·) expressed through the forward output y */
+export interface ActivationBackwardParams<T> {
+  y: T; dy: T; dx: T; n: number; act: Activation; accumulate?: boolean;
+}
+/** y += alpha · x */
+export interface AxpyParams<T> { x: T; y: T; n: number; alpha: number }
+/** x *= alpha */
+export interface ScaleParams<T> { x: T; n: number; alpha: number }
+export interface FillParams<T> { x: T; n: number; value: number }
+export interface CopyParams<T> { src: T; dst: T; n: number }
+/**
+ * dst[r] = src[idx[r]] for r < rows (rows of length cols); idx is a u32 tensor. An index past
+ * src's rows is an error on the CPU and a zero row on WebGPU (check on upload: checkRowIndices).
+ */
+export interface GatherRowsParams<T> { src: T; idx: T; dst: T; rows: number; cols: number }
+/** dst[idx[r]] (+)= src[r]: the backward of gatherRows for distinct indices (u32; out of range: CPU error, WebGPU skips) */
+export interface ScatterRowsParams<T> { src: T; idx: T; dst: T; rows: number; cols: number; accumulate?: boolean }
+
+/** Checks an activation name (matmul's fused activation too). */
+export function checkActivationName(kernel: string, act: Activation): void {
+  need(ACTIVATIONS.includes(act), kernel, () => `unknown activation '${act}' (one of ${ACTIVATIONS.join(', ')})`);
 }
 
-function checkFinite(kernel: string, name: string, v: number): void {
-  need(typeof v === 'number' && Number.isFinite(v), kernel, `${name} must be a finite number, got ${v}`);
-}
-
-export function checkActivation(p: K.ActivationParams<Len>): void {
+export function checkActivation(p: ActivationParams<Len>): void {
   const k = 'activation';
   checkActivationName(k, p.act);
   checkDims(k, { n: p.n });
@@ -23,7 +45,7 @@ export function checkActivation(p: K.ActivationParams<Len>): void {
   checkLen(k, 'y', p.y, p.n);
 }
 
-export function checkActivationBackward(p: K.ActivationBackwardParams<Len>): void {
+export function checkActivationBackward(p: ActivationBackwardParams<Len>): void {
   const k = 'activationBackward';
   checkActivationName(k, p.act);
   checkDims(k, { n: p.n });
@@ -34,26 +56,26 @@ export function checkActivationBackward(p: K.ActivationBackwardParams<Len>): voi
   need(!(p.accumulate && p.dx === p.dy), k, 'accumulate with dx = dy is ambiguous; use separate tensors');
 }
 
-export function checkAxpy(p: K.AxpyParams<Len>): void {
+export function checkAxpy(p: AxpyParams<Len>): void {
   checkDims('axpy', { n: p.n });
   checkFinite('axpy', 'alpha', p.alpha);
   checkLen('axpy', 'x', p.x, p.n);
   checkLen('axpy', 'y', p.y, p.n);
 }
 
-export function checkScale(p: K.ScaleParams<Len>): void {
+export function checkScale(p: ScaleParams<Len>): void {
   checkDims('scale', { n: p.n });
   checkFinite('scale', 'alpha', p.alpha);
   checkLen('scale', 'x', p.x, p.n);
 }
 
-export function checkFill(p: K.FillParams<Len>): void {
+export function checkFill(p: FillParams<Len>): void {
   checkDims('fill', { n: p.n });
   need(typeof p.value === 'number', 'fill', `value must be a number, got ${p.value}`);
   checkLen('fill', 'x', p.x, p.n);
 }
 
-export function checkCopy(p: K.CopyParams<Len>): void {
+export function checkCopy(p: CopyParams<Len>): void {
   checkDims('copy', { n: p.n });
   checkLen('copy', 'src', p.src, p.n);
   checkLen('copy', 'dst', p.dst, p.n);
@@ -64,7 +86,7 @@ export function checkCopy(p: K.CopyParams<Len>): void {
  * index range). Index values are data: the CPU reference checks each one, the
  * GPU kernel cannot report them cheaply (see checkRowIndices).
  */
-export function checkGatherRows(p: K.GatherRowsParams<Len>): number {
+export function checkGatherRows(p: GatherRowsParams<Len>): number {
   const k = 'gatherRows';
   checkDims(k, { rows: p.rows, cols: p.cols });
   checkLen(k, 'idx', p.idx, p.rows);
@@ -75,7 +97,7 @@ export function checkGatherRows(p: K.GatherRowsParams<Len>): number {
 }
 
 /** Checks scatterRows shapes; returns how many whole rows `dst` holds. */
-export function checkScatterRows(p: K.ScatterRowsParams<Len>): number {
+export function checkScatterRows(p: ScatterRowsParams<Len>): number {
   const k = 'scatterRows';
   checkDims(k, { rows: p.rows, cols: p.cols });
   checkLen(k, 'idx', p.idx, p.rows);

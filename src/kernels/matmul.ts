@@ -1,7 +1,26 @@
-// Shape validation for matmul, shared by the CPU reference and the WebGPU
-// wrapper so both reject the same inputs with the same message.
-import { checkDims, checkLen, need } from '../backend.ts';
-import { ACTIVATIONS, type Activation, type MatmulParams } from '../kernels.ts';
+// The matmul family (shaders/matmul.wgsl; CPU reference src/cpu/matmul.ts; WebGPU
+// src/gpu/ops/matmul.ts; WebAssembly assembly/matmul.ts): the parameter type and
+// the check every backend runs, which also fills in the defaults.
+import { checkDims, checkLen, need } from './check.ts';
+import { checkActivationName, type Activation } from './elementwise.ts';
+
+/** C[b] (m×n) = act(alpha · op(A[b]) · op(B[b]) + bias) (+ C[b] when accumulate). */
+export interface MatmulParams<T> {
+  a: T; b: T; c: T;
+  /** length n, added to every row of C before the activation */
+  bias?: T;
+  m: number; n: number; k: number;
+  /** op(A) = Aᵀ: A is stored k×m */
+  transA?: boolean;
+  /** op(B) = Bᵀ: B is stored n×k */
+  transB?: boolean;
+  /** batch count (default 1); strides in elements, 0 broadcasts that operand */
+  batch?: number; strideA?: number; strideB?: number; strideC?: number;
+  act?: Activation;
+  alpha?: number;
+  /** C += result; only with act = identity */
+  accumulate?: boolean;
+}
 
 /** MatmulParams with every default filled in, checked. */
 export interface MatmulShape {
@@ -15,7 +34,7 @@ export interface MatmulShape {
 }
 
 /** Checks sizes, strides, tensor lengths and options; throws a KernelError naming `kernel`. */
-export function validateMatmul<T extends { length: number }>(p: MatmulParams<T>, kernel = 'matmul'): MatmulShape {
+export function checkMatmul<T extends { length: number }>(p: MatmulParams<T>, kernel = 'matmul'): MatmulShape {
   need(p !== null && typeof p === 'object', kernel, 'expects a parameter object');
   const { m, n, k } = p;
   const batch = p.batch ?? 1;
@@ -25,7 +44,7 @@ export function validateMatmul<T extends { length: number }>(p: MatmulParams<T>,
   const strideC = p.strideC ?? m * n;
   checkDims(kernel, { strideA, strideB, strideC });
   const act = p.act ?? 'identity';
-  need(ACTIVATIONS.includes(act), kernel, () => `unknown activation '${act}' (one of ${ACTIVATIONS.join(', ')})`);
+  checkActivationName(kernel, act);
   const alpha = p.alpha ?? 1;
   need(typeof alpha === 'number' && Number.isFinite(alpha), kernel, () => `alpha must be a finite number, got ${alpha}`);
   const accumulate = p.accumulate ?? false;
