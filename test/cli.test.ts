@@ -11,14 +11,25 @@ import { defaultDeps, runCli, type CliDeps, type ModelKind } from '../src/cli/pr
 import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { formatInfo, terminalProgress } from '../src/cli/progress.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
+import type { AutoProbe } from '../src/gpu/node.ts';
+import { createBackend } from '../src/node/backend.ts';
 import { TEST_ADAPTERS } from './gpu.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
-/** Runs the real command line in a subprocess. */
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(TSX, ['src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+/** What Dawn and the Vulkan loader print from native code; the CLI keeps it off stderr. */
+const DRIVER_CHATTER = /Warning:|vkCreateInstance|artificially reduced|VK_ERROR/;
+
+/**
+ * Runs the real command line in a subprocess. `viaPipe`: its stderr is a pipe
+ * made by the shell, as from a terminal's `| tee`; Node's own child pipes are
+ * sockets, which the driver-warning filter cannot reopen (src/gpu/node.ts).
+ */
+function cli(args: string[], env: Record<string, string> = {}, viaPipe = false) {
+  const r = viaPipe
+    ? spawnSync('bash', ['-c', '"$@" 2> >(cat >&2)', 'bash', TSX, 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
+    : spawnSync(TSX, ['src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -39,16 +50,24 @@ describe('latentgpu command line (subprocess)', () => {
   });
 
   for (const adapter of TEST_ADAPTERS) {
-    it(`info --json on ${adapter} names the adapter (adapter warnings stay on stderr)`, () => {
-      const r = cli(['info', '--json', '--backend', 'webgpu', '--adapter', adapter]);
+    it(`info --json on ${adapter} names the adapter, and the driver's warnings stay hidden`, () => {
+      const r = cli(['info', '--json', '--backend', 'webgpu', '--adapter', adapter], {}, true);
       expect(r.code, r.stderr).toBe(0);
       const info = JSON.parse(r.stdout) as { backend: string; adapter: { choice: string } };
       expect([info.backend, info.adapter.choice]).toEqual(['webgpu', adapter]);
+      expect(r.stderr).not.toMatch(DRIVER_CHATTER);
     });
   }
 
+  it('info with the default auto backend prints no driver warnings and at most its one-line notice', () => {
+    const r = cli(['info'], { LATENTGPU_ADAPTER: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(DRIVER_CHATTER);
+    expect(r.stderr.split('\n').filter(Boolean).length, r.stderr).toBeLessThanOrEqual(1);
+  });
+
   it('a bad argument is one clear line and exit code 1, no stack trace', () => {
-    expectOneLineError(cli(['train', '--model', 'ppca', '--latent', 'abc']), "'--latent <d>'", "'abc'", 'positive integer');
+    expectOneLineError(cli(['train', '--model', 'ppca', '--latent', 'abc']), "'--latent <d>'", "'abc'", 'an integer from 1 to 4,096');
     expectOneLineError(cli(['train', '--model', 'vae', '--lattent', '3']), "unknown option '--lattent'", 'Did you mean --latent?');
   });
 
@@ -193,6 +212,49 @@ describe('latentgpu command line (in-process)', () => {
       expect(err[0]).toMatch(/^latentgpu: /);
       expect(err[0]).toContain(fragment);
     }
+  });
+});
+
+describe('backend auto', () => {
+  const software: AutoProbe = { why: 'no Vulkan GPU driver is installed', software: { choice: 'llvmpipe', name: 'llvmpipe (LLVM 15.0.6, 256 bits)' } };
+
+  it('on a machine with only a software adapter, runs on the CPU and says so in one line', async () => {
+    const lines: string[] = [];
+    const b = await createBackend({ backend: 'auto', adapter: 'auto', log: (m) => void lines.push(m), probe: async () => software });
+    try {
+      expect(b.info.backend).toBe('cpu');
+    } finally {
+      b.destroy();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('\n');
+    expect(lines[0]).toMatch(/^latentgpu: no hardware GPU, only the software adapter llvmpipe \(LLVM 15\.0\.6, 256 bits\), slower than the CPU backend/);
+    expect(lines[0]).toContain('--adapter llvmpipe or --backend webgpu forces the adapter');
+  });
+
+  it('through the command line: the CPU summary on stdout, one notice on stderr; none found at all says so', async () => {
+    for (const [probe, notice] of [
+      [software, /only the software adapter llvmpipe/],
+      [{ why: 'no Vulkan GPU driver is installed', software: null }, /^latentgpu: no WebGPU adapter here \(no Vulkan GPU driver is installed\); using the CPU backend\.$/],
+    ] as const) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const deps: CliDeps = { ...defaultDeps, createBackend: (o) => createBackend({ ...o, probe: async () => probe }) };
+      expect(await runCli(['info'], { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {} }, deps)).toBe(0);
+      expect(out.join('')).toMatch(/^cpu /);
+      expect(err).toHaveLength(1);
+      expect(err[0]!.trimEnd()).toMatch(notice);
+    }
+  });
+
+  it('an adapter named by LATENTGPU_ADAPTER or --adapter reaches the backend (auto leaves it to the probe)', async () => {
+    const seen: Array<{ backend?: string; adapter?: string }> = [];
+    const deps: CliDeps = { ...defaultDeps, createBackend: async (o) => (seen.push({ backend: o.backend, adapter: o.adapter }), new CpuBackend()) };
+    const io = { stdout: () => {}, stderr: () => {}, env: { LATENTGPU_ADAPTER: 'llvmpipe' } };
+    expect(await runCli(['info'], io, deps)).toBe(0);
+    expect(await runCli(['info', '--adapter', 'auto'], io, deps)).toBe(0);
+    expect(await runCli(['info', '--backend', 'webgpu', '--adapter', 'swiftshader'], { ...io, env: {} }, deps)).toBe(0);
+    expect(seen).toEqual([{ backend: 'auto', adapter: 'llvmpipe' }, { backend: 'auto', adapter: 'auto' }, { backend: 'webgpu', adapter: 'swiftshader' }]);
   });
 });
 

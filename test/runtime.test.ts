@@ -73,12 +73,13 @@ describe('adapter search without driver chatter', () => {
     `process.stderr.write('err 2 ' + r + '\\n');`,
     `process.stdout.write('out 2\\n');`,
   ].join('\n'));
-  const run = (shell: string, env: Record<string, string> = {}) => spawnSync('sh', ['-c', shell], {
+  // Node's own child stdio are sockets, which cannot be reopened: the shell makes real pipes and files
+  const run = (shell: string, env: Record<string, string> = {}) => spawnSync('bash', ['-c', shell], {
     cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', env: { ...process.env, LATENTGPU_DEBUG: '', ...env, S: script, N: process.execPath },
   });
 
   it('keeps native writes to stderr away, and stderr working after, on a pipe and on an appended file', () => {
-    const piped = run('"$N" --import tsx "$S"');
+    const piped = run('"$N" --import tsx "$S" 2> >(cat >&2) | cat');
     expect(piped.status, piped.stderr).toBe(0);
     expect([piped.stdout, piped.stderr]).toEqual(['out 1\nout 2\n', 'err 1\nerr 2 7\n']);
     const log = join(tmp, 'append.log');
@@ -87,11 +88,13 @@ describe('adapter search without driver chatter', () => {
     expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nerr 2 7\nout 2\n');
   });
 
-  it('lets them through where stderr cannot be reopened faithfully (a file shared with stdout) or with LATENTGPU_DEBUG=1', () => {
+  it('lets them through where stderr cannot be reopened faithfully (a file shared with stdout, a socket) or with LATENTGPU_DEBUG=1', () => {
     const log = join(tmp, 'shared.log');
     expect(run(`"$N" --import tsx "$S" > "${log}" 2>&1`).status).toBe(0);
     expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nWarning: chatter\nerr 2 7\nout 2\n');
-    const debug = run('"$N" --import tsx "$S"', { LATENTGPU_DEBUG: '1' });
+    const socket = run('"$N" --import tsx "$S"');
+    expect(socket.stderr).toBe('err 1\nWarning: chatter\nerr 2 7\n');
+    const debug = run('"$N" --import tsx "$S" 2> >(cat >&2)', { LATENTGPU_DEBUG: '1' });
     expect(debug.stderr).toBe('err 1\nWarning: chatter\nerr 2 7\n');
   });
 });

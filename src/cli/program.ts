@@ -5,14 +5,17 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backend.ts';
-import { validateForModel } from '../data/dataset.ts';
+import { printable, validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.ts';
 import { EM_METHODS } from '../models/ppca/em.ts';
+import { DEFAULT_VAR_CEIL } from '../models/decoder.ts';
+import { LATENT_LIMITS } from '../io/modelFile.ts';
 import { loadSafetensorsMetadata } from '../io/atomic.node.ts';
 import { quoteValue } from '../io/modelFile.ts';
 import type { BackendChoice, BackendOptions } from '../node/backend.ts';
 import type { CliContext, ModelModule } from './context.ts';
+import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
 import { syntheticOptionsForEval } from './synthetic.ts';
 
@@ -74,14 +77,47 @@ export const defaultDeps: CliDeps = {
 
 // ---- option value parsers (commander turns InvalidArgumentError into "argument 'x' is invalid. <why>")
 
-function positiveInt(v: string): number {
-  if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw new InvalidArgumentError('It must be a positive integer.');
-  return Number(v);
+const count = (v: number): string => v.toLocaleString('en-US');
+
+/** An integer flag in [min, max], written in digits; `why` says where the bound comes from. */
+function intIn(min: number, max: number, why = ''): (v: string) => number {
+  return (v) => {
+    const s = v.trim();
+    const x = Number(s);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(x) || x < min || x > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER
+        ? `It must be ${min === 0 ? 'a non-negative' : 'a positive'} integer${why}.`
+        : `It must be an integer from ${count(min)} to ${count(max)}${why}.`);
+    }
+    return x;
+  };
 }
-function nonNegativeInt(v: string): number {
-  if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('It must be a non-negative integer.');
-  return Number(v);
-}
+const positiveInt = intIn(1, Number.MAX_SAFE_INTEGER);
+const nonNegativeInt = intIn(0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * Stated caps on sizes and counts given as flags, so that a typo fails at the
+ * flag instead of in a kernel or an allocation. Widths, layers, latent size and
+ * φ steps are the model-file decoder's caps (LATENT_LIMITS).
+ */
+export const FLAG_LIMITS = {
+  /** seeds key Threefry-2x32 with one 32-bit word (src/validate/random.ts) */
+  seed: 2 ** 32 - 1,
+  latent: LATENT_LIMITS.latent,
+  width: LATENT_LIMITS.width,
+  layers: LATENT_LIMITS.layers,
+  phiSteps: LATENT_LIMITS.phiSteps,
+  batch: 2 ** 24,
+  /** importance samples per row: 100,000 × 2,000 test rows is hours already */
+  samples: 100_000,
+  epochs: 1_000_000,
+  iters: 10_000_000,
+  fitSteps: 1_000_000,
+  /** a run's training steps (× φ steps for lvm): each keys its random numbers with a 32-bit counter */
+  steps: 2 ** 32 - 1,
+};
+const L = FLAG_LIMITS;
+
 function positiveNumber(v: string): number {
   const x = Number(v);
   if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError('It must be a positive number.');
@@ -96,7 +132,17 @@ function nonNegativeNumber(v: string): number {
 function intList(v: string): string {
   const s = v.replace(/\s+/g, '');
   if (!/^[1-9]\d*(,[1-9]\d*)*$/.test(s)) throw new InvalidArgumentError('It must be positive integers separated by commas, e.g. 400 or 512,256.');
+  const widths = s.split(',').map(Number);
+  if (widths.length > L.layers || widths.some((w) => w > L.width)) {
+    throw new InvalidArgumentError(`It must be at most ${L.layers} widths, each from 1 to ${count(L.width)}.`);
+  }
   return s;
+}
+/** The Gaussian decoder's variance floor: below its ceiling DEFAULT_VAR_CEIL. */
+function varFloor(v: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= 0 || x >= DEFAULT_VAR_CEIL) throw new InvalidArgumentError(`It must be a number above 0 and below the variance ceiling ${DEFAULT_VAR_CEIL}.`);
+  return x;
 }
 
 /** Parses a --hidden value ("400,400") into widths. */
@@ -108,7 +154,7 @@ export function hiddenSizes(v: string | number | boolean | undefined): number[] 
 function addBackendOptions(cmd: Command, env: CliIO['env']): Command {
   return cmd
     .addOption(new Option('--backend <b>', 'where kernels run (auto falls back to the CPU when no adapter answers)').choices(['auto', 'webgpu', 'cpu']).default('auto'))
-    .addOption(new Option('--adapter <a>', 'which WebGPU adapter').choices([...ADAPTER_CHOICES]).default(env.LATENTGPU_ADAPTER ?? 'auto'))
+    .addOption(new Option('--adapter <a>', 'which WebGPU adapter').choices([...ADAPTER_CHOICES]).default(env.LATENTGPU_ADAPTER?.trim().toLowerCase() || 'auto'))
     .option('--json', 'print one JSON object on stdout (nothing else goes to stdout)');
 }
 
@@ -127,6 +173,131 @@ function addDataOptions(cmd: Command): Command {
 }
 
 type Opts = Record<string, string | number | boolean | undefined>;
+
+// ---- which options apply where
+
+/** A model, or for ppca a model and method: what a train option can apply to. */
+type Target = 'vae' | 'lvm' | `ppca:${string}`;
+const EXACT_EM: readonly Target[] = EM_METHODS.map((m) => `ppca:${m}` as const);
+const STOCHASTIC_EM: readonly Target[] = ['ppca:sem', 'ppca:oem'];
+const LATENT_MODELS: readonly Target[] = ['vae', 'lvm'];
+
+/**
+ * The model-specific options of `train` and where each applies: what
+ * src/cli/vae.ts and src/cli/ppca.ts read (keep in step with them). Every other
+ * option applies to every model. Given where it does not apply, an option is an
+ * error, never silently ignored.
+ */
+const TRAIN_SCOPE: Record<string, readonly Target[]> = {
+  method: [...EXACT_EM, ...STOCHASTIC_EM],
+  iters: EXACT_EM,
+  tol: EXACT_EM,
+  epochs: [...LATENT_MODELS, ...STOCHASTIC_EM],
+  batch: [...LATENT_MODELS, ...STOCHASTIC_EM],
+  lr: [...LATENT_MODELS, 'ppca:sem'],
+  optimizer: ['ppca:sem'],
+  kappa: [...LATENT_MODELS, ...STOCHASTIC_EM],
+  tau: [...LATENT_MODELS, 'ppca:sem'],
+  hidden: LATENT_MODELS,
+  likelihood: LATENT_MODELS,
+  objective: LATENT_MODELS,
+  varFloor: LATENT_MODELS,
+  samples: LATENT_MODELS,
+  phiLr: ['lvm'],
+  phiSteps: ['lvm'],
+  fitSteps: ['lvm'],
+  checkpointEvery: [...LATENT_MODELS, ...STOCHASTIC_EM],
+  resume: [...LATENT_MODELS, ...STOCHASTIC_EM],
+};
+
+/** The same for `eval`, by the model file's type. */
+const EVAL_SCOPE: Record<string, readonly Target[]> = { q: ['ppca:'], fitSteps: ['lvm'] };
+
+/** Options of the synthetic generator, which only --data synthetic reads. */
+const SYNTHETIC_OPTIONS = ['n', 'dim', 'trueLatent', 'sigma', 'dataSeed'];
+
+/** Whether an option was given (on the command line or through its environment variable) rather than defaulted. */
+function givenIn(cmd: Command): (name: string) => boolean {
+  return (name) => ['cli', 'env'].includes(cmd.getOptionValueSource(name) ?? '');
+}
+
+function flagOf(cmd: Command, name: string): string {
+  return cmd.options.find((o) => o.attributeName() === name)?.long ?? name;
+}
+
+/** "vae, lvm, ppca --method sem" for a list of targets. */
+function describeTargets(targets: readonly Target[]): string {
+  const methods = targets.filter((t) => t.startsWith('ppca:')).map((t) => t.slice(5));
+  const all = [...EM_METHODS, 'sem', 'oem'];
+  const ppca = methods.length === 0 ? [] : methods.includes('') || all.every((m) => methods.includes(m)) ? ['ppca'] : [`ppca --method ${methods.join(', ')}`];
+  return [...targets.filter((t) => !t.startsWith('ppca:')), ...ppca].join(', ');
+}
+
+/**
+ * Rejects a given option that `target` does not read, naming the option, the
+ * model (and method), where the option does apply, and what this one takes.
+ */
+function checkScope(cmd: Command, scope: Record<string, readonly Target[]>, target: Target, label: string): void {
+  const given = givenIn(cmd);
+  const applies = (targets: readonly Target[]): boolean => targets.includes(target) || (target.startsWith('ppca:') && targets.includes('ppca:'));
+  for (const [name, targets] of Object.entries(scope)) {
+    if (!given(name) || applies(targets)) continue;
+    const takes = Object.entries(scope).filter(([, t]) => applies(t)).map(([n]) => flagOf(cmd, n));
+    throw new Error(
+      `${flagOf(cmd, name)} does not apply to ${label} (it is for ${describeTargets(targets)}); ` +
+      `${label} takes ${takes.length ? takes.join(', ') : 'none of the model options'} besides the data and backend options`,
+    );
+  }
+}
+
+/** Synthetic-generator options without --data synthetic, and --header without a data file, are errors too. */
+function checkDataScope(cmd: Command, o: Opts): void {
+  const given = givenIn(cmd);
+  const data = String(o.data);
+  const stray = SYNTHETIC_OPTIONS.find((n) => given(n));
+  if (data !== 'synthetic' && stray) throw new Error(`${flagOf(cmd, stray)} sets up --data synthetic; it does not apply to --data ${printable(data, 200)}`);
+  if ((data === 'mnist' || data === 'synthetic') && given('header')) throw new Error(`--header applies to a data file, not to --data ${data}`);
+}
+
+/** The files `train` reads and writes, for checkOutputs. */
+function trainOutputs(kind: ModelKind, o: Opts): OutputPlan {
+  const inputs: PathInput[] = [];
+  if (o.data !== 'mnist' && o.data !== 'synthetic') inputs.push({ flag: '--data', path: String(o.data) });
+  if (o.test !== undefined) inputs.push({ flag: '--test', path: String(o.test) });
+  if (o.resume !== undefined) inputs.push({ flag: '--resume', path: String(o.resume) });
+  const checkpoints = o.checkpointEvery !== undefined;
+  const plan: OutputPlan = { inputs, replaceable: { flag: '--resume', file: 'checkpoint.safetensors' } };
+  if (o.out !== undefined) plan.out = String(o.out);
+  if (o.runDir !== undefined) {
+    plan.runDir = { path: String(o.runDir), given: true };
+    plan.runFiles = [...(checkpoints ? ['checkpoint.safetensors'] : []), ...(o.out === undefined ? ['model.safetensors'] : [])];
+  } else if (kind !== 'ppca' || checkpoints) {
+    // the model module makes runs/<time>-<model>: the folder it goes in must take it
+    plan.runDir = { path: 'runs', given: false };
+  }
+  return plan;
+}
+
+/**
+ * A run's training steps key their random numbers with a 32-bit counter (× φ
+ * steps for lvm): more would repeat them, so --epochs × steps per epoch is
+ * capped. The modules' defaults stand in for absent flags (vae.ts: 20 epochs,
+ * batch 128, 2 φ steps; ppca.ts: 10 epochs, batch 100).
+ */
+function checkStepCount(kind: ModelKind, o: Opts, rows: number): void {
+  const stochastic = kind !== 'ppca' || o.method === 'sem' || o.method === 'oem';
+  if (!stochastic) return;
+  const epochs = Number(o.epochs ?? (kind === 'ppca' ? 10 : 20));
+  const batch = Math.min(Number(o.batch ?? (kind === 'ppca' ? 100 : 128)), rows);
+  const perStep = kind === 'lvm' ? Number(o.phiSteps ?? 2) : 1;
+  const steps = epochs * Math.ceil(rows / batch) * perStep;
+  if (steps > L.steps) {
+    throw new Error(
+      `--epochs ${count(epochs)} × ${count(Math.ceil(rows / batch))} steps per epoch${perStep > 1 ? ` × ${perStep} φ steps` : ''} = ${count(steps)}, ` +
+      `over the ${count(L.steps)} a run's 32-bit random-number counter allows; use fewer epochs or a larger --batch`,
+    );
+  }
+}
 
 function loadData(o: Opts, latent: number | undefined): LoadedData {
   const data = String(o.data);
@@ -201,6 +372,7 @@ async function runModel(plan: RunPlan, io: CliIO, deps: CliDeps, started: number
   const data = loadData(opts, latent);
   validateForModel(data.train, { latent, batch: plan.command === 'train' ? (opts.batch as number | undefined) : undefined });
   validateForModel(data.test, { latent });
+  if (plan.command === 'train') checkStepCount(kind, opts, data.train.n);
   // a missing model module is reported before the (slow) device start
   const mod = await deps.loadModelModule(kind);
   const sink = io.tty && !opts.json ? terminalProgress(io.tty) : silentProgress(io.stderr);
@@ -262,12 +434,12 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     .description('train a model and report its train/test figures (exact log-likelihood for ppca, ELBO/IWAE for lvm and vae)')
     .addOption(new Option('--model <name>', 'which model').choices([...MODELS]).makeOptionMandatory())
     .addOption(new Option('--method <m>', 'ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM (default em)').choices([...EM_METHODS, 'sem', 'oem']))
-    .option('--latent <d>', `latent dimension (default ${Object.entries(DEFAULT_LATENT).map(([m, d]) => `${m} ${d}`).join(', ')})`, positiveInt)
-    .option('--epochs <n>', 'passes over the training rows (minibatch methods)', positiveInt)
-    .option('--iters <n>', 'iterations (EM) or steps', positiveInt)
-    .option('--batch <B>', 'minibatch rows', positiveInt)
+    .option('--latent <d>', `latent dimension (default ${Object.entries(DEFAULT_LATENT).map(([m, d]) => `${m} ${d}`).join(', ')})`, intIn(1, L.latent))
+    .option('--epochs <n>', 'passes over the training rows (minibatch methods)', intIn(1, L.epochs))
+    .option('--iters <n>', 'ppca exact EM: most iterations', intIn(1, L.iters))
+    .option('--batch <B>', 'minibatch rows', intIn(1, L.batch))
     .option('--lr <x>', 'learning rate / initial step size α₀', positiveNumber)
-    .option('--seed <s>', 'random seed (initialisation, minibatches, sampling)', nonNegativeInt, 0)
+    .option('--seed <s>', 'random seed (initialisation, minibatches, sampling)', intIn(0, L.seed, ' (the random generator\'s 32-bit key)'), 0)
     .option('--tol <x>', 'ppca EM: stop when the log-likelihood per sample changes less than this', positiveNumber)
     .addOption(new Option('--optimizer <o>', 'gradient steps: Robbins–Monro SGD or Adam').choices(['sgd', 'adam']))
     .option('--kappa <k>', 'step-size decay exponent κ in α₀(1 + t/τ)^−κ', positiveNumber)
@@ -275,17 +447,22 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     .option('--hidden <sizes>', 'lvm/vae: hidden layer widths, e.g. 400 or 512,256', intList)
     .option('--likelihood <l>', 'lvm/vae decoder likelihood: bernoulli, gaussian (learned per-pixel variance) or gaussian-output (decoder-output variance)')
     .addOption(new Option('--objective <o>', 'lvm/vae: the ELBO, or the seed\'s prior-sample bound').choices(['elbo', 'prior']))
-    .option('--var-floor <v>', 'Gaussian decoder: variance floor', positiveNumber)
-    .option('--samples <K>', 'importance samples for the test IWAE bound', positiveInt)
+    .option('--var-floor <v>', 'Gaussian decoder: variance floor', varFloor)
+    .option('--samples <K>', 'importance samples for the test IWAE bound', intIn(1, L.samples))
     .option('--phi-lr <x>', 'lvm: learning rate of the per-point variational parameters', positiveNumber)
-    .option('--phi-steps <n>', 'lvm: variational-parameter steps per minibatch', positiveInt)
-    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', positiveInt)
-    .option('--checkpoint-every <n>', 'write a checkpoint every n epochs', positiveInt)
+    .option('--phi-steps <n>', 'lvm: variational-parameter steps per minibatch', intIn(1, L.phiSteps))
+    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', intIn(1, L.fitSteps))
+    .option('--checkpoint-every <n>', 'write a checkpoint every n epochs', intIn(1, L.epochs))
     .option('--resume <file>', 'continue from a checkpoint')
     .option('--run-dir <dir>', 'folder for metrics, curves and image grids')
     .option('--out <file>', 'write the trained model (safetensors)');
   addBackendOptions(addDataOptions(train), io.env).action(async (o: Opts) => {
     const kind = o.model as ModelKind;
+    // before any work: options that do not apply, outputs that would fail or overwrite an input
+    const method = String(o.method ?? 'em');
+    checkScope(train, TRAIN_SCOPE, kind === 'ppca' ? `ppca:${method}` : kind, kind === 'ppca' ? `--model ppca --method ${method}` : `--model ${kind}`);
+    checkDataScope(train, o);
+    checkOutputs(trainOutputs(kind, o));
     const opts: Opts = { ...o, latent: (o.latent as number | undefined) ?? DEFAULT_LATENT[kind] };
     await runModel({ command: 'train', kind, opts, base: { model: kind, latent: opts.latent } }, io, deps, started);
   });
@@ -295,18 +472,20 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     .description('evaluate a saved model file on a data split')
     .requiredOption('--model <file>', 'model file written by train --out')
     .addOption(new Option('--estimator <e>', 'estimator of log p(x)').choices(['exact', 'elbo', 'iwae', 'prior', 'prior-jensen']))
-    .option('--samples <K>', 'samples per data point (iwae, prior, elbo)', positiveInt)
+    .option('--samples <K>', 'samples per data point (iwae, prior, elbo)', intIn(1, L.samples))
     .addOption(new Option('--q <q>', 'ppca elbo/iwae proposal: the exact posterior or its mean-field optimum').choices(['posterior', 'mean-field']))
     .addOption(new Option('--split <s>', 'which split to evaluate').choices(['test', 'train']).default('test'))
-    .option('--batch <B>', 'rows per evaluation chunk', positiveInt)
-    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', positiveInt)
-    .option('--seed <s>', 'random seed', nonNegativeInt, 0);
+    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', intIn(1, L.fitSteps))
+    .option('--seed <s>', 'random seed', intIn(0, L.seed, ' (the random generator\'s 32-bit key)'), 0);
   addBackendOptions(addDataOptions(evaluate), io.env).action(async (o: Opts) => {
     const file = String(o.model);
     if (!existsSync(file)) throw new Error(`model file ${file} not found`);
     const type = await deps.readModelType(file);
     if (!(MODELS as readonly string[]).includes(type)) throw new Error(`${file}: unknown model type '${type}' (expected ${MODELS.join(', ')})`);
     const kind = type as ModelKind;
+    checkScope(evaluate, EVAL_SCOPE, kind === 'ppca' ? 'ppca:' : kind, `eval of a ${kind} model`);
+    checkDataScope(evaluate, o);
+    if (kind !== 'ppca' && o.estimator === 'exact') throw new Error(`--estimator exact applies to ppca models; ${printable(file, 200)} holds a ${kind} (use elbo, iwae, prior or prior-jensen)`);
     // --data synthetic: the data the model was trained on, unless the settings are given
     const given = (name: string): boolean => ['cli', 'env'].includes(evaluate.getOptionValueSource(name) ?? '');
     const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;

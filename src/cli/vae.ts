@@ -171,7 +171,7 @@ export const train: Runner = async (ctx) => {
   files.push('test_latent_means.safetensors');
   if (images) {
     writePng(join(runDir, 'reconstructions.png'), interleaveRows(subsetRows(ctx.test, nShow).x, recon, nShow, ds.D), 2 * nShow, side, 16);
-    writePng(join(runDir, 'prior_samples.png'), await priorSamples(model, 64, cfg.seed + 1), 64, side, 8);
+    writePng(join(runDir, 'prior_samples.png'), await priorSamples(model, 64, (cfg.seed + 1) >>> 0), 64, side, 8);
     files.push('reconstructions.png', 'prior_samples.png');
     if (cfg.latent === 2) {
       writePng(join(runDir, 'manifold.png'), await decode(model, manifoldGrid(20)), 400, side, 20);

@@ -55,7 +55,9 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
  * ("vkCreateInstance: Found no drivers", the OpenGL backend's "… artificially
  * reduced …" limits) with fprintf(stderr) from native code, synchronously inside
  * requestAdapter, where no JavaScript hook reaches them. Node has no dup2, so the
- * descriptor is reopened through /proc (Linux); elsewhere, with
+ * descriptor is reopened through /proc (Linux): a terminal, a pipe or a file of
+ * its own. Where that cannot be done faithfully (a socket, as a Node parent's
+ * stdio pipes are; a file shared with stdout), elsewhere than Linux, with
  * LATENTGPU_DEBUG=1, or while stderr has writes queued, `fn` runs as is.
  */
 export function withoutDriverChatter<T>(fn: () => T): T {
