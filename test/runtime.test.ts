@@ -83,15 +83,19 @@ describe('adapter search without driver chatter', () => {
     expect(piped.status, piped.stderr).toBe(0);
     expect([piped.stdout, piped.stderr]).toEqual(['out 1\nout 2\n', 'err 1\nerr 2 7\n']);
     const log = join(tmp, 'append.log');
-    const appended = run(`"$N" --import tsx "$S" >> "${log}" 2>&1`);
+    const appended = run(`{ "$N" --import tsx "$S"; echo done; } >> "${log}" 2>&1`);
     expect(appended.status).toBe(0);
-    expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nerr 2 7\nout 2\n');
+    expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nerr 2 7\nout 2\ndone\n');
   });
 
-  it('lets them through where stderr cannot be reopened faithfully (a file shared with stdout, a socket) or with LATENTGPU_DEBUG=1', () => {
+  it('lets them through where stderr cannot be reopened faithfully (a file written at an offset, a socket) or with LATENTGPU_DEBUG=1', () => {
     const log = join(tmp, 'shared.log');
     expect(run(`"$N" --import tsx "$S" > "${log}" 2>&1`).status).toBe(0);
     expect(readFileSync(log, 'utf8')).toBe('out 1\nerr 1\nWarning: chatter\nerr 2 7\nout 2\n');
+    // the shell's own later write to the same description lands after, not over, the program's lines
+    const err = join(tmp, 'err.log');
+    expect(run(`{ "$N" --import tsx "$S"; echo done >&2; } 2> "${err}"`).status).toBe(0);
+    expect(readFileSync(err, 'utf8')).toBe('err 1\nWarning: chatter\nerr 2 7\ndone\n');
     const socket = run('"$N" --import tsx "$S"');
     expect(socket.stderr).toBe('err 1\nWarning: chatter\nerr 2 7\n');
     const debug = run('"$N" --import tsx "$S" 2> >(cat >&2)', { LATENTGPU_DEBUG: '1' });

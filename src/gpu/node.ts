@@ -55,9 +55,9 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
  * ("vkCreateInstance: Found no drivers", the OpenGL backend's "… artificially
  * reduced …" limits) with fprintf(stderr) from native code, synchronously inside
  * requestAdapter, where no JavaScript hook reaches them. Node has no dup2, so the
- * descriptor is reopened through /proc (Linux): a terminal, a pipe or a file of
- * its own. Where that cannot be done faithfully (a socket, as a Node parent's
- * stdio pipes are; a file shared with stdout), elsewhere than Linux, with
+ * descriptor is reopened through /proc (Linux): a terminal, a pipe or a file
+ * appended to. Where that cannot be done faithfully (a socket, as a Node parent's
+ * stdio pipes are; a file written at an offset), elsewhere than Linux, with
  * LATENTGPU_DEBUG=1, or while stderr has writes queued, `fn` runs as is.
  */
 export function withoutDriverChatter<T>(fn: () => T): T {
@@ -87,17 +87,15 @@ export function withoutDriverChatter<T>(fn: () => T): T {
 
 /**
  * Whether fd 2 can be reopened without changing where later output lands: a
- * terminal or pipe, or a file that is appended to (`2>>`) or written by stderr
- * alone. A file shared with stdout (`> log 2>&1`) is not: the reopened descriptor
- * would keep its own offset and overwrite stdout's lines.
+ * terminal, a pipe, or a file opened for appending (`2>>`). Not a file written at
+ * an offset (`2> log`, `> log 2>&1`): the reopened descriptor would keep its own
+ * offset while the original, still shared with stdout or the parent shell, keeps
+ * another, and one would overwrite the other's lines.
  */
 function stderrReopenable(): boolean {
-  const err = fstatSync(2);
-  if (!err.isFile()) return true;
+  if (!fstatSync(2).isFile()) return true;
   const flags = Number.parseInt(/flags:\s*(\d+)/.exec(readFileSync('/proc/self/fdinfo/2', 'utf8'))?.[1] ?? '0', 8);
-  if (flags & 0o2000) return true; // O_APPEND
-  const out = fstatSync(1);
-  return out.dev !== err.dev || out.ino !== err.ino;
+  return (flags & 0o2000) !== 0; // O_APPEND
 }
 
 /**
