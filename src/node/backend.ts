@@ -77,7 +77,7 @@ export async function createBackend(opts: BackendOptions = {}): Promise<Backend>
     return await createWebGpuBackend(adapter);
   } catch (e) {
     if (choice === 'webgpu' || !(e instanceof NoAdapterError)) throw e;
-    log(`latentgpu: ${e.message}\nlatentgpu: falling back to the CPU backend.`);
+    log(`latentgpu: ${e.message} Falling back to the CPU backend.`);
     return createCpuBackend(log);
   }
 }
