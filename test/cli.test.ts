@@ -150,6 +150,16 @@ describe('latentgpu command line (in-process)', () => {
     expect(text).toMatch(/^adapter\s+cpu \(TypeScript reference kernels\)$/m);
   });
 
+  it('a NaN or infinite figure from a model is an error (exit 1), never printed as a result', async () => {
+    for (const [field, value] of [['test_loglik', Number.NaN], ['train_elbo', -Infinity]] as const) {
+      const h = harness({ [field]: value, sigma2: 0.1 });
+      expect(await h.run(['train', '--model', 'ppca', '--data', 'synthetic', '--n', '100', '--dim', '6', '--latent', '2', '--json'])).toBe(1);
+      expect(h.out).toEqual([]);
+      expect(h.err.join('')).toMatch(new RegExp(`^train running\nlatentgpu: the trained model gave ${field} = ${value}: the parameters overflow float32`));
+      expect(h.backends).toEqual([{ destroyed: true }]);
+    }
+  });
+
   it('rejects unusable data before starting a backend', async () => {
     const h = harness();
     expect(await h.run(['train', '--model', 'ppca', '--data', 'synthetic', '--dim', '5', '--latent', '5'])).toBe(1);

@@ -404,6 +404,12 @@ async function runModel(plan: RunPlan, io: CliIO, deps: CliDeps, started: number
     // a model's `seconds` (its fit time) replaces the one above; this is the whole command
     wall_seconds: (performance.now() - started) / 1000,
   };
+  // never exit 0 with a NaN or infinite figure (finite parameters can still overflow float32)
+  const bad = Object.entries(merged).find(([, v]) => typeof v === 'number' && !Number.isFinite(v));
+  if (bad) {
+    const who = plan.command === 'eval' ? `${String(opts.model)}: the evaluation` : 'the trained model';
+    throw new Error(`${who} gave ${bad[0]} = ${bad[1]}: the parameters overflow float32 arithmetic on this data (standardise the data's columns${plan.command === 'train' ? ', or lower --lr' : ''})`);
+  }
   if (opts.json) io.stdout(`${toJson(merged)}\n`);
   else io.stdout(summarize(merged, backend.info.summary));
 }
