@@ -16,7 +16,7 @@ import { CSV_FILE_MAX_BYTES, DATA_FILE_MAX_BYTES, loadDataFile, loadDataSource }
 import { MNIST_HEADER_BYTES, decodeMnistAll } from '../src/data/mnist.ts';
 import { MNIST_PATH, loadMnist } from '../src/data/mnist.node.ts';
 import { NPY_MAX_HEADER_BYTES, parseNpy } from '../src/data/npy.ts';
-import { seededRandom } from '../src/data/random.ts';
+import { HostRng } from '../src/train/rng.ts';
 import { readRegularFile } from '../src/data/read.node.ts';
 import { SYNTHETIC_MAX_VALUES, syntheticPpca } from '../src/data/synthetic.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
@@ -58,7 +58,7 @@ function rejectsOrLoads(fn: () => Dataset, name: string, what: string, ms = 1000
 
 /** `count` copies of `bytes`, each with 1–4 bytes set to random values; `headerBias` of the flips land in the first `headerBytes`. */
 function mutants(bytes: Uint8Array, count: number, seed: number, headerBytes = bytes.length, headerBias = 0): Uint8Array[] {
-  const rnd = seededRandom(seed);
+  const rnd = new HostRng(seed, 'mulberry32');
   const pick = (k: number): number => Math.floor(rnd.uniform() * k);
   return Array.from({ length: count }, () => {
     const m = bytes.slice();
@@ -212,7 +212,7 @@ describe('NPY headers at extreme values', () => {
 
 describe('CSV / TSV', () => {
   it('a binary file given as CSV is "not a text file", not "row 1 has 2 cells"', () => {
-    const rnd = seededRandom(5);
+    const rnd = new HostRng(5, 'mulberry32');
     const random = Uint8Array.from({ length: 4096 }, () => Math.floor(rnd.uniform() * 256));
     const npy = npyBytes('<f4', [4, 3], new Float32Array(12).fill(1));
     const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/data/random.ts';
+import { HostRng } from '../src/train/rng.ts';
 import { loadSafetensors, loadSafetensorsMetadata, saveSafetensors, sweepStaleTemps } from '../src/io/atomic.node.ts';
 import {
   LATENT_LIMITS, MAX_PARAM_ABS, decodeLatentModel, encodeLatentModel, latentParamSize, readMetaInt, readMetaJson,
@@ -271,7 +271,7 @@ describe('safetensors containers', () => {
   });
 
   it('rejects or loads every seeded byte flip of a model file and a checkpoint (never another error)', () => {
-    const rnd = seededRandom(12);
+    const rnd = new HostRng(12, 'mulberry32');
     let loaded = 0;
     let rejected = 0;
     for (const base of [model, checkpoint]) {

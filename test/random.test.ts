@@ -7,6 +7,7 @@ import * as cpuRandom from '../src/cpu/random.ts';
 import { threefry2x32 } from '../src/cpu/threefry.ts';
 import type { RngKey } from '../src/kernels.ts';
 import { TEST_ADAPTERS, cpu, expectClose, gpuBackend, randomArray } from './gpu.ts';
+import { HostRng, epochPermutation } from '../src/train/rng.ts';
 
 const u32 = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
@@ -379,3 +380,18 @@ for (const adapter of TEST_ADAPTERS) {
     });
   });
 }
+
+// The host generators' streams are fixed: synthetic data, PPCA's initial W and
+// minibatches (mulberry32), model initialisation and epoch permutations
+// (splitmix32) all depend on them, so the figures in docs/ do too.
+describe('host generators (src/train/rng.ts)', () => {
+  it('keep their streams', () => {
+    const split = new HostRng(1);
+    const mulberry = new HostRng(1, 'mulberry32');
+    expect(Array.from({ length: 4 }, () => split.nextU32())).toEqual([2527132011, 314344336, 2535364964, 2041432039]);
+    expect(Array.from({ length: 4 }, () => mulberry.nextU32())).toEqual([2693262067, 11749833, 2265367787, 4213581821]);
+    expect(Array.from(epochPermutation(8, 3, 2))).toEqual([4, 6, 3, 2, 5, 0, 7, 1]);
+    const normals = new HostRng(7, 'mulberry32');
+    expect([normals.normal(), normals.normal()]).toEqual([0.14197043782155663, 0.058240714748711335]);
+  });
+});

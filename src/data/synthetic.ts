@@ -1,7 +1,7 @@
 // Synthetic data from a known probabilistic PCA model (DESIGN.md §1.1):
 // x = W z + μ + σ ε with z ~ N(0, I_d), ε ~ N(0, I_D). Platform-neutral and seeded.
 import { DataError, makeDataset, printable, type Dataset } from './dataset.ts';
-import { seededRandom } from './random.ts';
+import { HostRng } from '../train/rng.ts';
 
 export interface SyntheticPpcaOptions {
   n: number;
@@ -74,9 +74,9 @@ export function syntheticPpca(o: SyntheticPpcaOptions): SyntheticPpca {
   if (problem) throw new DataError(`synthetic data: ${problem}`);
   if (o.W && o.W.length !== D * d) throw new DataError(`synthetic data: W has ${o.W.length} entries, needs D·d = ${D * d}`);
   if (o.mu && o.mu.length !== D) throw new DataError(`synthetic data: mu has ${o.mu.length} entries, needs D = ${D}`);
-  const rnd = seededRandom(seed);
-  const W = o.W ?? Float64Array.from({ length: D * d }, rnd.normal);
-  const mu = o.mu ?? Float64Array.from({ length: D }, rnd.normal);
+  const rnd = new HostRng(seed, 'mulberry32');
+  const W = o.W ?? Float64Array.from({ length: D * d }, () => rnd.normal());
+  const mu = o.mu ?? Float64Array.from({ length: D }, () => rnd.normal());
   const x = new Float32Array(n * D);
   const z = new Float64Array(d);
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,9 @@
-// Host-side seeded randomness for initialisation and shuffling. The stream is a
-// pure function of its key, so an epoch's permutation can be recomputed on resume
-// without saving any generator state.
+// The one module of seeded host randomness (the device's is the counter-based
+// Threefry of src/kernels/random.ts). Two 32-bit generators sit behind one class,
+// because figures depend on both streams: splitmix32 (model initialisation,
+// epoch permutations) and mulberry32 (synthetic data, PPCA's initial W and
+// minibatches). Every stream is a pure function of its seed, so an epoch's
+// permutation is recomputed on resume without saving generator state.
 
 /** Mixes 32-bit words into one well-spread 32-bit seed (murmur3 finaliser per word). */
 export function mixSeed(...words: number[]): number {
@@ -19,16 +22,28 @@ export function mixSeed(...words: number[]): number {
   return h >>> 0;
 }
 
-/** splitmix32: a small, fast, seedable generator of uniforms in [0, 1). */
+/** splitmix32 (the default) or mulberry32; each is a different, fixed stream per seed. */
+export type RngAlgorithm = 'splitmix32' | 'mulberry32';
+
+/** A seeded generator of 32-bit words, uniforms in [0, 1), normals and unbiased integers; the same stream on every platform. */
 export class HostRng {
   private s: number;
   private spare: number | null = null;
+  private readonly mulberry: boolean;
 
-  constructor(seed: number) {
+  constructor(seed: number, readonly algorithm: RngAlgorithm = 'splitmix32') {
     this.s = seed >>> 0;
+    this.mulberry = algorithm === 'mulberry32';
   }
 
   nextU32(): number {
+    if (this.mulberry) {
+      this.s = (this.s + 0x6d2b79f5) >>> 0;
+      let t = this.s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (t ^ (t >>> 14)) >>> 0;
+    }
     this.s = (this.s + 0x9e3779b9) >>> 0;
     let z = this.s;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
@@ -40,13 +55,14 @@ export class HostRng {
     return this.nextU32() / 4294967296;
   }
 
-  /** standard normal (Box–Muller) */
+  /** standard normal (Box–Muller, two per pair of uniforms) */
   normal(): number {
     if (this.spare !== null) {
       const v = this.spare;
       this.spare = null;
       return v;
     }
+    // 1 − u keeps the logarithm's argument in (0, 1]
     const u = 1 - this.uniform();
     const r = Math.sqrt(-2 * Math.log(u));
     const t = 2 * Math.PI * this.uniform();

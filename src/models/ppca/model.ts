@@ -4,7 +4,7 @@
 // (see linalg.ts for why). Nothing here is node-only: the browser app uses it.
 import { KernelError, need, type Backend, type DType, type Tensor } from '../../backend.ts';
 import { checkFinite, type Dataset } from '../../data/dataset.ts';
-import { seededRandom } from '../../data/random.ts';
+import { HostRng } from '../../train/rng.ts';
 import { factorSpd, identity, mul, transpose, type Mat, type SpdFactors } from './linalg.ts';
 import { sampleMean } from './scale.ts';
 
@@ -162,7 +162,7 @@ export function initialPpca(data: DeviceData, opts: InitOptions): PpcaHost {
   for (const v of norms) total += v;
   const meanVar = total / (data.n * D);
   need(meanVar > 0, 'ppca init', `${data.name}: every column is constant, there is nothing to model`);
-  const rnd = seededRandom(opts.seed);
+  const rnd = new HostRng(opts.seed, 'mulberry32');
   const s = Math.sqrt(meanVar / (2 * d));
   const W = Float32Array.from({ length: D * d }, () => s * rnd.normal());
   return { D, d, W, mu: Float32Array.from(mu), sigma2: meanVar };

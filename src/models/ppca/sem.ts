@@ -14,7 +14,7 @@
 // CentredData), so α₀ means the same on any data scale and μ is near 0.
 // createSemFitter keeps all of that between step() calls (fitter.ts).
 import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
-import { seededRandom } from '../../data/random.ts';
+import { HostRng } from '../../train/rng.ts';
 import { learningRate, type Schedule } from '../../train/schedule.ts';
 import { ParamLayout, ParamStore } from '../params.ts';
 import {
@@ -41,18 +41,18 @@ export interface SemOptions extends SemFitterOptions, RunOptions {}
 /** Uniform minibatches without replacement within a batch (a partial Fisher–Yates shuffle). */
 export class MinibatchSampler {
   private readonly perm: Uint32Array;
-  private readonly rnd: () => number;
+  private readonly rnd: HostRng;
   constructor(readonly n: number, readonly batch: number, seed: number) {
     need(Number.isInteger(batch) && batch >= 1, 'minibatch', `batch size must be a positive integer, got ${batch}`);
     need(batch <= n, 'minibatch', `batch size ${batch} exceeds the ${n} data rows`);
     this.perm = Uint32Array.from({ length: n }, (_, i) => i);
-    this.rnd = seededRandom(seed).uniform;
+    this.rnd = new HostRng(seed, 'mulberry32');
   }
 
   next(): Uint32Array {
     const { perm, n, batch } = this;
     for (let i = 0; i < batch; i++) {
-      const j = i + Math.floor(this.rnd() * (n - i));
+      const j = i + Math.floor(this.rnd.uniform() * (n - i));
       const t = perm[i]!;
       perm[i] = perm[j]!;
       perm[j] = t;
