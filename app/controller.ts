@@ -1,7 +1,7 @@
 // The training loop of the page: units of work (ticks) run one after another
 // with a yield to the event loop between them, so the page stays responsive;
-// pause takes effect after the tick in flight. Throughput is measured over the
-// last few seconds of ticks.
+// pause stops the tick in flight after its current step (an AbortSignal).
+// Throughput is measured over the last few seconds of ticks.
 import { yieldToEventLoop } from './runtime.ts';
 import type { ModelRunner, TickResult } from './models/runner.ts';
 
@@ -21,6 +21,8 @@ export class TrainingController {
   steps = 0;
   samples = 0;
   private loop: Promise<void> | null = null;
+  /** aborts the running loop's tick in flight on pause */
+  private abort: AbortController | null = null;
   private lastRefresh = 0;
   private refreshCost = 0;
   private readonly window: { t: number; samples: number }[] = [];
@@ -61,7 +63,9 @@ export class TrainingController {
   }
 
   pause(): void {
-    if (this.state === 'running') this.setState(this.loop ? 'pausing' : 'paused');
+    if (this.state !== 'running') return;
+    this.abort?.abort();
+    this.setState(this.loop ? 'pausing' : 'paused');
   }
 
   /** resolves when the tick in flight (if any) is done */
@@ -87,9 +91,9 @@ export class TrainingController {
     }
   }
 
-  private async tick(): Promise<TickResult | null> {
+  private async tick(signal?: AbortSignal): Promise<TickResult | null> {
     try {
-      const r = await this.guard(this.runner.tick());
+      const r = await this.guard(this.runner.tick(signal));
       this.steps += r.steps;
       this.samples += r.samples;
       const now = performance.now();
@@ -121,7 +125,9 @@ export class TrainingController {
     // seed the window so the first rate is measured from the start of the loop
     this.window.push({ t: performance.now(), samples: 0 });
     while (this.state === 'running') {
-      const r = await this.tick();
+      // a pause that was taken back (resume before the loop ended) leaves an aborted signal
+      if (!this.abort || this.abort.signal.aborted) this.abort = new AbortController();
+      const r = await this.tick(this.abort.signal);
       if (!r) return;
       if (r.converged && this.state === 'running') this.setState('converged');
       // pictures cost readbacks: keep them under ~20% of the time while training

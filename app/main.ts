@@ -335,6 +335,8 @@ async function build(modelBytes?: Uint8Array): Promise<void> {
         objectiveChart.add('train', total, r.trainObjective);
         setText('st-train', fmt(r.trainObjective));
       }
+      // the test curve's periodic points, measured by the trainer during the tick
+      for (const [step, y] of r.test ?? []) addTestPoint(step, y);
     },
     onState: (s) => setButtons(s),
     onRefresh: refreshViews,
@@ -358,8 +360,7 @@ async function refreshViews(): Promise<void> {
   const { train, test } = await runner.evaluate();
   // the parameters are fixed until this refresh ends: keep them with the test objective just measured
   if (app.backend instanceof WebGpuBackend) app.snapshot = { bytes: await runner.save(), step, test };
-  if (Number.isFinite(test)) app.curves.test.push([step, test]);
-  objectiveChart.add('test', step, test);
+  addTestPoint(step, test);
   const lastTrain = app.curves.train[app.curves.train.length - 1];
   if (Number.isFinite(train) && (!lastTrain || lastTrain[0] !== step)) {
     app.curves.train.push([step, train]);
@@ -390,6 +391,13 @@ async function refreshViews(): Promise<void> {
   const mrows = Math.min(srows, Math.floor(means.length / d));
   const { points, axes } = project2d(means, mrows, d);
   latentChart.set(points, data.test.labels?.subarray(0, mrows), axes, `test latent means (${mrows} rows)`);
+}
+
+/** A point of the test curve, once per step (a refresh right after a periodic point measures the same). */
+function addTestPoint(step: number, y: number): void {
+  if (!Number.isFinite(y) || app.curves.test.at(-1)?.[0] === step) return;
+  app.curves.test.push([step, y]);
+  objectiveChart.add('test', step, y);
 }
 
 const showcase = new WeakMap<AppData, Float32Array>();

@@ -1,6 +1,6 @@
 // VAE and per-point latent model (src/models/vae.ts, lvm.ts) behind the app's
-// ModelRunner: training ticks through MinibatchStepper, evaluation through
-// src/models/evaluate.ts. The prior estimators reuse the same evaluation code
+// ModelRunner: training ticks through the CLI's Trainer (src/train/trainer.ts),
+// the VAE's test curve through TestCurve, evaluation through src/models/evaluate.ts. The prior estimators reuse the same evaluation code
 // with q(z | x) replaced by the prior N(0, I): IWAE_K with q = p is the prior
 // Monte-Carlo estimate, and the ELBO with q = p is the prior Jensen bound.
 import type { Backend, Tensor } from '../../src/backend.ts';
@@ -14,14 +14,17 @@ import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type Likelihood
 import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../../src/models/vae.ts';
 import { decodeLatentModelFile, encodeLatentModelFile } from './file.ts';
+import { TestCurve } from '../../src/train/testCurve.ts';
+import { CHECK_EVERY, Trainer } from '../../src/train/trainer.ts';
 import type { DataMetadata, EstimatorRow, ModelConfig, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
-import { MinibatchStepper } from './stepper.ts';
 
 /** Jensen/ELBO estimates average at most this many one-sample passes */
 const MAX_BOUND_PASSES = 32;
 /** test rows a per-point model fits for the live views (θ frozen) */
 const LVM_LIVE_ROWS = 200;
 const LVM_FIT_STEPS = 100;
+/** the VAE's test curve gets a point every epoch, or every this many steps when an epoch is longer */
+const TEST_EVERY_MAX = 200;
 
 /** q(z | x) = p(z) = N(0, I): the prior as the proposal. */
 function priorAsPosterior(m: LatentVariableModel): LatentVariableModel {
@@ -63,7 +66,11 @@ class LatentRunner implements ModelRunner {
   readonly latent: number;
   readonly objectiveName: string;
   readonly unitName = 'optimizer step';
-  private readonly stepper: MinibatchStepper;
+  private readonly trainer: Trainer;
+  /** the VAE's test objective on a fixed seeded subset of the test rows (the per-point model uses the live rows) */
+  private readonly curve: TestCurve | null;
+  /** the global step the trainer started at: the page counts steps from here */
+  private readonly startStep: number;
   private readonly testSet: EvalSet;
   private lastTrain = NaN;
   /** which rows the per-point model's evaluation table was fitted to, at which step */
@@ -81,28 +88,39 @@ class LatentRunner implements ModelRunner {
     this.D = model.dataDim;
     this.latent = model.latent;
     this.objectiveName = `ELBO per sample (${model.cfg.likelihood} decoder)`;
-    this.stepper = new MinibatchStepper(model, Math.min(cfg.batch, model.rows), cfg.seed, start);
     const rows = kind === 'lvm' ? Math.min(LVM_LIVE_ROWS, test.n) : test.n;
     this.testSet = new EvalSet(model.backend, { x: test.x.subarray(0, rows * this.D), n: rows }, this.D);
+    // a per-point model fits φ of the test rows before each point: its test objective is measured on refresh only
+    this.curve = model instanceof Vae ? new TestCurve(model, test, cfg.seed) : null;
+    const curve = this.curve;
+    const batch = Math.min(cfg.batch, model.rows);
+    this.startStep = start.step;
+    this.trainer = new Trainer(model, {
+      batch, lr: cfg.lr, schedule: cfg.schedule, seed: cfg.seed, startStep: start.step, startEpoch: start.epoch,
+      // a check (one read-back) ends each tick, and at most every CHECK_EVERY steps within a long one
+      checkEvery: Math.min(cfg.stepsPerTick, CHECK_EVERY),
+      evaluate: curve ? { every: Math.min(Math.ceil(model.rows / batch), TEST_EVERY_MAX), run: (step) => curve.at(step) } : undefined,
+    });
   }
 
   private get be(): Backend {
     return this.model.backend;
   }
 
-  async tick(): Promise<TickResult> {
-    const r = await this.stepper.tick(this.cfg.stepsPerTick, this.cfg.lr);
-    this.lastTrain = r.trainObjective ?? NaN;
-    return r;
+  async tick(signal?: AbortSignal): Promise<TickResult> {
+    const r = await this.trainer.tick(this.cfg.stepsPerTick, signal);
+    if (r.steps > 0) this.lastTrain = r.objective;
+    const test = r.evaluations.map((e): [number, number] => [e.step - this.startStep, e.objective]);
+    return { samples: r.samples, steps: r.steps, trainObjective: r.objective, test };
   }
 
   /** For the per-point model: fit φ of these rows (θ frozen) unless already fitted at this step. */
   private async ready(x: Float32Array, rows: number): Promise<void> {
     if (!(this.model instanceof Lvm)) return;
     const f = this.fitted;
-    if (f && f.step === this.stepper.step && f.x.buffer === x.buffer && f.x.byteOffset === x.byteOffset && f.x.length === x.length) return;
+    if (f && f.step === this.trainer.step && f.x.buffer === x.buffer && f.x.byteOffset === x.byteOffset && f.x.length === x.length) return;
     await this.model.fitPosterior(x, rows, { steps: LVM_FIT_STEPS });
-    this.fitted = { x, step: this.stepper.step };
+    this.fitted = { x, step: this.trainer.step };
   }
 
   private async withSet<T>(x: Float32Array, rows: number, f: (set: EvalSet) => Promise<T>): Promise<T> {
@@ -116,8 +134,9 @@ class LatentRunner implements ModelRunner {
   }
 
   async evaluate(): Promise<{ train: number; test: number }> {
+    if (this.curve) return { train: this.lastTrain, test: await this.curve.at(this.trainer.step) };
     await this.ready(this.testSet.data.x, this.testSet.data.n);
-    const r = await evaluateElbo(this.model, this.testSet, { seed: this.stepper.step + 1 });
+    const r = await evaluateElbo(this.model, this.testSet, { seed: this.cfg.seed });
     return { train: this.lastTrain, test: r.elbo };
   }
 
@@ -178,13 +197,14 @@ class LatentRunner implements ModelRunner {
   /** The CLI's model file (src/cli/vae.ts) with the optimizer state added. */
   async save(): Promise<Uint8Array> {
     return encodeLatentModelFile({
-      kind: this.kind, config: this.model.cfg, step: this.stepper.step, epoch: this.stepper.epoch, trainRows: this.model.rows,
+      kind: this.kind, config: this.model.cfg, step: this.trainer.step, epoch: this.trainer.epoch, trainRows: this.model.rows,
       tensors: await this.model.state(), extra: { ...this.dataMeta, batch: String(this.cfg.batch), lr: String(this.cfg.lr) },
     });
   }
 
   dispose(): void {
-    this.stepper.release();
+    this.trainer.release();
+    this.curve?.release();
     this.testSet.release();
     this.model.release();
   }

@@ -4,6 +4,7 @@
 // Each model module of src/models gets a thin adapter implementing this.
 import type { Backend } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
+import type { Schedule } from '../../src/train/schedule.ts';
 
 export type ModelKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'lvm' | 'vae';
 
@@ -23,6 +24,8 @@ export interface ModelConfig {
   /** 'auto': Bernoulli when every value lies in [0, 1], else Gaussian (src/models/likelihood.ts) */
   likelihood: 'auto' | 'bernoulli' | 'gaussian';
   lr: number;
+  /** the nonlinear models' step-size schedule (default constant) */
+  schedule?: Schedule;
 }
 
 export interface TickResult {
@@ -34,6 +37,8 @@ export interface TickResult {
   trainObjective?: number;
   /** the method converged (exact EM) */
   converged?: boolean;
+  /** test objectives measured during the unit: [steps of this runner, nats per sample] */
+  test?: [number, number][];
 }
 
 export interface EstimatorRow {
@@ -54,8 +59,8 @@ export interface ModelRunner {
   readonly likelihoodNote?: string;
   /** the closed-form optimum of the train objective, when there is one */
   readonly optimum?: number;
-  /** one unit of training, results read back */
-  tick(): Promise<TickResult>;
+  /** one unit of training, results read back; `signal` ends it early, between steps */
+  tick(signal?: AbortSignal): Promise<TickResult>;
   /** the objective on train and test (per sample, nats) */
   evaluate(): Promise<{ train: number; test: number }>;
   reconstruct(x: Float32Array, rows: number): Promise<Float32Array>;

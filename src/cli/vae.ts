@@ -28,6 +28,7 @@ import { lineChartSvg } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
 import type { Schedule } from '../train/schedule.ts';
+import { TestCurve } from '../train/testCurve.ts';
 import { train as runTraining, type Progress as TrainProgress } from '../train/trainer.ts';
 import type { CliContext, Runner } from './context.ts';
 import { hiddenSizes } from './program.ts';
@@ -115,10 +116,13 @@ export const train: Runner = async (ctx) => {
   const stepsPerEpoch = Math.ceil(ds.n / batch);
   ctx.progress.start(epochs * stepsPerEpoch, `training ${kind}`);
   const history: TrainProgress[] = [];
+  // the VAE's test curve: the test ELBO on a fixed seeded subset after every epoch (a per-point model would fit φ first)
+  const curve = model instanceof Vae ? new TestCurve(model, ctx.test, cfg.seed) : null;
   const t0 = performance.now();
   const result = await runTraining(model, {
     epochs, batch, lr, schedule, seed: cfg.seed, startEpoch, startStep,
     checkEvery: 20,
+    evaluate: curve ? { every: stepsPerEpoch, run: (step) => curve.at(step) } : undefined,
     onProgress: (p) => {
       history.push(p);
       ctx.progress.tick(p.step, { epoch: p.epoch + 1, objective: p.objective, 'samples/s': Math.round(p.samplesPerSecond) });
@@ -134,6 +138,7 @@ export const train: Runner = async (ctx) => {
     },
   });
   ctx.progress.stop();
+  curve?.release();
   const trainSeconds = (performance.now() - t0) / 1000;
 
   // the trained model
@@ -181,7 +186,8 @@ export const train: Runner = async (ctx) => {
   const evalSeconds = (performance.now() - evalT0) / 1000;
 
   const title = `${kind} ${cfg.objective === 'elbo' ? 'ELBO' : 'prior bound'} per sample (nats), ${be.info.summary}`;
-  writeFileSync(join(runDir, 'objective.svg'), lineChartSvg(curveSeries(history, result.epochs, stepsPerEpoch), {
+  const testSeries = { name: `test ELBO, ${curve?.rows} rows`, color: '#e80', points: result.evaluations.map((e) => ({ x: e.step / stepsPerEpoch, y: e.objective })) };
+  writeFileSync(join(runDir, 'objective.svg'), lineChartSvg([...curveSeries(history, result.epochs, stepsPerEpoch), ...(curve ? [testSeries] : [])], {
     title, xLabel: 'epoch', yLabel: 'nats per sample',
   }));
   files.push('objective.svg');
@@ -215,6 +221,7 @@ export const train: Runner = async (ctx) => {
     train_seconds: trainSeconds,
     eval_seconds: evalSeconds,
     epoch_objectives: result.epochs.map((e) => e.objective),
+    ...(curve ? { test_curve_rows: curve.rows, test_curve: result.evaluations.map((e) => ({ step: e.step, epoch: e.step / stepsPerEpoch, elbo: e.objective })) } : {}),
     run_dir: runDir,
     model_file: modelFile,
     files,

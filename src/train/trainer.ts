@@ -1,9 +1,12 @@
-// The training scheduler: epochs over a reshuffled index buffer, one command
-// submission per step, and no readback inside the loop except the objective
-// every `checkEvery` steps, read asynchronously with a few reads in flight.
-// A check also counts non-finite parameters and snapshots them, so a NaN/Inf
-// stops training with the last checked good parameters restored.
-// No Node imports: the browser app runs this loop too.
+// The one training driver of the CLI, the app and the library: epochs over a
+// reshuffled index buffer, one command submission per step, and no readback
+// inside the loop except the objective every `checkEvery` steps, read
+// asynchronously with a few reads in flight. A check also counts non-finite
+// parameters and snapshots them, so a NaN/Inf stops training with the last
+// checked good parameters restored. It runs to the end (`run`) or a few steps
+// at a time (`tick`: the page draws between ticks), stops between steps on an
+// AbortSignal, evaluates held-out data every few steps, and resumes from
+// (step, epoch). No Node imports.
 import { VIEW_ALIGN, need, type Backend, type Tensor } from '../backend.ts';
 import { epochPermutation } from './rng.ts';
 import { learningRate, type Schedule } from './schedule.ts';
@@ -13,6 +16,10 @@ export const SUM_LOGLIK = 0;
 export const SUM_KL = VIEW_ALIGN;
 const SUM_NONFINITE = 2 * VIEW_ALIGN;
 const SUMS_LEN = 3 * VIEW_ALIGN;
+
+/** Defaults of the check cadence: objective read every 20 steps, at most 3 reads outstanding. */
+export const CHECK_EVERY = 20;
+export const MAX_IN_FLIGHT = 3;
 
 export interface StepInput {
   /** u32 row indices of this minibatch into the training data */
@@ -27,7 +34,7 @@ export interface StepInput {
   sumKl: Tensor;
 }
 
-/** What the scheduler needs from a model. */
+/** What the trainer needs from a model. */
 export interface Trainable {
   readonly backend: Backend;
   /** training rows */
@@ -40,6 +47,7 @@ export interface Trainable {
   objective(sumLogLik: number, sumKl: number, count: number): number;
 }
 
+/** One resolved check: the objective over the steps since the previous check. */
 export interface Progress {
   step: number;
   epoch: number;
@@ -49,27 +57,8 @@ export interface Progress {
   kl: number;
   lr: number;
   samplesPerSecond: number;
+  /** training time so far (evaluations and time between ticks not counted) */
   seconds: number;
-}
-
-export interface TrainOptions {
-  epochs: number;
-  batch: number;
-  lr: number;
-  schedule?: Schedule;
-  seed: number;
-  /** read the objective back every this many steps (default 20) */
-  checkEvery?: number;
-  /** reads in flight before the loop waits (default 3) */
-  maxInFlight?: number;
-  /** stop after this many steps in total (benchmarks) */
-  maxSteps?: number;
-  /** resume: the first epoch to run and the global step it starts at */
-  startEpoch?: number;
-  startStep?: number;
-  onProgress?: (p: Progress) => void;
-  /** called after each epoch (1-based count of epochs done); awaited */
-  onEpoch?: (epochsDone: number, step: number, summary: EpochSummary) => Promise<void> | void;
 }
 
 export interface EpochSummary {
@@ -80,6 +69,50 @@ export interface EpochSummary {
   samples: number;
 }
 
+/** A held-out evaluation (the test curve) after `step` steps. */
+export interface Evaluation {
+  step: number;
+  objective: number;
+}
+
+export interface TrainerOptions {
+  /** epochs in all, counted from epoch 0 (a resumed run counts the epochs done); default: no end (stop by abort) */
+  epochs?: number;
+  batch: number;
+  lr: number;
+  schedule?: Schedule;
+  seed: number;
+  /** read the objective back every this many steps (default CHECK_EVERY) */
+  checkEvery?: number;
+  /** reads in flight before the loop waits (default MAX_IN_FLIGHT) */
+  maxInFlight?: number;
+  /** stop after this many steps run by this trainer (benchmarks); the run stays resumable mid-epoch */
+  maxSteps?: number;
+  /**
+   * resume: the epoch and global step to start at. The minibatch within the
+   * epoch is step − epoch × batches per epoch (0 when that is out of range), so
+   * a run that kept its batch size resumes exactly, even mid-epoch.
+   */
+  startEpoch?: number;
+  startStep?: number;
+  /** stops the run cleanly between steps: the last steps are checked, the promise resolves */
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** called after each epoch (1-based count of epochs done); awaited */
+  onEpoch?: (epochsDone: number, step: number, summary: EpochSummary) => Promise<void> | void;
+  /**
+   * held-out evaluation (the test curve): `run(step)` is awaited with the
+   * parameters after `step` steps, at the start, whenever the step is a
+   * multiple of `every`, and when the run ends; its time is not training time
+   */
+  evaluate?: { every: number; run: (step: number) => Promise<number> };
+  onEvaluate?: (e: Evaluation) => void;
+}
+
+export interface TrainOptions extends TrainerOptions {
+  epochs: number;
+}
+
 export interface TrainResult {
   steps: number;
   epochsDone: number;
@@ -87,11 +120,30 @@ export interface TrainResult {
   samplesPerSecond: number;
   epochs: EpochSummary[];
   history: Progress[];
+  evaluations: Evaluation[];
+  /** stopped by the AbortSignal before the end */
+  aborted: boolean;
+}
+
+/** What one `tick` did. */
+export interface TickReport {
+  steps: number;
+  samples: number;
+  /** the trained objective per sample over the tick's steps (NaN when none ran) */
+  objective: number;
+  logLik: number;
+  kl: number;
+  /** checks, epochs and evaluations completed in this tick */
+  progress: Progress[];
+  epochs: EpochSummary[];
+  evaluations: Evaluation[];
+  /** the run reached its end (epochs, maxSteps) or was aborted */
+  done: boolean;
 }
 
 export class TrainingDiverged extends Error {
   constructor(readonly step: number, readonly lastGoodStep: number, detail: string) {
-    super(`training diverged: ${detail} in the steps up to ${step}; the parameters were restored to step ${lastGoodStep}, the last checked good state`);
+    super(`training diverged: ${detail} in the steps up to ${step}; the parameters were restored to step ${lastGoodStep}, the last checked good state (lower the learning rate)`);
     this.name = 'TrainingDiverged';
   }
 }
@@ -105,129 +157,311 @@ interface PendingCheck {
   sums: Promise<Float32Array>;
 }
 
-/** Runs the epochs; resolves when all work is done and read. */
-export async function train(model: Trainable, o: TrainOptions): Promise<TrainResult> {
-  const be = model.backend;
-  const n = model.rows;
-  need(Number.isInteger(o.batch) && o.batch > 0 && o.batch <= n, 'train', `batch must be in [1, ${n}], got ${o.batch}`);
-  need(Number.isInteger(o.epochs) && o.epochs >= 0, 'train', `epochs must be a non-negative integer, got ${o.epochs}`);
-  need(o.lr > 0 && Number.isFinite(o.lr), 'train', `lr must be positive, got ${o.lr}`);
-  const checkEvery = o.checkEvery ?? 20;
-  const maxInFlight = Math.max(1, o.maxInFlight ?? 3);
-  const schedule = o.schedule ?? { kind: 'constant' };
-  const batches = Math.ceil(n / o.batch);
-  // every minibatch's indices start on a view boundary
-  const stride = Math.ceil(o.batch / VIEW_ALIGN) * VIEW_ALIGN;
-  const idxAll = be.tensor(batches * stride, { dtype: 'u32', label: 'epoch indices' });
-  const idxViews = Array.from({ length: batches }, (_, b) =>
-    be.view(idxAll, b * stride, Math.min(o.batch, n - b * o.batch), `batch ${b} indices`));
-  const sums = be.tensor(SUMS_LEN, { label: 'objective sums' });
-  const sumLogLik = be.view(sums, SUM_LOGLIK, 1, 'Σ log p(x|z)');
-  const sumKl = be.view(sums, SUM_KL, 1, 'Σ KL');
-  const nonFinite = be.view(sums, SUM_NONFINITE, 1, 'non-finite parameters');
-  const P = model.params.length;
-  // snapshot ring: a check's slot is reused only after its read resolved and later checks were issued
-  const ring = Array.from({ length: maxInFlight + 2 }, (_, i) => be.tensor(P, { label: `params snapshot ${i}` }));
-  let checks = 0;
-  let lastGood = { step: o.startStep ?? 0, slot: 0 };
-  be.copy({ src: model.params, dst: ring[0]!, n: P });
-  checks = 1;
+interface Sums {
+  logLik: number;
+  kl: number;
+  samples: number;
+}
 
-  const pending: PendingCheck[] = [];
-  const history: Progress[] = [];
-  const epochs: EpochSummary[] = [];
-  let epochAcc = { logLik: 0, kl: 0, samples: 0 };
-  const t0 = now();
-  let lastReport = { t: t0, samples: 0 };
-  let samplesDone = 0;
-  let samplesResolved = 0;
-  let sinceCheck = 0;
-  let step = o.startStep ?? 0;
-  const maxSteps = o.maxSteps ?? Infinity;
-  let stepsRun = 0;
+const zeroSums = (): Sums => ({ logLik: 0, kl: 0, samples: 0 });
 
-  const resolveOldest = async (): Promise<void> => {
-    const c = pending.shift()!;
+/**
+ * The resumable training driver. `tick(k)` runs k steps and resolves with their
+ * objective read back; `run()` runs to the end. Both may be mixed: the
+ * parameters after any sequence of ticks equal those of one run of as many
+ * steps (the minibatches, step sizes and RNG counters are functions of the
+ * seed, the epoch and the step).
+ */
+export class Trainer {
+  /** global step: steps done, counting those before a resume */
+  step: number;
+  /** current epoch (0-based); equals the epochs done at an epoch boundary */
+  epoch: number;
+  readonly stepsPerEpoch: number;
+  readonly history: Progress[] = [];
+  readonly epochSummaries: EpochSummary[] = [];
+  readonly evaluations: Evaluation[] = [];
+  /** steps and samples run by this trainer */
+  stepsRun = 0;
+  samplesDone = 0;
+
+  private readonly be: Backend;
+  private readonly n: number;
+  private readonly epochs: number;
+  private readonly schedule: Schedule;
+  private readonly checkEvery: number;
+  private readonly maxInFlight: number;
+  private readonly maxSteps: number;
+  private batchInEpoch: number;
+  private uploadedEpoch = -1;
+  private readonly idxAll: Tensor;
+  private readonly idxViews: Tensor[];
+  private readonly stride: number;
+  private readonly sums: Tensor;
+  private readonly sumLogLik: Tensor;
+  private readonly sumKl: Tensor;
+  private readonly nonFinite: Tensor;
+  private readonly ring: Tensor[];
+  private checks = 0;
+  private lastGood: { step: number; slot: number };
+  private readonly pending: PendingCheck[] = [];
+  private epochAcc = zeroSums();
+  private tickAcc = zeroSums();
+  private tickLog: { progress: Progress[]; epochs: EpochSummary[]; evaluations: Evaluation[] } | null = null;
+  private sinceCheck = 0;
+  private lastLr: number;
+  private samplesResolved = 0;
+  private lastReport = { ms: 0, samples: 0 };
+  /** training milliseconds before the current tick, and when the current tick's training time started */
+  private activeMs = 0;
+  private tickStart: number | null = null;
+  private failed: Error | null = null;
+  private released = false;
+
+  constructor(readonly model: Trainable, readonly options: TrainerOptions) {
+    const o = options;
+    const be = (this.be = model.backend);
+    const n = (this.n = model.rows);
+    need(Number.isInteger(o.batch) && o.batch > 0 && o.batch <= n, 'train', `batch must be in [1, ${n}], got ${o.batch}`);
+    this.epochs = o.epochs ?? Infinity;
+    need(this.epochs === Infinity || (Number.isInteger(this.epochs) && this.epochs >= 0), 'train', `epochs must be a non-negative integer, got ${o.epochs}`);
+    need(o.lr > 0 && Number.isFinite(o.lr), 'train', `lr must be positive, got ${o.lr}`);
+    this.checkEvery = o.checkEvery ?? CHECK_EVERY;
+    need(this.checkEvery >= 1, 'train', `checkEvery must be at least 1, got ${o.checkEvery}`);
+    need(o.evaluate === undefined || (Number.isInteger(o.evaluate.every) && o.evaluate.every >= 1), 'train',
+      `evaluate.every must be a positive integer, got ${o.evaluate?.every}`);
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? MAX_IN_FLIGHT);
+    this.maxSteps = o.maxSteps ?? Infinity;
+    this.schedule = o.schedule ?? { kind: 'constant' };
+    this.lastLr = o.lr;
+    const batches = (this.stepsPerEpoch = Math.ceil(n / o.batch));
+    this.epoch = o.startEpoch ?? 0;
+    this.step = o.startStep ?? 0;
+    const within = this.step - this.epoch * batches;
+    this.batchInEpoch = Number.isInteger(within) && within >= 0 && within < batches ? within : 0;
+    // every minibatch's indices start on a view boundary
+    this.stride = Math.ceil(o.batch / VIEW_ALIGN) * VIEW_ALIGN;
+    this.idxAll = be.tensor(batches * this.stride, { dtype: 'u32', label: 'epoch indices' });
+    this.idxViews = Array.from({ length: batches }, (_, b) =>
+      be.view(this.idxAll, b * this.stride, Math.min(o.batch, n - b * o.batch), `batch ${b} indices`));
+    this.sums = be.tensor(SUMS_LEN, { label: 'objective sums' });
+    this.sumLogLik = be.view(this.sums, SUM_LOGLIK, 1, 'Σ log p(x|z)');
+    this.sumKl = be.view(this.sums, SUM_KL, 1, 'Σ KL');
+    this.nonFinite = be.view(this.sums, SUM_NONFINITE, 1, 'non-finite parameters');
+    const P = model.params.length;
+    // snapshot ring: a check's slot is reused only after its read resolved and later checks were issued
+    this.ring = Array.from({ length: this.maxInFlight + 2 }, (_, i) => be.tensor(P, { label: `params snapshot ${i}` }));
+    this.lastGood = { step: this.step, slot: 0 };
+    be.copy({ src: model.params, dst: this.ring[0]!, n: P });
+    this.checks = 1;
+  }
+
+  /** The run reached its epochs or maxSteps, or its AbortSignal (options.signal) fired. */
+  get done(): boolean {
+    return this.finished || this.options.signal?.aborted === true;
+  }
+
+  private get finished(): boolean {
+    return this.epoch >= this.epochs || this.stepsRun >= this.maxSteps;
+  }
+
+  /** Training seconds so far (ticks only; evaluations excluded). */
+  get seconds(): number {
+    return this.clock() / 1000;
+  }
+
+  /**
+   * Runs up to `steps` steps (fewer at the end of the run, or when `signal`
+   * fires: that stops this tick only), checks the last of them, and resolves
+   * once every check of the tick is read back.
+   */
+  async tick(steps: number, signal?: AbortSignal): Promise<TickReport> {
+    need((Number.isInteger(steps) && steps >= 0) || steps === Infinity, 'train', `steps must be a non-negative integer, got ${steps}`);
+    this.usable();
+    const t = now();
+    this.tickStart = t;
+    this.tickAcc = zeroSums();
+    const log = (this.tickLog = { progress: [], epochs: [], evaluations: [] });
+    const stepsBefore = this.stepsRun;
+    const samplesBefore = this.samplesDone;
+    try {
+      // the starting point of the test curve
+      if (this.stepsRun === 0) await this.evaluateOnce();
+      for (let k = 0; k < steps && !this.done && !signal?.aborted; k++) await this.stepOnce();
+      if (this.sinceCheck > 0) this.check(this.lastLr);
+      await this.drain();
+      if (this.finished) await this.evaluateOnce();
+      if (this.done) await this.be.finish();
+    } catch (e) {
+      this.failed = e as Error;
+      throw e;
+    } finally {
+      this.activeMs += now() - this.tickStart;
+      this.tickStart = null;
+      this.tickLog = null;
+    }
+    const acc = this.tickAcc;
+    return {
+      steps: this.stepsRun - stepsBefore,
+      samples: this.samplesDone - samplesBefore,
+      objective: acc.samples > 0 ? this.model.objective(acc.logLik, acc.kl, acc.samples) : NaN,
+      logLik: acc.logLik / acc.samples,
+      kl: acc.kl / acc.samples,
+      done: this.done,
+      ...log,
+    };
+  }
+
+  /** Runs to the end (or the abort) and returns the whole run's record. */
+  async run(): Promise<TrainResult> {
+    need(this.epochs !== Infinity || this.maxSteps !== Infinity || this.options.signal !== undefined, 'train',
+      'a run needs epochs, maxSteps or an AbortSignal to end');
+    await this.tick(Infinity);
+    return this.result();
+  }
+
+  result(): TrainResult {
+    const seconds = this.seconds;
+    return {
+      steps: this.step, epochsDone: this.epoch, seconds, samplesPerSecond: this.samplesDone / seconds,
+      epochs: this.epochSummaries, history: this.history, evaluations: this.evaluations, aborted: this.options.signal?.aborted === true && !this.finished,
+    };
+  }
+
+  /** Frees the trainer's device buffers (not the model's). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.be.release(this.idxAll);
+    this.be.release(this.sums);
+    for (const r of this.ring) this.be.release(r);
+  }
+
+  private usable(): void {
+    need(!this.released, 'train', 'the trainer was released');
+    if (this.failed) throw this.failed;
+  }
+
+  private clock(): number {
+    return this.activeMs + (this.tickStart === null ? 0 : now() - this.tickStart);
+  }
+
+  private async stepOnce(): Promise<void> {
+    const be = this.be;
+    const o = this.options;
+    if (this.uploadedEpoch !== this.epoch) {
+      be.upload(this.idxAll, paddedPermutation(epochPermutation(this.n, o.seed, this.epoch), o.batch, this.stride, this.stepsPerEpoch));
+      this.uploadedEpoch = this.epoch;
+    }
+    const b = this.batchInEpoch;
+    const idx = this.idxViews[b]!;
+    const rows = idx.length;
+    const lr = (this.lastLr = learningRate(o.lr, this.schedule, this.step));
+    this.model.step({ idx, rows, step: this.step, epoch: this.epoch, lr, sumLogLik: this.sumLogLik, sumKl: this.sumKl });
+    this.step++;
+    this.stepsRun++;
+    this.samplesDone += rows;
+    this.sinceCheck += rows;
+    const lastOfEpoch = b === this.stepsPerEpoch - 1;
+    if (this.stepsRun % this.checkEvery === 0 || lastOfEpoch || this.stepsRun >= this.maxSteps) this.check(lr);
+    else be.flush();
+    while (this.pending.length >= this.maxInFlight) await this.resolveOldest();
+    if (lastOfEpoch) {
+      await this.drain();
+      const a = this.epochAcc;
+      const summary: EpochSummary = {
+        epoch: this.epoch, objective: this.model.objective(a.logLik, a.kl, a.samples), logLik: a.logLik / a.samples, kl: a.kl / a.samples, samples: a.samples,
+      };
+      this.epochSummaries.push(summary);
+      this.tickLog?.epochs.push(summary);
+      this.epochAcc = zeroSums();
+      this.batchInEpoch = 0;
+      this.epoch++;
+      await o.onEpoch?.(this.epoch, this.step, summary);
+    } else {
+      this.batchInEpoch++;
+    }
+    const ev = o.evaluate;
+    if (ev && this.step % ev.every === 0) await this.evaluateOnce();
+  }
+
+  /** The held-out evaluation at this step, unless there is none or it was done. */
+  private async evaluateOnce(): Promise<void> {
+    const ev = this.options.evaluate;
+    if (!ev || this.evaluations.at(-1)?.step === this.step) return;
+    // a diverged state is reported by its check, not evaluated
+    await this.drain();
+    const t0 = now();
+    const e: Evaluation = { step: this.step, objective: await ev.run(this.step) };
+    // evaluation time is not training time
+    if (this.tickStart !== null) this.tickStart += now() - t0;
+    this.evaluations.push(e);
+    this.tickLog?.evaluations.push(e);
+    this.options.onEvaluate?.(e);
+  }
+
+  private check(lr: number): void {
+    const be = this.be;
+    const P = this.model.params.length;
+    be.countNonFinite({ x: this.model.params, out: this.nonFinite, n: P });
+    const slot = this.checks % this.ring.length;
+    this.checks++;
+    be.copy({ src: this.model.params, dst: this.ring[slot]!, n: P });
+    this.pending.push({ step: this.step, epoch: this.epoch, samples: this.sinceCheck, lr, slot, sums: be.read(this.sums) });
+    be.fill({ x: this.sums, n: SUMS_LEN, value: 0 });
+    this.sinceCheck = 0;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length) await this.resolveOldest();
+  }
+
+  private async resolveOldest(): Promise<void> {
+    const c = this.pending.shift()!;
     const s = await c.sums;
     const ll = s[SUM_LOGLIK]!;
     const kl = s[SUM_KL]!;
     const bad = s[SUM_NONFINITE]!;
     if (!Number.isFinite(ll) || !Number.isFinite(kl) || bad !== 0) {
       const detail = bad !== 0 ? `${bad} parameters became NaN/Inf` : `the objective became ${Number.isFinite(ll) ? kl : ll}`;
-      pending.length = 0;
-      be.copy({ src: ring[lastGood.slot]!, dst: model.params, n: P });
-      await be.finish();
-      throw new TrainingDiverged(c.step, lastGood.step, detail);
+      // the later reads are of no use now; their failures (a lost device) are not reported twice
+      for (const p of this.pending.splice(0)) p.sums.catch(() => {});
+      this.be.copy({ src: this.ring[this.lastGood.slot]!, dst: this.model.params, n: this.model.params.length });
+      await this.be.finish();
+      throw new TrainingDiverged(c.step, this.lastGood.step, detail);
     }
-    lastGood = { step: c.step, slot: c.slot };
-    epochAcc.logLik += ll;
-    epochAcc.kl += kl;
-    epochAcc.samples += c.samples;
-    samplesResolved += c.samples;
-    const t = now();
+    this.lastGood = { step: c.step, slot: c.slot };
+    for (const acc of [this.epochAcc, this.tickAcc]) {
+      acc.logLik += ll;
+      acc.kl += kl;
+      acc.samples += c.samples;
+    }
+    this.samplesResolved += c.samples;
+    const ms = this.clock();
     const p: Progress = {
       step: c.step,
       epoch: c.epoch,
-      objective: model.objective(ll, kl, c.samples),
+      objective: this.model.objective(ll, kl, c.samples),
       logLik: ll / c.samples,
       kl: kl / c.samples,
       lr: c.lr,
-      samplesPerSecond: (samplesResolved - lastReport.samples) / Math.max(1e-9, (t - lastReport.t) / 1000),
-      seconds: (t - t0) / 1000,
+      samplesPerSecond: (this.samplesResolved - this.lastReport.samples) / Math.max(1e-9, (ms - this.lastReport.ms) / 1000),
+      seconds: ms / 1000,
     };
-    lastReport = { t, samples: samplesResolved };
-    history.push(p);
-    o.onProgress?.(p);
-  };
+    this.lastReport = { ms, samples: this.samplesResolved };
+    this.history.push(p);
+    this.tickLog?.progress.push(p);
+    this.options.onProgress?.(p);
+  }
+}
 
-  const check = (epoch: number, lr: number): void => {
-    be.countNonFinite({ x: model.params, out: nonFinite, n: P });
-    const slot = checks % ring.length;
-    checks++;
-    be.copy({ src: model.params, dst: ring[slot]!, n: P });
-    pending.push({ step, epoch, samples: sinceCheck, lr, slot, sums: be.read(sums) });
-    be.fill({ x: sums, n: SUMS_LEN, value: 0 });
-    sinceCheck = 0;
-  };
-
+/** Runs the epochs to the end (or the abort); resolves when all work is done and read. */
+export async function train(model: Trainable, o: TrainOptions): Promise<TrainResult> {
+  const t = new Trainer(model, o);
   try {
-    let epoch = o.startEpoch ?? 0;
-    for (; epoch < o.epochs && stepsRun < maxSteps; epoch++) {
-      be.upload(idxAll, paddedPermutation(epochPermutation(n, o.seed, epoch), o.batch, stride, batches));
-      let lr = o.lr;
-      for (let b = 0; b < batches && stepsRun < maxSteps; b++) {
-        const rows = idxViews[b]!.length;
-        lr = learningRate(o.lr, schedule, step);
-        model.step({ idx: idxViews[b]!, rows, step, epoch, lr, sumLogLik, sumKl });
-        step++;
-        stepsRun++;
-        samplesDone += rows;
-        sinceCheck += rows;
-        const lastOfEpoch = b === batches - 1 || stepsRun >= maxSteps;
-        if (stepsRun % checkEvery === 0 || lastOfEpoch) check(epoch, lr);
-        else be.flush();
-        while (pending.length >= maxInFlight) await resolveOldest();
-      }
-      while (pending.length) await resolveOldest();
-      const summary: EpochSummary = {
-        epoch,
-        objective: model.objective(epochAcc.logLik, epochAcc.kl, epochAcc.samples),
-        logLik: epochAcc.logLik / epochAcc.samples,
-        kl: epochAcc.kl / epochAcc.samples,
-        samples: epochAcc.samples,
-      };
-      epochs.push(summary);
-      epochAcc = { logLik: 0, kl: 0, samples: 0 };
-      await o.onEpoch?.(epoch + 1, step, summary);
-    }
-    while (pending.length) await resolveOldest();
-    await be.finish();
-    const seconds = (now() - t0) / 1000;
-    return { steps: step, epochsDone: epoch, seconds, samplesPerSecond: samplesDone / seconds, epochs, history };
+    return await t.run();
   } finally {
-    be.release(idxAll);
-    be.release(sums);
-    for (const r of ring) be.release(r);
+    t.release();
   }
 }
 
