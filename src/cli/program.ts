@@ -44,7 +44,8 @@ export interface CliDeps {
 }
 
 async function importModule(relative: string): Promise<Record<string, unknown>> {
-  const url = new URL(relative, import.meta.url);
+  // the compiled package (dist/) holds ppca.js where the sources hold ppca.ts
+  const url = new URL(import.meta.url.endsWith('.js') ? relative.replace(/\.ts$/, '.js') : relative, import.meta.url);
   if (!existsSync(fileURLToPath(url))) throw new Error(`${fileURLToPath(url)} does not exist in this build`);
   return (await import(url.href)) as Record<string, unknown>;
 }
