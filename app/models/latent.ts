@@ -2,14 +2,15 @@
 // ModelRunner: training ticks through the CLI's Trainer (src/train/trainer.ts),
 // the VAE's test curve through TestCurve, evaluation through src/models/evaluate.ts. The prior estimators reuse the same evaluation code
 // with q(z | x) replaced by the prior N(0, I): IWAE_K with q = p is the prior
-// Monte-Carlo estimate, and the ELBO with q = p is the prior Jensen bound.
-import type { Backend, Tensor } from '../../src/backend.ts';
+// Monte-Carlo estimate, and the ELBO with q = p is the prior Jensen bound
+// (PriorProposal, src/models/latent.ts, as the CLI's eval uses).
+import type { Backend } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { DEFAULT_VAR_FLOOR } from '../../src/models/decoder.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, priorSamples, reconstruct,
 } from '../../src/models/evaluate.ts';
-import type { LatentVariableModel } from '../../src/models/latent.ts';
+import { PriorProposal, type LatentVariableModel } from '../../src/models/latent.ts';
 import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type LikelihoodChoice } from '../../src/models/likelihood.ts';
 import { Lvm, type LvmConfig } from '../../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../../src/models/vae.ts';
@@ -25,20 +26,6 @@ const LVM_LIVE_ROWS = 200;
 const LVM_FIT_STEPS = 100;
 /** the VAE's test curve gets a point every epoch, or every this many steps when an epoch is longer */
 const TEST_EVERY_MAX = 200;
-
-/** q(z | x) = p(z) = N(0, I): the prior as the proposal. */
-function priorAsPosterior(m: LatentVariableModel): LatentVariableModel {
-  return {
-    backend: m.backend,
-    decoder: m.decoder,
-    latent: m.latent,
-    dataDim: m.dataDim,
-    posterior(_x: Tensor, _idx: Tensor, rows: number, mu: Tensor, logvar: Tensor): void {
-      m.backend.fill({ x: mu, n: rows * m.latent, value: 0 });
-      m.backend.fill({ x: logvar, n: rows * m.latent, value: 0 });
-    },
-  };
-}
 
 /** How the app's setup panel asks for the Gaussian decoder, for the likelihood messages. */
 export const APP_HINT = { gaussian: 'likelihood: Gaussian' };
@@ -175,7 +162,7 @@ class LatentRunner implements ModelRunner {
     await this.ready(x, rows);
     const passes = Math.min(K, MAX_BOUND_PASSES);
     return this.withSet(x, rows, async (set) => {
-      const prior = priorAsPosterior(this.model);
+      const prior = new PriorProposal(this.model);
       const avg = async (m: LatentVariableModel): Promise<number> => {
         let s = 0;
         for (let p = 0; p < passes; p++) s += (await evaluateElbo(m, set, { seed: 1000 + p })).elbo;

@@ -9,16 +9,16 @@
 // EM resumes its step-size schedule there; online EM's running statistics are
 // not in the file, so a loaded online-EM run starts them afresh (γ₀ = 1). Pictures come from the posterior means
 // E = M⁻¹Wᵀ(x − μ), reconstructions W E + μ and prior samples W z + μ (the
-// noise-free decoder mean), all computed by the backend's kernels.
+// noise-free decoder mean), all computed by the backend's kernels (the E-step
+// is src/models/ppca/posterior.ts, the one stochastic EM and the estimators use).
 import type { Backend, Tensor } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import {
-  createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, initialPpca, latentFactors, meanLogLik,
+  createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, initialPpca, meanLogLik, posteriorMeansOf,
   ppcaFromTensors, ppcaToTensors, readPpca, releaseData, releasePpca, uploadData,
   type DeviceData, type EstimatorName, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../../src/models/ppca.ts';
-import { toF32 } from '../../src/models/ppca/linalg.ts';
 import type { ClosedFormReply, ClosedFormRequest } from '../workers/closed-form.worker.ts';
 import type { EstimatorRow, ModelConfig, ModelKind, ModelRunner, RunnerFactory, TickResult } from './runner.ts';
 
@@ -125,22 +125,6 @@ class PpcaRunner implements ModelRunner {
     return { train, test: await meanLogLik(this.model, this.test) };
   }
 
-  /** E (rows×d) of the rows of x, on the backend; the caller releases it. */
-  private posteriorMeans(xt: Tensor, rows: number): Tensor {
-    const { be, model } = this;
-    const d = this.latent;
-    const f = latentFactors(model.wtw, model.sigma2, d);
-    const negMuW = be.tensor(d, { label: 'app.−μᵀW' });
-    const y = be.tensor(rows * d, { label: 'app.y' });
-    const minv = be.tensor(d * d, { label: 'app.M⁻¹', data: toF32(f.M.inverse) });
-    const e = be.tensor(rows * d, { label: 'app.E' });
-    be.matmul({ a: model.mu, b: model.W, c: negMuW, m: 1, n: d, k: this.D, alpha: -1 });
-    be.matmul({ a: xt, b: model.W, c: y, m: rows, n: d, k: this.D, bias: negMuW });
-    be.matmul({ a: y, b: minv, c: e, m: rows, n: d, k: d });
-    for (const t of [negMuW, y, minv]) be.release(t);
-    return e;
-  }
-
   /** W z + μ for z (rows×d) on the backend. */
   private async decodeTensor(z: Tensor, rows: number): Promise<Float32Array> {
     const out = this.be.tensor(rows * this.D, { label: 'app.decoded' });
@@ -151,20 +135,16 @@ class PpcaRunner implements ModelRunner {
   }
 
   async reconstruct(x: Float32Array, rows: number): Promise<Float32Array> {
-    const xt = this.be.tensor(rows * this.D, { label: 'app.x', data: x.subarray(0, rows * this.D) });
-    const e = this.posteriorMeans(xt, rows);
+    const e = posteriorMeansOf(this.model, x, rows);
     const r = await this.decodeTensor(e, rows);
     this.be.release(e);
-    this.be.release(xt);
     return r;
   }
 
   async latentMeans(x: Float32Array, rows: number): Promise<Float32Array> {
-    const xt = this.be.tensor(rows * this.D, { label: 'app.x', data: x.subarray(0, rows * this.D) });
-    const e = this.posteriorMeans(xt, rows);
+    const e = posteriorMeansOf(this.model, x, rows);
     const r = (await this.be.read(e)).subarray(0, rows * this.latent);
     this.be.release(e);
-    this.be.release(xt);
     return r;
   }
 

@@ -1,6 +1,7 @@
 // Probabilistic PCA on the GPU: the public surface of src/models/ppca/*.
 export * from './ppca/model.ts';
 export * from './ppca/loglik.ts';
+export * from './ppca/posterior.ts';
 export * from './ppca/em.ts';
 export * from './ppca/sem.ts';
 export * from './ppca/oem.ts';

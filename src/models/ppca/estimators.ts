@@ -12,9 +12,9 @@
 // the host folds each block's per-(row, sample) values into a float64 running
 // log-sum-exp, so K up to thousands runs in chunks of bounded memory.
 import { KernelError, need, type Tensor } from '../../backend.ts';
-import { Workspace, latentFactors, type DeviceData, type PpcaModel } from './model.ts';
+import { Workspace, type DeviceData, type PpcaModel } from './model.ts';
 import { gatherCentered, logLikRows, mean } from './loglik.ts';
-import { toF32 } from './linalg.ts';
+import { posteriorMeans, uploadPosterior } from './posterior.ts';
 
 export type EstimatorName = 'exact' | 'elbo' | 'iwae' | 'prior' | 'prior-jensen';
 export const ESTIMATORS: readonly EstimatorName[] = ['exact', 'elbo', 'iwae', 'prior', 'prior-jensen'];
@@ -75,7 +75,6 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
   }
   const seed = opts.seed ?? 0;
   const stream = STREAMS[opts.estimator];
-  const f = latentFactors(model.wtw, model.sigma2, d);
   const logS2 = Math.log(model.sigma2);
 
   // block layout: Kc samples × nr rows, pair (k, i) at row k·nr + i
@@ -99,14 +98,13 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
   try {
     const lv = ws.upload('logSigma2', new Float32Array([logS2]));
     const lv0 = ws.upload('zeroLogvar', new Float32Array([0]));
-    const Minv = ws.upload('Minv', toF32(f.M.inverse));
-    const L = ws.upload('postChol', toF32(f.postChol));
+    const post = uploadPosterior(ws, model.wtw, model.sigma2, d);
+    const f = post.factors;
     let logDetL = 0;
     for (let j = 0; j < d; j++) logDetL += Math.log(f.postChol[j * d + j]!);
     // the mean-field optimum for a Gaussian target keeps its mean and takes variances 1/Λ_jj, Λ = M/σ²
     const mfLogvar = Float32Array.from({ length: d }, (_, j) => Math.log(model.sigma2 / (model.wtw[j * d + j]! + model.sigma2)));
     const xc = ws.get('xc', nr * D);
-    const y = ws.get('y', nr * d);
     const eRows = ws.get('eRows', nr * d);
     const lvRows = ws.get('lvRows', nr * d);
     const xrep = ws.get('xrep', R * D);
@@ -134,8 +132,7 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
         } else {
           // E_i = M⁻¹ Wᵀ (x_i − μ)
           gatherCentered(model, data, ws, r0, rows, xc, 'rowIdx');
-          b.matmul({ a: xc, b: model.W, c: y, m: rows, n: d, k: D });
-          b.matmul({ a: y, b: Minv, c: eRows, m: rows, n: d, k: d });
+          posteriorMeans(b, ws, { xc, W: model.W, Minv: post.Minv, e: eRows, rows, D, d });
           qMean = await b.read(eRows);
           if (q === 'mean-field') {
             qLogvar = new Float32Array(rows * d);
@@ -175,7 +172,7 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
             b.gatherRows({ src: lvRows, idx: li, dst: lvrep, rows: pairs, cols: d });
             b.reparamDiag({ m: erep, logvar: lvrep, eps, z, rows: pairs, cols: d, key });
           } else {
-            b.reparamChol({ m: erep, l: L, eps, z, rows: pairs, d, key });
+            b.reparamChol({ m: erep, l: post.chol, eps, z, rows: pairs, d, key });
           }
         }
         b.matmul({ a: z, b: model.W, c: dec, m: pairs, n: D, k: d, transB: true, bias: model.mu });

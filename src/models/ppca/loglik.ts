@@ -10,6 +10,7 @@ import { transpose, type Mat } from './linalg.ts';
 import {
   LOG_2PI, Workspace, centeredRowNorms, gramOf, latentFactors, type DeviceData, type PpcaModel,
 } from './model.ts';
+import { centreRows } from './posterior.ts';
 
 /** Rows per chunk so that a chunk's D-wide scratch stays near 8 MiB. */
 export function chunkRowsFor(D: number, n: number, budget = 1 << 21): number {
@@ -18,14 +19,13 @@ export function chunkRowsFor(D: number, n: number, budget = 1 << 21): number {
 
 /**
  * Centers rows [r0, r0+rows) of data into xc (rows×D) on the backend:
- * gather, then xc −= 1·μᵀ (a rank-1 product accumulated in place).
+ * gather, then xc −= 1·μᵀ (centreRows).
  */
 export function gatherCentered(model: PpcaModel, data: DeviceData, ws: Workspace, r0: number, rows: number, xc: Tensor, idxName = 'idx'): void {
   const b = model.backend;
   const idx = ws.upload(idxName, Uint32Array.from({ length: rows }, (_, i) => r0 + i));
   b.gatherRows({ src: data.x, idx, dst: xc, rows, cols: data.D });
-  const ones = ws.constant('ones', rows, 1);
-  b.matmul({ a: ones, b: model.mu, c: xc, m: rows, n: data.D, k: 1, alpha: -1, accumulate: true });
+  centreRows(b, ws, xc, model.mu, rows, data.D);
 }
 
 /**

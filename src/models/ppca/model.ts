@@ -6,9 +6,6 @@ import { KernelError, need, type Backend, type DType, type Tensor } from '../../
 import { checkFinite, type Dataset } from '../../data/dataset.ts';
 import { HostRng } from '../../train/rng.ts';
 import { factorSpd, identity, mul, transpose, type Mat, type SpdFactors } from './linalg.ts';
-import { sampleMean } from './scale.ts';
-
-export { sampleMean };
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -127,8 +124,30 @@ export function releaseData(backend: Backend, data: DeviceData): void {
   backend.release(data.x);
 }
 
+/** Rows on the host, row-major n×D (a Dataset or a DeviceData). */
+export interface HostData {
+  name?: string;
+  host: Float32Array;
+  n: number;
+  D: number;
+}
+
+/**
+ * Column means in float64, shifted by the first row: μ_j = x_0j + mean(x_ij − x_0j),
+ * so a constant column's mean is its value exactly (a plain sum of n copies of 1e30
+ * need not divide back to 1e30, and the ulp it is off by becomes a spread of 1e14).
+ */
+export function sampleMean(data: HostData): Float64Array {
+  const { host, n, D } = data;
+  const mu = new Float64Array(D);
+  if (n === 0) return mu;
+  for (let i = 1; i < n; i++) for (let j = 0; j < D; j++) mu[j]! += host[i * D + j]! - host[j]!;
+  for (let j = 0; j < D; j++) mu[j] = host[j]! + mu[j]! / n;
+  return mu;
+}
+
 /** ‖x_i − μ‖² per row in float64. */
-export function centeredRowNorms(data: { host: Float32Array; n: number; D: number }, mu: ArrayLike<number>): Float64Array {
+export function centeredRowNorms(data: HostData, mu: ArrayLike<number>): Float64Array {
   const { host, n, D } = data;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {

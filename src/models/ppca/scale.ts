@@ -5,28 +5,7 @@
 // to its spread (a constant column of 1e30 gave a closed form 17.8 nats off).
 import { DataError, printable } from '../../data/dataset.ts';
 import type { Backend, Tensor } from '../../backend.ts';
-import type { DeviceData } from './model.ts';
-
-interface HostData {
-  name?: string;
-  host: Float32Array;
-  n: number;
-  D: number;
-}
-
-/**
- * Column means in float64, shifted by the first row: μ_j = x_0j + mean(x_ij − x_0j),
- * so a constant column's mean is its value exactly (a plain sum of n copies of 1e30
- * need not divide back to 1e30, and the ulp it is off by becomes a spread of 1e14).
- */
-export function sampleMean(data: HostData): Float64Array {
-  const { host, n, D } = data;
-  const mu = new Float64Array(D);
-  if (n === 0) return mu;
-  for (let i = 1; i < n; i++) for (let j = 0; j < D; j++) mu[j]! += host[i * D + j]! - host[j]!;
-  for (let j = 0; j < D; j++) mu[j] = host[j]! + mu[j]! / n;
-  return mu;
-}
+import { sampleMean, type DeviceData, type HostData } from './model.ts';
 
 export interface ColumnStats {
   mu: Float64Array;

@@ -20,8 +20,9 @@ import { ParamLayout, ParamStore } from '../params.ts';
 import {
   FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
 } from './fitter.ts';
-import { symmetrize, toF32 } from './linalg.ts';
-import { Workspace, gramOf, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { symmetrize } from './linalg.ts';
+import { Workspace, gramOf, initialPpca, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { centreRows, posteriorMeans, uploadPosterior } from './posterior.ts';
 import { CentredData } from './scale.ts';
 
 export { checkStochastic, type FitterSnapshot, type FitterState, type RunOptions, type StochasticFitter, type StochasticProgress, type StochasticResult } from './fitter.ts';
@@ -147,27 +148,23 @@ class SemFitter extends FitterBase {
     const W = store.param('W');
     const mu = store.param('mu');
     const logSigma2 = store.param('logSigma2');
-    const f = latentFactors(this.wtw, this.s2, d);
+    const post = uploadPosterior(ws, this.wtw, this.s2, d);
     const idx = ws.upload('idx', this.sampler.next());
-    const Minv = ws.upload('Minv', toF32(f.M.inverse));
-    const L = ws.upload('postChol', toF32(f.postChol));
     const xb = ws.get('xb', B * D);
-    const negMuW = ws.get('negMuW', d);
-    const y = ws.get('y', B * d);
     const e = ws.get('e', B * d);
     const eps = ws.get('eps', B * d);
     const zh = ws.get('zhat', B * d);
     const dec = ws.get('decoded', B * D);
     const dDec = ws.get('dDecoded', B * D);
     const dOut = ws.constant('dOut', B, -1 / B);
-    // E′: E = (x − μ)ᵀ W M⁻¹ for the batch rows
+    // E′: E = (x − μ)ᵀ W M⁻¹ for the batch rows, xb holding x − μ from here on
     b.gatherRows({ src: this.centred.data.x, idx, dst: xb, rows: B, cols: D });
-    b.matmul({ a: mu, b: W, c: negMuW, m: 1, n: d, k: D, alpha: -1 });
-    b.matmul({ a: xb, b: W, c: y, m: B, n: d, k: D, bias: negMuW });
-    b.matmul({ a: y, b: Minv, c: e, m: B, n: d, k: d });
-    b.reparamChol({ m: e, l: L, eps, z: zh, rows: B, d, key: { seed: this.seed, stream: RNG_STREAM_SEM, counter: t } });
-    // M′: gradient of −(1/B) Σ log N(x_i | W ẑ_i + μ, σ² I), then a descent step
-    b.matmul({ a: zh, b: W, c: dec, m: B, n: D, k: d, transB: true, bias: mu });
+    centreRows(b, ws, xb, mu, B, D);
+    posteriorMeans(b, ws, { xc: xb, W, Minv: post.Minv, e, rows: B, D, d });
+    b.reparamChol({ m: e, l: post.chol, eps, z: zh, rows: B, d, key: { seed: this.seed, stream: RNG_STREAM_SEM, counter: t } });
+    // M′: gradient of −(1/B) Σ log N(x_i − μ | W ẑ_i, σ² I) (the same in W, μ and σ² as
+    // log N(x_i | W ẑ_i + μ, σ² I): ∂/∂μ is ∂/∂(W ẑ_i)), then a descent step
+    b.matmul({ a: zh, b: W, c: dec, m: B, n: D, k: d, transB: true });
     b.gaussianLogDensityBackward({
       x: xb, mu: dec, logvar: logSigma2, dOut, dMu: dDec, dLogvar: store.grad('logSigma2'),
       rows: B, cols: D, logvarMode: 'scalar',
