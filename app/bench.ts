@@ -97,7 +97,8 @@ export async function timeTraining(b: Backend, kind: ModelKind, cfg: Partial<Mod
   }
 }
 
-export function setupBenchmark(): void {
+/** Wires the benchmark tab; returns its chart (the end-to-end tests read the labels drawn). */
+export function setupBenchmark(): BenchChart {
   const chart = new BenchChart($<HTMLCanvasElement>('chart-bench'));
   const button = $<HTMLButtonElement>('btn-bench');
   button.addEventListener('click', async () => {
@@ -159,4 +160,5 @@ export function setupBenchmark(): void {
     const text = $<HTMLTextAreaElement>('bench-json').value;
     void navigator.clipboard?.writeText(text);
   });
+  return chart;
 }

@@ -580,6 +580,8 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
     if (app.backend instanceof WebGpuBackend) app.backend.device.destroy();
   },
   backend: () => app.backend?.info.summary ?? null,
+  /** the benchmark chart's row labels as drawn */
+  benchLabels: () => benchChart.shownLabels(),
   crossOriginIsolated: () => globalThis.crossOriginIsolated === true,
   /** training samples/s of a model on a fresh backend of its own (the page's run is untouched) */
   measureTraining: async (choice: BackendChoice, kind: ModelKind, cfg: Partial<ModelConfig>, seconds: number, threads?: number) => {
@@ -593,7 +595,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
 };
 
 syncOptionVisibility();
-setupBenchmark();
+const benchChart = setupBenchmark();
 // ?backend=webgpu forces WebGPU even on a software adapter (the end-to-end tests use it)
 const initialBackend = backendFromUrl(location.search) ?? 'auto';
 checkBackendRadio(initialBackend);

@@ -24,5 +24,8 @@ test('the benchmark tab measures WebGPU and the CPU backend and shows the raw JS
     expect(f.webgpu, `${f.name} on WebGPU`).toBeGreaterThan(0);
     expect(f.cpu, `${f.name} on the CPU`).toBeGreaterThan(0);
   }
+  // one label per row of bars (Chart.js used to skip labels that would overlap)
+  const labels = await page.evaluate(() => (window as unknown as { latentgpu: { benchLabels(): string[] } }).latentgpu.benchLabels());
+  expect(labels, 'bar-chart row labels').toEqual(result.figures.map((f) => `${f.name} (${f.unit})`));
   await screenshot(page, 'benchmark');
 });

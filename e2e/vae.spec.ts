@@ -1,5 +1,6 @@
 // VAE on an MNIST subset in the browser on WebGPU (SwiftShader): the objective
-// improves over a few hundred steps, the pictures are drawn, pause stops
+// improves over a few hundred steps, the test curve gets a point every epoch,
+// the pictures are drawn, pause stops
 // progress and resume continues, and a downloaded model loads back.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,12 @@ test('VAE on MNIST trains a few hundred steps, its objective improves, and the p
   const test0 = c.test[0]![1];
   const testN = c.test[c.test.length - 1]![1];
   expect(testN, `test ELBO: first ${test0}, last ${testN}`).toBeGreaterThan(test0 + 50);
+  // the test curve is measured while training: a point after every epoch (1024 rows / batch 64 = 16 steps), not only where the run started and stopped
+  const done = await steps(page);
+  const testSteps = c.test.map(([s]) => s);
+  const epochEnds = Array.from({ length: Math.floor(done / 16) + 1 }, (_, e) => 16 * e);
+  expect(testSteps.filter((s) => s % 16 === 0), 'test-curve points at the epoch ends').toEqual(epochEnds);
+  expect(testSteps, 'test-curve steps increase').toEqual([...testSteps].sort((x, y) => x - y));
   expect(Number(await page.getByTestId('rate').textContent())).toBeGreaterThan(0);
   for (const id of ['originals', 'reconstructions', 'samples', 'manifold']) {
     const s = await canvasContrast(page, id);

@@ -128,6 +128,10 @@ export class LatentScatter {
   }
 }
 
+/** Benchmark chart height: title, axis and legend, plus this much per row of bars. */
+const BENCH_CHROME_PX = 110;
+const BENCH_ROW_PX = 44;
+
 export class BenchChart {
   private readonly chart: Chart<'bar', number[], string>;
 
@@ -139,19 +143,32 @@ export class BenchChart {
         animation: false,
         maintainAspectRatio: false,
         indexAxis: 'y',
-        scales: { x: { type: 'logarithmic', title: { display: true, text: 'higher is better (log scale)' } } },
+        scales: {
+          x: { type: 'logarithmic', title: { display: true, text: 'higher is better (log scale)' } },
+          // every row keeps its label (Chart.js otherwise drops labels that would overlap)
+          y: { type: 'category', ticks: { autoSkip: false } },
+        },
         plugins: { title: { display: true, text: 'WebGPU vs CPU' }, legend: { position: 'bottom' } },
       },
     });
   }
 
   set(labels: string[], series: { name: string; values: (number | null)[] }[]): void {
+    // room for each row's bars and label: the box grows with the rows (the chart follows its box)
+    const box = this.chart.canvas.parentElement;
+    if (box) box.style.height = `${BENCH_CHROME_PX + BENCH_ROW_PX * labels.length}px`;
     this.chart.data.labels = labels;
     this.chart.data.datasets = series.map((s, i) => ({
       label: s.name,
       data: s.values.map((v) => v ?? 0),
       backgroundColor: PALETTE[i % PALETTE.length],
     }));
+    this.chart.resize();
     this.chart.update('none');
+  }
+
+  /** the row labels the y axis draws now (every row's, unless they cannot fit) */
+  shownLabels(): string[] {
+    return this.chart.scales.y?.ticks.map((t) => String(t.label)) ?? [];
   }
 }
