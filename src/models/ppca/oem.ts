@@ -17,7 +17,7 @@ import {
   FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
 } from './fitter.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
-import { Workspace, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { Workspace, centeredRowNorms, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { MinibatchSampler } from './sem.ts';
 import { CentredData } from './scale.ts';
 
@@ -28,18 +28,6 @@ export interface OemFitterOptions extends FitterOptions {
 }
 
 export interface OemOptions extends OemFitterOptions, RunOptions {}
-
-/** ‖x_i‖² per row in float64. */
-function rowNorms(data: DeviceData): Float64Array {
-  const { host, n, D } = data;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < D; j++) s += host[i * D + j]! ** 2;
-    out[i] = s;
-  }
-  return out;
-}
 
 /** [W | μ]ᵀ[W | μ] ((d+1)², float64) from host parameters. */
 function augmentedGram(h: PpcaHost): Mat {
@@ -92,7 +80,8 @@ class OemFitter extends FitterBase {
     // the fit runs on centred rows times c = centred.scale: W̃ = [cW | c(μ − μ̂)], σ²' = c²σ²
     this.centred = new CentredData(b, data, this.stats);
     const c = this.centred.scale;
-    this.norms = rowNorms(this.centred.data);
+    // ‖x_i‖² of the centred rows
+    this.norms = centeredRowNorms(this.centred.data, new Float64Array(D));
     const mu0 = this.centred.toCentred(init.mu);
     const W0 = Float32Array.from(init.W, (w) => w * c);
     this.ws = new Workspace(b, 'ppca.oem');
