@@ -4,9 +4,11 @@
 //   draw ẑ_i = E_i + L ε_i with L Lᵀ = σ²M⁻¹ (reparamChol);
 //   M′: θ ← θ + α_t ∇_θ (1/|B|) Σ_i log p(x_i, ẑ_i | θ), θ = (W, μ, log σ²),
 //       α_t = α₀ (1 + t/τ)^(−κ) (plain gradient ascent), or Adam as an option.
+// The E′ step is posterior.ts's, on the batch rows centred in place (x − μ).
 // The gradient comes from the Gaussian log-density kernel's backward:
-// ∂/∂μ_dec of log N(x | μ_dec, σ²I) with μ_dec = W ẑ + μ gives ∇_W = r ẑᵀ/σ²,
-// ∇_μ = r/σ², and the scalar-logvar gradient −D/2 + ‖r‖²/(2σ²).
+// ∂/∂μ_dec of log N(x − μ | μ_dec, σ²I) with μ_dec = W ẑ gives, with the
+// residual r = x − μ − W ẑ, ∇_W = r ẑᵀ/σ², ∇_μ = r/σ², and the scalar-logvar
+// gradient −D/2 + ‖r‖²/(2σ²).
 // Parameters sit in one flat buffer (W | μ | log σ²), so one optimizer dispatch
 // updates all; each step is one submission and one small read-back (WᵀW and
 // log σ², which the next step's d×d posterior algebra needs on the host).
