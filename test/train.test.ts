@@ -1,9 +1,13 @@
 // The training scheduler: shuffles, schedules, one submission per step, NaN
 // stop with the last good parameters, resume with identical continuation.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lvmFactory, vaeFactory } from '../app/models/latent.ts';
 import type { ModelConfig } from '../app/models/runner.ts';
 import type { Backend } from '../src/backend.ts';
+import { runCli } from '../src/cli/program.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { makeDataset } from '../src/data/dataset.ts';
 import { decodeLatentModel } from '../src/io/modelFile.ts';
@@ -380,5 +384,29 @@ describe('Trainer', () => {
     t.release();
     await expect(t.tick(1)).rejects.toThrow(/released/);
     m.release();
+  });
+});
+
+describe('the CLI run folder', () => {
+  it('holds the VAE test curve: metrics.json test_curve (one point per epoch, the last the test ELBO) and a test series in objective.svg', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latentgpu-'));
+    try {
+      const err: string[] = [];
+      const io = { stdout: () => {}, stderr: (t: string) => void err.push(t), env: {} };
+      // 400 train rows in batches of 100: 4 steps per epoch; the MNIST test split has more than 500 rows
+      const code = await runCli(['train', '--model', 'vae', '--data', 'mnist', '--subset', '400', '--epochs', '3', '--hidden', '16', '--latent', '2',
+        '--batch', '100', '--samples', '2', '--backend', 'cpu', '--run-dir', dir], io);
+      expect(code, err.join('')).toBe(0);
+      const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { test_curve: { step: number; epoch: number; elbo: number }[]; test_curve_rows: number; test_elbo: number };
+      expect(m.test_curve_rows).toBe(500);
+      expect(m.test_curve.map((p) => [p.step, p.epoch])).toEqual([[0, 0], [4, 1], [8, 2], [12, 3]]);
+      for (const p of m.test_curve) expect(Number.isFinite(p.elbo)).toBe(true);
+      // a subset of the test rows: near the full test ELBO after training, and well above the untrained start
+      expect(Math.abs(m.test_curve[3]!.elbo - m.test_elbo)).toBeLessThan(15);
+      expect(m.test_curve[3]!.elbo).toBeGreaterThan(m.test_curve[0]!.elbo + 10);
+      expect(readFileSync(join(dir, 'objective.svg'), 'utf8')).toContain('test ELBO, 500 rows');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
