@@ -7,8 +7,8 @@ import { defineConfig } from '@playwright/test';
 
 // overridable so two checkouts on one machine can run the suite at once
 const PORT = Number(process.env.LATENTGPU_E2E_PORT ?? 4319);
-const CHROMIUM = process.env.LATENTGPU_CHROMIUM ?? '/usr/bin/chromium';
-const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+export const CHROMIUM = process.env.LATENTGPU_CHROMIUM ?? '/usr/bin/chromium';
+export const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
 export default defineConfig({
   testDir: 'e2e',

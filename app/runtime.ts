@@ -1,75 +1,18 @@
-// Backend acquisition in the browser. 'auto' (the default) takes a hardware
-// WebGPU adapter; when the only adapter is a software one (isFallbackAdapter,
-// SwiftShader, llvmpipe, ...) or none answers it uses the CPU backend and says
-// why: in Chromium on a 2-core machine the classic VAE trained at 581
-// samples/s on SwiftShader and 3,318 on the CPU backend. 'webgpu' forces any
-// adapter. The CPU backend is the WebAssembly SIMD one (Web Workers when the
-// page is cross-origin isolated, see vite.config.ts); the TypeScript reference
-// kernels only where WebAssembly SIMD cannot start.
-import './shaders.browser.ts';
-import type { AdapterDescription, Backend } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+// Backend acquisition in the page: the library's choice (src/browser/backend.ts:
+// 'auto' takes a hardware adapter, else the CPU backend with a notice; 'webgpu'
+// forces any adapter) plus the page's URL choice, labels and device-loss handling.
+import type { Backend } from '../src/backend.ts';
+import {
+  BACKEND_CHOICES, isSoftware, openBackend as openLibraryBackend, type BackendChoice, type OpenedBackend,
+} from '../src/browser/backend.ts';
 import { WebGpuBackend } from '../src/gpu/backend.ts';
-import { acquireBrowserDevice } from '../src/gpu/browser.ts';
-import { adapterName, isSoftwareAdapter, type GpuDevice } from '../src/gpu/device.ts';
-import { createWasmBackend } from '../src/wasm/browser.ts';
+import { adapterName } from '../src/gpu/device.ts';
 
-export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];
+export { BACKEND_CHOICES, hasWebGpuApi, openCpuBackend, type BackendChoice, type OpenedBackend } from '../src/browser/backend.ts';
 
-export interface OpenedBackend {
-  backend: Backend;
-  /** why the CPU backend is used where WebGPU was asked for or considered; null when nothing to say */
-  fallbackNotice: string | null;
-  /** 'software': auto chose the CPU over a software adapter; 'unavailable': WebGPU did not start */
-  fallback: 'software' | 'unavailable' | null;
-}
-
-export function hasWebGpuApi(): boolean {
-  return typeof navigator !== 'undefined' && 'gpu' in navigator && Boolean(navigator.gpu);
-}
-
-let wasmFailure: string | null = null;
-
-/** The WebAssembly SIMD backend, or the TypeScript kernels (with the reason) where it cannot start. */
-export async function openCpuBackend(threads?: number): Promise<Backend> {
-  if (wasmFailure === null) {
-    try {
-      return await createWasmBackend(threads === undefined ? {} : { threads });
-    } catch (e) {
-      wasmFailure = (e as Error).message;
-      console.warn(`WebAssembly SIMD backend unavailable, using the TypeScript kernels: ${wasmFailure}`);
-    }
-  }
-  return new CpuBackend();
-}
-
-/** A software rasteriser rather than a GPU: the adapter says it is a fallback, or its name is SwiftShader, llvmpipe, ... */
-function isSoftware(a: AdapterDescription): boolean {
-  return a.isFallbackAdapter || isSoftwareAdapter(a);
-}
-
-export async function openBackend(choice: BackendChoice): Promise<OpenedBackend> {
-  if (choice === 'cpu') return { backend: await openCpuBackend(), fallbackNotice: null, fallback: null };
-  let gd: GpuDevice;
-  try {
-    gd = await acquireBrowserDevice();
-  } catch (e) {
-    // NoAdapterError says why; any other failure (requestDevice refused) is reported the same way
-    return { backend: await openCpuBackend(), fallbackNotice: `WebGPU unavailable: ${(e as Error).message}`, fallback: 'unavailable' };
-  }
-  if (choice === 'auto' && isSoftware(gd.adapter)) {
-    const name = adapterName(gd.adapter);
-    gd.destroy();
-    return {
-      backend: await openCpuBackend(),
-      fallback: 'software',
-      fallbackNotice: `The only WebGPU adapter here is a software one (${name}), slower than the CPU backend ` +
-        '(classic VAE in Chromium on 2 cores: 581 samples/s on SwiftShader, 3,318 on the CPU backend), so the CPU backend is used. ' +
-        'Choose WebGPU under Backend (or open the page with ?backend=webgpu) to use the adapter anyway.',
-    };
-  }
-  return { backend: new WebGpuBackend(gd), fallbackNotice: null, fallback: null };
+/** The library's browser backend choice (src/browser/backend.ts), its notice naming the page's controls. */
+export function openBackend(choice: BackendChoice): Promise<OpenedBackend> {
+  return openLibraryBackend(choice, { forceHint: 'Choose WebGPU under Backend (or open the page with ?backend=webgpu) to use the adapter anyway.' });
 }
 
 /** The backend asked for by the page's URL (?backend=auto|webgpu|cpu), else null. */

@@ -1,14 +1,3 @@
-// The browser build bundles every shaders/*.wgsl file as a string and registers
-// it under its family name (the Node side reads the same files from disk).
-import { registerShaderSources } from '../src/gpu/shaders.ts';
-
-const modules = import.meta.glob('../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
-
-const files: Record<string, string> = {};
-for (const [path, code] of Object.entries(modules)) {
-  const family = path.slice(path.lastIndexOf('/') + 1, -'.wgsl'.length);
-  files[family] = code;
-}
-registerShaderSources(files);
-
-export const shaderFamilies: readonly string[] = Object.keys(files).sort();
+// The browser build registers every WGSL source through the library's loader
+// (src/gpu/shaders.browser.ts), which the backend choice imports too.
+export { shaderFamilies } from '../src/gpu/shaders.browser.ts';

@@ -10,10 +10,12 @@
 // on an unshared memory: same kernels, same results, one core.
 import { WasmBackend, type WasmKernelExports } from './backend.ts';
 import { startThreadPool, type ThreadHandle, type ThreadInit } from './pool.ts';
-import mtUrl from './kernels-mt.wasm?url';
-import mtFmaUrl from './kernels-mt-fma.wasm?url';
-import stUrl from './kernels-st.wasm?url';
-import stFmaUrl from './kernels-st-fma.wasm?url';
+
+// new URL(…, import.meta.url): bundlers emit the files as assets, also from the published package
+const mtUrl = new URL('./kernels-mt.wasm', import.meta.url).href;
+const mtFmaUrl = new URL('./kernels-mt-fma.wasm', import.meta.url).href;
+const stUrl = new URL('./kernels-st.wasm', import.meta.url).href;
+const stFmaUrl = new URL('./kernels-st-fma.wasm', import.meta.url).href;
 
 export interface WasmBackendBrowserOptions {
   /** threads including the caller; default navigator.hardwareConcurrency (capped at 8) */

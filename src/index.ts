@@ -1,0 +1,27 @@
+// latentgpu for Node: the platform-neutral API (src/lib/core.ts) plus the
+// backends Node opens (Dawn's WebGPU through the npm package `webgpu`, the
+// WebAssembly SIMD CPU backend on worker threads), the bundled MNIST file and
+// data files read from disk, and model files saved and loaded by path.
+//
+//   import { createBackend, loadMnist, uploadData, fitEm } from 'latentgpu';
+//   const backend = await createBackend();            // auto: a hardware GPU, else the CPU
+//   const { train } = loadMnist({ subset: 2000 });
+//   const { loglik } = await fitEm(backend, uploadData(backend, train), { d: 10 });
+export * from './lib/core.ts';
+
+/**
+ * Opens a backend: `backend` 'auto' (default; WebGPU on a hardware GPU, else the
+ * CPU with a one-line notice to `log`), 'webgpu' (the adapter asked for, or an
+ * error) or 'cpu' (WebAssembly SIMD on every core).
+ */
+export { createBackend, type BackendOptions, type BackendChoice } from './node/backend.ts';
+/** The CPU backend alone (WebAssembly SIMD; LATENTGPU_CPU=reference selects the TypeScript kernels). */
+export { createCpuBackend } from './node/backend.ts';
+/** A WebGPU backend on a named adapter, the matmul variant tuned once per machine (cached under ~/.cache/latentgpu). */
+export { createWebGpuBackend } from './node/backend.ts';
+/** The bundled MNIST digits (data/mnist-10k.bin), split 8,000/2,000; `subset` keeps the first N train rows. */
+export { loadMnist, MNIST_PATH } from './data/mnist.node.ts';
+/** A .csv/.tsv/.txt or .npy file as a dataset, size-checked before it is read. */
+export { loadDataFile } from './data/files.node.ts';
+/** Model files on disk: atomic save, size-checked load through the one codec. */
+export { saveModelFile, loadModelFile } from './lib/modelFiles.node.ts';

@@ -1,0 +1,123 @@
+// The platform-neutral half of the public API, re-exported by both entries
+// (src/index.ts for Node, src/browser.ts for the browser). Everything here is a
+// re-export of the module that implements it: defaults and checks stay there.
+
+// ---- backends
+
+/** A compute backend (WebGPU, WebAssembly SIMD or the TypeScript reference): tensors, upload/read, the kernel set. */
+export type { Backend, BackendInfo, AdapterDescription, Tensor, DType } from '../backend.ts';
+/** A bad kernel input (shape, length, parameter), naming the kernel and the problem. */
+export { KernelError } from '../backend.ts';
+/** No WebGPU adapter answered; the message says which were tried and why they failed. */
+export { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
+/** The TypeScript reference CPU backend: every kernel single-threaded on Float32Arrays (the tests' oracle). */
+export { CpuBackend } from '../cpu/backend.ts';
+/** The WebGPU backend class (`backend instanceof WebGpuBackend` tells a GPU backend apart). */
+export { WebGpuBackend } from '../gpu/backend.ts';
+
+// ---- datasets
+
+/** n rows of D float32 features, row-major, with optional digit labels. */
+export type { Dataset } from '../data/dataset.ts';
+/** Bad or unusable data; the message names the source and the row/column. */
+export { DataError } from '../data/dataset.ts';
+/** Wraps a row-major Float32Array of n×D values as a dataset, checking the shape. */
+export { makeDataset } from '../data/dataset.ts';
+/** `rows` rows spread evenly over a dataset (every class of digit-ordered data kept). */
+export { subsetRows } from '../data/dataset.ts';
+/** The project's canonical split: row i is test when i % 5 == 4. */
+export { splitTrainTest, isTestRow } from '../data/dataset.ts';
+/** Throws a DataError naming the first NaN or infinite value (row, column). */
+export { checkFinite } from '../data/dataset.ts';
+/** CSV/TSV text to a dataset (delimiter and header detected unless given). */
+export { parseCsv, parseCsvBytes, type CsvOptions, type HeaderMode } from '../data/csv.ts';
+/** A 2-D float32/float64 C-order .npy file's bytes to a dataset. */
+export { parseNpy } from '../data/npy.ts';
+/** The bundled MNIST file's bytes (or URL) to the 8,000/2,000 train/test split. */
+export { decodeMnist, fetchMnist, MNIST_SIDE, MNIST_PIXELS, type MnistOptions, type MnistSplit } from '../data/mnist.ts';
+/** Seeded data from a known PPCA model, x = W z + μ + σ ε, with the generating parameters. */
+export { syntheticPpca, type SyntheticPpcaOptions, type SyntheticPpca } from '../data/synthetic.ts';
+
+// ---- PPCA
+
+/** A dataset uploaded to a backend (and its release), the input of every PPCA fit and estimator. */
+export { uploadData, releaseData, type DeviceData } from '../models/ppca/model.ts';
+/** PPCA parameters on a backend (`PpcaModel`) and on the host (`PpcaHost`), and the moves between them. */
+export { createPpca, readPpca, releasePpca, type PpcaModel, type PpcaHost } from '../models/ppca/model.ts';
+/** Exact EM (plain, SQUAREM or Anderson-accelerated) to convergence; `onIter` reports each iterate's log-likelihood. */
+export { fitEm, EM_METHODS, type EmMethod, type EmOptions, type EmProgress, type EmResult } from '../models/ppca/em.ts';
+/** Stochastic EM (minibatch gradient steps on the exact log-likelihood): a whole fit, or a fitter stepped a tick at a time. */
+export { fitSem, createSemFitter, type SemOptions, type SemFitterOptions } from '../models/ppca/sem.ts';
+/** Online EM (running sufficient statistics, Robbins–Monro steps): a whole fit, or a fitter stepped a tick at a time. */
+export { fitOem, createOemFitter, type OemOptions, type OemFitterOptions } from '../models/ppca/oem.ts';
+/** Drives a stochastic fitter over whole epochs; the fitter's `step(n)`, `snapshot()` and `restore()` run it in ticks. */
+export {
+  runStochasticFit, type StochasticFitter, type StochasticProgress, type StochasticResult, type FitterSnapshot,
+  type FitterState, type RunOptions,
+} from '../models/ppca/fitter.ts';
+/** The maximum-likelihood PPCA in closed form (eigendecomposition of the sample covariance, on the host). */
+export { closedFormPpca, type ClosedFormPpca } from '../models/ppca/closed.ts';
+/** Exact log-likelihood of PPCA: per row, and the mean per sample (nats). */
+export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
+/** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
+export {
+  estimateLogLik, ESTIMATORS, type EstimatorName, type EstimateOptions, type Estimate, type Proposal,
+} from '../models/ppca/estimators.ts';
+/** Principal angles (radians) between the column spaces of two D×d matrices. */
+export { principalAngles } from '../models/ppca/subspace.ts';
+
+// ---- latent-variable models: the VAE and the per-point model
+
+/** The variational autoencoder and its configuration; `classicVaeConfig` is 784→400→20 with a Bernoulli decoder. */
+export { Vae, classicVaeConfig, type VaeConfig } from '../models/vae.ts';
+/** The per-point (non-amortised) latent model: one φ = (m, log s²) per row; `fitPosterior` fits φ for new rows. */
+export { Lvm, defaultLvmConfig, FIT_STEPS, type LvmConfig } from '../models/lvm.ts';
+/** What the VAE and the per-point model share: the configuration, the objective, the evaluable model half. */
+export { PriorProposal, type LatentModelConfig, type LatentVariableModel, type Objective } from '../models/latent.ts';
+/** The decoder's likelihood and variance settings and their defaults. */
+export {
+  DEFAULT_VAR_FLOOR, DEFAULT_VAR_CEIL, type Likelihood, type VarianceMode,
+} from '../models/decoder.ts';
+/** Bernoulli when every value lies in [0, 1], else Gaussian; the Gaussian variance ceiling for some data. */
+export {
+  chooseLikelihood, varianceCeiling, type LikelihoodChoice, type LikelihoodRequest,
+} from '../models/likelihood.ts';
+/** Adam's settings (β₁, β₂, ε, weight decay) and their defaults. */
+export { DEFAULT_ADAM, type AdamConfig } from '../train/optimizer.ts';
+
+// ---- training
+
+/**
+ * Trains a VAE or per-point model: epochs of minibatch steps, one submission per
+ * step, the objective read back every `checkEvery` steps and reported through
+ * `onProgress`/`onEpoch`; a NaN restores the last good parameters and throws
+ * {@link TrainingDiverged}.
+ */
+export {
+  train, TrainingDiverged, type TrainOptions, type TrainResult, type Progress, type EpochSummary, type Trainable,
+  type StepInput,
+} from '../train/trainer.ts';
+/** Step-size schedules (constant, Robbins–Monro, cosine, step) and the step size at step t. */
+export { learningRate, parseSchedule, type Schedule } from '../train/schedule.ts';
+
+// ---- estimators of the latent models
+
+/** Evaluation rows on a backend, shared by the estimators below (release it when done). */
+export { EvalSet, type EvalData } from '../models/evaluate.ts';
+/** Mean one-sample ELBO and the importance-weighted bound IWAE_K over an evaluation set. */
+export { evaluateElbo, evaluateIwae, type ElboResult, type IwaeResult } from '../models/evaluate.ts';
+/** Reconstructions, posterior means, decoded latents, prior samples and the 2-D latent manifold grid. */
+export { reconstruct, latentMeans, decode, priorSamples, manifoldGrid } from '../models/evaluate.ts';
+
+// ---- model files
+
+/** Every model file through one codec: decode (checked before any model is built), encode, build the model a file holds. */
+export {
+  decodeModelFile, encodeModelFile, buildModel, type ModelFile, type SavableModel, type EncodeOptions, type LoadedModel,
+} from './modelFiles.ts';
+/** A malformed or unusable model file; the message names the file and the problem. */
+export { ModelFileError } from '../io/safetensors.ts';
+/** The safetensors container itself (both platforms). */
+export { encodeSafetensors, decodeSafetensors, type Safetensors, type TensorMap } from '../io/safetensors.ts';
+/** The vae/lvm file's configuration and caps as decoded. */
+export { LATENT_LIMITS, type LatentModelFile, type LatentKind } from '../io/modelFile.ts';
