@@ -74,7 +74,7 @@ const TRAIN_KINDS: { kind: ModelKind; label: string; cfg: Partial<ModelConfig> }
 
 const BASE: ModelConfig = {
   kind: 'vae', latent: 2, seed: 1, batch: 128, stepsPerTick: 5, semLr: 0.05, semTau: 100, semKappa: 0.7,
-  oemKappa: 0.6, hidden: [128], likelihood: 'bernoulli', lr: 1e-3,
+  oemKappa: 0.6, hidden: [128], likelihood: 'bernoulli', lr: 1e-3, testCurve: false,
 };
 
 /** Training samples per second over ≥ `seconds` of whole ticks on the MNIST subset (after one warm-up tick). */

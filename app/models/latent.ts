@@ -78,7 +78,7 @@ class LatentRunner implements ModelRunner {
     const rows = kind === 'lvm' ? Math.min(LVM_LIVE_ROWS, test.n) : test.n;
     this.testSet = new EvalSet(model.backend, { x: test.x.subarray(0, rows * this.D), n: rows }, this.D);
     // a per-point model fits φ of the test rows before each point: its test objective is measured on refresh only
-    this.curve = model instanceof Vae ? new TestCurve(model, test, cfg.seed) : null;
+    this.curve = model instanceof Vae && cfg.testCurve !== false ? new TestCurve(model, test, cfg.seed) : null;
     const curve = this.curve;
     const batch = Math.min(cfg.batch, model.rows);
     this.startStep = start.step;

@@ -26,6 +26,8 @@ export interface ModelConfig {
   lr: number;
   /** the nonlinear models' step-size schedule (default constant) */
   schedule?: Schedule;
+  /** the VAE's test curve measured while training (default on; the benchmarks time training alone) */
+  testCurve?: boolean;
 }
 
 export interface TickResult {
