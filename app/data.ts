@@ -3,7 +3,7 @@
 // platform-neutral code of src/data; this module only fetches and reads files.
 import mnistUrl from '../data/mnist-10k.bin?url';
 import { parseCsvBytes } from '../src/data/csv.ts';
-import { DataError, splitTrainTest, subsetRows, validateForModel, type Dataset } from '../src/data/dataset.ts';
+import { DataError, printable, splitTrainTest, subsetRows, validateForModel, type Dataset } from '../src/data/dataset.ts';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { parseNpy } from '../src/data/npy.ts';
 import { firstOutsideUnit } from '../src/models/likelihood.ts';
@@ -54,12 +54,22 @@ export function makeSynthetic(o: { n: number; D: number; d: number; sigma: numbe
 }
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** Upper bounds on a user's file, checked before it is read into the page. */
+const APP_NPY_MAX_BYTES = 2 * 2 ** 30;
+const APP_CSV_MAX_BYTES = 500 * 2 ** 20;
 
 /** A user's CSV or NPY file (by content: NPY files start with their magic string). */
 export async function loadUserFile(file: File): Promise<AppData> {
+  // the size is known before reading: the magic bytes decide the cap (CSV text is bounded by
+  // the longest string a page can hold, about 512 MiB)
+  if (file.size === 0) throw new DataError(`${printable(file.name, 200)}: the file is empty`);
+  const head = new Uint8Array(await file.slice(0, NPY_MAGIC.length).arrayBuffer());
+  const isNpy = NPY_MAGIC.every((b, i) => head[i] === b);
+  const cap = isNpy ? APP_NPY_MAX_BYTES : APP_CSV_MAX_BYTES;
+  if (file.size > cap) {
+    throw new DataError(`${printable(file.name, 200)} is ${(file.size / 2 ** 20).toFixed(0)} MiB, over the page's ${cap / 2 ** 20} MiB limit for ${isNpy ? '.npy' : 'text'} files; use a sample of the rows${isNpy ? '' : ' or save it as float32 .npy'}`);
+  }
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (bytes.length === 0) throw new DataError(`${file.name}: the file is empty`);
-  const isNpy = NPY_MAGIC.every((b, i) => bytes[i] === b);
   const all = isNpy
     ? parseNpy(bytes, { source: file.name })
     : parseCsvBytes(bytes, { source: file.name });
