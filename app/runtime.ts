@@ -3,7 +3,7 @@
 // forces any adapter) plus the page's URL choice, labels and device-loss handling.
 import type { Backend } from '../src/backend.ts';
 import {
-  BACKEND_CHOICES, isSoftware, openBackend as openLibraryBackend, type BackendChoice, type OpenedBackend,
+  BACKEND_CHOICES, openBackend as openLibraryBackend, type BackendChoice, type OpenedBackend,
 } from '../src/browser/backend.ts';
 import { WebGpuBackend } from '../src/gpu/backend.ts';
 import { adapterName } from '../src/gpu/device.ts';
@@ -31,7 +31,7 @@ export function backendLabel(b: Backend): { name: string; software: boolean } {
     return { name: b.info.summary.replace(/^cpu\b/, 'CPU backend'), software: true };
   }
   const a = b.info.adapter!;
-  return { name: `WebGPU: ${adapterName(a)}`, software: isSoftware(a) };
+  return { name: `WebGPU: ${adapterName(a)}`, software: a.software };
 }
 
 export class DeviceLostError extends Error {}

@@ -54,7 +54,7 @@ function targetsOf(res: SuiteResults): string[] {
 function adapterLine(res: SuiteResults, target: string): string {
   const c = res.children.find((ch) => ch.report?.target === target && ch.report.impl === 'latentgpu')?.report?.adapter as Record<string, unknown> | undefined;
   if (!c) return target;
-  const fb = c.isFallbackAdapter === undefined ? '' : `, isFallbackAdapter ${String(c.isFallbackAdapter)}`;
+  const fb = (c.kind ? `, profile ${String(c.kind)}` : '') + (c.isFallbackAdapter === undefined ? '' : `, isFallbackAdapter ${String(c.isFallbackAdapter)}`);
   const fl = c.featureLevel ? `, ${String(c.featureLevel)}` : '';
   const mv = c.matmulVariant ? `, matmul variant '${String(c.matmulVariant)}'` : '';
   return `${target}: ${String(c.name)}${fb}${fl}${mv}`;

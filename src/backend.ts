@@ -11,6 +11,10 @@ export interface Tensor {
   readonly label: string;
 }
 
+/** A hardware GPU, one of the two CPU rasterisers the kernels are tuned for, or another software adapter. */
+export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader' | 'other-software';
+
+/** The adapter's profile, recognised once when its device opens (src/gpu/device.ts describeAdapter). */
 export interface AdapterDescription {
   /** which adapter choice produced it: gpu | swiftshader | llvmpipe | browser */
   choice: string;
@@ -20,6 +24,10 @@ export interface AdapterDescription {
   description: string;
   isFallbackAdapter: boolean;
   featureLevel: 'core' | 'compatibility';
+  /** what per-adapter choices (matmul variant, launch shapes, `auto`) go by */
+  kind: AdapterKind;
+  /** renders on the CPU (kind is not 'gpu') */
+  software: boolean;
 }
 
 export interface BackendInfo {

@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KernelError } from '../src/backend.ts';
-import { fold } from '../src/gpu/context.ts';
+import { KernelError, type AdapterDescription } from '../src/backend.ts';
+import { fold, type GpuContext } from '../src/gpu/context.ts';
+import { adapterKind, adapterName, isSoftwareAdapter, type AdapterInfoLike } from '../src/gpu/device.ts';
 import { hardwareVulkanDriverListed } from '../src/gpu/node.ts';
+import { vec4Workgroup } from '../src/gpu/ops/launch.ts';
+import { adapterKey, matmulVariantFor } from '../src/gpu/ops/matmul.ts';
 import '../src/gpu/shaders.node.ts';
 import { registerShaderSources, shaderSource } from '../src/gpu/shaders.ts';
 import { TEST_ADAPTERS, gpuBackend, parseTestAdapters } from './gpu.ts';
@@ -103,6 +106,43 @@ describe('adapter search without driver chatter', () => {
   });
 });
 
+/** The choices an adapter's profile drives: the untuned matmul variant and the vec4 kernels' workgroup. */
+function choicesFor(adapter: AdapterDescription): { matmul: string; vec4Workgroup: number } {
+  const ctx = { info: { backend: 'webgpu', adapter, summary: '' }, matmulVariants: new Map() } as unknown as GpuContext;
+  const saved = process.env.LATENTGPU_MATMUL;
+  delete process.env.LATENTGPU_MATMUL;
+  try {
+    return { matmul: matmulVariantFor(ctx), vec4Workgroup: vec4Workgroup(ctx) };
+  } finally {
+    if (saved !== undefined) process.env.LATENTGPU_MATMUL = saved;
+  }
+}
+
+describe('adapter profile', () => {
+  const profile = (info: AdapterInfoLike): AdapterDescription => {
+    const kind = adapterKind(info);
+    return { choice: 'x', vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, featureLevel: 'core', ...info, kind, software: kind !== 'gpu' };
+  };
+  // names as Dawn reports them (llvmpipe through OpenGL and Vulkan lavapipe, SwiftShader), Chromium's blank fallback, WARP, hardware
+  const cases: [AdapterInfoLike, string, string, number][] = [
+    [{ device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version 4.5 (Core Profile) Mesa 22.3.6' }, 'llvmpipe', 'texture', 64],
+    [{ vendor: 'mesa', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: 'lavapipe' }, 'llvmpipe', 'texture', 64],
+    [{ vendor: 'google', architecture: 'swiftshader', device: 'swiftshader-device-subzero-', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true }, 'swiftshader', 'unrolled', 256],
+    [{ isFallbackAdapter: true }, 'other-software', 'vec4', 256],
+    [{ description: 'softpipe' }, 'other-software', 'vec4', 256],
+    [{ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' }, 'other-software', 'vec4', 256],
+    [{ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3080' }, 'gpu', 'tiled', 256],
+  ];
+  it('recognises each adapter once, and the matmul default and launch shape follow its kind', () => {
+    for (const [info, kind, matmul, wg] of cases) {
+      const p = profile(info);
+      expect([p.kind, p.software, isSoftwareAdapter(info)]).toEqual([kind, kind !== 'gpu', kind !== 'gpu']);
+      expect(choicesFor(p)).toEqual({ matmul, vec4Workgroup: wg });
+    }
+    expect(adapterName({ choice: 'browser', isFallbackAdapter: true })).toBe('browser (fallback adapter)');
+  });
+});
+
 describe('dispatch folding', () => {
   it('covers every workgroup and stays under the limit', () => {
     for (const g of [1, 65535, 65536, 200_001, 65535 * 70]) {
@@ -120,6 +160,23 @@ for (const adapter of TEST_ADAPTERS) {
       const gpu = await gpuBackend(adapter);
       expect(gpu.info.adapter?.choice).toBe(adapter);
       expect(gpu.info.summary.toLowerCase()).toContain(adapter === 'swiftshader' ? 'swiftshader' : adapter === 'llvmpipe' ? 'llvmpipe' : '');
+    });
+
+    it('computes the adapter profile the per-adapter choices use, and keeps the tuner cache key', async () => {
+      const a = (await gpuBackend(adapter)).info.adapter!;
+      const expected = {
+        llvmpipe: { kind: 'llvmpipe', software: true, isFallbackAdapter: false, featureLevel: 'compatibility' },
+        swiftshader: { kind: 'swiftshader', software: true, isFallbackAdapter: true, featureLevel: 'core' },
+        gpu: { kind: 'gpu', software: false, isFallbackAdapter: false, featureLevel: 'core' },
+      }[adapter as 'llvmpipe' | 'swiftshader' | 'gpu'];
+      expect(a).toMatchObject(expected);
+      expect(choicesFor(a)).toEqual({
+        llvmpipe: { matmul: 'texture', vec4Workgroup: 64 },
+        swiftshader: { matmul: 'unrolled', vec4Workgroup: 256 },
+        gpu: { matmul: 'tiled', vec4Workgroup: 256 },
+      }[adapter as 'llvmpipe' | 'swiftshader' | 'gpu']);
+      // the persisted matmul choice is keyed as before the profile existed
+      expect(adapterKey(a)).toBe([a.vendor, a.architecture, a.device, a.description, a.featureLevel].join('|'));
     });
 
     it('uploads, dispatches, reads back; views bind at their offset', async () => {

@@ -53,7 +53,7 @@ const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
 const load1 = loadavg();
 const md = [
   `# latentgpu vs TF.js in headless Chromium, ${started.toISOString()} on ${host}`, '',
-  `${result.userAgent}; adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.device, result.adapter.description].filter(Boolean).join(' ')}, isFallbackAdapter ${String(result.adapter.isFallbackAdapter)}, matmul variant '${String(result.adapter.matmulVariant)}'. ` +
+  `${result.userAgent}; adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.device, result.adapter.description].filter(Boolean).join(' ')}, profile ${String(result.adapter.kind)}, isFallbackAdapter ${String(result.adapter.isFallbackAdapter)}, matmul variant '${String(result.adapter.matmulVariant)}'. ` +
   `TF.js ${pkgVersion('@tensorflow/tfjs-core')} (WebGPU backend ${pkgVersion('@tensorflow/tfjs-backend-webgpu')}). ${cpus().length} CPUs, load average ${load0.map((x) => x.toFixed(2)).join('/')} at the start, ${load1.map((x) => x.toFixed(2)).join('/')} at the end (a shared machine: the software adapter competes with everything else).`,
   '', 'Median over repetitions (min–max) after warm-up; each sample ends with a readback.', '',
   '| figure | unit | latentgpu | TF.js | latentgpu / TF.js | of peak (latentgpu) |', '|---|---|---:|---:|---:|---:|',

@@ -11,7 +11,7 @@ import type { AdapterDescription, Backend } from '../backend.ts';
 import { CpuBackend } from '../cpu/backend.ts';
 import { WebGpuBackend } from '../gpu/backend.ts';
 import { acquireBrowserDevice } from '../gpu/browser.ts';
-import { NoAdapterError, adapterName, isSoftwareAdapter, type GpuDevice } from '../gpu/device.ts';
+import { NoAdapterError, adapterName, type GpuDevice } from '../gpu/device.ts';
 import { createWasmBackend } from '../wasm/browser.ts';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -54,9 +54,9 @@ export async function openCpuBackend(threads?: number): Promise<Backend> {
   return new CpuBackend();
 }
 
-/** A software rasteriser rather than a GPU: the adapter says it is a fallback, or its name is SwiftShader, llvmpipe, ... */
+/** A software rasteriser rather than a GPU (the adapter's profile, src/gpu/device.ts). */
 export function isSoftware(a: AdapterDescription): boolean {
-  return a.isFallbackAdapter || isSoftwareAdapter(a);
+  return a.software;
 }
 
 /**

@@ -1,7 +1,8 @@
 // Device acquisition shared by Node and the browser: given a GPU object and an
 // adapter, request a device with the limits the kernels need (the adapter's own
-// maxima), and describe the adapter for every figure we report.
-import type { AdapterDescription } from '../backend.ts';
+// maxima), and recognise the adapter once (its profile, describeAdapter) for every
+// per-adapter choice and every figure we report.
+import type { AdapterDescription, AdapterKind } from '../backend.ts';
 
 export type AdapterChoice = 'auto' | 'gpu' | 'swiftshader' | 'llvmpipe';
 export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['auto', 'gpu', 'swiftshader', 'llvmpipe'];
@@ -39,32 +40,52 @@ const WANTED_LIMITS = [
 /** Names of CPU-rendering drivers: Mesa llvmpipe/softpipe/lavapipe (lvp), SwiftShader, Windows WARP. */
 export const SOFTWARE_DRIVER = /swiftshader|llvmpipe|lavapipe|\blvp|softpipe|warp|basic render/i;
 
-/**
- * Whether an adapter renders on the CPU (the browser's isFallbackAdapter, or a
- * software driver by name: llvmpipe reports isFallbackAdapter false). Such an
- * adapter trains slower than the WebAssembly CPU backend here (classic VAE b128:
- * llvmpipe 1,340 samples/s vs 9,900; SwiftShader slower still), so `auto` skips it.
- */
-export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean }): boolean {
-  if (info.isFallbackAdapter) return true;
-  return SOFTWARE_DRIVER.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`);
+/** What an adapter says about itself (GPUAdapterInfo, plus isFallbackAdapter where the browser puts it there). */
+export interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  device?: string;
+  isFallbackAdapter?: boolean;
 }
 
+/**
+ * The adapter's kind, from its name: llvmpipe and SwiftShader get kernels of
+ * their own; any other fallback adapter or software driver is 'other-software'
+ * (llvmpipe reports isFallbackAdapter false, so names decide).
+ */
+export function adapterKind(info: AdapterInfoLike): AdapterKind {
+  const name = `${info.vendor} ${info.architecture} ${info.description} ${info.device}`;
+  if (/llvmpipe/i.test(name)) return 'llvmpipe';
+  if (/swiftshader/i.test(name)) return 'swiftshader';
+  return info.isFallbackAdapter || SOFTWARE_DRIVER.test(name) ? 'other-software' : 'gpu';
+}
+
+/**
+ * Whether an adapter renders on the CPU. Such an adapter trains slower than the
+ * WebAssembly CPU backend here (DESIGN §3.3), so `auto` skips it.
+ */
+export function isSoftwareAdapter(info: AdapterInfoLike): boolean {
+  return adapterKind(info) !== 'gpu';
+}
+
+/** The adapter's profile: its info, feature level and kind, computed once per device. */
 export function describeAdapter(adapter: GPUAdapter, choice: string, featureLevel: 'core' | 'compatibility'): AdapterDescription {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const fallback = Boolean(info.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter);
-  return {
-    choice,
+  const seen = {
     vendor: info.vendor ?? '',
     architecture: info.architecture ?? '',
     device: info.device ?? '',
     description: info.description ?? '',
     isFallbackAdapter: fallback,
-    featureLevel,
   };
+  const kind = adapterKind(seen);
+  return { choice, ...seen, featureLevel, kind, software: kind !== 'gpu' };
 }
 
-export function adapterName(a: AdapterDescription): string {
+/** The adapter's name for people, with "(fallback adapter)" where it says it is one. */
+export function adapterName(a: AdapterInfoLike & { choice: string }): string {
   const name = [a.vendor, a.architecture, a.device, a.description].filter((s) => s && s.trim()).join(' ').trim() || a.choice;
   return `${name}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}`;
 }

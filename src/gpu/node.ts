@@ -8,10 +8,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { create, globals } from 'webgpu';
-import type { AdapterDescription } from '../backend.ts';
 import {
-  ADAPTER_CHOICES, NoAdapterError, SOFTWARE_DRIVER, adapterName, describeAdapter, isSoftwareAdapter, openDevice,
-  type AdapterChoice, type GpuDevice,
+  ADAPTER_CHOICES, NoAdapterError, SOFTWARE_DRIVER, adapterName, describeAdapter, openDevice,
+  type AdapterChoice, type AdapterInfoLike, type GpuDevice,
 } from './device.ts';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -147,8 +146,9 @@ async function tryChoice(choice: Exclude<AdapterChoice, 'auto'>): Promise<Attemp
   const found = await findAdapter(choice);
   if ('why' in found) return found;
   const { gpu, adapter } = found;
-  if (choice === 'gpu' && isSoftwareAdapter(adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean })) {
-    return { why: 'only a software Vulkan adapter answered', software: adapterName(describeAdapter(adapter, 'gpu', 'core')) };
+  if (choice === 'gpu') {
+    const profile = describeAdapter(adapter, 'gpu', 'core');
+    if (profile.software) return { why: 'only a software Vulkan adapter answered', software: adapterName(profile) };
   }
   return { device: await openDevice(adapter, choice, choice === 'llvmpipe' ? 'compatibility' : 'core', keep(gpu)) };
 }
@@ -202,13 +202,13 @@ const SOFTWARE_PROBE = `
 const [url, icd] = process.argv.slice(1);
 const { create, globals } = await import(url);
 Object.assign(globalThis, globals);
-const pick = (choice, a, level) => a && { choice, level, ...Object.fromEntries(['vendor', 'architecture', 'device', 'description', 'isFallbackAdapter'].map((k) => [k, a.info[k]])) };
+const pick = (choice, a) => a && { choice, ...Object.fromEntries(['vendor', 'architecture', 'device', 'description', 'isFallbackAdapter'].map((k) => [k, a.info[k]])) };
 process.env.EGL_PLATFORM = 'surfaceless';
-let found = pick('llvmpipe', await create(['backend=opengl']).requestAdapter({ featureLevel: 'compatibility' }).catch(() => null), 'compatibility');
+let found = pick('llvmpipe', await create(['backend=opengl']).requestAdapter({ featureLevel: 'compatibility' }).catch(() => null));
 delete process.env.EGL_PLATFORM;
 if (!found && icd) {
   process.env.VK_ICD_FILENAMES = icd;
-  found = pick('swiftshader', await create([]).requestAdapter().catch(() => null), 'core');
+  found = pick('swiftshader', await create([]).requestAdapter().catch(() => null));
 }
 process.stdout.write(JSON.stringify(found ?? null));
 process.exit(0);
@@ -228,9 +228,9 @@ function softwareAdapterName(): { choice: 'llvmpipe' | 'swiftshader'; name: stri
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });
   try {
-    const a = JSON.parse(r.stdout) as (Omit<AdapterDescription, 'choice'> & { choice: 'llvmpipe' | 'swiftshader'; level: AdapterDescription['featureLevel'] }) | null;
+    const a = JSON.parse(r.stdout) as (AdapterInfoLike & { choice: 'llvmpipe' | 'swiftshader' }) | null;
     if (!a) return null;
-    return { choice: a.choice, name: adapterName({ ...a, featureLevel: a.level }) };
+    return { choice: a.choice, name: adapterName(a) };
   } catch {
     return null;
   }

@@ -16,17 +16,9 @@ export function vec4Threads(n4: number): number {
   return Math.ceil(n4 / VEC4_ITEMS);
 }
 
-const workgroups = new WeakMap<GpuContext, number>();
-
+/** Workgroup size of the grid-stride vec4 kernels: 64 on llvmpipe, 256 elsewhere. */
 export function vec4Workgroup(gpu: GpuContext): number {
-  let wg = workgroups.get(gpu);
-  if (wg === undefined) {
-    const a = gpu.info.adapter;
-    const name = a ? `${a.vendor} ${a.architecture} ${a.device} ${a.description}` : '';
-    wg = /llvmpipe/i.test(name) ? 64 : 256;
-    workgroups.set(gpu, wg);
-  }
-  return wg;
+  return gpu.info.adapter?.kind === 'llvmpipe' ? 64 : 256;
 }
 
 /** Whether n elements of every tensor can be bound as vec4s (views start at multiples of 64 elements, so only n matters). */

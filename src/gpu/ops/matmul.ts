@@ -11,7 +11,7 @@
 //             and the batch strides (C's too) multiples of 4 (other shapes use vec4).
 //   unrolled — 16×16 outputs per invocation as named vec4s in a generated, fully
 //             unrolled kernel (./matmulUnrolled.ts; SwiftShader); shapes as texture.
-import { need, type AdapterDescription, type Tensor } from '../../backend.ts';
+import { need, type AdapterDescription, type AdapterKind, type Tensor } from '../../backend.ts';
 import { ACTIVATION_CODE } from '../../kernels/elementwise.ts';
 import { checkMatmul, type MatmulParams, type MatmulShape } from '../../kernels/matmul.ts';
 import type { GpuContext, MatmulShapeClass, MatmulVariant } from '../context.ts';
@@ -248,16 +248,11 @@ function envVariant(): MatmulVariant | undefined {
 }
 
 /**
- * Before tuning: what measured fastest (bench/results) — textures on llvmpipe, the
- * unrolled kernel on SwiftShader, barrier-free vec4 on the other software adapters,
- * shared-memory tiling on real GPUs.
+ * Before tuning: what measured fastest per adapter kind (DESIGN §2.8) — textures on
+ * llvmpipe, the unrolled kernel on SwiftShader, barrier-free vec4 on other software
+ * adapters, shared-memory tiling on real GPUs.
  */
-function defaultVariant(a: AdapterDescription | undefined): MatmulVariant {
-  const name = a ? `${a.vendor} ${a.architecture} ${a.device} ${a.description}` : '';
-  if (/llvmpipe/i.test(name)) return 'texture';
-  if (/swiftshader/i.test(name)) return 'unrolled';
-  return !a || a.isFallbackAdapter || /lavapipe|softpipe/i.test(name) ? 'vec4' : 'tiled';
-}
+const DEFAULT_VARIANT: Record<AdapterKind, MatmulVariant> = { llvmpipe: 'texture', swiftshader: 'unrolled', 'other-software': 'vec4', gpu: 'tiled' };
 
 /**
  * Shapes with a side this short (the VAE's latent heads: 128×20×400, 400×20×128,
@@ -277,7 +272,7 @@ function classKey(gpu: GpuContext, cls: MatmulShapeClass): string {
 
 /** The variant matmul() uses on this backend for shapes of this class (default: wide). */
 export function matmulVariantFor(gpu: GpuContext, cls: MatmulShapeClass = 'wide'): MatmulVariant {
-  return envVariant() ?? gpu.matmulVariants.get(cls) ?? gpu.matmulVariants.get('wide') ?? defaultVariant(gpu.info.adapter);
+  return envVariant() ?? gpu.matmulVariants.get(cls) ?? gpu.matmulVariants.get('wide') ?? (gpu.info.adapter ? DEFAULT_VARIANT[gpu.info.adapter.kind] : 'vec4');
 }
 
 export interface TuneResult {
