@@ -17,7 +17,7 @@ console.log(JSON.stringify({ model: 'ppca', iterations: em.iterations, train_log
 const cfg = { ...classicVaeConfig(784), latent: 10, encoderHidden: [200], decoderHidden: [200] };
 const vae = new Vae(backend, cfg, mnist.train.x, mnist.train.n);
 const run = await train(vae, {
-  epochs: Number(o.epochs), batch: 100, lr: 1e-3, seed: 1,
+  epochs: Number(o.epochs), batch: 100, lr: 1e-3, seed: 1, signal: AbortSignal.timeout(600_000), // stops cleanly after 10 minutes
   onEpoch: (done, _step, e) => console.log(`epoch ${done}: train ELBO ${e.objective.toFixed(2)} nats/digit`),
 });
 const test = await evaluateElbo(vae, new EvalSet(backend, mnist.test, 784));

@@ -88,15 +88,22 @@ export { DEFAULT_ADAM, type AdamConfig } from '../train/optimizer.ts';
 // ---- training
 
 /**
- * Trains a VAE or per-point model: epochs of minibatch steps, one submission per
- * step, the objective read back every `checkEvery` steps and reported through
- * `onProgress`/`onEpoch`; a NaN restores the last good parameters and throws
- * {@link TrainingDiverged}.
+ * Trains a VAE or per-point model to the end: epochs of minibatch steps, one
+ * submission per step, the objective read back every `checkEvery` steps and
+ * reported through `onProgress`/`onEpoch`/`onEvaluate`; `signal` (an
+ * AbortSignal) stops it cleanly between steps; a NaN restores the last good
+ * parameters and throws {@link TrainingDiverged}.
  */
 export {
-  train, TrainingDiverged, type TrainOptions, type TrainResult, type Progress, type EpochSummary, type Trainable,
-  type StepInput,
+  train, TrainingDiverged, type TrainOptions, type TrainResult, type Progress, type EpochSummary, type Evaluation,
+  type Trainable, type StepInput,
 } from '../train/trainer.ts';
+/**
+ * The resumable training driver behind `train`: `tick(k)` runs k steps and
+ * resolves with their objective (a page trains a tick per frame), `run()` runs
+ * to the end; any mix of ticks equals one run. `release()` frees its buffers.
+ */
+export { Trainer, type TrainerOptions, type TickReport } from '../train/trainer.ts';
 /** Step-size schedules (constant, Robbins–Monro, cosine, step) and the step size at step t. */
 export { learningRate, parseSchedule, type Schedule } from '../train/schedule.ts';
 
