@@ -14,9 +14,12 @@ import { acquireBrowserDevice } from '../gpu/browser.ts';
 import { NoAdapterError, adapterName, type GpuDevice } from '../gpu/device.ts';
 import { createWasmBackend } from '../wasm/browser.ts';
 
+/** 'auto': a hardware GPU, else the CPU; 'webgpu': any adapter; 'cpu': the WebAssembly SIMD backend. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+/** Every {@link BackendChoice}, for parsing a page's setting. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];
 
+/** A backend with the reason it is the CPU where WebGPU was asked for or considered. */
 export interface OpenedBackend {
   backend: Backend;
   /** why the CPU backend is used where WebGPU was asked for or considered; null when nothing to say */
@@ -25,6 +28,7 @@ export interface OpenedBackend {
   fallback: 'software' | 'unavailable' | null;
 }
 
+/** How {@link createBackend} chooses in the browser. */
 export interface BrowserBackendOptions {
   /** 'auto' (default): a hardware GPU, else the CPU; 'webgpu': any adapter, or an error; 'cpu' */
   backend?: BackendChoice;

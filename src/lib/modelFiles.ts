@@ -17,6 +17,7 @@ export type ModelFile = { kind: 'ppca'; ppca: PpcaHost; metadata: Record<string,
 /** What {@link encodeModelFile} saves: a PPCA model (on a backend or host copy), a VAE or a per-point model. */
 export type SavableModel = PpcaModel | PpcaHost | Vae | Lvm;
 
+/** What {@link encodeModelFile} writes besides the parameters. */
 export interface EncodeOptions {
   /** extra safetensors metadata (strings) */
   metadata?: Record<string, string>;
