@@ -11,26 +11,8 @@
 // and 512 with no ragged panel.
 // The KC slice of B's micro-panel (16 KiB of the 48 KiB L1d) stays in L1 while
 // the A panels stream from L2 (2 MiB); the packed B block (1 MiB) lives in L2.
-// Measured (V8 11.3, Node 20, 2-core Xeon VM with FMA; A/B by interleaved calls,
-// medians of per-pair ratios, since the VM's speed drifts ±20% over minutes):
-// - register-only FMA loops: 8 independent chains 38, 9: 39.6, 10–13: 43–44
-//   GFLOP/s (same run), so 3×12 (9 chains) topped out at ~93% of its 39.6.
-// - kept: 5×8 with shuffle broadcasts over 3×12: +3–6% at 512³ and on the VAE
-//   shapes, one thread, while the host is quiet (512³ ~40 GFLOP/s); in the
-//   VM's slow phases (~27–31 GFLOP/s, probably a neighbour on the host core)
-//   level or up to 3% behind, and two threads 0–5% behind: its 4 shuffles per
-//   10 FMAs then compete for the vector ports. KC 512 / NC 512 over 256 /
-//   1024: +0.5–1%; MC 40, 80, 120, 160 and KC 384: within noise. Packing is
-//   ~2.5% of 512³ and ~20% of 128×20×400; see packABlock and BPAD for what
-//   made it cheaper.
-// - rejected: unrolling the k loop by hand. Binaryen folds the unrolled steps
-//   into one expression tree per accumulator and TurboFan then schedules all
-//   loads first, spilling (35 → 25 GFLOP/s); V8 already unrolls the plain loop
-//   itself, with a loop-exit branch between copies that keeps the order.
-//   5×8 and 6×8 with load32_splat broadcasts spill (2–4× slower); 4×12 and 6×8
-//   need 16+ registers however A is broadcast. Keeping five load32_splat
-//   broadcasts from being hoisted by storing each FMA result (a store orders
-//   the next load after it): 0.77×.
+// Why 5×8 and 4×8, the block sizes and the packing: measured, with what was
+// rejected, in docs/kernels-results.md §1.
 import { activation4, ACT_IDENTITY } from './math';
 
 const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 5 : 4;
@@ -44,7 +26,7 @@ export const NC: i32 = 512;
 const AS: i32 = MR > 4 ? 8 : 4;
 // Packed B panels are kc·NR + BPAD floats apart: at kc = 512 a bare panel is
 // 16 KiB, and packing one row of B (a store into every panel) would hit one L1
-// set over and over (B packing at 512³: 0.49 → 0.36 ns per value).
+// set over and over.
 const BPAD: i32 = 16;
 @inline function panelB(kc: i32): i32 { return kc * NR + BPAD; }
 
@@ -304,7 +286,7 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
  * arithmetic late: five load32_splat broadcasts would all be live at once
  * (17 registers, spills), while each shuffle is placed just before its two
  * fused multiply-adds. 10 independent chains hide the FMA latency better than
- * 3×12's 9 (register-only FMA loop: 9 chains ~8% below 10).
+ * 3×12's 9.
  */
 @inline function kernel5x8(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -357,8 +339,8 @@ function packABlock(ic: i32, mc: i32, pc: i32, kc: i32): void {
 
 /**
  * The 4×8 block (plain-SIMD build): a multiply and an add need a temporary
- * register, so 3×12 spilled here (measured 14 vs 23 GFLOP/s); 8
- * accumulators + 2 B vectors + 4 broadcasts + 1 temporary fit.
+ * register, so 3×12 spilled here; 8 accumulators + 2 B vectors + 4
+ * broadcasts + 1 temporary fit.
  */
 @inline function kernel4x8(kc: i32, ap: usize, bp: usize, i: i32, j: i32, rows: i32, cols: i32, first: bool, last: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);

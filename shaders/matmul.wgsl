@@ -2,7 +2,8 @@
 // Row-major; op(A) is m×k (A stored k×m when TRANS_A), op(B) is k×n (B stored n×k
 // when TRANS_B); batch b is workgroup z, offsets b·stride (stride 0 broadcasts).
 //
-// Three variants, chosen per adapter by measurement (src/gpu/ops/matmul.ts):
+// Three variants here and a generated fourth (src/gpu/ops/matmulUnrolled.ts), chosen
+// per adapter by measurement (src/gpu/ops/matmul.ts; figures in docs/kernels-results.md §2):
 //   matmulVec4  — register-blocked, no workgroup memory or barriers: each invocation
 //                 computes a 4×4 block of C as four vec4 rows, from one vec4 column of
 //                 op(A) and one vec4 row of op(B) per k step. Fast on CPU adapters
@@ -77,9 +78,8 @@ fn storeRow(cOff: u32, row: u32, c0: u32, v: vec4f) {
 
 /**
  * The epilogue for the 4 outputs C[row, col4·4 .. col4·4 + 3], one vec4 store: on
- * llvmpipe each storage access is a loop over the SIMD lanes, and four scalar
- * stores per vec4 cost ~1 ms more than one on a 784×400 product (texture kernel,
- * measured with k = 4, where the stores are most of the work).
+ * llvmpipe each storage access is a loop over the SIMD lanes, so one vec4 store
+ * costs about what one scalar store does.
  */
 fn storeVec4(cOff4: u32, row: u32, col4: u32, sum: vec4f) {
   let n4 = P.n / 4u;
@@ -175,10 +175,10 @@ fn storeBlock4(cOff4: u32, r0: u32, c04: u32, accT: mat4x4f) {
  * is a loop over the SIMD lanes). Per k step of 4 it loads 4×4 blocks of op(A)
  * and of op(B) as four vec4 each (rows or columns, whichever is contiguous) and
  * multiplies them as 4×4 matrices: accT column i is row i of a C block. With 2×2
- * blocks (8×8 outputs) each loaded block feeds two products: SwiftShader measured
- * ~1.8× faster than 1×1 (its JIT keeps these named matrices in registers, unlike
- * arrays indexed in loops). Second blocks past m or n are computed on the last
- * in-range block and not stored.
+ * blocks (8×8 outputs) each loaded block feeds two products, which pays on
+ * SwiftShader: its JIT keeps these named matrices in registers, unlike arrays
+ * indexed in loops. Second blocks past m or n are computed on the last in-range
+ * block and not stored.
  */
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmulVec4Aligned(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -294,18 +294,17 @@ fn matmulTiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
 
 // ---- matmulTexture: large register blocks read from textures ------------------
 //
-// Measured on Mesa 22.3 llvmpipe (bench/results): a storage-buffer load costs far
-// more than an FMA (llvmpipe runs a per-lane loop for every loaded component; ~13 ns
-// per lane for a scalar, 3× that for a vec4), a texel fetch of an rgba32float texture
-// ~5 ns for 4 floats. So the operands are copied into textures (src/gpu/ops/matmul.ts)
-// and each invocation keeps a BLOCK_ROWS × 4·BLOCK_COLS4 block of C (16×16 by
+// On llvmpipe a storage-buffer load costs far more than an FMA (a per-lane loop for
+// every loaded component) and a texel fetch of 4 floats much less than one scalar
+// load (docs/kernels-results.md §2). So the operands are copied into textures
+// (src/gpu/ops/matmul.ts) and each invocation keeps a BLOCK_ROWS × 4·BLOCK_COLS4 block of C (16×16 by
 // default): per k step of 4 it fetches BLOCK_ROWS texels of op(A) and 4·BLOCK_COLS4
 // of op(B) for 16·BLOCK_ROWS·BLOCK_COLS4 FMAs. Needs m, n, k and the batch strides
 // multiples of 4, and BLOCK_ROWS a multiple of 4 with TRANS_A. The accumulator
 // arrays have exactly the largest block: with larger arrays, or fewer rows used,
-// llvmpipe's compiler stops keeping them in registers (3× slower, measured), and
-// helper functions taking them by pointer were 50× slower, hence the inlined loops.
-// SwiftShader's JIT keeps none of this in registers: there vec4 wins (measured).
+// llvmpipe's compiler stops keeping them in registers, and helper functions taking
+// them by pointer were far slower, hence the inlined loops. SwiftShader's JIT keeps
+// none of this in registers: there other variants win.
 // Rows/columns past m/n in an edge block read other texels (in-range data, or past
 // the copied part, which WGSL defines as some in-bounds texel or 0); their results
 // are never stored.

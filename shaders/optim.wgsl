@@ -47,8 +47,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 // adam4: the same update four parameters at a time through vec4 bindings, for n a
 // multiple of 4. On Mesa llvmpipe every storage load runs a loop over the SIMD
-// lanes, so a vec4 load costs about as much as a scalar one: measured 2–3× faster
-// than adam over the VAE's 653k parameters (bench/vae-breakdown.ts).
+// lanes, so a vec4 load costs about as much as a scalar one (docs/kernels-results.md §5).
 @group(0) @binding(5) var<storage, read_write> param4: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> grad4: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> m4: array<vec4f>;

@@ -5,7 +5,7 @@
 // 4·`iters` steps and writes the sum of its lanes. Independent chains hide the FMA
 // latency; on the CPU adapters (llvmpipe, SwiftShader) invocations map to SIMD
 // lanes, so a vec4 chain becomes four vector registers — 4 chains = 16 registers,
-// all of AVX2's, without spilling (8 chains measured 3× slower there). |a| < 1 keeps every chain contracting towards
+// all of AVX2's, without spilling (8 spill: docs/kernels-results.md §6). |a| < 1 keeps every chain contracting towards
 // b/(1−a), so float rounding cannot grow and the result stays checkable.
 // No memory traffic inside the loop: one load, one store per invocation.
 override WG: u32 = 64;
@@ -28,7 +28,7 @@ fn fmaChains(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var c2 = vec4f(s) + vec4f(0.08, 0.09, 0.10, 0.11);
   var c3 = vec4f(s) + vec4f(0.12, 0.13, 0.14, 0.15);
   for (var t = 0u; t < pp.iters; t++) {
-    // unrolled 4×: measured ~1.4× faster on llvmpipe than one step per trip (loop overhead)
+    // unrolled 4×: less loop overhead per FMA on llvmpipe
     c0 = fma(c0, a, b);
     c1 = fma(c1, a, b);
     c2 = fma(c2, a, b);

@@ -9,7 +9,7 @@ import { fold, type GpuContext } from '../src/gpu/context.ts';
 import { adapterKind, adapterName, isSoftwareAdapter, type AdapterInfoLike } from '../src/gpu/device.ts';
 import { hardwareVulkanDriverListed } from '../src/gpu/node.ts';
 import { vec4Workgroup } from '../src/gpu/ops/launch.ts';
-import { adapterKey, matmulVariantFor } from '../src/gpu/ops/matmul.ts';
+import { adapterKey, matmulVariantFor, tuneMatmul } from '../src/gpu/ops/matmul.ts';
 import '../src/gpu/shaders.node.ts';
 import { registerShaderSources, shaderSource } from '../src/gpu/shaders.ts';
 import { TEST_ADAPTERS, gpuBackend, parseTestAdapters } from './gpu.ts';
@@ -140,6 +140,30 @@ describe('adapter profile', () => {
       expect(choicesFor(p)).toEqual({ matmul, vec4Workgroup: wg });
     }
     expect(adapterName({ choice: 'browser', isFallbackAdapter: true })).toBe('browser (fallback adapter)');
+  });
+
+  it("keys the tuner's stored choice by the adapter and the matmul WGSL's code, not its comments", async () => {
+    const adapter = profile(cases[0][0]);
+    const keysWith = async (wgsl: string): Promise<string[]> => {
+      registerShaderSources({ matmul: wgsl });
+      const keys: string[] = [];
+      const ctx = { info: { backend: 'webgpu', adapter, summary: '' }, matmulVariants: new Map() } as unknown as GpuContext;
+      await tuneMatmul(ctx, { store: { load: (k) => (keys.push(k), 'vec4'), save: () => {} } });
+      return keys;
+    };
+    const original = shaderSource('matmul');
+    const saved = process.env.LATENTGPU_MATMUL;
+    delete process.env.LATENTGPU_MATMUL;
+    try {
+      const keys = await keysWith(original);
+      expect(keys).toHaveLength(2);
+      expect(keys[0].startsWith(`${adapterKey(adapter)}|tune:`)).toBe(true);
+      expect(await keysWith(`// a moved comment\n${original.replace(/\n/, '\n/* a block comment */\n\n')}`)).toEqual(keys);
+      expect(await keysWith(`${original}\nconst EDITED: u32 = 1u;\n`)).not.toEqual(keys);
+    } finally {
+      registerShaderSources({ matmul: original });
+      if (saved !== undefined) process.env.LATENTGPU_MATMUL = saved;
+    }
   });
 });
 

@@ -90,7 +90,7 @@ if (parts.has('breakdown')) {
 }
 if (parts.has('ppca') || parts.has('ppca-nocurve')) {
   // SwiftShader's d = 50 EM iteration takes ~10 s here: two timed iterations there
-  rows.push(...await measurePpca(gpu, { target: adapter, log: say, noCurve: !parts.has('ppca'), emIters: adapter === 'swiftshader' ? 2 : 3 }));
+  rows.push(...await measurePpca(gpu, { target: adapter, log: say, noCurve: !parts.has('ppca'), emIters: a.kind === 'swiftshader' ? 2 : 3 }));
   if (!parts.has('ppca')) notes.push(`${adapter}: PPCA without the cost curve (time budget)`);
 }
 gpu.destroy();

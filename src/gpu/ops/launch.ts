@@ -1,10 +1,6 @@
-// Launch shapes of the vec4 elementwise kernels, per adapter, as measured
-// (Adam over the VAE's 653k parameters): Mesa llvmpipe runs each workgroup on one
-// thread as a loop over 8-lane SIMD batches, and 64-invocation workgroups were ~2×
-// faster there than 256; SwiftShader was ~2× faster at 256. Both pay a fixed cost
-// per invocation (SwiftShader ~90 ns, measured with a store-only kernel), so each
-// invocation walks VEC4_ITEMS vec4s in a grid-stride loop: 16 took ~½ (llvmpipe)
-// and ~⅔ (SwiftShader) of the CPU time of one per invocation.
+// Launch shapes of the vec4 elementwise kernels, per adapter kind: llvmpipe wants
+// 64-invocation workgroups, SwiftShader 256, and both a fixed cost per invocation
+// repaid by walking VEC4_ITEMS vec4s each (docs/kernels-results.md §3).
 import type { Tensor } from '../../backend.ts';
 import type { GpuContext } from '../context.ts';
 

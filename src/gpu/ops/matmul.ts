@@ -7,7 +7,7 @@
 //   tiled   — shared-memory 64×64 tiles (real GPUs), any shape;
 //   texture — 16×16 outputs per invocation read from rgba32float textures the operands
 //             are copied into first (llvmpipe, where a texel fetch of 4 floats costs
-//             about a third of a scalar storage load), C stored as vec4; needs m, n, k
+//             less than a scalar storage load), C stored as vec4; needs m, n, k
 //             and the batch strides (C's too) multiples of 4 (other shapes use vec4).
 //   unrolled — 16×16 outputs per invocation as named vec4s in a generated, fully
 //             unrolled kernel (./matmulUnrolled.ts; SwiftShader); shapes as texture.
@@ -26,7 +26,7 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['vec4', 'tiled', 'text
 const TILE = 64;
 /** the vec4 kernel's workgroup, tuned on llvmpipe and SwiftShader (bench/kernels.ts) */
 export const VEC4_WORKGROUP: [number, number] = [8, 8];
-/** the aligned vec4 kernel's 4×4 blocks per invocation: 2×2 measured fastest on SwiftShader (bench/kernels.ts) */
+/** the aligned vec4 kernel's 4×4 blocks per invocation: 2×2 fastest on SwiftShader (docs/kernels-results.md §2) */
 export const VEC4_BLOCKS: [number, number] = [2, 2];
 /** below this many outputs a 64×64 tile is mostly idle: use the vec4 kernel */
 const TINY_OUTPUTS = 32 * 32;
@@ -150,7 +150,7 @@ function dispatchGrid(
 
 /**
  * Block and workgroup for the texture kernel: 16 rows (fewer rows than the kernel's
- * accumulator arrays hold cost llvmpipe its register allocation: measured 3× slower),
+ * accumulator arrays hold cost llvmpipe its register allocation),
  * as many vec4 columns (1, 2, 4) as n needs, and fewer workgroup rows while the grid
  * has under 4 workgroups, so that small products still occupy the adapter's threads.
  */
@@ -257,7 +257,7 @@ const DEFAULT_VARIANT: Record<AdapterKind, MatmulVariant> = { llvmpipe: 'texture
 /**
  * Shapes with a side this short (the VAE's latent heads: 128×20×400, 400×20×128,
  * 128×400×20) are their own tuning class: on llvmpipe the texture kernel that wins
- * the wide layers is the slowest there (0.73–0.91 ms against 0.27–0.59 for vec4).
+ * the wide layers is the slowest there (docs/kernels-results.md §2).
  */
 const NARROW_SIDE = 32;
 
@@ -289,11 +289,13 @@ export interface TuneResult {
 const TUNE_SET = 'tune:square+128x784x400';
 
 /**
- * A hash of the matmul kernels' WGSL (FNV-1a), also in the cache key: a choice
- * measured on other kernels (an older version) is measured afresh.
+ * A hash of the matmul kernels' WGSL code (FNV-1a; comments and blank lines left
+ * out), also in the cache key: a choice measured on other kernels (an older
+ * version) is measured afresh, while an edited comment keeps it.
  */
 function kernelsVersion(): string {
-  const src = shaderSource('matmul') + unrolledEntryPoint({ rows: 16, cols4: 4, transA: true, transB: true });
+  const wgsl = shaderSource('matmul') + unrolledEntryPoint({ rows: 16, cols4: 4, transA: true, transB: true });
+  const src = wgsl.replace(/\/\*[^]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/\s*\n/g, '\n');
   let h = 0x811c9dc5;
   for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src.charCodeAt(i), 0x01000193);
   return `wgsl:${(h >>> 0).toString(16).padStart(8, '0')}`;
@@ -301,8 +303,8 @@ function kernelsVersion(): string {
 
 /** The shapes each class is timed on (m, n, k); the wide set's square side comes from opts.size. */
 function tuneShapes(cls: MatmulShapeClass, size: number): [number, number, number][] {
-  // a square product and the VAE's widest layer (X·W1, 128×784→400): measured alone, the
-  // square picked 'unrolled' on llvmpipe, where 'texture' is 1.3–1.5× faster on the layer shapes
+  // a square product and the VAE's widest layer (X·W1, 128×784→400): the square alone
+  // picks a variant that is slower on the layer shapes (docs/kernels-results.md §2)
   if (cls === 'wide') return [[size, size, size], [128, 400, 784]];
   return [[128, 20, 400], [400, 20, 128], [128, 400, 20]];
 }

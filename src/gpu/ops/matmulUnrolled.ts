@@ -11,8 +11,7 @@
 // invocation owns rows × 4·cols4 outputs (16×16 by default) as named vec4
 // accumulators, and per k-step of 4 loads `rows` vec4 of op(A) and 4·cols4 vec4 of
 // op(B): 8 FMAs per loaded float at 16×16, against 4 for the 8×8
-// matmulVec4Aligned. Measured ~1.7× the work per CPU-second of matmulVec4Aligned
-// at 512³ on SwiftShader (bench/kernels.ts).
+// matmulVec4Aligned (figures in docs/kernels-results.md §2).
 
 import { registerShaderSources, shaderSource } from '../shaders.ts';
 

@@ -28,10 +28,9 @@ function nextPow2(v: number): number {
 
 /**
  * Workgroup shape for row-wise reductions: 64 threads, TPR of them per row, each
- * summing ~32 elements serially (narrow rows: one thread per row). Measured on
- * the CPU adapters (5e6-element sum): 256-thread workgroups are ~9× slower on
- * SwiftShader (barriers across 256 invocations), and thin workgroups (8
- * elements per thread) ~2.5× slower than fat ones on both.
+ * summing ~32 elements serially (narrow rows: one thread per row): wider
+ * workgroups pay SwiftShader's barriers, thinner ones lose on both CPU adapters
+ * (docs/kernels-results.md §4).
  */
 export function rowLayout(cols: number): { WG: number; TPR: number } {
   return { WG: ROW_WG, TPR: Math.min(ROW_WG, nextPow2(Math.ceil(cols / 32))) };
