@@ -18,6 +18,8 @@ import {
   readMetaNumber, requireF32, type LatentFileConfig,
 } from '../src/io/modelFile.ts';
 import { ModelFileError, SAFETENSORS_LIMITS, decodeSafetensors, encodeSafetensors, type Safetensors, type TensorMap } from '../src/io/safetensors.ts';
+import { buildModel, decodeModelFile, encodeModelFile } from '../src/lib/modelFiles.ts';
+import { makeDataset } from '../src/data/dataset.ts';
 import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
 import { ppcaFromTensors, ppcaToTensors } from '../src/models/ppca/file.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
@@ -134,7 +136,7 @@ describe('the vae/lvm model-file decoder', () => {
   it('accepts the files train writes, model and checkpoint alike', () => {
     const m = decodeLatentModel(model, 'model.safetensors');
     expect(m.kind).toBe('vae');
-    expect(m.params.length).toBe(latentParamSize(m.config));
+    expect(m.params.length).toBe(latentParamSize(m.kind, m.config));
     expect(m.hasState).toBe(false);
     const c = decodeLatentModel(checkpoint, 'checkpoint.safetensors', { requireState: true });
     expect(c.hasState).toBe(true);
@@ -156,13 +158,53 @@ describe('the vae/lvm model-file decoder', () => {
     for (const v of variants) {
       const vc: VaeConfig = { ...base, ...v, encoderHidden: [9, 4] };
       const vae = new Vae(cpu, vc, x, n);
-      expect(latentParamSize(vc), JSON.stringify(vc)).toBe(vae.layout.size);
+      expect(latentParamSize('vae', vc), JSON.stringify(vc)).toBe(vae.layout.size);
       vae.release();
       const lc: LvmConfig = { ...base, ...v, phiLr: 0.01, phiSteps: 1 };
       const lvm = new Lvm(cpu, lc, x, n);
-      expect(latentParamSize(lc), JSON.stringify(lc)).toBe(lvm.layout.size);
+      expect(latentParamSize('lvm', lc), JSON.stringify(lc)).toBe(lvm.layout.size);
       lvm.release();
     }
+  });
+
+  it('sizes a model by its kind, not by the keys its config holds: another kind\'s key is refused, and dropped on save', async () => {
+    const D = 12;
+    const n = 4;
+    const lc: LvmConfig = {
+      dataDim: D, latent: 3, decoderHidden: [5], act: 'relu', likelihood: 'bernoulli', variance: 'vector',
+      varFloor: 1e-3, varCeil: 4, objective: 'elbo', seed: 1, phiLr: 0.01, phiSteps: 1,
+    };
+    const lvmSize = latentParamSize('lvm', lc);
+    const vaeSize = latentParamSize('vae', { ...lc, encoderHidden: [9] });
+    expect(vaeSize).toBeGreaterThan(lvmSize);
+    const file = (kind: string, config: object, size: number): Safetensors => ({
+      metadata: { model: kind, format: 'latentgpu-1', config: JSON.stringify(config) },
+      tensors: { params: f32(new Float32Array(size)) },
+    });
+    // an lvm config with a stray encoderHidden: refused by name, with params sized for the lvm or for a vae
+    for (const size of [lvmSize, vaeSize]) {
+      expectDecodeError(() => decodeLatentModel(file('lvm', { ...lc, encoderHidden: [9] }, size), 'stray.safetensors'),
+        'stray.safetensors', '"encoderHidden"', 'per-point (lvm) model does not have');
+    }
+    expectDecodeError(() => decodeLatentModel(file('vae', { ...lc, encoderHidden: [9] }, vaeSize), 'v.safetensors'), 'v.safetensors', '"phiLr"', 'a vae does not have');
+    expectDecodeError(() => decodeLatentModel(file('lvm', { ...lc, hidden: [5] }, lvmSize), 'l'), 'l', '"hidden"');
+    expectDecodeError(() => decodeLatentModel(file('lvm', { ...lc, adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: true } }, lvmSize), 'l'),
+      'l', '"amsgrad" in config.adam');
+    expect(decodeLatentModel(file('lvm', lc, lvmSize), 'l').params.length).toBe(lvmSize);
+
+    // a per-point model built from a config carrying encoderHidden has no encoder; its file holds what it was built from
+    const x = new Float32Array(n * D).fill(0.5);
+    const lvm = new Lvm(cpu, { ...lc, encoderHidden: [9] } as LvmConfig, x, n);
+    expect(lvm.layout.size).toBe(lvmSize);
+    const saved = decodeModelFile(await encodeModelFile(lvm), 'saved.safetensors');
+    lvm.release();
+    expect(saved.kind).toBe('lvm');
+    if (saved.kind !== 'lvm') return;
+    expect(Object.keys(saved.config)).not.toContain('encoderHidden');
+    expect(saved.params.length).toBe(lvmSize);
+    const built = buildModel(cpu, saved, makeDataset('rows', x, n, D));
+    expect(built.kind === 'lvm' && built.model.layout.size).toBe(lvmSize);
+    if (built.kind === 'lvm') built.model.release();
   });
 
   it('rejects checkpoint counters that are not non-negative integers', () => {
@@ -286,7 +328,7 @@ describe('safetensors containers', () => {
         }
         try {
           const f = decodeLatentModel(decodeSafetensors(m), 'flip.safetensors');
-          expect(f.params.length).toBe(latentParamSize(f.config));
+          expect(f.params.length).toBe(latentParamSize(f.kind, f.config));
           expect(f.params.every((v) => Math.abs(v) <= MAX_PARAM_ABS)).toBe(true);
           loaded++;
         } catch (e) {

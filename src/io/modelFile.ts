@@ -193,11 +193,28 @@ function widths(cfg: Json, key: string, source: string): number[] {
     `a list of at most ${L.layers} hidden widths, each an integer from 1 to ${L.width}`) as number[];
 }
 
-/** Checks a vae/lvm configuration from a file, naming the first missing or mistyped key. */
+/** The configuration keys of each kind: LatentModelConfig's, plus the VAE's encoder or the lvm's φ step settings. */
+const COMMON_KEYS = ['dataDim', 'latent', 'decoderHidden', 'act', 'likelihood', 'variance', 'varFloor', 'varCeil', 'objective', 'seed', 'adam'];
+export const LATENT_CONFIG_KEYS: Readonly<Record<LatentKind, readonly string[]>> = {
+  vae: [...COMMON_KEYS, 'encoderHidden'],
+  lvm: [...COMMON_KEYS, 'phiLr', 'phiSteps'],
+};
+const ADAM_KEYS = ['beta1', 'beta2', 'eps', 'weightDecay'];
+
+/** Rejects a key the kind's model does not have (e.g. an lvm's `encoderHidden`): the file would be sized for another model. */
+function onlyKeys(obj: Json, allowed: readonly string[], kind: LatentKind, where: string, source: string): void {
+  const stray = Object.keys(obj).find((k) => !allowed.includes(k));
+  if (stray === undefined) return;
+  const name = kind === 'vae' ? 'a vae' : 'a per-point (lvm) model';
+  fail(source, `the model's "config" metadata has ${quoteValue(stray)}${where}, which ${name} does not have: the file is corrupt or its "model" key wrong`);
+}
+
+/** Checks a vae/lvm configuration from a file, naming the first missing, mistyped or foreign key. */
 export function latentConfigFrom(kind: LatentKind, raw: unknown, source: string): LatentFileConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, 'the "config" metadata is not a JSON object');
   const cfg = raw as Json;
   const L = LATENT_LIMITS;
+  onlyKeys(cfg, LATENT_CONFIG_KEYS[kind], kind, '', source);
   configField(cfg, 'dataDim', source, isInt(1, L.dataDim), `an integer from 1 to ${L.dataDim}`);
   configField(cfg, 'latent', source, isInt(1, L.latent), `an integer from 1 to ${L.latent}`);
   if (kind === 'vae') widths(cfg, 'encoderHidden', source);
@@ -216,6 +233,7 @@ export function latentConfigFrom(kind: LatentKind, raw: unknown, source: string)
   }
   if (cfg.adam !== undefined) {
     const adam = configField(cfg, 'adam', source, (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object') as Json;
+    onlyKeys(adam, ADAM_KEYS, kind, ' in config.adam', source);
     const unit = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < 1;
     for (const k of ['beta1', 'beta2']) configField(adam, k, source, unit, 'a number in [0, 1) (in config.adam)');
     configField(adam, 'eps', source, isPositive, 'a positive number (in config.adam)');
@@ -231,7 +249,7 @@ export function latentConfigFrom(kind: LatentKind, raw: unknown, source: string)
  * in order, each starting at a multiple of VIEW_ALIGN. test/hostile-models.test.ts
  * checks it against built models.
  */
-export function latentParamSize(cfg: LatentFileConfig): number {
+export function latentParamSize(kind: LatentKind, cfg: LatentFileConfig): number {
   const blocks: number[] = [];
   const headed = (inDim: number, hidden: readonly number[], heads: number[]): void => {
     let prev = inDim;
@@ -241,7 +259,8 @@ export function latentParamSize(cfg: LatentFileConfig): number {
     }
     for (const dim of heads) blocks.push(prev * dim, dim);
   };
-  if ('encoderHidden' in cfg) headed(cfg.dataDim, cfg.encoderHidden, [cfg.latent, cfg.latent]);
+  // by the kind, as the model is built (an lvm has no encoder), never by which keys the config holds
+  if (kind === 'vae') headed(cfg.dataDim, (cfg as VaeConfig).encoderHidden, [cfg.latent, cfg.latent]);
   const gaussian = cfg.likelihood === 'gaussian';
   headed(cfg.latent, cfg.decoderHidden, gaussian && cfg.variance === 'output' ? [cfg.dataDim, cfg.dataDim] : [cfg.dataDim]);
   if (gaussian && cfg.variance === 'vector') blocks.push(cfg.dataDim);
@@ -284,7 +303,7 @@ export function decodeLatentModel(file: Safetensors, source: string, opts: { wan
     fail(source, `metadata "format" is ${format === undefined ? 'missing' : quoteValue(format)}; this version reads ${LATENT_FILE_FORMAT}`);
   }
   const config = latentConfigFrom(kind, readMetaJson(meta, 'config', source), source);
-  const size = latentParamSize(config);
+  const size = latentParamSize(kind, config);
   if (size > LATENT_LIMITS.params) {
     fail(source, `the config implies ${size} parameters, over the limit of ${LATENT_LIMITS.params} (2^28): the config is corrupt or the model too large`);
   }
@@ -298,7 +317,7 @@ export function decodeLatentModel(file: Safetensors, source: string, opts: { wan
   // the config's size against the stored params, before any tensor is trusted
   const stored = Object.hasOwn(file.tensors, 'params') ? file.tensors.params : undefined;
   if (stored !== undefined && stored.data.length !== size) {
-    fail(source, `tensor "params" holds ${stored.data.length} parameters but the config (${describe(config)}) needs ${size}: the file is corrupt or not this model's`);
+    fail(source, `tensor "params" holds ${stored.data.length} parameters but the config (${describe(kind, config)}) needs ${size}: the file is corrupt or not this model's`);
   }
   const params = requireF32(file.tensors, 'params', source, { length: size, maxAbs: MAX_PARAM_ABS });
   const tensors: Record<string, Float32Array> = { params };
@@ -320,19 +339,26 @@ export function decodeLatentModel(file: Safetensors, source: string, opts: { wan
   return { kind, config, metadata: meta, step, epoch, trainRows, batch, params, tensors, hasState };
 }
 
-function describe(cfg: LatentFileConfig): string {
-  const enc = 'encoderHidden' in cfg ? `encoder [${cfg.encoderHidden.join(', ')}], ` : '';
+function describe(kind: LatentKind, cfg: LatentFileConfig): string {
+  const enc = kind === 'vae' ? `encoder [${(cfg as VaeConfig).encoderHidden.join(', ')}], ` : '';
   return `D ${cfg.dataDim}, latent ${cfg.latent}, ${enc}decoder [${cfg.decoderHidden.join(', ')}], ${cfg.likelihood}`;
 }
 
-/** Encodes a vae/lvm model file: every tensor F32, the metadata decodeLatentModel reads. */
+/**
+ * Encodes a vae/lvm model file: every tensor F32, the metadata decodeLatentModel reads.
+ * The config keeps only the kind's keys (LATENT_CONFIG_KEYS), the ones its model is built
+ * from, so that a config carrying another kind's key still saves a file that loads.
+ */
 export function encodeLatentModel(f: {
   kind: LatentKind; config: object; tensors: Record<string, Float32Array>; metadata: Record<string, string | number | null>;
 }): Uint8Array {
   if (!f.tensors.params) throw new ModelFileError("a model file needs the 'params' tensor");
+  const pick = (obj: object, keys: readonly string[]): Json => Object.fromEntries(Object.entries(obj).filter(([k]) => keys.includes(k)));
+  const config = pick(f.config, LATENT_CONFIG_KEYS[f.kind]);
+  if (config.adam !== null && typeof config.adam === 'object') config.adam = pick(config.adam, ADAM_KEYS);
   const tensors: TensorMap = {};
   for (const [name, data] of Object.entries(f.tensors)) tensors[name] = { dtype: 'F32', shape: [data.length], data };
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(f.metadata)) metadata[k] = String(v);
-  return encodeSafetensors(tensors, { ...metadata, model: f.kind, format: LATENT_FILE_FORMAT, config: JSON.stringify(f.config) });
+  return encodeSafetensors(tensors, { ...metadata, model: f.kind, format: LATENT_FILE_FORMAT, config: JSON.stringify(config) });
 }
