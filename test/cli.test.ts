@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
-import type { CliContext, ModelModule } from '../src/cli/context.ts';
+import type { CliContext } from '../src/cli/context.ts';
 import { defaultDeps, runCli, type CliDeps, type ModelKind } from '../src/cli/program.ts';
 import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { formatInfo, terminalProgress } from '../src/cli/progress.ts';
@@ -88,7 +88,7 @@ describe('latentgpu command line (subprocess)', () => {
 function harness(result: Record<string, unknown> = { train_loglik: -1.5, curve: Float64Array.from([1, 2]) }, modelType = 'vae') {
   const out: string[] = [];
   const err: string[] = [];
-  const calls: Array<{ kind: ModelKind; entry: 'train' | 'evaluate'; ctx: CliContext }> = [];
+  const calls: Array<{ kind: ModelKind; entry: 'train' | 'evaluate'; ctx: CliContext<Record<string, unknown>> }> = [];
   const backends: Array<{ destroyed: boolean }> = [];
   const deps: CliDeps = {
     async createBackend() {
@@ -101,13 +101,15 @@ function harness(result: Record<string, unknown> = { train_loglik: -1.5, curve: 
       return b as Backend;
     },
     async loadModelModule(kind) {
-      const entry = (name: 'train' | 'evaluate') => async (ctx: CliContext) => {
-        calls.push({ kind, entry: name, ctx });
+      // records the typed config the registry made (every config is an object of named fields)
+      const entry = (name: 'train' | 'evaluate') => async (ctx: CliContext<object>) => {
+        const c = ctx as CliContext<Record<string, unknown>>;
+        calls.push({ kind, entry: name, ctx: c });
         ctx.log(`${name} running`);
-        if (ctx.opts.lr === 13) throw new Error('diverged at step 3');
+        if (c.config.lr === 13) throw new Error('diverged at step 3');
         return result;
       };
-      return { train: entry('train'), evaluate: entry('evaluate') } satisfies ModelModule;
+      return { train: entry('train'), evaluate: entry('evaluate') } as never;
     },
     async readModelType() {
       return modelType;
@@ -125,7 +127,11 @@ describe('latentgpu command line (in-process)', () => {
     expect(h.calls).toHaveLength(1);
     const { kind, entry, ctx } = h.calls[0]!;
     expect([kind, entry, ctx.train.n, ctx.test.n, ctx.train.D]).toEqual(['vae', 'train', 500, 100, 784]);
-    expect(ctx.opts).toMatchObject({ model: 'vae', latent: 20, batch: 100, varFloor: 0.01, hidden: '512,256', seed: 0, json: true, data: 'mnist' });
+    // the typed config: defaults filled in from src/models/config.ts
+    expect(ctx.config).toEqual({
+      kind: 'vae', latent: 20, seed: 0, epochs: 20, batch: 100, checkpointEvery: 0, hidden: [512, 256], objective: 'elbo',
+      varFloor: 0.01, lr: 1e-3, schedule: { kind: 'constant' }, samples: 100,
+    });
     expect(ctx.truth).toBeUndefined();
     expect(h.out).toHaveLength(1);
     const json = JSON.parse(h.out[0]!) as Record<string, unknown>;
@@ -187,7 +193,8 @@ describe('latentgpu command line (in-process)', () => {
     const h = harness({ test_iwae: -90 }, 'lvm');
     expect(await h.run(['eval', '--model', file, '--estimator', 'iwae', '--samples', '10', '--test-subset', '20', '--json'])).toBe(0);
     const { kind, entry, ctx } = h.calls[0]!;
-    expect([kind, entry, ctx.opts.model, ctx.opts.modelType, ctx.opts.estimator, ctx.opts.samples, ctx.test.n]).toEqual(['lvm', 'evaluate', file, 'lvm', 'iwae', 10, 20]);
+    expect([kind, entry, ctx.test.n]).toEqual(['lvm', 'evaluate', 20]);
+    expect(ctx.config).toEqual({ file, split: 'test', seed: 0, samples: 10, estimator: 'iwae', fitSteps: 200 });
     expect(JSON.parse(h.out[0]!)).toMatchObject({ command: 'eval', model: 'lvm', model_file: file, test_iwae: -90 });
 
     const u = harness({}, 'gmm');

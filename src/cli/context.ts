@@ -1,7 +1,12 @@
-// What a model module's CLI entry receives, and what it must export.
+// What a model's CLI module receives (its typed config, parsed from the options
+// by its registry entry in src/cli/registry.ts) and what it must export.
 import type { Backend } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
-import type { SyntheticPpca } from '../data/synthetic.ts';
+import type { SyntheticKey, SyntheticPpca } from '../data/synthetic.ts';
+import type { Objective } from '../models/latent.ts';
+import type { EmMethod } from '../models/ppca/em.ts';
+import type { EstimatorName } from '../models/ppca/estimators.ts';
+import type { Schedule } from '../train/schedule.ts';
 
 export type { Dataset };
 
@@ -11,16 +16,96 @@ export interface Progress {
   stop(): void;
 }
 
-export interface CliContext {
+// ---- typed configs (defaults from src/models/config.ts, filled in by the registry)
+
+/** What every training run has. */
+export interface RunConfig {
+  latent: number;
+  seed: number;
+  /** --out: the model file */
+  out?: string;
+  /** --run-dir: the run folder (else the module's default, or none) */
+  runDir?: string;
+}
+
+/** Minibatch training: the batch is resolved (given, or the model's default capped at the rows) and checked. */
+export interface StochasticConfig {
+  epochs: number;
+  batch: number;
+  /** 0: no checkpoints */
+  checkpointEvery: number;
+  resume?: string;
+}
+
+/** The synthetic generator's settings of a --data synthetic run (stored with a PPCA model for eval). */
+export type SyntheticSettings = Record<SyntheticKey, number>;
+
+export interface PpcaExactConfig extends RunConfig {
+  method: EmMethod;
+  iters: number;
+  tol: number;
+}
+export interface PpcaSemConfig extends RunConfig, StochasticConfig {
+  method: 'sem';
+  lr: number;
+  tau: number;
+  kappa: number;
+  optimizer: 'sgd' | 'adam';
+}
+export interface PpcaOemConfig extends RunConfig, StochasticConfig {
+  method: 'oem';
+  kappa: number;
+}
+export type PpcaTrainConfig = (PpcaExactConfig | PpcaSemConfig | PpcaOemConfig) & { synthetic?: SyntheticSettings };
+export type PpcaMethod = PpcaTrainConfig['method'];
+
+interface LatentTrainConfig extends RunConfig, StochasticConfig {
+  /** encoder widths; the decoder mirrors them */
+  hidden: number[];
+  /** --likelihood as given (chooseLikelihood checks it and picks one from the data when absent) */
+  likelihood?: string;
+  objective: Objective;
+  varFloor: number;
+  lr: number;
+  schedule: Schedule;
+  /** the test IWAE's K */
+  samples: number;
+}
+export interface VaeTrainConfig extends LatentTrainConfig {
+  kind: 'vae';
+}
+export interface LvmTrainConfig extends LatentTrainConfig {
+  kind: 'lvm';
+  phiLr: number;
+  phiSteps: number;
+  fitSteps: number;
+}
+
+/** What every evaluation has. */
+export interface EvalConfig {
+  /** the model file */
+  file: string;
+  split: 'train' | 'test';
+  seed: number;
+  samples: number;
+}
+export interface PpcaEvalConfig extends EvalConfig {
+  estimator: EstimatorName;
+  q: 'posterior' | 'mean-field';
+}
+export interface LatentEvalConfig extends EvalConfig {
+  estimator: Exclude<EstimatorName, 'exact'>;
+  /** per-point models: Adam steps fitting the evaluated rows' φ */
+  fitSteps: number;
+}
+
+// ---- the module interface
+
+export interface CliContext<C> {
   backend: Backend;
   train: Dataset;
   test: Dataset;
-  /**
-   * parsed options, camelCase: model, method, latent, epochs, iters, batch, lr, seed, out, json,
-   * samples, estimator, objective, likelihood, hidden, ... (the full list: src/cli/program.ts).
-   * For `eval`, model is the model file's path and modelType the file's metadata "model".
-   */
-  opts: Record<string, string | number | boolean | undefined>;
+  config: C;
   /** a cli-progress bar on a TTY (stderr), silent otherwise and with --json */
   progress: Progress;
   /** to stderr, never stdout */
@@ -30,10 +115,10 @@ export interface CliContext {
 }
 
 /** A model's CLI entry: returns the JSON result object (printed by main with --json, summarized otherwise). */
-export type Runner = (ctx: CliContext) => Promise<Record<string, unknown>>;
+export type Runner<C> = (ctx: CliContext<C>) => Promise<Record<string, unknown>>;
 
 /** src/cli/ppca.ts and src/cli/vae.ts export these. */
-export interface ModelModule {
-  train: Runner;
-  evaluate: Runner;
+export interface ModelModule<T, E> {
+  train: Runner<T>;
+  evaluate: Runner<E>;
 }

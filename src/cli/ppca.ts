@@ -6,26 +6,17 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
-import { validateForModel } from '../data/dataset.ts';
 import {
-  EM_METHODS, ESTIMATORS, checkDataScale, checkpointFromFile, checkpointToTensors, closedFormPpca, createPpca, estimateLogLik,
+  ESTIMATORS, checkDataScale, checkpointFromFile, checkpointToTensors, closedFormPpca, createPpca, estimateLogLik,
   fitEm, fitOem, fitSem, latentFactors, meanLogLik, ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData,
-  releasePpca, uploadData, type CheckpointRun, type EmMethod, type EstimatorName, type FitterSnapshot, type PpcaHost,
-  type PpcaModel, type StochasticFitter,
+  releasePpca, uploadData, type CheckpointRun, type DeviceData, type FitterSnapshot, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
 import { gramOf } from '../models/ppca/model.ts';
 import { lineChartSvg, type Series } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
-import type { CliContext, Dataset, Runner } from './context.ts';
-import { SYNTHETIC_METADATA_KEY, syntheticSettings } from './synthetic.ts';
-
-type Method = EmMethod | 'sem' | 'oem';
-const METHODS: readonly Method[] = [...EM_METHODS, 'sem', 'oem'];
-
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' ? v : v === undefined ? fallback : Number(v);
-}
+import type { CliContext, Dataset, PpcaEvalConfig, PpcaTrainConfig, Runner } from './context.ts';
+import { SYNTHETIC_METADATA_KEY } from './synthetic.ts';
 
 /** Closed form costs O(n·D²) + O(D³) on the host: run it only when that is a few seconds at most. */
 function closedFormIsCheap(n: number, D: number): boolean {
@@ -117,34 +108,40 @@ async function writeRunDir(dir: string, h: PpcaHost, test: Dataset, curve: [numb
   return files;
 }
 
-export const train: Runner = async (ctx: CliContext) => {
-  const o = ctx.opts;
-  const method = (o.method ?? 'em') as Method;
-  if (!METHODS.includes(method)) throw new Error(`ppca: unknown method '${method}' (${METHODS.join(' | ')})`);
-  const d = num(o.latent, 10);
-  const seed = num(o.seed, 0);
-  const emMethod = EM_METHODS.find((m) => m === method);
-  const stochastic = emMethod === undefined;
-  const batch = num(o.batch, 100);
-  if (!stochastic && (o.checkpointEvery !== undefined || o.resume !== undefined)) {
-    throw new Error(`--${o.resume !== undefined ? 'resume' : 'checkpoint-every'} applies to --method sem and oem; exact EM (${method}) takes seconds, rerun it instead`);
-  }
-  validateForModel(ctx.train, { latent: d, batch: stochastic ? batch : undefined });
-  validateForModel(ctx.test, { latent: d });
-  // columns float32 cannot fit are an error before any work; constant ones a notice
-  for (const line of checkDataScale({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d).notices) ctx.log(line);
-  const checkpointEvery = o.checkpointEvery === undefined ? 0 : num(o.checkpointEvery, 0);
-  const runDir = o.runDir !== undefined ? String(o.runDir) : checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined;
-  if (runDir !== undefined) prepareRunDir(runDir);
-  const epochs = num(o.epochs, 10);
+type ExactConfig = Extract<PpcaTrainConfig, { method: 'em' | 'squarem' | 'anderson' }>;
+type StochasticConfig = Extract<PpcaTrainConfig, { method: 'sem' | 'oem' }>;
+
+interface Fit {
+  model: PpcaModel;
+  iterations: number;
+  /** (iteration or epoch, train log-likelihood per sample) */
+  curve: [number, number][];
+  extra: Record<string, unknown>;
+}
+
+async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData): Promise<Fit> {
+  ctx.progress.start(cfg.iters, `ppca ${cfg.method}`);
+  const r = await fitEm(ctx.backend, train, {
+    d: cfg.latent, method: cfg.method, maxIters: cfg.iters, tol: cfg.tol, seed: cfg.seed,
+    onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
+  });
+  ctx.progress.stop();
+  const curve = r.trace.map((p): [number, number] => [p.iteration, p.loglik]);
+  return { model: r.model, iterations: r.iterations, curve, extra: { converged: r.converged, cycles: r.cycles, curve } };
+}
+
+/** Stochastic or online EM, resumed from --resume and checkpointed into the run folder every --checkpoint-every epochs. */
+async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticConfig, train: DeviceData, runDir: string | undefined): Promise<Fit> {
+  const { epochs, batch, checkpointEvery, seed, latent: d } = cfg;
   const stepsPerEpoch = Math.ceil(ctx.train.n / batch);
-  const settings: Record<string, string | number> = method === 'sem'
-    ? { lr: num(o.lr, 1e-3), tau: num(o.tau, 1000), kappa: num(o.kappa, 0.75), optimizer: String(o.optimizer ?? 'sgd') }
-    : { kappa: num(o.kappa, 0.6) };
-  const run: CheckpointRun = { method: method === 'sem' ? 'sem' : 'oem', seed, batch, train_rows: ctx.train.n, D: ctx.train.D, latent: d, settings };
+  // what a checkpoint records of the run, and a resumed one must match
+  const settings: Record<string, string | number> = cfg.method === 'sem'
+    ? { lr: cfg.lr, tau: cfg.tau, kappa: cfg.kappa, optimizer: cfg.optimizer }
+    : { kappa: cfg.kappa };
+  const run: CheckpointRun = { method: cfg.method, seed, batch, train_rows: ctx.train.n, D: ctx.train.D, latent: d, settings };
   let resume: FitterSnapshot | undefined;
-  if (o.resume !== undefined) {
-    const file = String(o.resume);
+  if (cfg.resume !== undefined) {
+    const file = cfg.resume;
     if (!existsSync(file)) throw new Error(`checkpoint ${file} not found; --resume takes the checkpoint.safetensors that --checkpoint-every wrote into a run folder`);
     resume = checkpointFromFile(await loadSafetensors(file), file, run, stepsPerEpoch);
     if (resume.step > Math.round(epochs * stepsPerEpoch)) {
@@ -152,60 +149,54 @@ export const train: Runner = async (ctx: CliContext) => {
     }
     ctx.log(`resuming from ${file} at epoch ${resume.step / stepsPerEpoch} (step ${resume.step})`);
   }
+  ctx.progress.start(epochs, `ppca ${cfg.method}`);
+  const onEval = (p: { epoch: number; loglik: number }): void => ctx.progress.tick(Math.round(p.epoch), { loglik: p.loglik.toFixed(4) });
+  const checkpointFile = runDir !== undefined ? join(runDir, 'checkpoint.safetensors') : '';
+  const onEpoch = async (epoch: number, fitter: StochasticFitter): Promise<void> => {
+    if (checkpointEvery === 0 || (epoch % checkpointEvery !== 0 && epoch !== epochs)) return;
+    const { tensors, metadata } = checkpointToTensors(await readPpca(fitter.model), await fitter.snapshot(), run, stepsPerEpoch);
+    await saveSafetensors(checkpointFile, tensors, metadata);
+  };
+  const common = { d, batch, epochs, seed, onEval, onEpoch, resume };
+  const r = cfg.method === 'sem'
+    ? await fitSem(ctx.backend, train, { ...common, lr: cfg.lr, tau: cfg.tau, kappa: cfg.kappa, optimizer: cfg.optimizer })
+    : await fitOem(ctx.backend, train, { ...common, kappa: cfg.kappa });
+  ctx.progress.stop();
+  const curve = r.trace.map((p): [number, number] => [p.epoch, p.loglik]);
+  return {
+    model: r.model, iterations: r.steps, curve,
+    extra: {
+      epochs, batch, steps_per_second: r.stepsPerSecond, curve,
+      ...(resume ? { resumed_from: cfg.resume, resumed_at_epoch: resume.step / stepsPerEpoch } : {}),
+      ...(checkpointEvery > 0 ? { checkpoint: checkpointFile } : {}),
+    },
+  };
+}
+
+export const train: Runner<PpcaTrainConfig> = async (ctx) => {
+  const cfg = ctx.config;
+  const { method, latent: d } = cfg;
+  const stochastic = cfg.method === 'sem' || cfg.method === 'oem' ? cfg : null;
+  // columns float32 cannot fit are an error before any work; constant ones a notice
+  for (const line of checkDataScale({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d).notices) ctx.log(line);
+  const checkpointEvery = stochastic?.checkpointEvery ?? 0;
+  const runDir = cfg.runDir ?? (checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined);
+  if (runDir !== undefined) prepareRunDir(runDir);
   const b = ctx.backend;
   const train = uploadData(b, ctx.train);
   const test = uploadData(b, ctx.test);
   let model: PpcaModel | null = null;
   const t0 = performance.now();
   try {
-    const extra: Record<string, unknown> = {};
-    let iterations: number;
-    let curve: [number, number][];
-    if (emMethod) {
-      const maxIters = num(o.iters, 1000);
-      ctx.progress.start(maxIters, `ppca ${method}`);
-      const r = await fitEm(b, train, {
-        d, method: emMethod, maxIters, tol: num(o.tol, 1e-6), seed,
-        onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
-      });
-      ctx.progress.stop();
-      model = r.model;
-      iterations = r.iterations;
-      curve = r.trace.map((p) => [p.iteration, p.loglik]);
-      Object.assign(extra, { converged: r.converged, cycles: r.cycles, curve });
-    } else {
-      ctx.progress.start(epochs, `ppca ${method}`);
-      const onEval = (p: { epoch: number; loglik: number }): void => ctx.progress.tick(Math.round(p.epoch), { loglik: p.loglik.toFixed(4) });
-      const checkpointFile = runDir !== undefined ? join(runDir, 'checkpoint.safetensors') : '';
-      const onEpoch = async (epoch: number, fitter: StochasticFitter): Promise<void> => {
-        if (checkpointEvery === 0 || (epoch % checkpointEvery !== 0 && epoch !== epochs)) return;
-        const { tensors, metadata } = checkpointToTensors(await readPpca(fitter.model), await fitter.snapshot(), run, stepsPerEpoch);
-        await saveSafetensors(checkpointFile, tensors, metadata);
-      };
-      const common = { d, batch, epochs, seed, onEval, onEpoch, resume };
-      const r = method === 'sem'
-        ? await fitSem(b, train, {
-          ...common, lr: settings.lr as number, tau: settings.tau as number, kappa: settings.kappa as number,
-          optimizer: settings.optimizer as 'sgd' | 'adam',
-        })
-        : await fitOem(b, train, { ...common, kappa: settings.kappa as number });
-      ctx.progress.stop();
-      model = r.model;
-      iterations = r.steps;
-      curve = r.trace.map((p) => [p.epoch, p.loglik]);
-      Object.assign(extra, {
-        epochs, batch, steps_per_second: r.stepsPerSecond, curve,
-        ...(resume ? { resumed_from: String(o.resume), resumed_at_epoch: resume.step / stepsPerEpoch } : {}),
-        ...(checkpointEvery > 0 ? { checkpoint: checkpointFile } : {}),
-      });
-    }
+    const fit = stochastic ? await fitStochastic(ctx, stochastic, train, runDir) : await fitExact(ctx, cfg as ExactConfig, train);
+    model = fit.model;
     // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)
     const seconds = (performance.now() - t0) / 1000;
     const trainLoglik = await meanLogLik(model, train);
     const testLoglik = await meanLogLik(model, test);
     const result: Record<string, unknown> = {
       model: 'ppca', method, latent: d, n_train: train.n, n_test: test.n,
-      train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations, seconds,
+      train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations: fit.iterations, seconds,
     };
     let closedForm: number | undefined;
     if (closedFormIsCheap(train.n, train.D)) {
@@ -222,22 +213,22 @@ export const train: Runner = async (ctx: CliContext) => {
         result.principal_angles_deg = principalAngles(host.W, ctx.truth.W, train.D, d).map((a) => (a * 180) / Math.PI);
       }
     }
-    Object.assign(result, extra);
+    Object.assign(result, fit.extra);
     const h = await readPpca(model);
     const meta: Record<string, string> = { method, train_loglik: String(trainLoglik) };
     // eval --data synthetic regenerates exactly these data (program.ts reads the key back)
-    if (o.data === 'synthetic') meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(syntheticSettings(o, d));
-    const modelFile = o.out !== undefined ? String(o.out) : runDir !== undefined ? join(runDir, 'model.safetensors') : undefined;
+    if (cfg.synthetic) meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(cfg.synthetic);
+    const modelFile = cfg.out ?? (runDir !== undefined ? join(runDir, 'model.safetensors') : undefined);
     if (modelFile !== undefined) {
       const { tensors, metadata } = ppcaToTensors(h, meta);
       await saveSafetensors(modelFile, tensors, metadata);
-      if (o.out !== undefined) result.out = o.out;
+      if (cfg.out !== undefined) result.out = cfg.out;
     }
     if (runDir !== undefined) {
       result.run_dir = runDir;
       result.model_file = modelFile;
-      const files = await writeRunDir(runDir, h, ctx.test, curve, emMethod ? 'EM iteration' : 'epoch', closedForm, result);
-      result.files = [...files, 'metrics.json', ...(o.out === undefined ? ['model.safetensors'] : []), ...(checkpointEvery > 0 ? ['checkpoint.safetensors'] : [])];
+      const files = await writeRunDir(runDir, h, ctx.test, fit.curve, stochastic ? 'epoch' : 'EM iteration', closedForm, result);
+      result.files = [...files, 'metrics.json', ...(cfg.out === undefined ? ['model.safetensors'] : []), ...(checkpointEvery > 0 ? ['checkpoint.safetensors'] : [])];
       await writeFileAtomic(join(runDir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`));
     }
     return result;
@@ -248,24 +239,18 @@ export const train: Runner = async (ctx: CliContext) => {
   }
 };
 
-export const evaluate: Runner = async (ctx: CliContext) => {
-  const o = ctx.opts;
-  const file = String(o.model);
+export const evaluate: Runner<PpcaEvalConfig> = async (ctx) => {
+  const { file, estimator, samples, seed, q } = ctx.config;
   const host = ppcaFromTensors(await loadSafetensors(file), file);
-  const estimator = (o.estimator ?? 'exact') as EstimatorName;
   if (!ESTIMATORS.includes(estimator)) throw new Error(`ppca: unknown estimator '${estimator}' (${ESTIMATORS.join(' | ')})`);
-  const split = o.split === 'train' ? ctx.train : ctx.test;
-  validateForModel(split, {});
+  const split = ctx.config.split === 'train' ? ctx.train : ctx.test;
   if (split.D !== host.D) throw new Error(`${file} models D=${host.D} columns but ${split.name} has ${split.D}`);
   const b = ctx.backend;
   const model = createPpca(b, host);
   const data = uploadData(b, split);
   const t0 = performance.now();
   try {
-    const samples = num(o.samples, 100);
-    const q = o.q === undefined ? 'posterior' : String(o.q);
-    if (q !== 'posterior' && q !== 'mean-field') throw new Error(`ppca: unknown proposal --q '${q}' (posterior | mean-field)`);
-    const est = await estimateLogLik(model, data, { estimator, samples, seed: num(o.seed, 0), q });
+    const est = await estimateLogLik(model, data, { estimator, samples, seed, q });
     const exact = estimator === 'exact' ? est.mean : await meanLogLik(model, data);
     return {
       model: 'ppca', latent: host.d, q: estimator === 'elbo' || estimator === 'iwae' ? q : undefined, split: split.name, n: data.n, estimator,

@@ -1,32 +1,32 @@
 // The latentgpu command line: option parsing, data loading, backend creation and
-// result printing. Models plug in through src/cli/<module>.ts (a ModelModule);
-// runCli takes its I/O and dependencies as arguments so tests can drive it in-process.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+// result printing. Models plug in through the static registry (src/cli/registry.ts):
+// each declares its options and parses them into its typed config for its module
+// (src/cli/ppca.ts, src/cli/vae.ts). runCli takes its I/O and dependencies as
+// arguments so tests can drive it in-process.
+import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Backend } from '../backend.ts';
 import { printable, validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.ts';
-import { EM_METHODS } from '../models/ppca/em.ts';
-import { DEFAULT_VAR_CEIL } from '../models/decoder.ts';
-import { LATENT_LIMITS } from '../io/modelFile.ts';
 import { loadSafetensorsMetadata } from '../io/atomic.node.ts';
 import { quoteValue } from '../io/modelFile.ts';
+import { MODEL_KINDS, defaultLatent, type ModelKind } from '../models/config.ts';
 import type { BackendChoice, BackendOptions } from '../node/backend.ts';
-import type { CliContext, ModelModule } from './context.ts';
+import type { CliContext, ModelModule, Runner } from './context.ts';
+import {
+  FLAG_LIMITS, commanderOption, count, intIn, nonNegativeInt, nonNegativeNumber, positiveInt, seedValue, type OptionSpec,
+} from './options.ts';
 import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
-import { syntheticOptionsForEval } from './synthetic.ts';
+import { LVM, PPCA, REGISTRY, VAE, type EntryOf, type ModelEntry, type OptionValues, type TrainFacts } from './registry.ts';
+import { syntheticOptionsForEval, syntheticSettings } from './synthetic.ts';
 
-export const MODELS = ['ppca', 'lvm', 'vae'] as const;
-export type ModelKind = (typeof MODELS)[number];
+export { FLAG_LIMITS, type ModelKind };
+export const MODELS = MODEL_KINDS;
 
-/** Latent dimension when --latent is not given: DESIGN.md's PPCA runs use d = 10; the classic VAE uses 20. */
-export const DEFAULT_LATENT: Record<ModelKind, number> = { ppca: 10, lvm: 20, vae: 20 };
-
-/** Which module holds each model's Runner. */
-const MODULE_FILE: Record<ModelKind, string> = { ppca: './ppca.ts', lvm: './vae.ts', vae: './vae.ts' };
+/** A model's CLI module, as its registry entry loads it. */
+export type ModuleOf<K extends ModelKind> = Awaited<ReturnType<EntryOf<K>['load']>>;
 
 export interface CliIO {
   stdout(s: string): void;
@@ -38,16 +38,10 @@ export interface CliIO {
 
 export interface CliDeps {
   createBackend(o: BackendOptions): Promise<Backend>;
-  loadModelModule(kind: ModelKind): Promise<ModelModule>;
+  /** a model's CLI module: the registry's load (tests put a recording module here) */
+  loadModelModule<K extends ModelKind>(kind: K): Promise<ModuleOf<K>>;
   /** the "model" key of a model file's safetensors metadata */
   readModelType(path: string): Promise<string>;
-}
-
-async function importModule(relative: string): Promise<Record<string, unknown>> {
-  // the compiled package (dist/) holds ppca.js where the sources hold ppca.ts
-  const url = new URL(import.meta.url.endsWith('.js') ? relative.replace(/\.ts$/, '.js') : relative, import.meta.url);
-  if (!existsSync(fileURLToPath(url))) throw new Error(`${fileURLToPath(url)} does not exist in this build`);
-  return (await import(url.href)) as Record<string, unknown>;
 }
 
 export const defaultDeps: CliDeps = {
@@ -55,18 +49,7 @@ export const defaultDeps: CliDeps = {
     const { createBackend } = await import('../node/backend.ts');
     return createBackend(o);
   },
-  async loadModelModule(kind) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = await importModule(MODULE_FILE[kind]);
-    } catch (e) {
-      throw new Error(`model '${kind}' is not available: ${(e as Error).message}`);
-    }
-    if (typeof mod.train !== 'function' || typeof mod.evaluate !== 'function') {
-      throw new Error(`model '${kind}': src/cli/${MODULE_FILE[kind].slice(2)} must export train and evaluate`);
-    }
-    return mod as unknown as ModelModule;
-  },
+  loadModelModule: (kind) => REGISTRY[kind].load() as Promise<ModuleOf<typeof kind>>,
   async readModelType(path) {
     // the header alone: a type check reads no tensor data
     const model = (await loadSafetensorsMetadata(path)).model;
@@ -76,81 +59,16 @@ export const defaultDeps: CliDeps = {
   },
 };
 
-// ---- option value parsers (commander turns InvalidArgumentError into "argument 'x' is invalid. <why>")
-
-const count = (v: number): string => v.toLocaleString('en-US');
-
-/** An integer flag in [min, max], written in digits; `why` says where the bound comes from. */
-function intIn(min: number, max: number, why = ''): (v: string) => number {
-  return (v) => {
-    const s = v.trim();
-    const x = Number(s);
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(x) || x < min || x > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER
-        ? `It must be ${min === 0 ? 'a non-negative' : 'a positive'} integer${why}.`
-        : `It must be an integer from ${count(min)} to ${count(max)}${why}.`);
-    }
-    return x;
-  };
-}
-const positiveInt = intIn(1, Number.MAX_SAFE_INTEGER);
-const nonNegativeInt = intIn(0, Number.MAX_SAFE_INTEGER);
-
-/**
- * Stated caps on sizes and counts given as flags, so that a typo fails at the
- * flag instead of in a kernel or an allocation. Widths, layers, latent size and
- * φ steps are the model-file decoder's caps (LATENT_LIMITS).
- */
-export const FLAG_LIMITS = {
-  /** seeds key Threefry-2x32 with one 32-bit word (src/validate/random.ts) */
-  seed: 2 ** 32 - 1,
-  latent: LATENT_LIMITS.latent,
-  width: LATENT_LIMITS.width,
-  layers: LATENT_LIMITS.layers,
-  phiSteps: LATENT_LIMITS.phiSteps,
-  batch: 2 ** 24,
-  /** importance samples per row: 100,000 × 2,000 test rows is hours already */
-  samples: 100_000,
-  epochs: 1_000_000,
-  iters: 10_000_000,
-  fitSteps: 1_000_000,
-  /** a run's training steps (× φ steps for lvm): each keys its random numbers with a 32-bit counter */
-  steps: 2 ** 32 - 1,
-};
-const L = FLAG_LIMITS;
-
-function positiveNumber(v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError('It must be a positive number.');
-  return x;
-}
-function nonNegativeNumber(v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x < 0) throw new InvalidArgumentError('It must be a number ≥ 0.');
-  return x;
-}
-/** "400" or "400,400": hidden layer widths, kept as the string (options are scalars) */
-function intList(v: string): string {
-  const s = v.replace(/\s+/g, '');
-  if (!/^[1-9]\d*(,[1-9]\d*)*$/.test(s)) throw new InvalidArgumentError('It must be positive integers separated by commas, e.g. 400 or 512,256.');
-  const widths = s.split(',').map(Number);
-  if (widths.length > L.layers || widths.some((w) => w > L.width)) {
-    throw new InvalidArgumentError(`It must be at most ${L.layers} widths, each from 1 to ${count(L.width)}.`);
+/** Calls `use` with a kind's registry entry and its module loader, typed alike. */
+function withEntry<R>(kind: ModelKind, deps: CliDeps, use: <T, E>(entry: ModelEntry<T, E>, load: () => Promise<ModelModule<T, E>>) => R): R {
+  switch (kind) {
+    case 'ppca': return use(PPCA, () => deps.loadModelModule('ppca'));
+    case 'lvm': return use(LVM, () => deps.loadModelModule('lvm'));
+    case 'vae': return use(VAE, () => deps.loadModelModule('vae'));
   }
-  return s;
-}
-/** The Gaussian decoder's variance floor: below its ceiling DEFAULT_VAR_CEIL. */
-function varFloor(v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x <= 0 || x >= DEFAULT_VAR_CEIL) throw new InvalidArgumentError(`It must be a number above 0 and below the variance ceiling ${DEFAULT_VAR_CEIL}.`);
-  return x;
 }
 
-/** Parses a --hidden value ("400,400") into widths. */
-export function hiddenSizes(v: string | number | boolean | undefined): number[] | undefined {
-  if (v === undefined || typeof v === 'boolean') return undefined;
-  return String(v).split(',').map(Number);
-}
+const L = FLAG_LIMITS;
 
 function addBackendOptions(cmd: Command, env: CliIO['env']): Command {
   return cmd
@@ -173,46 +91,39 @@ function addDataOptions(cmd: Command): Command {
     .option('--data-seed <s>', 'synthetic data: seed', nonNegativeInt, 1);
 }
 
-type Opts = Record<string, string | number | boolean | undefined>;
+type Opts = OptionValues;
 
-// ---- which options apply where
+// ---- which options apply where, from the registry's declarations
 
-/** A model, or for ppca a model and method: what a train option can apply to. */
-type Target = 'vae' | 'lvm' | `ppca:${string}`;
-const EXACT_EM: readonly Target[] = EM_METHODS.map((m) => `ppca:${m}` as const);
-const STOCHASTIC_EM: readonly Target[] = ['ppca:sem', 'ppca:oem'];
-const LATENT_MODELS: readonly Target[] = ['vae', 'lvm'];
+/** A model that reads an option, and for ppca the methods it applies to (all when absent). */
+interface Target {
+  kind: ModelKind;
+  methods?: readonly string[];
+}
+interface Scoped {
+  spec: OptionSpec;
+  targets: Target[];
+}
 
 /**
- * The model-specific options of `train` and where each applies: what
- * src/cli/vae.ts and src/cli/ppca.ts read (keep in step with them). Every other
- * option applies to every model. Given where it does not apply, an option is an
- * error, never silently ignored.
+ * The model options of `train` or `eval`, in declaration order, each with the
+ * models (and methods) that read it. Every other option applies to every
+ * model. Given where it does not apply, an option is an error, never silently
+ * ignored.
  */
-const TRAIN_SCOPE: Record<string, readonly Target[]> = {
-  method: [...EXACT_EM, ...STOCHASTIC_EM],
-  iters: EXACT_EM,
-  tol: EXACT_EM,
-  epochs: [...LATENT_MODELS, ...STOCHASTIC_EM],
-  batch: [...LATENT_MODELS, ...STOCHASTIC_EM],
-  lr: [...LATENT_MODELS, 'ppca:sem'],
-  optimizer: ['ppca:sem'],
-  kappa: [...LATENT_MODELS, ...STOCHASTIC_EM],
-  tau: [...LATENT_MODELS, 'ppca:sem'],
-  hidden: LATENT_MODELS,
-  likelihood: LATENT_MODELS,
-  objective: LATENT_MODELS,
-  varFloor: LATENT_MODELS,
-  samples: LATENT_MODELS,
-  phiLr: ['lvm'],
-  phiSteps: ['lvm'],
-  fitSteps: ['lvm'],
-  checkpointEvery: [...LATENT_MODELS, ...STOCHASTIC_EM],
-  resume: [...LATENT_MODELS, ...STOCHASTIC_EM],
-};
-
-/** The same for `eval`, by the model file's type. */
-const EVAL_SCOPE: Record<string, readonly Target[]> = { q: ['ppca:'], fitSteps: ['lvm'] };
+function scopeOf(command: 'train' | 'eval'): Map<string, Scoped> {
+  const scope = new Map<string, Scoped>();
+  for (const [kind, entry] of Object.entries(REGISTRY) as Array<[ModelKind, EntryOf<ModelKind>]>) {
+    for (const d of entry[command]) {
+      const seen = scope.get(d.spec.name);
+      if (seen && seen.spec !== d.spec) throw new Error(`src/cli/registry.ts: ${d.spec.flags} is declared twice with different meanings (${seen.spec.flags})`);
+      const target: Target = d.methods ? { kind, methods: d.methods } : { kind };
+      if (seen) seen.targets.push(target);
+      else scope.set(d.spec.name, { spec: d.spec, targets: [target] });
+    }
+  }
+  return scope;
+}
 
 /** Options of the synthetic generator, which only --data synthetic reads. */
 const SYNTHETIC_OPTIONS = ['n', 'dim', 'trueLatent', 'sigma', 'dataSeed'];
@@ -228,24 +139,24 @@ function flagOf(cmd: Command, name: string): string {
 
 /** "vae, lvm, ppca --method sem" for a list of targets. */
 function describeTargets(targets: readonly Target[]): string {
-  const methods = targets.filter((t) => t.startsWith('ppca:')).map((t) => t.slice(5));
-  const all = [...EM_METHODS, 'sem', 'oem'];
-  const ppca = methods.length === 0 ? [] : methods.includes('') || all.every((m) => methods.includes(m)) ? ['ppca'] : [`ppca --method ${methods.join(', ')}`];
-  return [...targets.filter((t) => !t.startsWith('ppca:')), ...ppca].join(', ');
+  return targets.map(({ kind, methods }) => {
+    const all = REGISTRY[kind].methods ?? [];
+    return !methods || all.every((m) => methods.includes(m)) ? kind : `${kind} --method ${methods.join(', ')}`;
+  }).join(', ');
 }
 
 /**
- * Rejects a given option that `target` does not read, naming the option, the
- * model (and method), where the option does apply, and what this one takes.
+ * Rejects a given option that the model (and method) does not read, naming the
+ * option, the model, where the option does apply, and what this one takes.
  */
-function checkScope(cmd: Command, scope: Record<string, readonly Target[]>, target: Target, label: string): void {
+function checkScope(cmd: Command, scope: Map<string, Scoped>, kind: ModelKind, method: string | undefined, label: string): void {
   const given = givenIn(cmd);
-  const applies = (targets: readonly Target[]): boolean => targets.includes(target) || (target.startsWith('ppca:') && targets.includes('ppca:'));
-  for (const [name, targets] of Object.entries(scope)) {
-    if (!given(name) || applies(targets)) continue;
-    const takes = Object.entries(scope).filter(([, t]) => applies(t)).map(([n]) => flagOf(cmd, n));
+  const applies = (s: Scoped): boolean => s.targets.some((t) => t.kind === kind && (!t.methods || method === undefined || t.methods.includes(method)));
+  for (const [name, s] of scope) {
+    if (!given(name) || applies(s)) continue;
+    const takes = [...scope].filter(([, t]) => applies(t)).map(([n]) => flagOf(cmd, n));
     throw new Error(
-      `${flagOf(cmd, name)} does not apply to ${label} (it is for ${describeTargets(targets)}); ` +
+      `${flagOf(cmd, name)} does not apply to ${label} (it is for ${describeTargets(s.targets)}); ` +
       `${label} takes ${takes.length ? takes.join(', ') : 'none of the model options'} besides the data and backend options`,
     );
   }
@@ -282,15 +193,10 @@ function trainOutputs(kind: ModelKind, o: Opts): OutputPlan {
 /**
  * A run's training steps key their random numbers with a 32-bit counter (× φ
  * steps for lvm): more would repeat them, so --epochs × steps per epoch is
- * capped. The modules' defaults stand in for absent flags (vae.ts: 20 epochs,
- * batch 128, 2 φ steps; ppca.ts: 10 epochs, batch 100).
+ * capped. The plan is the run's config, defaults filled in.
  */
-function checkStepCount(kind: ModelKind, o: Opts, rows: number): void {
-  const stochastic = kind !== 'ppca' || o.method === 'sem' || o.method === 'oem';
-  if (!stochastic) return;
-  const epochs = Number(o.epochs ?? (kind === 'ppca' ? 10 : 20));
-  const batch = Math.min(Number(o.batch ?? (kind === 'ppca' ? 100 : 128)), rows);
-  const perStep = kind === 'lvm' ? Number(o.phiSteps ?? 2) : 1;
+function checkStepCount(plan: { epochs: number; batch: number; perStep: number }, rows: number): void {
+  const { epochs, batch, perStep } = plan;
   const steps = epochs * Math.ceil(rows / batch) * perStep;
   if (steps > L.steps) {
     throw new Error(
@@ -351,14 +257,6 @@ export function summarize(result: Record<string, unknown>, backendSummary: strin
   return `${lines.join('\n')}\n`;
 }
 
-interface RunPlan {
-  command: 'train' | 'eval';
-  kind: ModelKind;
-  opts: Opts;
-  /** extra result fields main reports */
-  base: Record<string, unknown>;
-}
-
 /** The adapter default comes from LATENTGPU_ADAPTER, which commander's choices do not check. */
 function checkAdapter(o: Opts): void {
   if (!(ADAPTER_CHOICES as readonly unknown[]).includes(o.adapter)) {
@@ -366,16 +264,20 @@ function checkAdapter(o: Opts): void {
   }
 }
 
-async function runModel(plan: RunPlan, io: CliIO, deps: CliDeps, started: number): Promise<void> {
-  const { opts, kind } = plan;
-  checkAdapter(opts);
-  const latent = plan.command === 'train' ? (opts.latent as number) : undefined;
-  const data = loadData(opts, latent);
-  validateForModel(data.train, { latent, batch: plan.command === 'train' ? (opts.batch as number | undefined) : undefined });
-  validateForModel(data.test, { latent });
-  if (plan.command === 'train') checkStepCount(kind, opts, data.train.n);
-  // a missing model module is reported before the (slow) device start
-  const mod = await deps.loadModelModule(kind);
+interface Run<C> {
+  command: 'train' | 'eval';
+  runner: Runner<C>;
+  config: C;
+  data: LoadedData;
+  /** the parsed options: backend, adapter, data, json */
+  opts: Opts;
+  /** extra result fields main reports */
+  base: Record<string, unknown>;
+}
+
+/** Starts the backend, runs the model's entry on its config, and prints the merged result. */
+async function execute<C>(run: Run<C>, io: CliIO, deps: CliDeps, started: number): Promise<void> {
+  const { opts, data } = run;
   const sink = io.tty && !opts.json ? terminalProgress(io.tty) : silentProgress(io.stderr);
   const backend = await deps.createBackend({
     backend: opts.backend as BackendChoice,
@@ -384,16 +286,16 @@ async function runModel(plan: RunPlan, io: CliIO, deps: CliDeps, started: number
   });
   let result: Record<string, unknown>;
   try {
-    const ctx: CliContext = { backend, train: data.train, test: data.test, opts, progress: sink, log: sink.log };
+    const ctx: CliContext<C> = { backend, train: data.train, test: data.test, config: run.config, progress: sink, log: sink.log };
     if (data.truth) ctx.truth = data.truth;
-    result = await (plan.command === 'train' ? mod.train(ctx) : mod.evaluate(ctx));
+    result = await run.runner(ctx);
   } finally {
     sink.stop();
     backend.destroy();
   }
   const merged: Record<string, unknown> = {
-    command: plan.command,
-    ...plan.base,
+    command: run.command,
+    ...run.base,
     backend: backend.info.backend,
     adapter: backend.info.adapter ?? null,
     data: String(opts.data),
@@ -408,11 +310,56 @@ async function runModel(plan: RunPlan, io: CliIO, deps: CliDeps, started: number
   // never exit 0 with a NaN or infinite figure (finite parameters can still overflow float32)
   const bad = Object.entries(merged).find(([, v]) => typeof v === 'number' && !Number.isFinite(v));
   if (bad) {
-    const who = plan.command === 'eval' ? `${String(opts.model)}: the evaluation` : 'the trained model';
-    throw new Error(`${who} gave ${bad[0]} = ${bad[1]}: the parameters overflow float32 arithmetic on this data (standardise the data's columns${plan.command === 'train' ? ', or lower --lr' : ''})`);
+    const who = run.command === 'eval' ? `${String(opts.model)}: the evaluation` : 'the trained model';
+    throw new Error(`${who} gave ${bad[0]} = ${bad[1]}: the parameters overflow float32 arithmetic on this data (standardise the data's columns${run.command === 'train' ? ', or lower --lr' : ''})`);
   }
   if (opts.json) io.stdout(`${toJson(merged)}\n`);
   else io.stdout(summarize(merged, backend.info.summary));
+}
+
+/**
+ * `train` once the options are checked: loads the data, has the model's entry
+ * make its typed config (defaults filled in, the batch resolved), checks the
+ * data against it (the one check of the batch size), then runs the module.
+ */
+async function runTrain<T, E>(
+  entry: ModelEntry<T, E>, load: () => Promise<ModelModule<T, E>>, kind: ModelKind, o: Opts, io: CliIO, deps: CliDeps, started: number,
+): Promise<void> {
+  checkAdapter(o);
+  const latent = (o.latent as number | undefined) ?? defaultLatent(kind);
+  const data = loadData(o, latent);
+  const facts: TrainFacts = { latent, rows: data.train.n };
+  if (String(o.data) === 'synthetic') facts.synthetic = syntheticSettings(o, latent);
+  const config = entry.trainConfig(o, facts);
+  const minibatches = entry.minibatches(config);
+  validateForModel(data.train, { latent, batch: minibatches?.batch });
+  validateForModel(data.test, { latent });
+  if (minibatches) checkStepCount(minibatches, data.train.n);
+  // the module is loaded before the (slow) device start
+  const mod = await load();
+  await execute({ command: 'train', runner: mod.train, config, data, opts: o, base: { model: kind, latent } }, io, deps, started);
+}
+
+/** `eval` of a model file of this kind: the entry's typed config, the data (for --data synthetic, the file's), the module. */
+async function runEval<T, E>(
+  entry: ModelEntry<T, E>, load: () => Promise<ModelModule<T, E>>, kind: ModelKind, file: string, o: Opts,
+  given: (name: string) => boolean, io: CliIO, deps: CliDeps, started: number,
+): Promise<void> {
+  const config = entry.evalConfig(o, file);
+  // --data synthetic: the data the model was trained on, unless the settings are given
+  const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;
+  checkAdapter(opts);
+  const data = loadData(opts, undefined);
+  validateForModel(data.train, {});
+  validateForModel(data.test, {});
+  const mod = await load();
+  await execute({ command: 'eval', runner: mod.evaluate, config, data, opts, base: { model: kind, model_file: file } }, io, deps, started);
+}
+
+/** Adds the registry's model options of a command, each once, in declaration order. */
+function addModelOptions(cmd: Command, scope: Map<string, Scoped>): Command {
+  for (const { spec } of scope.values()) cmd.addOption(commanderOption(spec));
+  return cmd;
 }
 
 export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command {
@@ -436,67 +383,45 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     }
   });
 
+  const trainScope = scopeOf('train');
   const train = program
     .command('train')
     .description('train a model and report its train/test figures (exact log-likelihood for ppca, ELBO/IWAE for lvm and vae)')
     .addOption(new Option('--model <name>', 'which model').choices([...MODELS]).makeOptionMandatory())
-    .addOption(new Option('--method <m>', 'ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM (default em)').choices([...EM_METHODS, 'sem', 'oem']))
-    .option('--latent <d>', `latent dimension (default ${Object.entries(DEFAULT_LATENT).map(([m, d]) => `${m} ${d}`).join(', ')})`, intIn(1, L.latent))
-    .option('--epochs <n>', 'passes over the training rows (minibatch methods)', intIn(1, L.epochs))
-    .option('--iters <n>', 'ppca exact EM: most iterations', intIn(1, L.iters))
-    .option('--batch <B>', 'minibatch rows', intIn(1, L.batch))
-    .option('--lr <x>', 'learning rate / initial step size α₀', positiveNumber)
-    .option('--seed <s>', 'random seed (initialisation, minibatches, sampling)', intIn(0, L.seed, ' (the random generator\'s 32-bit key)'), 0)
-    .option('--tol <x>', 'ppca EM: stop when the log-likelihood per sample changes less than this', positiveNumber)
-    .addOption(new Option('--optimizer <o>', 'gradient steps: Robbins–Monro SGD or Adam').choices(['sgd', 'adam']))
-    .option('--kappa <k>', 'step-size decay exponent κ in α₀(1 + t/τ)^−κ', positiveNumber)
-    .option('--tau <t>', 'step-size delay τ in α₀(1 + t/τ)^−κ', positiveNumber)
-    .option('--hidden <sizes>', 'lvm/vae: hidden layer widths, e.g. 400 or 512,256', intList)
-    .option('--likelihood <l>', 'lvm/vae decoder likelihood: bernoulli, gaussian (learned per-pixel variance) or gaussian-output (decoder-output variance)')
-    .addOption(new Option('--objective <o>', 'lvm/vae: the ELBO, or the seed\'s prior-sample bound').choices(['elbo', 'prior']))
-    .option('--var-floor <v>', 'Gaussian decoder: variance floor', varFloor)
-    .option('--samples <K>', 'importance samples for the test IWAE bound', intIn(1, L.samples))
-    .option('--phi-lr <x>', 'lvm: learning rate of the per-point variational parameters', positiveNumber)
-    .option('--phi-steps <n>', 'lvm: variational-parameter steps per minibatch', intIn(1, L.phiSteps))
-    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', intIn(1, L.fitSteps))
-    .option('--checkpoint-every <n>', 'write a checkpoint every n epochs', intIn(1, L.epochs))
-    .option('--resume <file>', 'continue from a checkpoint')
+    .option('--latent <d>', `latent dimension (default ${MODELS.map((m) => `${m} ${defaultLatent(m)}`).join(', ')})`, intIn(1, L.latent))
+    .option('--seed <s>', 'random seed (initialisation, minibatches, sampling)', seedValue, 0);
+  addModelOptions(train, trainScope)
     .option('--run-dir <dir>', 'folder for metrics, curves and image grids')
     .option('--out <file>', 'write the trained model (safetensors)');
   addBackendOptions(addDataOptions(train), io.env).action(async (o: Opts) => {
     const kind = o.model as ModelKind;
     // before any work: options that do not apply, outputs that would fail or overwrite an input
-    const method = String(o.method ?? 'em');
-    checkScope(train, TRAIN_SCOPE, kind === 'ppca' ? `ppca:${method}` : kind, kind === 'ppca' ? `--model ppca --method ${method}` : `--model ${kind}`);
+    const method = REGISTRY[kind].method?.(o);
+    checkScope(train, trainScope, kind, method, method === undefined ? `--model ${kind}` : `--model ${kind} --method ${method}`);
     checkDataScope(train, o);
     checkOutputs(trainOutputs(kind, o));
-    const opts: Opts = { ...o, latent: (o.latent as number | undefined) ?? DEFAULT_LATENT[kind] };
-    await runModel({ command: 'train', kind, opts, base: { model: kind, latent: opts.latent } }, io, deps, started);
+    await withEntry(kind, deps, (entry, load) => runTrain(entry, load, kind, o, io, deps, started));
   });
 
+  const evalScope = scopeOf('eval');
   const evaluate = program
     .command('eval')
     .description('evaluate a saved model file on a data split')
     .requiredOption('--model <file>', 'model file written by train --out')
     .addOption(new Option('--estimator <e>', 'estimator of log p(x)').choices(['exact', 'elbo', 'iwae', 'prior', 'prior-jensen']))
     .option('--samples <K>', 'samples per data point (iwae, prior, elbo)', intIn(1, L.samples))
-    .addOption(new Option('--q <q>', 'ppca elbo/iwae proposal: the exact posterior or its mean-field optimum').choices(['posterior', 'mean-field']))
     .addOption(new Option('--split <s>', 'which split to evaluate').choices(['test', 'train']).default('test'))
-    .option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', intIn(1, L.fitSteps))
-    .option('--seed <s>', 'random seed', intIn(0, L.seed, ' (the random generator\'s 32-bit key)'), 0);
+    .option('--seed <s>', 'random seed', seedValue, 0);
+  addModelOptions(evaluate, evalScope);
   addBackendOptions(addDataOptions(evaluate), io.env).action(async (o: Opts) => {
     const file = String(o.model);
     if (!existsSync(file)) throw new Error(`model file ${file} not found`);
     const type = await deps.readModelType(file);
     if (!(MODELS as readonly string[]).includes(type)) throw new Error(`${file}: unknown model type '${type}' (expected ${MODELS.join(', ')})`);
     const kind = type as ModelKind;
-    checkScope(evaluate, EVAL_SCOPE, kind === 'ppca' ? 'ppca:' : kind, `eval of a ${kind} model`);
+    checkScope(evaluate, evalScope, kind, undefined, `eval of a ${kind} model`);
     checkDataScope(evaluate, o);
-    if (kind !== 'ppca' && o.estimator === 'exact') throw new Error(`--estimator exact applies to ppca models; ${printable(file, 200)} holds a ${kind} (use elbo, iwae, prior or prior-jensen)`);
-    // --data synthetic: the data the model was trained on, unless the settings are given
-    const given = (name: string): boolean => ['cli', 'env'].includes(evaluate.getOptionValueSource(name) ?? '');
-    const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;
-    await runModel({ command: 'eval', kind, opts: { ...opts, modelType: kind }, base: { model: kind, model_file: file } }, io, deps, started);
+    await withEntry(kind, deps, (entry, load) => runEval(entry, load, kind, file, o, givenIn(evaluate), io, deps, started));
   });
 
   return program;

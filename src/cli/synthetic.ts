@@ -3,8 +3,10 @@
 // the option defaults.
 import { printable } from '../data/dataset.ts';
 import { SYNTHETIC_FLAGS, syntheticProblem, type SyntheticKey } from '../data/synthetic.ts';
+import type { SyntheticSettings } from './context.ts';
 
-type Opts = Record<string, string | number | boolean | undefined>;
+/** Option values as commander parsed them. */
+type Opts = Record<string, unknown>;
 
 export const SYNTHETIC_METADATA_KEY = 'synthetic_data';
 
@@ -14,7 +16,7 @@ type OptionName = keyof typeof SETTINGS;
 const FLAGS = Object.fromEntries(Object.entries(SETTINGS).map(([k, key]) => [k, SYNTHETIC_FLAGS[key]])) as Record<OptionName, string>;
 
 /** The generator settings of a train run on --data synthetic (the generating d defaults to --latent, as in program.ts). */
-export function syntheticSettings(o: Opts, latent: number): Record<string, number> {
+export function syntheticSettings(o: Opts, latent: number): SyntheticSettings {
   return { n: Number(o.n), D: Number(o.dim), d: Number(o.trueLatent ?? latent), sigma: Number(o.sigma), seed: Number(o.dataSeed) };
 }
 

@@ -15,45 +15,40 @@ import { subsetRows, type Dataset } from '../data/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import { decodeLatentModel, readMetaInt, type LatentModelFile } from '../io/modelFile.ts';
 import type { TensorMap } from '../io/safetensors.ts';
-import { DEFAULT_VAR_FLOOR } from '../models/decoder.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, manifoldGrid, priorSamples, reconstruct,
 } from '../models/evaluate.ts';
 import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type LikelihoodChoice } from '../models/likelihood.ts';
-import { PriorProposal, type LatentVariableModel, type Objective } from '../models/latent.ts';
-import { FIT_STEPS, Lvm, type LvmConfig } from '../models/lvm.ts';
+import { PriorProposal, type LatentVariableModel } from '../models/latent.ts';
+import { Lvm, type LvmConfig } from '../models/lvm.ts';
 import { Vae, type VaeConfig } from '../models/vae.ts';
 import { curveSeries } from '../report/history.ts';
 import { lineChartSvg } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
-import type { Schedule } from '../train/schedule.ts';
 import { TestCurve } from '../train/testCurve.ts';
 import { train as runTraining, type Progress as TrainProgress } from '../train/trainer.ts';
-import type { CliContext, Runner } from './context.ts';
-import { hiddenSizes } from './program.ts';
+import type { LatentEvalConfig, LvmTrainConfig, Runner, VaeTrainConfig } from './context.ts';
 
 type Kind = 'vae' | 'lvm';
 type AnyConfig = VaeConfig | LvmConfig;
 
-// IWAE K: 100 by default (K = 1000 decodes 2M samples for the 2,000 test rows; pass --samples 1000 for the issue figure)
-const DEFAULTS = { epochs: 20, batch: 128, lr: 1e-3, samples: 100, phiLr: 0.05, phiSteps: 2 };
-
 /**
- * The run's configuration; the decoder likelihood is --likelihood if given, else
- * chosen from the train and test rows (src/models/likelihood.ts).
+ * The model's configuration from the run's; the decoder likelihood is
+ * --likelihood if given, else chosen from the train and test rows
+ * (src/models/likelihood.ts).
  */
-function configFrom(kind: Kind, o: CliContext['opts'], train: Dataset, test: Dataset): { cfg: AnyConfig; choice: LikelihoodChoice } {
-  const hidden = hiddenSizes(o.hidden) ?? [400];
-  const choice = chooseLikelihood(o.likelihood === undefined ? undefined : String(o.likelihood), [train, test]);
+function configFrom(run: VaeTrainConfig | LvmTrainConfig, train: Dataset, test: Dataset): { cfg: AnyConfig; choice: LikelihoodChoice } {
+  const { hidden } = run;
+  const choice = chooseLikelihood(run.likelihood, [train, test]);
   const { likelihood, variance } = choice;
   const base = {
-    dataDim: train.D, latent: Number(o.latent ?? 20), decoderHidden: [...hidden].reverse(), act: 'relu' as const,
-    likelihood, variance, varFloor: Number(o.varFloor ?? DEFAULT_VAR_FLOOR), varCeil: varianceCeiling(likelihood, train),
-    objective: (o.objective ?? 'elbo') as Objective, seed: Number(o.seed ?? 0),
+    dataDim: train.D, latent: run.latent, decoderHidden: [...hidden].reverse(), act: 'relu' as const,
+    likelihood, variance, varFloor: run.varFloor, varCeil: varianceCeiling(likelihood, train),
+    objective: run.objective, seed: run.seed,
   };
-  if (kind === 'vae') return { cfg: { ...base, encoderHidden: hidden }, choice };
-  return { cfg: { ...base, phiLr: Number(o.phiLr ?? DEFAULTS.phiLr), phiSteps: Number(o.phiSteps ?? DEFAULTS.phiSteps) }, choice };
+  if (run.kind === 'vae') return { cfg: { ...base, encoderHidden: [...hidden] }, choice };
+  return { cfg: { ...base, phiLr: run.phiLr, phiSteps: run.phiSteps }, choice };
 }
 
 function buildModel(be: Backend, kind: Kind, cfg: AnyConfig, ds: Dataset): Vae | Lvm {
@@ -82,27 +77,20 @@ function writePng(path: string, values: Float32Array, count: number, side: numbe
   writeFileSync(path, encodePng(imageGrid(values, count, { side, cols })));
 }
 
-export const train: Runner = async (ctx) => {
-  const o = ctx.opts;
-  const kind = String(o.model) as Kind;
-  if (kind !== 'vae' && kind !== 'lvm') throw new Error(`src/cli/vae.ts trains vae or lvm, not '${kind}'`);
+export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
+  const run = ctx.config;
+  const { kind } = run;
   const be = ctx.backend;
   const ds = ctx.train;
-  const { cfg, choice } = configFrom(kind, o, ds, ctx.test);
+  const { cfg, choice } = configFrom(run, ds, ctx.test);
   if (choice.auto && choice.likelihood === 'gaussian') ctx.log(`latentgpu: ${choice.reason}`);
-  const epochs = Number(o.epochs ?? DEFAULTS.epochs);
-  const batch = Math.min(Number(o.batch ?? DEFAULTS.batch), ds.n);
-  const lr = Number(o.lr ?? DEFAULTS.lr);
-  const K = Number(o.samples ?? DEFAULTS.samples);
-  const runDir = String(o.runDir ?? join('runs', `${stamp()}-${kind}`));
-  const modelFile = String(o.out ?? join(runDir, 'model.safetensors'));
+  // the batch is resolved and checked against the rows by the command line (src/cli/registry.ts)
+  const { epochs, batch, lr, schedule, checkpointEvery, samples: K } = run;
+  const runDir = run.runDir ?? join('runs', `${stamp()}-${kind}`);
+  const modelFile = run.out ?? join(runDir, 'model.safetensors');
   const checkpointFile = join(runDir, 'checkpoint.safetensors');
-  const checkpointEvery = o.checkpointEvery === undefined ? 0 : Number(o.checkpointEvery);
-  const schedule: Schedule = o.kappa !== undefined || o.tau !== undefined
-    ? { kind: 'robbins-monro', tau: Number(o.tau ?? 1000), kappa: Number(o.kappa ?? 0.75) }
-    : { kind: 'constant' };
   // a checkpoint is checked whole before anything is built or written
-  const resume = o.resume === undefined ? null : await readCheckpoint(String(o.resume), kind, cfg, batch, ds.n);
+  const resume = run.resume === undefined ? null : await readCheckpoint(run.resume, kind, cfg, batch, ds.n);
   mkdirSync(runDir, { recursive: true });
 
   const model = buildModel(be, kind, cfg, ds);
@@ -110,7 +98,7 @@ export const train: Runner = async (ctx) => {
   const startStep = resume?.step ?? 0;
   if (resume) {
     model.loadState(resume.tensors);
-    ctx.log(`resuming from ${String(o.resume)} at epoch ${startEpoch}, step ${startStep}`);
+    ctx.log(`resuming from ${run.resume} at epoch ${startEpoch}, step ${startStep}`);
   }
 
   const stepsPerEpoch = Math.ceil(ds.n / batch);
@@ -152,7 +140,7 @@ export const train: Runner = async (ctx) => {
   const trainSet = new EvalSet(be, ds, ds.D);
   const trainElbo = await evaluateElbo(model, trainSet, { seed: cfg.seed });
   trainSet.release();
-  if (model instanceof Lvm) await model.fitPosterior(ctx.test.x, ctx.test.n, { steps: Number(o.fitSteps ?? FIT_STEPS), seed: cfg.seed });
+  if (model instanceof Lvm && run.kind === 'lvm') await model.fitPosterior(ctx.test.x, ctx.test.n, { steps: run.fitSteps, seed: cfg.seed });
   const testSet = new EvalSet(be, ctx.test, ds.D);
   const testElbo = await evaluateElbo(model, testSet, { seed: cfg.seed });
   ctx.progress.start(ctx.test.n, `IWAE_${K}`);
@@ -216,7 +204,7 @@ export const train: Runner = async (ctx) => {
     test_kl: testElbo.kl,
     test_iwae: iwae.iwae,
     iwae_k: K,
-    ...(model instanceof Lvm ? { test_fit_steps: Number(o.fitSteps ?? FIT_STEPS), phi_lr: (cfg as LvmConfig).phiLr, phi_steps: (cfg as LvmConfig).phiSteps } : {}),
+    ...(run.kind === 'lvm' ? { test_fit_steps: run.fitSteps, phi_lr: run.phiLr, phi_steps: run.phiSteps } : {}),
     samples_per_second: result.samplesPerSecond,
     train_seconds: trainSeconds,
     eval_seconds: evalSeconds,
@@ -257,28 +245,23 @@ async function readCheckpoint(path: string, kind: Kind, cfg: AnyConfig, batch: n
   return ck;
 }
 
-export const evaluate: Runner = async (ctx) => {
-  const o = ctx.opts;
-  const file = String(o.model);
+export const evaluate: Runner<LatentEvalConfig> = async (ctx) => {
+  const { file, estimator, samples: K, fitSteps, seed } = ctx.config;
   // checked before the model is built: config keys and caps, its parameter count against the stored params, finite values
   const mf = decodeLatentModel(await loadSafetensors(file), file);
   const { kind, config: cfg, params } = mf;
   const be = ctx.backend;
-  const split = o.split === 'train' ? ctx.train : ctx.test;
+  const split = ctx.config.split === 'train' ? ctx.train : ctx.test;
   if (split.D !== cfg.dataDim) throw new Error(`${file}: the model has D = ${cfg.dataDim}, the data ${split.D}`);
   checkLikelihoodFits(cfg.likelihood, [split], file);
   // an lvm's φ table is sized by the evaluated rows; its values are fitted below
   const model = buildModel(be, kind, cfg, kind === 'lvm' ? split : ctx.train);
   model.loadParams(params);
-  const seed = Number(o.seed ?? 0);
-  const estimator = String(o.estimator ?? 'iwae');
-  const K = Number(o.samples ?? DEFAULTS.samples);
-  const fitSteps = Number(o.fitSteps ?? FIT_STEPS);
   if (model instanceof Lvm && (estimator === 'elbo' || estimator === 'iwae')) {
     await model.fitPosterior(split.x, split.n, { steps: fitSteps, seed });
   }
   const set = new EvalSet(be, split, split.D);
-  const prefix = o.split === 'train' ? 'train' : 'test';
+  const prefix = ctx.config.split;
   const res: Record<string, unknown> = {
     model: kind, backend: be.info.backend, adapter: be.info.adapter?.choice ?? null, latent: cfg.latent, hidden: hiddenOf(cfg),
     likelihood: cfg.likelihood, ...(cfg.likelihood === 'gaussian' ? { var_floor: cfg.varFloor } : {}),

@@ -4,7 +4,7 @@
 import { VIEW_ALIGN, need, type Backend, type Tensor } from '../backend.ts';
 import type { Activation, RngKey } from '../kernels.ts';
 import { AdamState, DEFAULT_ADAM, type AdamConfig } from '../train/optimizer.ts';
-import { Decoder, DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR, type Likelihood, type VarianceMode } from './decoder.ts';
+import { Decoder, type Likelihood, type VarianceMode } from './decoder.ts';
 import type { ParamLayout, ParamStore } from './params.ts';
 
 export type Objective = 'elbo' | 'prior';
@@ -31,13 +31,6 @@ export interface LatentModelConfig {
   objective: Objective;
   seed: number;
   adam?: AdamConfig;
-}
-
-export function defaultLatentConfig(dataDim: number): LatentModelConfig {
-  return {
-    dataDim, latent: 20, decoderHidden: [400], act: 'relu', likelihood: 'bernoulli', variance: 'vector',
-    varFloor: DEFAULT_VAR_FLOOR, varCeil: DEFAULT_VAR_CEIL, objective: 'elbo', seed: 1,
-  };
 }
 
 /** The model half every latent model can be evaluated through (src/models/evaluate.ts). */

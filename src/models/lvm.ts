@@ -15,6 +15,7 @@ import { need, type Backend, type Tensor } from '../backend.ts';
 import type { StepInput, Trainable } from '../train/trainer.ts';
 import { HostRng, mixSeed } from '../train/rng.ts';
 import { AdamState } from '../train/optimizer.ts';
+import { LVM_DEFAULTS } from './config.ts';
 import { Decoder } from './decoder.ts';
 import {
   ElboBuffers, RowWeights, STREAM, checkLatentConfig, columnVariance, elboForwardBackward, makeAdam, phiStride,
@@ -30,15 +31,14 @@ export interface LvmConfig extends LatentModelConfig {
   phiSteps: number;
 }
 
-/** Adam steps on a test chunk's φ with θ frozen (fitPosterior's default). */
-export const FIT_STEPS = 200;
+/** Adam steps on a test chunk's φ with θ frozen (fitPosterior's default, LVM_DEFAULTS.fitSteps). */
+export const FIT_STEPS = LVM_DEFAULTS.fitSteps;
 const FIT_CHUNK = 512;
 
+/** The per-point model's defaults (LVM_DEFAULTS): the classic decoder 20→400→784, ReLU, Bernoulli; φ 2 steps at 0.05. */
 export function defaultLvmConfig(dataDim = 784): LvmConfig {
-  return {
-    dataDim, latent: 20, decoderHidden: [400], act: 'relu', likelihood: 'bernoulli', variance: 'vector',
-    varFloor: 1e-3, varCeil: 4, objective: 'elbo', seed: 1, phiLr: 1e-2, phiSteps: 1,
-  };
+  const { latent, hidden, act, likelihood, variance, varFloor, varCeil, objective, phiLr, phiSteps } = LVM_DEFAULTS;
+  return { dataDim, latent, decoderHidden: [...hidden], act, likelihood, variance, varFloor, varCeil, objective, seed: 1, phiLr, phiSteps };
 }
 
 /** φ = {m, log s²} for n rows and their Adam moments. */

@@ -9,6 +9,7 @@ import { need, type Backend, type Tensor } from '../backend.ts';
 import type { Trainable, StepInput } from '../train/trainer.ts';
 import { HostRng, mixSeed } from '../train/rng.ts';
 import type { AdamState } from '../train/optimizer.ts';
+import { VAE_DEFAULTS } from './config.ts';
 import { Decoder } from './decoder.ts';
 import {
   ElboBuffers, RowWeights, STREAM, checkLatentConfig, columnVariance, elboForwardBackward, makeAdam,
@@ -22,11 +23,12 @@ export interface VaeConfig extends LatentModelConfig {
   encoderHidden: number[];
 }
 
-/** The classic architecture: 784→400→(20, 20), 20→400→784, ReLU, Bernoulli. */
+/** The classic architecture (VAE_DEFAULTS): 784→400→(20, 20), 20→400→784, ReLU, Bernoulli. */
 export function classicVaeConfig(dataDim = 784): VaeConfig {
+  const { latent, hidden, act, likelihood, variance, varFloor, varCeil, objective } = VAE_DEFAULTS;
   return {
-    dataDim, latent: 20, encoderHidden: [400], decoderHidden: [400], act: 'relu',
-    likelihood: 'bernoulli', variance: 'vector', varFloor: 1e-3, varCeil: 4, objective: 'elbo', seed: 1,
+    dataDim, latent, encoderHidden: [...hidden], decoderHidden: [...hidden].reverse(), act,
+    likelihood, variance, varFloor, varCeil, objective, seed: 1,
   };
 }
 

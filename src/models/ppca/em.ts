@@ -14,6 +14,7 @@
 // evaluation it is within 6e-5 nats/sample, and the float32 map itself is
 // monotone to that level.
 import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
+import { PPCA_DEFAULTS } from '../config.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import {
   Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialPpca, latentFactors,
@@ -252,13 +253,13 @@ function now(): number {
 
 /** Fits PPCA by exact EM (plain, SQUAREM- or Anderson-accelerated) on data already on the backend. */
 export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions): Promise<EmResult> {
-  const method = opts.method ?? 'em';
+  const method = opts.method ?? PPCA_DEFAULTS.method;
   if (!EM_METHODS.includes(method)) throw new KernelError('ppca EM', `unknown method '${method as string}' (${EM_METHODS.join(' | ')})`);
   const memory = opts.memory ?? ANDERSON_MEMORY;
   need(Number.isInteger(memory) && memory >= 1, 'ppca EM', `Anderson memory must be a positive integer, got ${memory}`);
   checkShape('ppca EM', data.D, opts.d);
-  const maxIters = opts.maxIters ?? 1000;
-  const tol = opts.tol ?? 1e-6;
+  const maxIters = opts.maxIters ?? PPCA_DEFAULTS.iters;
+  const tol = opts.tol ?? PPCA_DEFAULTS.tol;
   const init = opts.init ?? initialPpca(data, { d: opts.d, seed: opts.seed ?? 0 });
   if (init.D !== data.D || init.d !== opts.d) {
     throw new KernelError('ppca EM', `initial model is ${init.D}×${init.d}, data need ${data.D}×${opts.d}`);

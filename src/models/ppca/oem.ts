@@ -16,6 +16,7 @@ import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
 import {
   FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
 } from './fitter.ts';
+import { PPCA_DEFAULTS } from '../config.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import { Workspace, centeredRowNorms, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { MinibatchSampler } from './sem.ts';
@@ -69,7 +70,7 @@ class OemFitter extends FitterBase {
 
   constructor(private readonly b: Backend, data: DeviceData, private readonly o: OemFitterOptions) {
     super('ppca online EM', data, o);
-    this.kappa = o.kappa ?? 0.6;
+    this.kappa = o.kappa ?? PPCA_DEFAULTS.oem.kappa;
     need(this.kappa > 0.5 && this.kappa <= 1, this.kernel, `kappa must be in (0.5, 1], got ${this.kappa}`);
     const { D, n } = data;
     const { d } = o;

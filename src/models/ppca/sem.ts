@@ -18,6 +18,7 @@
 import { KernelError, need, type Backend, type Tensor } from '../../backend.ts';
 import { HostRng } from '../../train/rng.ts';
 import { learningRate, type Schedule } from '../../train/schedule.ts';
+import { PPCA_DEFAULTS } from '../config.ts';
 import { ParamLayout, ParamStore } from '../params.ts';
 import {
   FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
@@ -97,10 +98,10 @@ class SemFitter extends FitterBase {
     super('ppca stochastic EM', data, o);
     const kernel = this.kernel;
     need(Number.isFinite(o.lr) && o.lr > 0, kernel, `learning rate must be positive, got ${o.lr}`);
-    const optimizer = o.optimizer ?? 'sgd';
+    const optimizer = o.optimizer ?? PPCA_DEFAULTS.sem.optimizer;
     if (optimizer !== 'sgd' && optimizer !== 'adam') throw new KernelError(kernel, `unknown optimizer '${optimizer as string}' (sgd | adam)`);
-    const kappa = o.kappa ?? 0.75;
-    const tau = o.tau ?? 1000;
+    const kappa = o.kappa ?? PPCA_DEFAULTS.sem.kappa;
+    const tau = o.tau ?? PPCA_DEFAULTS.sem.tau;
     need(kappa > 0.5 && kappa <= 1, kernel, `kappa must be in (0.5, 1], got ${kappa}`);
     need(tau > 0, kernel, `tau must be positive, got ${tau}`);
     this.schedule = { kind: 'robbins-monro', tau, kappa };

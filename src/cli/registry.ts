@@ -1,0 +1,200 @@
+// The CLI's static model registry: each model declares the options it reads
+// (for ppca, per EM method), parses them into its typed config with the
+// defaults of src/models/config.ts, and names its module by a literal import.
+// program.ts builds the commander options and the "does not apply" errors
+// from these declarations.
+import { printable } from '../data/dataset.ts';
+import { EM_METHODS, type EmMethod } from '../models/ppca/em.ts';
+import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS, resolveBatch, type ModelKind } from '../models/config.ts';
+import type { Objective } from '../models/latent.ts';
+import type { Schedule } from '../train/schedule.ts';
+import type {
+  EvalConfig, LatentEvalConfig, LvmTrainConfig, ModelModule, PpcaEvalConfig, PpcaMethod, PpcaTrainConfig, RunConfig,
+  StochasticConfig, SyntheticSettings, VaeTrainConfig,
+} from './context.ts';
+import { FLAG_LIMITS as L, SHARED, intIn, option, positiveNumber, varFloor, widthList, type OptionSpec } from './options.ts';
+
+/** Option values as commander parsed them (each parser fixes its value's type). */
+export type OptionValues = Record<string, unknown>;
+
+/** An option a model reads; `methods` limits it to some of the model's methods (all when absent). */
+export interface Declared {
+  readonly spec: OptionSpec;
+  readonly methods?: readonly string[];
+}
+
+/** What the command line knows when a train config is made: the data are loaded. */
+export interface TrainFacts {
+  latent: number;
+  /** training rows, which cap the default batch */
+  rows: number;
+  synthetic?: SyntheticSettings;
+}
+
+export interface ModelEntry<T, E> {
+  /** the model's methods (ppca's --method), if it has any */
+  readonly methods?: readonly string[];
+  /** the method a train command runs, from its options */
+  method?(v: OptionValues): string;
+  readonly train: readonly Declared[];
+  readonly eval: readonly Declared[];
+  trainConfig(v: OptionValues, facts: TrainFacts): T;
+  /** the minibatch plan of a run, for the step-count cap and the batch check; null when it takes no minibatches */
+  minibatches(cfg: T): { epochs: number; batch: number; perStep: number } | null;
+  evalConfig(v: OptionValues, file: string): E;
+  load(): Promise<ModelModule<T, E>>;
+}
+
+const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+const num = (v: unknown, fallback: number): number => (v === undefined ? fallback : Number(v));
+
+function runConfig(v: OptionValues, facts: TrainFacts): RunConfig {
+  const c: RunConfig = { latent: facts.latent, seed: num(v.seed, 0) };
+  if (v.out !== undefined) c.out = String(v.out);
+  if (v.runDir !== undefined) c.runDir = String(v.runDir);
+  return c;
+}
+
+function stochasticConfig(kind: ModelKind, v: OptionValues, rows: number, epochs: number): StochasticConfig {
+  const c: StochasticConfig = {
+    epochs: num(v.epochs, epochs),
+    batch: resolveBatch(kind, rows, v.batch === undefined ? undefined : Number(v.batch)),
+    checkpointEvery: num(v.checkpointEvery, 0),
+  };
+  if (v.resume !== undefined) c.resume = String(v.resume);
+  return c;
+}
+
+function evalConfig(v: OptionValues, file: string, samples: number): EvalConfig {
+  return { file, split: v.split === 'train' ? 'train' : 'test', seed: num(v.seed, 0), samples: num(v.samples, samples) };
+}
+
+// ---- ppca
+
+const STOCHASTIC = ['sem', 'oem'] as const;
+const PPCA_METHODS: readonly PpcaMethod[] = [...EM_METHODS, ...STOCHASTIC];
+const isEm = (m: string): m is EmMethod => (EM_METHODS as readonly string[]).includes(m);
+
+export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
+  methods: PPCA_METHODS,
+  method: (v) => String(v.method ?? PPCA_DEFAULTS.method),
+  train: [
+    { spec: option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM (default ${PPCA_DEFAULTS.method})`, PPCA_METHODS) },
+    { spec: option('--iters <n>', 'ppca exact EM: most iterations', intIn(1, L.iters)), methods: EM_METHODS },
+    { spec: option('--tol <x>', 'ppca EM: stop when the log-likelihood per sample changes less than this', positiveNumber), methods: EM_METHODS },
+    { spec: SHARED.epochs, methods: STOCHASTIC },
+    { spec: SHARED.batch, methods: STOCHASTIC },
+    { spec: SHARED.lr, methods: ['sem'] },
+    { spec: option('--optimizer <o>', 'gradient steps: Robbins–Monro SGD or Adam', ['sgd', 'adam']), methods: ['sem'] },
+    { spec: SHARED.kappa, methods: STOCHASTIC },
+    { spec: SHARED.tau, methods: ['sem'] },
+    { spec: SHARED.checkpointEvery, methods: STOCHASTIC },
+    { spec: SHARED.resume, methods: STOCHASTIC },
+  ],
+  eval: [
+    { spec: option('--q <q>', 'ppca elbo/iwae proposal: the exact posterior or its mean-field optimum', ['posterior', 'mean-field']) },
+  ],
+  trainConfig(v, facts) {
+    const D = PPCA_DEFAULTS;
+    const method = (v.method ?? D.method) as PpcaMethod;
+    const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
+    if (isEm(method)) return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol) };
+    const stochastic = stochasticConfig('ppca', v, facts.rows, D.epochs);
+    if (method === 'oem') return { ...run, ...stochastic, method, kappa: num(v.kappa, D.oem.kappa) };
+    return {
+      ...run, ...stochastic, method, lr: num(v.lr, D.sem.lr), tau: num(v.tau, D.sem.tau), kappa: num(v.kappa, D.sem.kappa),
+      optimizer: v.optimizer === 'adam' ? 'adam' : D.sem.optimizer,
+    };
+  },
+  minibatches: (cfg) => ('batch' in cfg ? { epochs: cfg.epochs, batch: cfg.batch, perStep: 1 } : null),
+  evalConfig(v, file) {
+    return {
+      ...evalConfig(v, file, PPCA_DEFAULTS.samples),
+      estimator: (v.estimator ?? 'exact') as PpcaEvalConfig['estimator'],
+      q: v.q === 'mean-field' ? 'mean-field' : 'posterior',
+    };
+  },
+  load: () => import('./ppca.ts'),
+};
+
+// ---- the VAE and the per-point model
+
+const LATENT_TRAIN: readonly Declared[] = [
+  { spec: SHARED.epochs },
+  { spec: SHARED.batch },
+  { spec: SHARED.lr },
+  { spec: SHARED.kappa },
+  { spec: SHARED.tau },
+  { spec: option('--hidden <sizes>', 'lvm/vae: hidden layer widths, e.g. 400 or 512,256', widthList) },
+  { spec: option('--likelihood <l>', 'lvm/vae decoder likelihood: bernoulli, gaussian (learned per-pixel variance) or gaussian-output (decoder-output variance)') },
+  { spec: option('--objective <o>', 'lvm/vae: the ELBO, or the seed\'s prior-sample bound', ['elbo', 'prior']) },
+  { spec: option('--var-floor <v>', 'Gaussian decoder: variance floor', varFloor) },
+  { spec: option('--samples <K>', 'importance samples for the test IWAE bound', intIn(1, L.samples)) },
+  { spec: SHARED.checkpointEvery },
+  { spec: SHARED.resume },
+];
+
+type LatentCommon = Omit<VaeTrainConfig, 'kind'>;
+
+function latentConfig(kind: 'vae' | 'lvm', v: OptionValues, facts: TrainFacts): LatentCommon {
+  const D = kind === 'vae' ? VAE_DEFAULTS : LVM_DEFAULTS;
+  // a Robbins–Monro decay when τ or κ is given (the other defaulted), else a constant step
+  const schedule: Schedule = v.kappa !== undefined || v.tau !== undefined
+    ? { kind: 'robbins-monro', tau: num(v.tau, D.schedule.tau), kappa: num(v.kappa, D.schedule.kappa) }
+    : { kind: 'constant' };
+  const c: LatentCommon = {
+    ...runConfig(v, facts), ...stochasticConfig(kind, v, facts.rows, D.epochs),
+    hidden: (v.hidden as number[] | undefined) ?? [...D.hidden],
+    objective: (v.objective ?? D.objective) as Objective,
+    varFloor: num(v.varFloor, D.varFloor),
+    lr: num(v.lr, D.lr),
+    schedule,
+    samples: num(v.samples, D.samples),
+  };
+  const likelihood = str(v.likelihood);
+  if (likelihood !== undefined) c.likelihood = likelihood;
+  return c;
+}
+
+function latentEvalConfig(kind: 'vae' | 'lvm', v: OptionValues, file: string): LatentEvalConfig {
+  const estimator = String(v.estimator ?? 'iwae');
+  if (estimator === 'exact') throw new Error(`--estimator exact applies to ppca models; ${printable(file, 200)} holds a ${kind} (use elbo, iwae, prior or prior-jensen)`);
+  return { ...evalConfig(v, file, VAE_DEFAULTS.samples), estimator: estimator as LatentEvalConfig['estimator'], fitSteps: num(v.fitSteps, LVM_DEFAULTS.fitSteps) };
+}
+
+const latentMinibatches = (cfg: VaeTrainConfig | LvmTrainConfig): { epochs: number; batch: number; perStep: number } => ({
+  epochs: cfg.epochs, batch: cfg.batch, perStep: cfg.kind === 'lvm' ? cfg.phiSteps : 1,
+});
+
+export const VAE: ModelEntry<VaeTrainConfig, LatentEvalConfig> = {
+  train: LATENT_TRAIN,
+  eval: [],
+  trainConfig: (v, facts) => ({ ...latentConfig('vae', v, facts), kind: 'vae' }),
+  minibatches: latentMinibatches,
+  evalConfig: (v, file) => latentEvalConfig('vae', v, file),
+  load: () => import('./vae.ts'),
+};
+
+export const LVM: ModelEntry<LvmTrainConfig, LatentEvalConfig> = {
+  train: [
+    ...LATENT_TRAIN,
+    { spec: option('--phi-lr <x>', `lvm: learning rate of the per-point variational parameters (default ${LVM_DEFAULTS.phiLr})`, positiveNumber) },
+    { spec: option('--phi-steps <n>', `lvm: variational-parameter steps per minibatch (default ${LVM_DEFAULTS.phiSteps})`, intIn(1, L.phiSteps)) },
+    { spec: SHARED.fitSteps },
+  ],
+  eval: [{ spec: SHARED.fitSteps }],
+  trainConfig: (v, facts) => ({
+    ...latentConfig('lvm', v, facts), kind: 'lvm',
+    phiLr: num(v.phiLr, LVM_DEFAULTS.phiLr), phiSteps: num(v.phiSteps, LVM_DEFAULTS.phiSteps), fitSteps: num(v.fitSteps, LVM_DEFAULTS.fitSteps),
+  }),
+  minibatches: latentMinibatches,
+  evalConfig: (v, file) => latentEvalConfig('lvm', v, file),
+  load: () => import('./vae.ts'),
+};
+
+/**
+ * Every model, in the order "it is for …" lists them. The entries' config types
+ * differ, so the map is typed per kind.
+ */
+export const REGISTRY: { vae: typeof VAE; lvm: typeof LVM; ppca: typeof PPCA } = { vae: VAE, lvm: LVM, ppca: PPCA };
+export type EntryOf<K extends ModelKind> = (typeof REGISTRY)[K];
