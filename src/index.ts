@@ -1,12 +1,18 @@
-// latentgpu for Node: the platform-neutral API (src/lib/core.ts) plus the
-// backends Node opens (Dawn's WebGPU through the npm package `webgpu`, the
-// WebAssembly SIMD CPU backend on worker threads), the bundled MNIST file and
-// data files read from disk, and model files saved and loaded by path.
-//
-//   import { createBackend, loadMnist, uploadData, fitEm } from 'latentgpu';
-//   const backend = await createBackend();            // auto: a hardware GPU, else the CPU
-//   const { train } = loadMnist({ subset: 2000 });
-//   const { loglik } = await fitEm(backend, uploadData(backend, train), { d: 10 });
+/**
+ * latentgpu for Node: the platform-neutral API (src/lib/core.ts) plus the
+ * backends Node opens (Dawn's WebGPU through the npm package `webgpu`, the
+ * WebAssembly SIMD CPU backend on worker threads), the bundled MNIST file and
+ * data files read from disk, and model files saved and loaded by path.
+ *
+ * ```ts
+ * import { createBackend, loadMnist, uploadData, fitEm } from 'latentgpu';
+ * const backend = await createBackend();            // auto: a hardware GPU, else the CPU
+ * const { train } = loadMnist({ subset: 2000 });
+ * const { loglik } = await fitEm(backend, uploadData(backend, train), { d: 10 });
+ * ```
+ *
+ * @module latentgpu
+ */
 export * from './lib/core.ts';
 
 /**
