@@ -10,7 +10,11 @@ import type { CliContext } from '../src/cli/context.ts';
 import { defaultDeps, runCli, type CliDeps, type ModelKind } from '../src/cli/program.ts';
 import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { formatInfo, terminalProgress } from '../src/cli/progress.ts';
+import { REGISTRY } from '../src/cli/registry.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
+import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS } from '../src/models/config.ts';
+import { defaultLvmConfig } from '../src/models/lvm.ts';
+import { classicVaeConfig } from '../src/models/vae.ts';
 import type { AutoProbe } from '../src/gpu/node.ts';
 import { createBackend } from '../src/node/backend.ts';
 import { TEST_ADAPTERS } from './gpu.ts';
@@ -174,6 +178,42 @@ describe('latentgpu command line (in-process)', () => {
     expect(await b.run(['train', '--model', 'vae', '--subset', '50', '--batch', '64'])).toBe(1);
     expect(b.err.join('')).toContain('mnist:train[50 of 8000]: 50 rows, fewer than the batch size 64');
     expect([...h.backends, ...b.backends]).toEqual([]);
+  });
+
+  it('each model gets its typed config from the registry, defaults from src/models/config.ts', async () => {
+    const configOf = async (args: string[]): Promise<Record<string, unknown>> => {
+      const h = harness();
+      expect(await h.run([...args, '--json']), h.err.join('')).toBe(0);
+      return h.calls[0]!.ctx.config;
+    };
+    expect(await configOf(['train', '--model', 'ppca', '--subset', '500'])).toEqual({
+      latent: PPCA_DEFAULTS.latent, seed: 0, method: 'em', iters: PPCA_DEFAULTS.iters, tol: PPCA_DEFAULTS.tol,
+    });
+    expect(await configOf(['train', '--model', 'ppca', '--method', 'sem', '--subset', '500', '--tau', '50', '--out', 'm.safetensors'])).toEqual({
+      latent: 10, seed: 0, out: 'm.safetensors', method: 'sem', epochs: PPCA_DEFAULTS.epochs, batch: PPCA_DEFAULTS.batch, checkpointEvery: 0,
+      lr: PPCA_DEFAULTS.sem.lr, tau: 50, kappa: PPCA_DEFAULTS.sem.kappa, optimizer: 'sgd',
+    });
+    // the default batch is capped at the training rows (for every model); a given one larger than the rows is an error
+    expect(await configOf(['train', '--model', 'ppca', '--method', 'oem', '--subset', '40', '--latent', '3'])).toMatchObject({ method: 'oem', batch: 40, kappa: PPCA_DEFAULTS.oem.kappa });
+    expect(await configOf(['train', '--model', 'vae', '--subset', '40'])).toMatchObject({ kind: 'vae', batch: 40 });
+    const lvm = await configOf(['train', '--model', 'lvm', '--subset', '300', '--kappa', '0.9', '--fit-steps', '7']);
+    expect(lvm).toMatchObject({
+      kind: 'lvm', latent: LVM_DEFAULTS.latent, batch: LVM_DEFAULTS.batch, epochs: LVM_DEFAULTS.epochs, hidden: [...LVM_DEFAULTS.hidden],
+      phiLr: LVM_DEFAULTS.phiLr, phiSteps: LVM_DEFAULTS.phiSteps, fitSteps: 7, schedule: { kind: 'robbins-monro', tau: LVM_DEFAULTS.schedule.tau, kappa: 0.9 },
+    });
+    // the library's builders use the same defaults
+    expect([defaultLvmConfig().phiLr, defaultLvmConfig().phiSteps, classicVaeConfig().latent]).toEqual([LVM_DEFAULTS.phiLr, LVM_DEFAULTS.phiSteps, VAE_DEFAULTS.latent]);
+  });
+
+  it('train and eval --help list every option the registry declares, once', async () => {
+    for (const command of ['train', 'eval'] as const) {
+      const out: string[] = [];
+      expect(await runCli([command, '--help'], { stdout: (s) => void out.push(s), stderr: () => {}, env: {} })).toBe(0);
+      const help = out.join('');
+      for (const entry of Object.values(REGISTRY)) {
+        for (const { spec } of entry[command]) expect(help.split(`  ${spec.flags.split(' ')[0]} `).length - 1, spec.flags).toBe(1);
+      }
+    }
   });
 
   it('a failing model is one line, and the backend is still destroyed', async () => {
