@@ -4,10 +4,9 @@
 // JSON. Every GPU figure is synchronized by waiting for the queue (finish)
 // before the clock stops; a training figure counts whole ticks, each ending in
 // a read-back.
-import type { Backend } from '../src/backend.ts';
+import { createRun, type Backend, type RunConfig, type RunKind } from '../src/browser.ts';
 import { loadMnist } from './data.ts';
-import { factories } from './models/index.ts';
-import type { ModelConfig, ModelKind } from './models/runner.ts';
+import { runOptions } from './runs.ts';
 import { backendLabel, openBackend, openCpuBackend, yieldToEventLoop } from './runtime.ts';
 import { BenchChart } from './ui/charts.ts';
 import { $, setText } from './ui/dom.ts';
@@ -62,9 +61,9 @@ async function timeMatmul(b: Backend, n: number): Promise<number> {
 }
 
 /** The classic VAE of the Node benchmarks (bench/vae.ts, bench/cpu-wasm.ts): 784-400-20, Bernoulli, batch 128. */
-export const CLASSIC_VAE: Partial<ModelConfig> = { hidden: [400], latent: 20, batch: 128, stepsPerTick: 5, likelihood: 'bernoulli' };
+export const CLASSIC_VAE: Partial<RunConfig> = { hidden: [400], latent: 20, batch: 128, stepsPerTick: 5, likelihood: 'bernoulli' };
 
-const TRAIN_KINDS: { kind: ModelKind; label: string; cfg: Partial<ModelConfig> }[] = [
+const TRAIN_KINDS: { kind: RunKind; label: string; cfg: Partial<RunConfig> }[] = [
   { kind: 'vae', label: 'VAE 784→128→2 training, batch 128', cfg: { hidden: [128], latent: 2, batch: 128, stepsPerTick: 5 } },
   { kind: 'vae', label: 'VAE 784→400→20 (classic) training, batch 128', cfg: CLASSIC_VAE },
   { kind: 'ppca-em', label: 'PPCA exact EM, d = 10', cfg: { latent: 10, stepsPerTick: 1 } },
@@ -72,17 +71,15 @@ const TRAIN_KINDS: { kind: ModelKind; label: string; cfg: Partial<ModelConfig> }
   { kind: 'ppca-sem', label: 'PPCA stochastic EM, d = 10, batch 128', cfg: { latent: 10, batch: 128, stepsPerTick: 10, semLr: 1e-4 } },
 ];
 
-const BASE: ModelConfig = {
+const BASE: RunConfig = {
   kind: 'vae', latent: 2, seed: 1, batch: 128, stepsPerTick: 5, semLr: 0.05, semTau: 100, semKappa: 0.7,
   oemKappa: 0.6, hidden: [128], likelihood: 'bernoulli', lr: 1e-3, testCurve: false,
 };
 
 /** Training samples per second over ≥ `seconds` of whole ticks on the MNIST subset (after one warm-up tick). */
-export async function timeTraining(b: Backend, kind: ModelKind, cfg: Partial<ModelConfig>, seconds = 1.5): Promise<number | null> {
-  const factory = factories[kind];
-  if (!factory) return null;
+export async function timeTraining(b: Backend, kind: RunKind, cfg: Partial<RunConfig>, seconds = 1.5): Promise<number> {
   const data = await loadMnist(2048, 256);
-  const runner = await factory.create(b, { ...BASE, ...cfg, kind }, data.train, data.test, data.meta);
+  const runner = await createRun(b, { ...BASE, ...cfg, kind }, data.train, data.test, runOptions(data));
   try {
     await runner.tick();
     let samples = 0;
@@ -130,7 +127,6 @@ export function setupBenchmark(): BenchChart {
         figures.push(f);
       }
       for (const t of TRAIN_KINDS) {
-        if (!factories[t.kind]) continue;
         const f: Figure = { name: t.label, unit: 'samples/s', webgpu: null, cpu: null };
         for (const [key, b] of backends) {
           if (!b) continue;

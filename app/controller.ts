@@ -3,13 +3,13 @@
 // pause stops the tick in flight after its current step (an AbortSignal).
 // Throughput is measured over the last few seconds of ticks.
 import { yieldToEventLoop } from './runtime.ts';
-import type { ModelRunner, TickResult } from './models/runner.ts';
+import type { ModelRun, RunTick } from '../src/browser.ts';
 
 /** pausing: asked to pause, the tick in flight is finishing; paused: nothing runs; stepping: one "step once" in flight */
 export type RunState = 'idle' | 'running' | 'pausing' | 'paused' | 'converged' | 'stepping' | 'failed';
 
 export interface ControllerEvents {
-  onTick(r: TickResult, totalSteps: number): void;
+  onTick(r: RunTick, totalSteps: number): void;
   onState(s: RunState): void;
   /** a refresh of the pictures is due (at most every `refreshMs` while running) */
   onRefresh(): Promise<void>;
@@ -32,7 +32,7 @@ export class TrainingController {
    * promise that never settles on a lost device cannot hang the loop.
    */
   constructor(
-    readonly runner: ModelRunner,
+    readonly runner: ModelRun,
     private readonly ev: ControllerEvents,
     private readonly guard: <T>(p: Promise<T>) => Promise<T> = (p) => p,
   ) {}
@@ -91,7 +91,7 @@ export class TrainingController {
     }
   }
 
-  private async tick(signal?: AbortSignal): Promise<TickResult | null> {
+  private async tick(signal?: AbortSignal): Promise<RunTick | null> {
     try {
       const r = await this.guard(this.runner.tick(signal));
       this.steps += r.steps;

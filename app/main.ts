@@ -1,16 +1,14 @@
 // The page: setup panel, training controls, live pictures, estimators, model
-// files, and the benchmark tab. All model work goes through a ModelRunner on the
-// chosen backend; nothing here blocks the main thread for long.
-import type { Backend } from '../src/backend.ts';
-import { WebGpuBackend } from '../src/gpu/backend.ts';
-import { decodeSafetensors } from '../src/io/safetensors.ts';
+// files, and the benchmark tab. All model work goes through a run of the
+// library (src/browser.ts: createRun, loadRun) on the chosen backend; nothing
+// here blocks the main thread for long.
+import {
+  WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, loadRun, LikelihoodError,
+  type Backend, type ModelRun, type RunConfig, type RunFile, type RunKind,
+} from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
 import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
-import { chooseLikelihood, LikelihoodError } from '../src/models/likelihood.ts';
-import { factories } from './models/index.ts';
-import { APP_HINT } from './models/latent.ts';
-import { PPCA_METHOD } from './models/ppca.ts';
-import type { ModelConfig, ModelKind, ModelRunner } from './models/runner.ts';
+import { APP_HINT, runOptions } from './runs.ts';
 import { backendFromUrl, backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark, timeTraining } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
@@ -31,8 +29,8 @@ interface App {
   active: AppData | null;
   userData: AppData | null;
   controller: TrainingController | null;
-  runner: ModelRunner | null;
-  cfg: ModelConfig | null;
+  runner: ModelRun | null;
+  cfg: RunConfig | null;
   /** the last parameters read back (a model file), with the step and test objective they had, to continue after a lost device */
   snapshot: { bytes: Uint8Array; step: number; test: number } | null;
   curves: { train: [number, number][]; test: [number, number][] };
@@ -154,12 +152,12 @@ function applyModelDefaults(): void {
   $<HTMLInputElement>('steps-per-tick').value = kind === 'ppca-em' ? '1' : '10';
 }
 
-function readConfig(): ModelConfig {
+function readConfig(): RunConfig {
   const hiddenText = $<HTMLInputElement>('hidden').value.trim();
   const hidden = hiddenText === '' ? [] : hiddenText.split(/[\s,]+/).map((s) => Number(s));
   if (hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new InputError(`hidden sizes: '${hiddenText}' is not a list of positive whole numbers`);
   return {
-    kind: $<HTMLSelectElement>('model').value as ModelKind,
+    kind: $<HTMLSelectElement>('model').value as RunKind,
     latent: num('latent', 'latent d', { int: true, min: 1 }),
     seed: num('seed', 'seed', { int: true, min: 0 }),
     batch: num('batch', 'batch', { int: true, min: 1 }),
@@ -169,7 +167,7 @@ function readConfig(): ModelConfig {
     semKappa: num('sem-kappa', 'κ', { min: 0 }),
     oemKappa: num('oem-kappa', 'κ', { min: 0 }),
     hidden,
-    likelihood: $<HTMLSelectElement>('likelihood').value as ModelConfig['likelihood'],
+    likelihood: $<HTMLSelectElement>('likelihood').value as RunConfig['likelihood'],
     lr: num('lr', 'learning rate', { min: 0 }),
   };
 }
@@ -278,35 +276,33 @@ function resetRun(): void {
   setButtons('none');
 }
 
-/** Builds a runner (new, or from a model file) and its controller; the buttons wait meanwhile. */
-async function prepare(modelBytes?: Uint8Array): Promise<void> {
+/** Builds a run (new, or from a model file) and its controller; the buttons wait meanwhile. */
+async function prepare(modelFile?: RunFile): Promise<void> {
   setButtons('busy');
   try {
-    await build(modelBytes);
+    await build(modelFile);
   } catch (e) {
     setButtons(app.controller ? app.controller.state : 'none');
     throw e;
   }
 }
 
-async function build(modelBytes?: Uint8Array): Promise<void> {
+async function build(modelFile?: RunFile): Promise<void> {
   if (!app.backend) throw new InputError('no backend yet');
   const cfg = readConfig();
   const data = await readData();
   setText('data-status', data.describe);
-  const factory = factories[cfg.kind];
-  if (!factory) throw new InputError(`the model '${cfg.kind}' is not available in this build yet`);
   await stopRun();
-  // build the new runner first: a file that fails to load leaves the current run as it was
+  // build the new run first: a file that fails to load leaves the current run as it was
   showLikelihood(null);
-  let runner: ModelRunner;
+  let runner: ModelRun;
   try {
-    runner = await guard(modelBytes
-      ? factory.load(app.backend, modelBytes, cfg, data.train, data.test, data.meta)
-      : factory.create(app.backend, cfg, data.train, data.test, data.meta));
+    runner = await guard(modelFile
+      ? loadRun(app.backend, modelFile, cfg, data.train, data.test, runOptions(data))
+      : createRun(app.backend, cfg, data.train, data.test, runOptions(data)));
   } catch (e) {
     // an explicit Bernoulli on data outside [0, 1]: the error goes beside the likelihood choice
-    if (e instanceof LikelihoodError && !modelBytes) {
+    if (e instanceof LikelihoodError && !modelFile) {
       showLikelihood({ error: e.message });
       throw new InputError(e.message, { shown: true });
     }
@@ -517,45 +513,22 @@ $<HTMLInputElement>('model-file').addEventListener('change', (ev) => guarded(asy
   const bytes = new Uint8Array(await file.arrayBuffer());
   try {
     // the file says which model it holds; the setup panel follows it
-    $<HTMLSelectElement>('model').value = modelKindOf(bytes);
+    const runFile = decodeRunFile(bytes);
+    $<HTMLSelectElement>('model').value = runFile.kind;
     syncOptionVisibility();
-    await prepare(bytes);
-    showLoadedConfig(bytes);
+    await prepare(runFile);
+    showLoadedConfig(runFile);
   } catch (e) {
     throw new InputError(`Cannot load ${file.name}: ${(e as Error).message}`);
   }
   setText('model-status', `loaded ${file.name} (${bytes.length} bytes)`);
 }, 'model-error'));
 
-const PPCA_KIND_OF_METHOD: Record<string, ModelKind> = { em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem' };
-
-/**
- * The app's model kind for a model file: metadata "model" (vae | lvm | ppca, as
- * the CLI writes it) and, for PPCA, "kind" (the app's) or "method" (the CLI's
- * --method). Throws, naming the problem, for anything else.
- */
-function modelKindOf(bytes: Uint8Array): ModelKind {
-  const meta = decodeSafetensors(bytes).metadata;
-  const model = meta.model;
-  if (model === undefined) throw new InputError('the safetensors metadata has no "model" key, so it is not a latentgpu model file');
-  if (model === 'vae' || model === 'lvm') return model;
-  if (model === 'ppca') {
-    if (meta.kind && meta.kind in PPCA_METHOD) return meta.kind as ModelKind;
-    return PPCA_KIND_OF_METHOD[meta.method ?? 'em'] ?? 'ppca-em';
-  }
-  throw new InputError(`the metadata names model '${model}', which this app does not know (ppca, lvm, vae)`);
-}
-
 /** After loading a file: show the architecture it holds in the setup panel. */
-function showLoadedConfig(bytes: Uint8Array): void {
-  const meta = decodeSafetensors(bytes).metadata;
-  if (meta.latent) $<HTMLInputElement>('latent').value = meta.latent;
-  if (!meta.config) return;
-  const c = JSON.parse(meta.config) as { latent?: number; encoderHidden?: number[]; decoderHidden?: number[]; likelihood?: string };
-  if (c.latent) $<HTMLInputElement>('latent').value = String(c.latent);
-  const hidden = c.encoderHidden ?? (c.decoderHidden ? [...c.decoderHidden].reverse() : null);
-  if (hidden) $<HTMLInputElement>('hidden').value = hidden.join(',');
-  if (c.likelihood === 'bernoulli' || c.likelihood === 'gaussian') $<HTMLSelectElement>('likelihood').value = c.likelihood;
+function showLoadedConfig(f: RunFile): void {
+  $<HTMLInputElement>('latent').value = String(f.latent);
+  if (f.hidden) $<HTMLInputElement>('hidden').value = f.hidden.join(',');
+  if (f.likelihood) $<HTMLSelectElement>('likelihood').value = f.likelihood;
 }
 
 // ---- device lost ------------------------------------------------------------------------
@@ -564,7 +537,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   const snapshot = app.snapshot;
   checkBackendRadio('cpu');
   await useBackend('cpu');
-  if (snapshot) await prepare(snapshot.bytes);
+  if (snapshot) await prepare(decodeRunFile(snapshot.bytes));
   else await prepare();
   setText('model-status', snapshot ? 'continued on the CPU from the last parameters' : 'restarted on the CPU');
 }));
@@ -584,7 +557,7 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   benchLabels: () => benchChart.shownLabels(),
   crossOriginIsolated: () => globalThis.crossOriginIsolated === true,
   /** training samples/s of a model on a fresh backend of its own (the page's run is untouched) */
-  measureTraining: async (choice: BackendChoice, kind: ModelKind, cfg: Partial<ModelConfig>, seconds: number, threads?: number) => {
+  measureTraining: async (choice: BackendChoice, kind: RunKind, cfg: Partial<RunConfig>, seconds: number, threads?: number) => {
     const backend = choice === 'cpu' ? await openCpuBackend(threads) : (await openBackend(choice)).backend;
     try {
       return { backend: backend.info.summary, samplesPerSecond: await timeTraining(backend, kind, cfg, seconds) };

@@ -1,14 +1,12 @@
 // Backend acquisition in the page: the library's choice (src/browser/backend.ts:
 // 'auto' takes a hardware adapter, else the CPU backend with a notice; 'webgpu'
 // forces any adapter) plus the page's URL choice, labels and device-loss handling.
-import type { Backend } from '../src/backend.ts';
 import {
-  BACKEND_CHOICES, openBackend as openLibraryBackend, type BackendChoice, type OpenedBackend,
-} from '../src/browser/backend.ts';
-import { WebGpuBackend } from '../src/gpu/backend.ts';
-import { adapterName } from '../src/gpu/device.ts';
+  BACKEND_CHOICES, WebGpuBackend, adapterName, openBackend as openLibraryBackend,
+  type Backend, type BackendChoice, type OpenedBackend,
+} from '../src/browser.ts';
 
-export { BACKEND_CHOICES, hasWebGpuApi, openCpuBackend, type BackendChoice, type OpenedBackend } from '../src/browser/backend.ts';
+export { BACKEND_CHOICES, hasWebGpuApi, openCpuBackend, type BackendChoice, type OpenedBackend } from '../src/browser.ts';
 
 /** The library's browser backend choice (src/browser/backend.ts), its notice naming the page's controls. */
 export function openBackend(choice: BackendChoice): Promise<OpenedBackend> {

@@ -23,7 +23,7 @@ import { makeDataset } from '../src/data/dataset.ts';
 import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
 import { ppcaFromTensors, ppcaToTensors } from '../src/models/ppca/file.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
-import { decodeLatentModelFile } from '../app/models/file.ts';
+import { decodeRunFile, loadRun } from '../src/lib/runs.ts';
 import { expectRejected, runCliChild } from './hostile/run.ts';
 import { cpu } from './gpu.ts';
 
@@ -253,12 +253,14 @@ describe('the vae/lvm model-file decoder', () => {
     expect(performance.now() - t0).toBeLessThan(500);
   });
 
-  it('is the decoder the app loads files with', () => {
+  it('is the decoder a page loads runs with (decodeRunFile, loadRun)', async () => {
     const bytes = encodeSafetensors(variant(model, { epochs: '-5' }).tensors, variant(model, { epochs: '-5' }).metadata);
-    expectDecodeError(() => decodeLatentModelFile(bytes, 'vae'), 'the model file', 'metadata "epochs"');
-    expectDecodeError(() => decodeLatentModelFile(encodeSafetensors(model.tensors, model.metadata), 'lvm'), '', 'choose that model');
-    const ok = decodeLatentModelFile(encodeLatentModel({ kind: 'vae', config: JSON.parse(model.metadata.config!) as LatentFileConfig, tensors: { params: paramsOf(model) }, metadata: { step: 2, epochs: 1, train_rows: 256 } }), 'vae');
-    expect(ok.step).toBe(2);
+    expectDecodeError(() => decodeRunFile(bytes), 'the model file', 'metadata "epochs"');
+    // the kind is checked before any model is built
+    const rows = makeDataset('rows', new Float32Array(5 * 4), 5, 4);
+    await expect(loadRun(cpu, encodeSafetensors(model.tensors, model.metadata), { kind: 'lvm' }, rows, rows)).rejects.toThrow("holds a 'vae' model, not lvm");
+    const ok = decodeRunFile(encodeLatentModel({ kind: 'vae', config: JSON.parse(model.metadata.config!) as LatentFileConfig, tensors: { params: paramsOf(model) }, metadata: { step: 2, epochs: 1, train_rows: 256 } }));
+    expect([ok.kind, ok.file.kind === 'vae' && ok.file.step]).toEqual(['vae', 2]);
   });
 });
 

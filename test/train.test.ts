@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lvmFactory, vaeFactory } from '../app/models/latent.ts';
-import type { ModelConfig } from '../app/models/runner.ts';
+import { createRun, loadRun } from '../src/lib/runs.ts';
+import type { RunConfig } from '../src/lib/run.ts';
 import type { Backend } from '../src/backend.ts';
 import { runCli } from '../src/cli/program.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
@@ -223,7 +223,7 @@ describe('train() gives the figures of the driver it replaced', () => {
 });
 
 /** The app's model settings for a VAE or per-point model on D-wide data. */
-function appConfig(kind: 'vae' | 'lvm', stepsPerTick: number): ModelConfig {
+function appConfig(kind: 'vae' | 'lvm', stepsPerTick: number): RunConfig {
   return {
     kind, latent: 3, seed: 6, batch: 32, stepsPerTick, semLr: 0, semTau: 1, semKappa: 1, oemKappa: 1,
     hidden: [16], likelihood: 'bernoulli', lr: 4e-3,
@@ -247,9 +247,9 @@ describe('the app drives the same Trainer as the CLI', () => {
 
   const paramsOf = (bytes: Uint8Array): Float32Array => decodeLatentModel(decodeSafetensors(bytes), 'app file').params;
 
-  for (const [kind, factory] of [['vae', vaeFactory], ['lvm', lvmFactory]] as const) {
+  for (const kind of ['vae', 'lvm'] as const) {
     it(`${kind}: ticks of one step give train()'s per-step objectives and parameters, bit for bit`, async () => {
-      const runner = await factory.create(cpu, appConfig(kind, 1), train0, test0, {});
+      const runner = await createRun(cpu, appConfig(kind, 1), train0, test0);
       const objectives: number[] = [];
       for (let t = 0; t < 12; t++) objectives.push((await runner.tick()).trainObjective!);
       const bytes = await runner.save();
@@ -261,13 +261,13 @@ describe('the app drives the same Trainer as the CLI', () => {
   }
 
   it('vae: ticks of 7 across epoch ends, saved mid-epoch and loaded, continue as one train() run', async () => {
-    const a = await vaeFactory.create(cpu, appConfig('vae', 7), train0, test0, {});
+    const a = await createRun(cpu, appConfig('vae', 7), train0, test0);
     let steps = 0;
     for (let t = 0; t < 3; t++) steps += (await a.tick()).steps;
     // step 21 is in the middle of the fifth epoch (5 minibatches per epoch)
     const saved = await a.save();
     a.dispose();
-    const b = await vaeFactory.load(cpu, saved, appConfig('vae', 7), train0, test0, {});
+    const b = await loadRun(cpu, saved, appConfig('vae', 7), train0, test0);
     for (let t = 0; t < 2; t++) steps += (await b.tick()).steps;
     const bytes = await b.save();
     b.dispose();
@@ -276,7 +276,7 @@ describe('the app drives the same Trainer as the CLI', () => {
   });
 
   it('vae: the test curve gets a point at the start and after every epoch, on the same rows and noise as a refresh', async () => {
-    const runner = await vaeFactory.create(cpu, appConfig('vae', 7), train0, test0, {});
+    const runner = await createRun(cpu, appConfig('vae', 7), train0, test0);
     const points: [number, number][] = [];
     for (let t = 0; t < 3; t++) points.push(...(await runner.tick()).test!);
     expect(points.map(([s]) => s)).toEqual([0, 5, 10, 15, 20]);

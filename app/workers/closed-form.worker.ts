@@ -1,6 +1,6 @@
 // The closed-form PPCA optimum (an eigen-decomposition of the D×D sample
 // covariance, ~1 s for MNIST's D = 784) off the main thread.
-import { closedFormPpca } from '../../src/models/ppca/closed.ts';
+import { closedFormPpca } from '../../src/browser.ts';
 
 export interface ClosedFormRequest { host: Float32Array; n: number; D: number; d: number }
 export type ClosedFormReply = { loglik: number; sigma2: number } | { error: string };

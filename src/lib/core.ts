@@ -10,6 +10,8 @@ export type { Backend, BackendInfo, AdapterDescription, Tensor, DType } from '..
 export { KernelError } from '../backend.ts';
 /** No WebGPU adapter answered; the message says which were tried and why they failed. */
 export { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
+/** An adapter's name for people ("SwiftShader Device (Subzero) (fallback adapter)"), from `backend.info.adapter`. */
+export { adapterName } from '../gpu/device.ts';
 /** The TypeScript reference CPU backend: every kernel single-threaded on Float32Arrays (the tests' oracle). */
 export { CpuBackend } from '../cpu/backend.ts';
 /** The WebGPU backend class (`backend instanceof WebGpuBackend` tells a GPU backend apart). */
@@ -82,6 +84,8 @@ export {
 export {
   chooseLikelihood, varianceCeiling, type LikelihoodChoice, type LikelihoodRequest,
 } from '../models/likelihood.ts';
+/** A decoder likelihood the data cannot have (a Bernoulli decoder on values outside [0, 1]); the message names the value. */
+export { LikelihoodError } from '../models/likelihood.ts';
 /** Adam's settings (β₁, β₂, ε, weight decay) and their defaults. */
 export { DEFAULT_ADAM, type AdamConfig } from '../train/optimizer.ts';
 
@@ -128,3 +132,19 @@ export { ModelFileError } from '../io/safetensors.ts';
 export { encodeSafetensors, decodeSafetensors, type Safetensors, type TensorMap } from '../io/safetensors.ts';
 /** The vae/lvm file's configuration and caps as decoded. */
 export { LATENT_LIMITS, type LatentModelFile, type LatentKind } from '../io/modelFile.ts';
+
+// ---- runs: a model trained a tick at a time by a page
+
+/**
+ * A model being trained a tick at a time, with everything a page shows of it
+ * (objective on train and test, reconstructions, samples, latent means,
+ * estimators, its model file), and its settings; defaults live in src/models/config.ts.
+ */
+export {
+  RUN_KINDS, resolveRunConfig, type RunKind, type RunConfig, type ResolvedRunConfig, type ModelRun, type RunTick,
+  type EstimatorRow, type ModelRunOptions,
+} from './run.ts';
+/** Builds a run: new (`createRun`), or continuing a model file (`loadRun`; `decodeRunFile` says which run continues a file). */
+export { createRun, loadRun, decodeRunFile, type RunFile } from './runs.ts';
+/** A run's data: a user's CSV/NPY File read with its size checked first, synthetic PPCA data, or any dataset split into train and test. */
+export { readDataBlob, splitRunData, syntheticRunData, BLOB_LIMITS, type RunData } from './runData.ts';

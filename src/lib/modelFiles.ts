@@ -51,8 +51,15 @@ export async function encodeModelFile(model: SavableModel, opts: EncodeOptions =
   return encodeSafetensors(tensors, metadata);
 }
 
-/** A model built from a file on `backend`: PPCA, or a VAE / per-point model with the file's parameters. */
-export type LoadedModel = { kind: 'ppca'; model: PpcaModel } | { kind: 'vae'; model: Vae } | { kind: 'lvm'; model: Lvm };
+/**
+ * A model built from a file on `backend`: PPCA, or a VAE / per-point model with
+ * the file's parameters; `resumed`: the optimizer state (and the per-point φ
+ * table) was loaded too, so training continues at the file's step and epoch.
+ */
+export type LoadedModel =
+  | { kind: 'ppca'; model: PpcaModel }
+  | { kind: 'vae'; model: Vae; resumed: boolean }
+  | { kind: 'lvm'; model: Lvm; resumed: boolean };
 
 /**
  * Builds the model a file holds. A VAE needs no data; a per-point model keeps
@@ -64,16 +71,21 @@ export function buildModel(backend: Backend, file: ModelFile, data?: Dataset): L
   if (data !== undefined && data.D !== file.config.dataDim) {
     throw new ModelFileError(`the model has D = ${file.config.dataDim}, the data ${data.name} ${data.D}`);
   }
-  const resume = file.hasState && data !== undefined && data.n === file.trainRows;
+  const resumed = file.hasState && data !== undefined && data.n === file.trainRows;
+  const load = <M extends Vae | Lvm>(model: M): M => {
+    try {
+      if (resumed) model.loadState(file.tensors);
+      else model.loadParams(file.params);
+      return model;
+    } catch (e) {
+      model.release();
+      throw e;
+    }
+  };
   if (file.kind === 'vae') {
     const vae = new Vae(backend, file.config as Vae['cfg'], data?.x ?? new Float32Array(0), data?.n ?? 0);
-    if (resume) vae.loadState(file.tensors);
-    else vae.loadParams(file.params);
-    return { kind: 'vae', model: vae };
+    return { kind: 'vae', model: load(vae), resumed };
   }
   if (data === undefined) throw new ModelFileError('a per-point (lvm) model needs the data rows it is evaluated or trained on');
-  const lvm = new Lvm(backend, file.config as Lvm['cfg'], data.x, data.n);
-  if (resume) lvm.loadState(file.tensors);
-  else lvm.loadParams(file.params);
-  return { kind: 'lvm', model: lvm };
+  return { kind: 'lvm', model: load(new Lvm(backend, file.config as Lvm['cfg'], data.x, data.n)), resumed };
 }

@@ -1,0 +1,60 @@
+// A run's data in a page: a user's CSV or NPY file (a File or Blob, its size
+// checked before it is read), synthetic PPCA data, or any dataset, split into
+// train and test rows by the project's split (every 5th row is test) with the
+// metadata a model file keeps about them.
+import { SYNTHETIC_METADATA_KEY } from '../cli/synthetic.ts';
+import { parseCsvBytes } from '../data/csv.ts';
+import { DataError, printable, splitTrainTest, validateForModel, type Dataset } from '../data/dataset.ts';
+import { parseNpy } from '../data/npy.ts';
+import { syntheticPpca } from '../data/synthetic.ts';
+import { firstOutsideUnit } from '../models/likelihood.ts';
+
+/** Train and test rows of a run, with what a page needs to know of them. */
+export interface RunData {
+  train: Dataset;
+  test: Dataset;
+  /** every value lies in [0, 1] (intensities: drawn as images without rescaling; a Bernoulli decoder fits) */
+  unitRange: boolean;
+  /** model-file metadata describing the data (synthetic data: its generator settings, which the CLI regenerates) */
+  metadata: Record<string, string>;
+}
+
+/** `\x93NUMPY`: an NPY file's first bytes */
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+/** Upper bounds on a file read into a page, checked before it is read (CSV text: the longest string a page holds is ~512 MiB). */
+export const BLOB_LIMITS = { npyBytes: 2 * 2 ** 30, textBytes: 500 * 2 ** 20 } as const;
+
+/**
+ * A CSV/TSV or NPY file (NPY by its magic bytes) as a dataset, its size checked
+ * against {@link BLOB_LIMITS} before it is read and its values checked finite;
+ * `name` names it in errors (default: the File's name).
+ */
+export async function readDataBlob(file: Blob, name = (file as Partial<File>).name ?? 'the file'): Promise<Dataset> {
+  const shown = printable(name, 200);
+  if (file.size === 0) throw new DataError(`${shown}: the file is empty`);
+  const head = new Uint8Array(await file.slice(0, NPY_MAGIC.length).arrayBuffer());
+  const isNpy = NPY_MAGIC.every((b, i) => head[i] === b);
+  const cap = isNpy ? BLOB_LIMITS.npyBytes : BLOB_LIMITS.textBytes;
+  if (file.size > cap) {
+    throw new DataError(`${shown} is ${(file.size / 2 ** 20).toFixed(0)} MiB, over the page's ${cap / 2 ** 20} MiB limit for ${isNpy ? '.npy' : 'text'} files; use a sample of the rows${isNpy ? '' : ' or save it as float32 .npy'}`);
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const data = isNpy ? parseNpy(bytes, { source: name }) : parseCsvBytes(bytes, { source: name });
+  validateForModel(data, {});
+  return data;
+}
+
+/** A dataset split into train and test rows (row i is test when i % 5 == 4); at least 5 rows. */
+export function splitRunData(all: Dataset, metadata: Record<string, string> = {}): RunData {
+  if (all.n < 5) throw new DataError(`${printable(all.name, 200)}: ${all.n} rows; at least 5 are needed (every 5th row is held out for testing)`);
+  const { train, test } = splitTrainTest(all);
+  return { train, test, unitRange: firstOutsideUnit([all]) === null, metadata };
+}
+
+/** Seeded synthetic PPCA data (x = W z + μ + σ ε), split, its settings kept for the model file (`latentgpu eval --data synthetic` regenerates it). */
+export function syntheticRunData(o: { n: number; D: number; d: number; sigma: number; seed: number }): RunData {
+  const { data } = syntheticPpca(o);
+  const { train, test } = splitTrainTest(data);
+  const settings = { n: o.n, D: o.D, d: o.d, sigma: o.sigma, seed: o.seed };
+  return { train, test, unitRange: false, metadata: { [SYNTHETIC_METADATA_KEY]: JSON.stringify(settings) } };
+}

@@ -1,0 +1,77 @@
+// Builds a ModelRun (src/lib/run.ts) of any kind: new, or from a model file in
+// the CLI's format (a PPCA file continues with any PPCA method; a vae/lvm file
+// resumes its optimizer where it can). What a file holds is read by the one
+// codec (src/lib/modelFiles.ts), checked before any model is built.
+import type { Backend } from '../backend.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { readMetaInt } from '../io/modelFile.ts';
+import { ModelFileError } from '../io/safetensors.ts';
+import type { Likelihood } from '../models/decoder.ts';
+import { createLatentRun, loadLatentRun } from './latentRun.ts';
+import { decodeModelFile, type ModelFile } from './modelFiles.ts';
+import { PPCA_METHOD, createPpcaRun, type PpcaRunKind } from './ppcaRun.ts';
+import { RUN_KINDS, isPpcaKind, resolveRunConfig, type ModelRun, type RunConfig, type RunKind, type ModelRunOptions } from './run.ts';
+
+/** A PPCA file's method (the CLI's --method) as the run kind that continues it. */
+const PPCA_KIND_OF_METHOD: Record<string, PpcaRunKind> = {
+  em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem',
+};
+
+/** A decoded model file with the run kind that continues it and the settings it fixes. */
+export interface RunFile {
+  file: ModelFile;
+  /** vae / lvm as stored; PPCA by the metadata's "kind" (a page's run) or "method" (the CLI's) */
+  kind: RunKind;
+  latent: number;
+  /** the latent models' hidden widths (the VAE's encoder's) and decoder likelihood */
+  hidden?: number[];
+  likelihood?: Likelihood;
+}
+
+/** Reads a model file (bytes or decoded) and says which run continues it; `source` names it in errors. */
+export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model file'): RunFile {
+  const f = file instanceof Uint8Array ? decodeModelFile(file, source) : file;
+  if (f.kind === 'ppca') {
+    const meta = f.metadata;
+    const kind = Object.hasOwn(PPCA_METHOD, meta.kind ?? '') ? (meta.kind as PpcaRunKind) : (PPCA_KIND_OF_METHOD[meta.method ?? 'em'] ?? 'ppca-em');
+    return { file: f, kind, latent: f.ppca.d };
+  }
+  const c = f.config;
+  const hidden = 'encoderHidden' in c ? [...c.encoderHidden] : [...c.decoderHidden].reverse();
+  return { file: f, kind: f.kind, latent: c.latent, hidden, likelihood: c.likelihood };
+}
+
+/**
+ * A new run: `cfg.kind` on the `train` rows, scored on `test` (both D-wide).
+ * The latent models choose their decoder likelihood from the data unless
+ * `cfg.likelihood` asks for one (an impossible request throws LikelihoodError).
+ */
+export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions = {}): Promise<ModelRun> {
+  const full = resolveRunConfig(cfg, train.n);
+  if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
+  if (full.kind === 'vae' || full.kind === 'lvm') return createLatentRun(backend, full.kind, full, train, test, opts);
+  throw new Error(`'${String(full.kind)}' is not a run kind (${RUN_KINDS.join(', ')})`);
+}
+
+/**
+ * A run continuing a model file (bytes, or decoded by {@link decodeRunFile}):
+ * the file fixes the architecture (latent size, hidden widths, likelihood);
+ * `cfg` gives the training settings, and its `kind` (default: the file's) may
+ * be any PPCA method for a PPCA file but must be the file's model otherwise.
+ */
+export async function loadRun(
+  backend: Backend, file: Uint8Array | RunFile, cfg: Omit<RunConfig, 'kind'> & { kind?: RunKind }, train: Dataset, test: Dataset,
+  opts: ModelRunOptions = {},
+): Promise<ModelRun> {
+  const rf = file instanceof Uint8Array ? decodeRunFile(file) : file;
+  const kind = cfg.kind ?? rf.kind;
+  const f = rf.file;
+  if (f.kind === 'ppca') {
+    if (!isPpcaKind(kind)) throw new ModelFileError(`the model file holds a PPCA model, not ${kind}`);
+    const full = resolveRunConfig({ ...cfg, kind, latent: f.ppca.d }, train.n);
+    const step = readMetaInt(f.metadata, 'step', 'the model file', { optional: true, min: 0 }) ?? 0;
+    return createPpcaRun(backend, kind, full, train, test, f.ppca, step, opts);
+  }
+  if (kind !== f.kind) throw new ModelFileError(`the model file holds a '${f.kind}' model, not ${kind}`);
+  return loadLatentRun(backend, f, resolveRunConfig({ ...cfg, kind }, train.n), train, test, opts);
+}
