@@ -12,7 +12,14 @@ import { ppcaFromTensors, ppcaToTensors } from '../models/ppca/file.ts';
 import { Vae } from '../models/vae.ts';
 
 /** A decoded, checked model file: PPCA parameters, or a vae/lvm configuration with its tensors. */
-export type ModelFile = { kind: 'ppca'; ppca: PpcaHost; metadata: Record<string, string> } | LatentModelFile;
+export type ModelFile = {
+  /** a PPCA file (metadata "model" = "ppca") */
+  kind: 'ppca';
+  /** W, μ and σ² on the host */
+  ppca: PpcaHost;
+  /** the metadata as stored */
+  metadata: Record<string, string>;
+} | LatentModelFile;
 
 /** What {@link encodeModelFile} saves: a PPCA model (on a backend or host copy), a VAE or a per-point model. */
 export type SavableModel = PpcaModel | PpcaHost | Vae | Lvm;
@@ -57,9 +64,28 @@ export async function encodeModelFile(model: SavableModel, opts: EncodeOptions =
  * table) was loaded too, so training continues at the file's step and epoch.
  */
 export type LoadedModel =
-  | { kind: 'ppca'; model: PpcaModel }
-  | { kind: 'vae'; model: Vae; resumed: boolean }
-  | { kind: 'lvm'; model: Lvm; resumed: boolean };
+  | {
+    /** PPCA */
+    kind: 'ppca';
+    /** the parameters on the backend */
+    model: PpcaModel;
+  }
+  | {
+    /** a VAE */
+    kind: 'vae';
+    /** the VAE with the file's parameters */
+    model: Vae;
+    /** whether the optimizer state was loaded too, so that training resumes exactly */
+    resumed: boolean;
+  }
+  | {
+    /** a per-point model */
+    kind: 'lvm';
+    /** the model with the file's parameters, one φ per data row */
+    model: Lvm;
+    /** whether the optimizer state and φ table were loaded too, so that training resumes exactly */
+    resumed: boolean;
+  };
 
 /**
  * Builds the model a file holds. A VAE needs no data; a per-point model keeps

@@ -15,6 +15,7 @@ export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem',
 
 /** A run's settings; everything but `kind` has a default (src/models/config.ts). */
 export interface RunConfig {
+  /** the model and method to train */
   kind: RunKind;
   /** latent dimension d (default: the model's, 10 for PPCA, 20 for the latent models) */
   latent?: number;
@@ -26,7 +27,9 @@ export interface RunConfig {
   stepsPerTick?: number;
   /** stochastic EM's step sizes α_t = α₀ (1 + t/τ)^(−κ) */
   semLr?: number;
+  /** stochastic EM's τ (steps) */
   semTau?: number;
+  /** stochastic EM's κ ∈ (0.5, 1] */
   semKappa?: number;
   /** online EM's step-size exponent κ: new statistics weigh (t + 2)^(−κ) */
   oemKappa?: number;
@@ -43,7 +46,10 @@ export interface RunConfig {
 }
 
 /** A {@link RunConfig} with its defaults filled in for the training rows. */
-export type ResolvedRunConfig = Required<Omit<RunConfig, 'schedule'>> & { schedule?: Schedule };
+export type ResolvedRunConfig = Required<Omit<RunConfig, 'schedule'>> & {
+  /** the latent models' step-size schedule; absent: constant */
+  schedule?: Schedule;
+};
 
 /** Whether the kind is one of PPCA's methods. */
 export function isPpcaKind(kind: RunKind): kind is 'ppca-em' | 'ppca-sem' | 'ppca-oem' {
@@ -88,6 +94,7 @@ export interface RunTick {
 
 /** One row of a run's estimator table. */
 export interface EstimatorRow {
+  /** the estimator, as the CLI's `eval --estimator` names it */
   name: string;
   /** mean per row, nats */
   value: number;
@@ -104,7 +111,10 @@ export interface ModelRunOptions {
    */
   optimum?: (train: Dataset, d: number) => Promise<number | undefined>;
   /** how the caller's interface asks for the Gaussian decoder, named in likelihood messages */
-  likelihoodHint?: { gaussian: string };
+  likelihoodHint?: {
+    /** e.g. the CLI's "--likelihood gaussian" */
+    gaussian: string;
+  };
 }
 
 /**
@@ -114,11 +124,13 @@ export interface ModelRunOptions {
  * CLI's resumable fitters.
  */
 export interface ModelRun {
+  /** the model and method */
   readonly kind: RunKind;
   /** the settings with defaults filled in */
   readonly config: ResolvedRunConfig;
-  /** data dimension D and latent dimension d */
+  /** data dimension D */
   readonly D: number;
+  /** latent dimension d */
   readonly latent: number;
   /** "exact log-likelihood per sample" / "ELBO per sample (… decoder)" */
   readonly objectiveName: string;
@@ -131,7 +143,12 @@ export interface ModelRun {
   /** one tick of `config.stepsPerTick` steps, results read back; `signal` ends it early, between steps */
   tick(signal?: AbortSignal): Promise<RunTick>;
   /** the objective per sample (nats) on the train and test rows */
-  evaluate(): Promise<{ train: number; test: number }>;
+  evaluate(): Promise<{
+    /** on the train rows */
+    train: number;
+    /** on the test rows */
+    test: number;
+  }>;
   /** the model's reconstructions of `rows` rows of x */
   reconstruct(x: Float32Array, rows: number): Promise<Float32Array>;
   /** `rows` decoder means of prior samples */

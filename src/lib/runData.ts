@@ -11,7 +11,9 @@ import { firstOutsideUnit } from '../models/likelihood.ts';
 
 /** Train and test rows of a run, with what a page needs to know of them. */
 export interface RunData {
+  /** the training rows */
   train: Dataset;
+  /** the held-out rows */
   test: Dataset;
   /** every value lies in [0, 1] (intensities: drawn as images without rescaling; a Bernoulli decoder fits) */
   unitRange: boolean;
@@ -22,7 +24,12 @@ export interface RunData {
 /** `\x93NUMPY`: an NPY file's first bytes */
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 /** Upper bounds on a file read into a page, checked before it is read (CSV text: the longest string a page holds is ~512 MiB). */
-export const BLOB_LIMITS = { npyBytes: 2 * 2 ** 30, textBytes: 500 * 2 ** 20 } as const;
+export const BLOB_LIMITS = {
+  /** an NPY file: 2 GiB */
+  npyBytes: 2 * 2 ** 30,
+  /** a CSV/TSV/text file: 500 MiB */
+  textBytes: 500 * 2 ** 20,
+} as const;
 
 /**
  * A CSV/TSV or NPY file (NPY by its magic bytes) as a dataset, its size checked

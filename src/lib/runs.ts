@@ -19,12 +19,15 @@ const PPCA_KIND_OF_METHOD: Record<string, PpcaRunKind> = {
 
 /** A decoded model file with the run kind that continues it and the settings it fixes. */
 export interface RunFile {
+  /** the file as decoded and checked */
   file: ModelFile;
   /** vae / lvm as stored; PPCA by the metadata's "kind" (a page's run) or "method" (the CLI's) */
   kind: RunKind;
+  /** the model's latent dimension d */
   latent: number;
-  /** the latent models' hidden widths (the VAE's encoder's) and decoder likelihood */
+  /** the latent models' hidden widths (the VAE's encoder's) */
   hidden?: number[];
+  /** the latent models' decoder likelihood */
   likelihood?: Likelihood;
 }
 
