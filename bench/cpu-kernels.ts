@@ -1,7 +1,7 @@
 // The CPU backend's half of the kernel benchmark. Runs as a child process of
 // bench/kernels.ts that never creates a WebGPU instance (Dawn may keep a core
 // busy: DESIGN §3), single-threaded; prints one JSON object on stdout.
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { CpuBackend } from '../src/index.ts';
 import { elementwiseCases, implementedCases, matmulCases } from './shapes.ts';
 import { timeKernel } from './timing.ts';
 

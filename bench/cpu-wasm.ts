@@ -20,9 +20,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import type { Backend } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
-import { createWasmBackend } from '../src/wasm/node.ts';
+import { CpuBackend, Vae, classicVaeConfig, loadMnist, train, type Backend } from '../src/index.ts';
+import { createWasmBackend } from '../src/lib/kernels.node.ts';
 
 const quick = process.argv.includes('--quick');
 const reps = quick ? 5 : 21;
@@ -173,9 +172,6 @@ async function benchTfjs(): Promise<void> {
 }
 
 async function benchVae(be: Backend, backend: string, threads: number, steps: number, runs: number): Promise<void> {
-  const { loadMnist } = await import('../src/data/mnist.node.ts');
-  const { Vae, classicVaeConfig } = await import('../src/models/vae.ts');
-  const { train } = await import('../src/train/trainer.ts');
   const { train: tr } = loadMnist();
   const vae = new Vae(be, classicVaeConfig(), tr.x, tr.n);
   // warm-up (JIT tier-up, first allocations), then the timed runs

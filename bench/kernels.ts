@@ -7,10 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { adapterName } from '../src/gpu/device.ts';
-import { MATMUL_VARIANTS, matmulVariant } from '../src/gpu/ops/matmul.ts';
-import { NoAdapterError, type AdapterChoice } from '../src/gpu/device.ts';
-import { createWebGpuBackend } from '../src/node/backend.ts';
+import { NoAdapterError, adapterName, createWebGpuBackend, type AdapterChoice } from '../src/index.ts';
+import { MATMUL_VARIANTS, matmulVariant } from '../src/lib/kernels.node.ts';
 import { elementwiseCases, implementedCases, matmulCases } from './shapes.ts';
 import { timeKernel } from './timing.ts';
 

@@ -8,11 +8,10 @@
 // instance (Dawn may keep a core spinning, DESIGN.md §3): `--targets cpu` alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '../src/backend.ts';
-import { subsetRows, type Dataset } from '../src/data/dataset.ts';
-import { loadMnist } from '../src/data/mnist.node.ts';
-import { syntheticPpca } from '../src/data/synthetic.ts';
-import { fitEm, fitSem, releaseData, releasePpca, uploadData } from '../src/models/ppca.ts';
+import {
+  CpuBackend, createWebGpuBackend, fitEm, fitSem, loadMnist, releaseData, releasePpca, subsetRows, syntheticPpca, uploadData,
+  type Backend, type Dataset,
+} from '../src/index.ts';
 import { stats } from './shapes.ts';
 import type { BenchRow } from './suite/common.ts';
 
@@ -116,8 +115,8 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   for (const target of arg('targets', 'swiftshader,llvmpipe').split(',')) {
     let be: Backend;
-    if (target === 'cpu') be = new (await import('../src/cpu/backend.ts')).CpuBackend();
-    else be = await (await import('../src/node/backend.ts')).createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu');
+    if (target === 'cpu') be = new CpuBackend();
+    else be = await createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu');
     rows.push(...await measurePpca(be, { target, noCurve: quick, emIters: quick ? 2 : 3, log: (s) => process.stderr.write(`${target}${s}\n`) }));
     be.destroy();
   }

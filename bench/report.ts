@@ -4,7 +4,7 @@
 import type { BenchRow, ChildReport } from './suite/common.ts';
 import { LARGE_VAE, VAE_CASES, vaeRowName } from './suite/vae-step.ts';
 import { matmulRowName } from './suite/kernels.ts';
-import type { VaeConfig } from '../src/models/vae.ts';
+import type { VaeConfig } from '../src/index.ts';
 
 export interface SuiteResults {
   date: string;

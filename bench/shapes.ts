@@ -1,6 +1,6 @@
 // The shapes and elementwise workloads the kernel benchmark measures, shared by
 // the WebGPU run (bench/kernels.ts) and the CPU child process (bench/cpu-kernels.ts).
-import type { Backend, Tensor } from '../src/backend.ts';
+import type { Backend, Tensor } from '../src/lib/core.ts';
 
 export interface MatmulShapeCase {
   name: string;

@@ -2,7 +2,7 @@
 // of `inner` back-to-back calls each closed by finish() and a one-element readback,
 // so GPU work is done when the clock stops. `inner` grows for short kernels, since
 // a single finish() round trip costs milliseconds on the software adapters.
-import type { Backend, Tensor } from '../src/backend.ts';
+import type { Backend, Tensor } from '../src/lib/core.ts';
 import { stats, type Stats } from './shapes.ts';
 
 export interface Timing extends Stats {

@@ -14,10 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Tensor } from '../src/backend.ts';
-import type { KernelSet } from '../src/kernels.ts';
-import { Vae, classicVaeConfig, type VaeConfig } from '../src/models/vae.ts';
-import { VIEW_ALIGN } from '../src/backend.ts';
+import { VIEW_ALIGN, Vae, classicVaeConfig, type Backend, type KernelSet, type Tensor, type VaeConfig } from '../src/index.ts';
 import { timeKernel } from './timing.ts';
 
 /** Kernel-set methods: what the proxy records. */
@@ -227,13 +224,13 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps') ?? 5);
   let be: Backend;
   if (choice === 'cpu') {
-    const { createCpuBackend } = await import('../src/node/backend.ts');
+    const { createCpuBackend } = await import('../src/index.ts');
     be = await createCpuBackend();
   } else {
-    const { createWebGpuBackend } = await import('../src/node/backend.ts');
+    const { createWebGpuBackend } = await import('../src/index.ts');
     be = await createWebGpuBackend(choice as 'llvmpipe' | 'swiftshader');
   }
-  const { loadMnist } = await import('../src/data/mnist.node.ts');
+  const { loadMnist } = await import('../src/index.ts');
   const { train: ds } = loadMnist();
   const b = await vaeStepBreakdown(be, { batch, reps, data: { x: ds.x, n: ds.n }, network: '784-400-20 (classic)', log: (l) => process.stderr.write(`${l}\n`) });
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');

@@ -12,10 +12,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '../src/backend.ts';
-import { loadMnist } from '../src/data/mnist.node.ts';
-import { Vae, classicVaeConfig, type VaeConfig } from '../src/models/vae.ts';
-import { train } from '../src/train/trainer.ts';
+import {
+  CpuBackend, Vae, classicVaeConfig, createCpuBackend, createWebGpuBackend, loadMnist, train, type Backend, type VaeConfig,
+} from '../src/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, 'results');
@@ -88,13 +87,10 @@ async function main(): Promise<void> {
   let be: Backend;
   if (choice === 'cpu') {
     // the CPU backend users get: WebAssembly SIMD on every core (LATENTGPU_CPU_THREADS, LATENTGPU_CPU=reference apply)
-    const { createCpuBackend } = await import('../src/node/backend.ts');
     be = await createCpuBackend();
   } else if (choice === 'reference') {
-    const { CpuBackend } = await import('../src/cpu/backend.ts');
     be = new CpuBackend();
   } else {
-    const { createWebGpuBackend } = await import('../src/node/backend.ts');
     be = await createWebGpuBackend(choice as 'llvmpipe' | 'swiftshader');
   }
   const rows = await measure(be, steps);

@@ -4,16 +4,10 @@
 // matmul 512³ and the classic VAE layer shape, and the classic VAE training step
 // at batch 128 — for latentgpu and for TensorFlow.js 4.22's WebGPU backend,
 // where TF.js is at home. Results go to window.__bench for bench/browser/run.ts.
-import '../../app/shaders.browser.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
-import { WebGpuBackend } from '../../src/gpu/backend.ts';
-import { acquireBrowserDevice } from '../../src/gpu/browser.ts';
-import { adapterName } from '../../src/gpu/device.ts';
-import { PEAK_WORKGROUPS, fmaChains } from '../../src/gpu/ops/peak.ts';
-import { tuneMatmul, matmulVariantFor } from '../../src/gpu/ops/matmul.ts';
-import { fetchMnist } from '../../src/data/mnist.ts';
-import { peakFlops } from '../../src/shapes/peak.ts';
+import { WebGpuBackend, adapterName, createBackend, fetchMnist } from '../../src/browser.ts';
+import { PEAK_WORKGROUPS, fmaChains, matmulVariantFor, peakFlops, tuneMatmul } from '../../src/lib/kernels.ts';
 import { matmulCases, stats } from '../shapes.ts';
 import type { BenchRow } from '../suite/common.ts';
 import { matmulRowName, sizePeakIters } from '../suite/kernels.ts';
@@ -58,7 +52,8 @@ function gflopRow(impl: string, target: string, name: string, flops: number, t: 
 }
 
 async function latentgpu(target: string, rows: BenchRow[], data: { x: Float32Array; n: number }): Promise<Record<string, unknown>> {
-  const gpu = new WebGpuBackend(await acquireBrowserDevice());
+  const gpu = await createBackend({ backend: 'webgpu' });
+  if (!(gpu instanceof WebGpuBackend)) throw new Error(`no WebGPU backend: ${gpu.info.summary}`);
   await tuneMatmul(gpu);
   const a = gpu.info.adapter!;
   const info = { ...a, name: adapterName(a), matmulVariant: matmulVariantFor(gpu) };

@@ -5,8 +5,8 @@
 // adapters.
 //   npx tsx bench/suite/cpu.ts --backend ts|wasm --out FILE [--parts matmul,memory,vae,ppca|ppca-nocurve]
 import { cpus, loadavg } from 'node:os';
-import type { Backend } from '../../src/backend.ts';
-import { CpuBackend } from '../../src/cpu/backend.ts';
+import { CpuBackend, loadMnist, type Backend } from '../../src/index.ts';
+import { createWasmBackend } from '../../src/lib/kernels.node.ts';
 import { measurePpca } from '../ppca.ts';
 import { argValue, log, writeReport, type BenchRow, type ChildReport } from './common.ts';
 import { measureMatmul, measureMemory } from './kernels.ts';
@@ -23,7 +23,7 @@ const load0 = loadavg();
 
 let be: Backend;
 if (which === 'ts') be = new CpuBackend();
-else be = await (await import('../../src/wasm/node.ts')).createWasmBackend();
+else be = await createWasmBackend();
 const say = (s: string) => log(`${target}${s}`);
 say(`: ${be.info.summary}`);
 const rows: BenchRow[] = [];
@@ -34,7 +34,7 @@ if (parts.has('memory')) {
   rows.push(...m.rows);
   if (m.skipped.length) notes.push(`${target}: not implemented, skipped: ${m.skipped.join(', ')}`);
 }
-if (parts.has('vae')) rows.push(...await measureVae(be, { target, log: say }));
+if (parts.has('vae')) rows.push(...await measureVae(be, { target, data: loadMnist().train, log: say }));
 if (parts.has('ppca') || parts.has('ppca-nocurve')) {
   rows.push(...await measurePpca(be, { target, log: say, noCurve: !parts.has('ppca') }));
   if (!parts.has('ppca')) notes.push(`${target}: PPCA without the cost curve (time budget)`);

@@ -1,7 +1,7 @@
 // Kernel figures for the suite on any backend: matmul GFLOP/s over the shapes of
 // bench/shapes.ts (square sizes and the VAE layer shapes with transposes), and
 // GB/s of the memory-bound kernels (Gaussian log-density, sampling, reductions).
-import type { Backend } from '../../src/backend.ts';
+import type { Backend } from '../../src/lib/core.ts';
 import { elementwiseCases, implementedCases, matmulCases } from '../shapes.ts';
 import { timeKernel } from '../timing.ts';
 import type { BenchRow } from './common.ts';

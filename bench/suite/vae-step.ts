@@ -3,9 +3,7 @@
 // MNIST rows, Adam, one submission per step (as the trainer records it). Each
 // repetition runs K steps back to back and stops the clock after a readback of
 // the loss sums, so all its GPU work is done; median, min, max over repetitions.
-import { VIEW_ALIGN, type Backend } from '../../src/backend.ts';
-import { Vae, classicVaeConfig, type VaeConfig } from '../../src/models/vae.ts';
-import { SUM_KL, SUM_LOGLIK } from '../../src/train/trainer.ts';
+import { VIEW_ALIGN, Vae, classicVaeConfig, type Backend, type VaeConfig } from '../../src/lib/core.ts';
 import { stats } from '../shapes.ts';
 import type { BenchRow } from './common.ts';
 
@@ -36,17 +34,17 @@ export function batchIndices(n: number, batch: number, which: number): Uint32Arr
 
 export async function measureVae(be: Backend, o: {
   impl?: string; target: string; budgetMs?: number; minSampleMs?: number; cases?: VaeCase[]; log?: (s: string) => void;
-  /** training rows (default: the MNIST train split, read from disk in Node) */
-  data?: { x: Float32Array; n: number };
+  /** training rows (the MNIST train split) */
+  data: { x: Float32Array; n: number };
 }): Promise<BenchRow[]> {
-  const train = o.data ?? (await import('../../src/data/mnist.node.ts')).loadMnist().train;
+  const train = o.data;
   const rows: BenchRow[] = [];
   const budget = o.budgetMs ?? 4000, minSample = o.minSampleMs ?? 300;
   for (const c of o.cases ?? VAE_CASES) {
     const vae = new Vae(be, c.cfg, train.x, train.n);
     const idx = [0, 1, 2, 3].map((w) => be.tensor(c.batch, { dtype: 'u32', data: batchIndices(train.n, c.batch, w) }));
     const sums = be.tensor(2 * VIEW_ALIGN, { label: 'bench sums' });
-    const sumLogLik = be.view(sums, SUM_LOGLIK, 1), sumKl = be.view(sums, SUM_KL, 1);
+    const sumLogLik = be.view(sums, 0, 1), sumKl = be.view(sums, VIEW_ALIGN, 1);
     let step = 0;
     const steps = async (k: number) => {
       for (let i = 0; i < k; i++, step++) {

@@ -5,13 +5,8 @@
 // Exits 3 when the adapter is not there (bench/run.ts records it and goes on).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { loadMnist } from '../../src/data/mnist.node.ts';
-import { NoAdapterError, adapterName, type AdapterChoice } from '../../src/gpu/device.ts';
-import { matmulVariantFor } from '../../src/gpu/ops/matmul.ts';
-import { PEAK_WORKGROUPS, fmaChains } from '../../src/gpu/ops/peak.ts';
-import { createWebGpuBackend } from '../../src/node/backend.ts';
-import { peakFlops } from '../../src/shapes/peak.ts';
-import type { WebGpuBackend } from '../../src/gpu/backend.ts';
+import { NoAdapterError, adapterName, createWebGpuBackend, loadMnist, type AdapterChoice, type WebGpuBackend } from '../../src/index.ts';
+import { PEAK_WORKGROUPS, fmaChains, matmulVariantFor, peakFlops } from '../../src/lib/kernels.node.ts';
 import { measurePpca } from '../ppca.ts';
 import { timeKernel } from '../timing.ts';
 import { ROOT, argValue, log, writeReport, type BenchRow, type ChildReport } from './common.ts';
@@ -78,7 +73,7 @@ if (parts.has('memory')) {
   rows.push(...m.rows);
   if (m.skipped.length) notes.push(`${adapter}: not implemented, skipped: ${m.skipped.join(', ')}`);
 }
-if (parts.has('vae')) rows.push(...await measureVae(gpu, { target: adapter, log: say }));
+if (parts.has('vae')) rows.push(...await measureVae(gpu, { target: adapter, data: loadMnist().train, log: say }));
 if (parts.has('breakdown')) {
   const file = `${ROOT}bench/vae-breakdown.ts`;
   if (existsSync(file)) {

@@ -8,7 +8,7 @@
 // SwiftShader runs TF.js ~10–50× slower than latentgpu: --heavy no (its default
 // there) keeps to the shapes the report compares (512³, the classic VAE at 128).
 import { loadavg } from 'node:os';
-import { loadMnist } from '../../src/data/mnist.node.ts';
+import { loadMnist } from '../../src/index.ts';
 import { stats } from '../shapes.ts';
 import { matmulCases } from '../shapes.ts';
 import { argValue, log, pkgVersion, writeReport, type BenchRow, type ChildReport } from '../suite/common.ts';

@@ -15,7 +15,7 @@
 //
 // Works on whichever tfjs backend is active (initTfjsBackend sets one).
 import * as tf from '@tensorflow/tfjs-core';
-import { HostRng, mixSeed } from '../../src/train/rng.ts';
+import { HostRng, mixSeed } from '../../src/lib/kernels.ts';
 
 // tfjs-core ships its gradient functions unregistered (the @tensorflow/tfjs union
 // package registers them) and only as bundler-style ESM: in Node its

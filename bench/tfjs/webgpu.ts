@@ -4,7 +4,7 @@
 // llvmpipe needs requestAdapter({featureLevel: 'compatibility'}), which TF.js
 // does not pass: requestAdapter is wrapped to add it.
 import { create, globals } from 'webgpu';
-import { SWIFTSHADER_ICD } from '../../src/gpu/node.ts';
+import { SWIFTSHADER_ICD } from '../../src/lib/kernels.node.ts';
 
 export type TfjsAdapter = 'swiftshader' | 'llvmpipe' | 'gpu';
 export type Tf = typeof import('@tensorflow/tfjs-core');

@@ -6,6 +6,10 @@
 
 /** A compute backend (WebGPU, WebAssembly SIMD or the TypeScript reference): tensors, upload/read, the kernel set. */
 export type { Backend, BackendInfo, AdapterDescription, Tensor, DType } from '../backend.ts';
+/** A view's offset (`backend.view(t, offset, length)`) must be a multiple of this many elements. */
+export { VIEW_ALIGN } from '../backend.ts';
+/** Every kernel of a backend with its parameter types, generic over the array type (a GPU tensor, a Float32Array). */
+export type { KernelSet } from '../kernels.ts';
 /** A bad kernel input (shape, length, parameter), naming the kernel and the problem. */
 export { KernelError } from '../backend.ts';
 /** No WebGPU adapter answered; the message says which were tried and why they failed. */
