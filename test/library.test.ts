@@ -10,7 +10,7 @@ import * as browser from '../src/browser.ts';
 import * as node from '../src/index.ts';
 
 const NODE_ONLY = ['MNIST_PATH', 'createCpuBackend', 'createWebGpuBackend', 'loadDataFile', 'loadMnist', 'loadModelFile', 'saveModelFile'];
-const BROWSER_ONLY = ['hasWebGpuApi', 'openBackend', 'openCpuBackend'];
+const BROWSER_ONLY = ['BACKEND_CHOICES', 'hasWebGpuApi', 'openBackend', 'openCpuBackend'];
 
 describe('public API', () => {
   it('the browser entry is the Node entry without the file system', () => {
@@ -69,5 +69,58 @@ describe('public API', () => {
       expect(await backend.read(copy.params)).toEqual(await backend.read(model.params));
     }
     expect(() => node.buildModel(backend, node.decodeModelFile(new Uint8Array(4), 'x.safetensors'))).toThrow(/^x\.safetensors: /);
+  });
+
+  it('runs: defaults from the one config, a PPCA run ticks, saves and continues from its file', async () => {
+    expect(node.resolveRunConfig({ kind: 'vae' }, 50)).toMatchObject({ latent: 20, batch: 50, stepsPerTick: 10, hidden: [400], likelihood: 'auto' });
+    expect(node.resolveRunConfig({ kind: 'ppca-em' }, 500)).toMatchObject({ latent: 10, batch: 100, stepsPerTick: 1 });
+    // the closed-form optimum is computed on this thread unless a page passes its own
+    const em = await node.createRun(backend, { kind: 'ppca-em', latent: 3 }, train, test);
+    let last = NaN;
+    for (let t = 0; t < 20; t++) last = (await em.tick()).trainObjective!;
+    expect(last).toBeLessThanOrEqual(em.optimum! + 1e-6);
+    expect(last).toBeGreaterThan(em.optimum! - 0.05);
+    em.dispose();
+
+    const sem = await node.createRun(backend, { kind: 'ppca-sem', latent: 3, batch: 32, stepsPerTick: 5, semLr: 0.01 }, train, test, {
+      optimum: async () => undefined, metadata: { source: 'test' },
+    });
+    for (let t = 0; t < 3; t++) expect((await sem.tick()).steps).toBe(5);
+    const { test: before } = await sem.evaluate();
+    const bytes = await sem.save();
+    sem.dispose();
+    const rf = node.decodeRunFile(bytes);
+    expect([rf.kind, rf.latent, rf.file.metadata.step, rf.file.metadata.source]).toEqual(['ppca-sem', 3, '15', 'test']);
+    const again = await node.loadRun(backend, rf, { stepsPerTick: 5, semLr: 0.01 }, train, test, { optimum: async () => undefined });
+    expect((await again.evaluate()).test).toBe(before);
+    expect((await again.tick()).steps).toBe(5);
+    again.dispose();
+    // a PPCA file continues with any PPCA method, not as a latent model
+    await expect(node.loadRun(backend, bytes, { kind: 'vae' }, train, test)).rejects.toThrow('holds a PPCA model, not vae');
+  });
+
+  it('runs: a VAE run chooses its likelihood from the data, and its file loads back to the same test ELBO', async () => {
+    const cfg = { kind: 'vae' as const, latent: 2, hidden: [8], batch: 40, stepsPerTick: 4, lr: 3e-3 };
+    const vae = await node.createRun(backend, cfg, train, test);
+    expect(vae.likelihoodNote).toMatch(/outside \[0, 1\].*Gaussian decoder/);
+    const r = await vae.tick();
+    expect([r.steps, r.samples]).toEqual([4, 160]);
+    const { test: before } = await vae.evaluate();
+    const bytes = await vae.save();
+    vae.dispose();
+    const back = await node.loadRun(backend, bytes, cfg, train, test);
+    expect([back.kind, back.config.hidden, back.config.likelihood]).toEqual(['vae', [8], 'gaussian']);
+    expect((await back.evaluate()).test).toBe(before);
+    back.dispose();
+    await expect(node.createRun(backend, { ...cfg, likelihood: 'bernoulli' }, train, test)).rejects.toThrow(node.LikelihoodError);
+  });
+
+  it('runs: the data of a page from a Blob (size checked first), split 4:1', async () => {
+    const csv = Array.from({ length: 10 }, (_, i) => `${i / 10},${i / 20}`).join('\n');
+    const data = node.splitRunData(await node.readDataBlob(new Blob([csv]), 'rows.csv'));
+    expect([data.train.n, data.test.n, data.train.D, data.unitRange]).toEqual([8, 2, 2, true]);
+    await expect(node.readDataBlob(new Blob([]), 'none.csv')).rejects.toThrow('none.csv: the file is empty');
+    const syn = node.syntheticRunData({ n: 50, D: 4, d: 1, sigma: 0.1, seed: 2 });
+    expect([syn.train.n, syn.test.n, JSON.parse(syn.metadata.synthetic_data!).D]).toEqual([40, 10, 4]);
   });
 });
