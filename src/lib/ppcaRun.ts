@@ -27,6 +27,7 @@ const SAMPLE_STREAM = 0x5a3;
 
 /** The CLI's --method names (model-file metadata "method") of the PPCA run kinds. */
 export const PPCA_METHOD = { 'ppca-em': 'em', 'ppca-sem': 'sem', 'ppca-oem': 'oem' } as const;
+/** The run kinds that fit PPCA. */
 export type PpcaRunKind = keyof typeof PPCA_METHOD;
 
 class PpcaRun implements ModelRun {
