@@ -3,7 +3,7 @@
 // library (src/browser.ts: createRun, loadRun) on the chosen backend; nothing
 // here blocks the main thread for long.
 import {
-  WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, loadRun, LikelihoodError,
+  PPCA_DEFAULTS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, loadRun, LikelihoodError,
   type Backend, type ModelRun, type RunConfig, type RunFile, type RunKind,
 } from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
@@ -136,11 +136,11 @@ $('model').addEventListener('change', () => {
   previewLikelihood();
 });
 
-/** Sensible defaults when the dataset changes (MNIST wants a bigger latent space than 16-D toys). */
+/** Sensible defaults when the dataset changes: PPCA on MNIST takes the model's latent size, else d = 2 for the 2-D pictures. */
 function applyDatasetDefaults(): void {
   const ds = $<HTMLSelectElement>('dataset').value;
   const kind = $<HTMLSelectElement>('model').value;
-  $<HTMLInputElement>('latent').value = ds === 'mnist' && kind.startsWith('ppca') ? '10' : '2';
+  $<HTMLInputElement>('latent').value = ds === 'mnist' && kind.startsWith('ppca') ? String(PPCA_DEFAULTS.latent) : '2';
   // chosen from the data when the model is built (src/models/likelihood.ts)
   $<HTMLSelectElement>('likelihood').value = 'auto';
   previewLikelihood();

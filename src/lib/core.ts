@@ -44,6 +44,17 @@ export { decodeMnist, fetchMnist, MNIST_SIDE, MNIST_PIXELS, type MnistOptions, t
 /** Seeded data from a known PPCA model, x = W z + μ + σ ε, with the generating parameters. */
 export { syntheticPpca, type SyntheticPpcaOptions, type SyntheticPpca } from '../data/synthetic.ts';
 
+// ---- model defaults
+
+/**
+ * Every model's defaults, each defined once (the CLI, the runs and the config
+ * builders read them): PPCA, the VAE and the per-point model; a kind's default
+ * latent size and minibatch, and the minibatch a run on some rows uses.
+ */
+export {
+  PPCA_DEFAULTS, VAE_DEFAULTS, LVM_DEFAULTS, MODEL_KINDS, defaultLatent, defaultBatch, resolveBatch, type ModelKind,
+} from '../models/config.ts';
+
 // ---- PPCA
 
 /** A dataset uploaded to a backend (and its release), the input of every PPCA fit and estimator. */

@@ -6,6 +6,7 @@ import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from './decoder.ts';
 
 /** The models latentgpu trains, in the order the CLI lists them. */
 export const MODEL_KINDS = ['ppca', 'lvm', 'vae'] as const;
+/** One of {@link MODEL_KINDS}. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /**
