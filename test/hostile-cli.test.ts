@@ -148,3 +148,22 @@ describe('options that do not apply, and numbers out of range', () => {
     await expectRejectedInProcess(['train', '--model', 'lvm', '--subset', '1000', '--batch', '1', '--epochs', '1000000', '--phi-steps', '10', '--backend', 'cpu'], '× 10 φ steps', 'over the 4,294,967,295');
   });
 });
+
+describe('a VAE that diverges on unscaled data', () => {
+  it('says which column is large and to standardise (child CLI), exit 1, data unchanged', () => {
+    // 400 rows × 6 columns around 1000 ± 400: the encoder overflows within a few steps
+    const rows: string[] = [];
+    let s = 7;
+    const next = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let i = 0; i < 400; i++) rows.push(Array.from({ length: 6 }, () => (1000 + 400 * (next() + next() + next() - 1.5) * 2).toFixed(2)).join(','));
+    const csv = join(dir, 'unscaled.csv');
+    writeFileSync(csv, `${rows.join('\n')}\n`);
+    const r = runCliChild(['train', '--model', 'vae', '--data', csv, '--latent', '2', '--hidden', '16', '--epochs', '3', '--batch', '32',
+      '--backend', 'cpu', '--run-dir', join(dir, 'unscaled-run')], { watch: [csv] });
+    // the Gaussian-decoder notice comes first; the error is the last line
+    const lines = r.stderr.trim().split('\n');
+    expect(r.code, r.stderr).toBe(1);
+    expect(lines.at(-1)).toMatch(/^latentgpu: training diverged: .* the data reach [\d.e+]+ in column \d: standardise the columns \(zero mean, unit variance\) first, or lower the learning rate$/);
+    expect(r.changed).toEqual([]);
+  });
+});

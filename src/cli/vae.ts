@@ -27,7 +27,7 @@ import { lineChartSvg } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
 import { TestCurve } from '../train/testCurve.ts';
-import { train as runTraining, type Progress as TrainProgress } from '../train/trainer.ts';
+import { TrainingDiverged, train as runTraining, type Progress as TrainProgress } from '../train/trainer.ts';
 import type { LatentEvalConfig, LvmTrainConfig, Runner, VaeTrainConfig } from './context.ts';
 
 type Kind = 'vae' | 'lvm';
@@ -77,6 +77,22 @@ function writePng(path: string, values: Float32Array, count: number, side: numbe
   writeFileSync(path, encodePng(imageGrid(values, count, { side, cols })));
 }
 
+/**
+ * A diverged run on data far from unit scale: the encoder's first layer overflows before any
+ * learning rate helps, so say which column is large and to standardise.
+ */
+function scaleHint(e: TrainingDiverged, ds: Dataset): Error {
+  let worst = 0;
+  let col = 0;
+  for (let i = 0; i < ds.x.length; i++) {
+    const a = Math.abs(ds.x[i]!);
+    if (a > worst) [worst, col] = [a, i % ds.D];
+  }
+  if (!(worst > 100)) return e;
+  const base = e.message.replace(/ \(lower the learning rate\)$/, '');
+  return new Error(`${base}; the data reach ${worst.toPrecision(3)} in column ${col + 1}: standardise the columns (zero mean, unit variance) first, or lower the learning rate`);
+}
+
 export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   const run = ctx.config;
   const { kind } = run;
@@ -124,6 +140,9 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
         await saveSafetensors(checkpointFile, tensors, metadataOf(kind, cfg, { epoch: done, step, batch, train_rows: ds.n, lr, seed: cfg.seed }));
       }
     },
+  }).catch((e: unknown) => {
+    curve?.release();
+    throw e instanceof TrainingDiverged ? scaleHint(e, ds) : e;
   });
   ctx.progress.stop();
   curve?.release();
