@@ -5,7 +5,7 @@
 // ---- backends
 
 /** A compute backend (WebGPU, WebAssembly SIMD or the TypeScript reference): tensors, upload/read, the kernel set. */
-export type { Backend, BackendInfo, AdapterDescription, Tensor, DType } from '../backend.ts';
+export type { Backend, BackendInfo, AdapterDescription, AdapterKind, Tensor, DType } from '../backend.ts';
 /** A view's offset (`backend.view(t, offset, length)`) must be a multiple of this many elements. */
 export { VIEW_ALIGN } from '../backend.ts';
 /** Every kernel of a backend with its parameter types, generic over the array type (a GPU tensor, a Float32Array). */
@@ -15,7 +15,7 @@ export { KernelError } from '../backend.ts';
 /** No WebGPU adapter answered; the message says which were tried and why they failed. */
 export { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
 /** An adapter's name for people ("SwiftShader Device (Subzero) (fallback adapter)"), from `backend.info.adapter`. */
-export { adapterName } from '../gpu/device.ts';
+export { adapterName, type AdapterInfoLike } from '../gpu/device.ts';
 /** The TypeScript reference CPU backend: every kernel single-threaded on Float32Arrays (the tests' oracle). */
 export { CpuBackend } from '../cpu/backend.ts';
 /** The WebGPU backend class (`backend instanceof WebGpuBackend` tells a GPU backend apart). */
@@ -78,7 +78,7 @@ export { closedFormPpca, type ClosedFormPpca } from '../models/ppca/closed.ts';
 export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
 /** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
 export {
-  estimateLogLik, ESTIMATORS, type EstimatorName, type EstimateOptions, type Estimate, type Proposal,
+  estimateLogLik, ESTIMATORS, type EstimatorName, type EstimateOptions, type Estimate, type Proposal, type GivenGaussian,
 } from '../models/ppca/estimators.ts';
 /** Principal angles (radians) between the column spaces of two D×d matrices. */
 export { principalAngles } from '../models/ppca/subspace.ts';
@@ -91,13 +91,15 @@ export { Vae, classicVaeConfig, type VaeConfig } from '../models/vae.ts';
 export { Lvm, defaultLvmConfig, FIT_STEPS, type LvmConfig } from '../models/lvm.ts';
 /** What the VAE and the per-point model share: the configuration, the objective, the evaluable model half. */
 export { PriorProposal, type LatentModelConfig, type LatentVariableModel, type Objective } from '../models/latent.ts';
+/** The hidden layers' activation (`LatentModelConfig.act`). */
+export type { Activation } from '../kernels/elementwise.ts';
 /** The decoder's likelihood and variance settings and their defaults. */
 export {
   DEFAULT_VAR_FLOOR, DEFAULT_VAR_CEIL, type Likelihood, type VarianceMode,
 } from '../models/decoder.ts';
 /** Bernoulli when every value lies in [0, 1], else Gaussian; the Gaussian variance ceiling for some data. */
 export {
-  chooseLikelihood, varianceCeiling, type LikelihoodChoice, type LikelihoodRequest,
+  chooseLikelihood, varianceCeiling, type LikelihoodChoice, type LikelihoodRequest, type LikelihoodData, type OutsideUnit,
 } from '../models/likelihood.ts';
 /** A decoder likelihood the data cannot have (a Bernoulli decoder on values outside [0, 1]); the message names the value. */
 export { LikelihoodError } from '../models/likelihood.ts';
@@ -144,9 +146,11 @@ export {
 /** A malformed or unusable model file; the message names the file and the problem. */
 export { ModelFileError } from '../io/safetensors.ts';
 /** The safetensors container itself (both platforms). */
-export { encodeSafetensors, decodeSafetensors, type Safetensors, type TensorMap } from '../io/safetensors.ts';
+export {
+  encodeSafetensors, decodeSafetensors, type Safetensors, type TensorMap, type SafetensorsTensor, type SafetensorsDType, type DTypeArray,
+} from '../io/safetensors.ts';
 /** The vae/lvm file's configuration and caps as decoded. */
-export { LATENT_LIMITS, type LatentModelFile, type LatentKind } from '../io/modelFile.ts';
+export { LATENT_LIMITS, type LatentModelFile, type LatentKind, type LatentFileConfig } from '../io/modelFile.ts';
 
 // ---- runs: a model trained a tick at a time by a page
 
