@@ -2,13 +2,13 @@
 // metadata so that `eval --data synthetic` regenerates the same data instead of
 // the option defaults.
 import { printable } from '../data/dataset.ts';
-import { SYNTHETIC_FLAGS, syntheticProblem, type SyntheticKey } from '../data/synthetic.ts';
+import { SYNTHETIC_FLAGS, SYNTHETIC_METADATA_KEY, syntheticProblem, type SyntheticKey } from '../data/synthetic.ts';
 import type { SyntheticSettings } from './context.ts';
 
 /** Option values as commander parsed them. */
 type Opts = Record<string, unknown>;
 
-export const SYNTHETIC_METADATA_KEY = 'synthetic_data';
+export { SYNTHETIC_METADATA_KEY };
 
 /** option name (camelCase, as commander stores it) → key in the stored JSON */
 const SETTINGS = { n: 'n', dim: 'D', trueLatent: 'd', sigma: 'sigma', dataSeed: 'seed' } as const;

@@ -29,6 +29,9 @@ export interface SyntheticPpca {
  * of float32; MNIST-sized 70,000 × 784 fits), D·d generator entries (2^24) and
  * n·D·d multiply-adds (2^31, a few seconds).
  */
+/** The model-file metadata key holding a synthetic data set's settings (n, D, d, sigma, seed), from which it is regenerated. */
+export const SYNTHETIC_METADATA_KEY = 'synthetic_data';
+
 export const SYNTHETIC_MAX_VALUES = 2 ** 26;
 export const SYNTHETIC_MAX_W_ENTRIES = 2 ** 24;
 export const SYNTHETIC_MAX_WORK = 2 ** 31;

@@ -2,7 +2,7 @@
 // checked before it is read), synthetic PPCA data, or any dataset, split into
 // train and test rows by the project's split (every 5th row is test) with the
 // metadata a model file keeps about them.
-import { SYNTHETIC_METADATA_KEY } from '../cli/synthetic.ts';
+import { SYNTHETIC_METADATA_KEY } from '../data/synthetic.ts';
 import { parseCsvBytes } from '../data/csv.ts';
 import { DataError, printable, splitTrainTest, validateForModel, type Dataset } from '../data/dataset.ts';
 import { parseNpy } from '../data/npy.ts';

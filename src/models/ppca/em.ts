@@ -1,7 +1,8 @@
 // Exact (batch) EM for PPCA, Tipping & Bishop (DESIGN.md §1.1), and two
 // accelerations of it: SQUAREM (Varadhan & Roland 2008, scheme S3 with the
 // monotonicity safeguard) and Anderson acceleration (see runAnderson). μ is the
-// sample mean throughout, so the data are centered once on the device. One EM
+// sample mean throughout, so the rows are centred once, in float64 on the host
+// (scale.ts), before they are uploaded. One EM
 // map F(W, σ²) is two submissions with small read-backs:
 //   device: Y = Xc W (n×d), YᵀY, G = Xcᵀ Y (D×d), and per row ‖L⁻¹ y_i‖²
 //   host:   log-lik of (W, σ²); S = nσ²M⁻¹ + M⁻¹ YᵀY M⁻¹; B = M⁻¹ S⁻¹
