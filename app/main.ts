@@ -9,7 +9,7 @@ import {
 import { TrainingController, type RunState } from './controller.ts';
 import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
 import { APP_HINT, runOptions } from './runs.ts';
-import { backendFromUrl, backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
+import { backendDetails, backendFromUrl, backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark, timeTraining } from './bench.ts';
 import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
 import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
@@ -101,7 +101,7 @@ function showAdapter(b: Backend, why: string | null): void {
     sw.textContent = ` · ${note}`;
     el.appendChild(sw);
   }
-  el.title = b.info.summary;
+  el.title = backendDetails(b.info);
   el.dataset.backend = b.info.backend;
 }
 

@@ -6,7 +6,7 @@ import {
   type Backend, type BackendChoice, type OpenedBackend,
 } from '../src/browser.ts';
 
-export { BACKEND_CHOICES, hasWebGpuApi, openCpuBackend, type BackendChoice, type OpenedBackend } from '../src/browser.ts';
+export { BACKEND_CHOICES, backendDetails, hasWebGpuApi, openCpuBackend, type BackendChoice, type OpenedBackend } from '../src/browser.ts';
 
 /** The library's browser backend choice (src/browser/backend.ts), its notice naming the page's controls. */
 export function openBackend(choice: BackendChoice): Promise<OpenedBackend> {

@@ -28,6 +28,8 @@ export interface AdapterDescription {
   kind: AdapterKind;
   /** renders on the CPU (kind is not 'gpu') */
   software: boolean;
+  /** the device's granted limits that the kernels use (src/gpu/device.ts WANTED_LIMITS); absent before a device opens */
+  limits?: Record<string, number>;
 }
 
 export interface BackendInfo {

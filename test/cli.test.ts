@@ -57,8 +57,10 @@ describe('latentgpu command line (subprocess)', () => {
     it(`info --json on ${adapter} names the adapter, and the driver's warnings stay hidden`, () => {
       const r = cli(['info', '--json', '--backend', 'webgpu', '--adapter', adapter], {}, true);
       expect(r.code, r.stderr).toBe(0);
-      const info = JSON.parse(r.stdout) as { backend: string; adapter: { choice: string } };
+      const info = JSON.parse(r.stdout) as { backend: string; adapter: { choice: string; limits: Record<string, number> } };
       expect([info.backend, info.adapter.choice]).toEqual(['webgpu', adapter]);
+      // the granted limits (test/runtime.test.ts: the adapter's maxima)
+      expect(info.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(2 ** 27);
       expect(r.stderr).not.toMatch(DRIVER_CHATTER);
     });
   }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KernelError, type AdapterDescription } from '../src/backend.ts';
 import { fold, type GpuContext } from '../src/gpu/context.ts';
-import { adapterKind, adapterName, isSoftwareAdapter, type AdapterInfoLike } from '../src/gpu/device.ts';
+import { WANTED_LIMITS, adapterKind, adapterName, backendDetails, isSoftwareAdapter, limitsSummary, type AdapterInfoLike } from '../src/gpu/device.ts';
 import { hardwareVulkanDriverListed } from '../src/gpu/node.ts';
 import { vec4Workgroup } from '../src/gpu/ops/launch.ts';
 import { adapterKey, matmulVariantFor, tuneMatmul } from '../src/gpu/ops/matmul.ts';
@@ -178,6 +178,17 @@ describe('dispatch folding', () => {
   });
 });
 
+describe('granted limits for people', () => {
+  it('names the sizes that bound data and kernels in one line', () => {
+    expect(limitsSummary({
+      maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 31, maxComputeInvocationsPerWorkgroup: 1024,
+      maxComputeWorkgroupStorageSize: 32768, maxTextureDimension2D: 16384,
+    })).toBe('storage binding 128 MiB, buffer 2 GiB, workgroup 1024 invocations / 32 KiB, texture 16384');
+    expect(limitsSummary({ maxStorageBufferBindingSize: 1.5 * 2 ** 30 + 1, maxBufferSize: 100 })).toBe('storage binding 1.5 GiB, buffer 100 B');
+    expect(limitsSummary({})).toBe('');
+  });
+});
+
 for (const adapter of TEST_ADAPTERS) {
   describe(`webgpu runtime on ${adapter}`, () => {
     it('acquires the adapter and describes it', async () => {
@@ -201,6 +212,23 @@ for (const adapter of TEST_ADAPTERS) {
       }[adapter as 'llvmpipe' | 'swiftshader' | 'gpu']);
       // the persisted matmul choice is keyed as before the profile existed
       expect(adapterKey(a)).toBe([a.vendor, a.architecture, a.device, a.description, a.featureLevel].join('|'));
+    });
+
+    it("gets the adapter's maxima for the limits the kernels use, and reports them", async () => {
+      const gpu = await gpuBackend(adapter);
+      const granted = gpu.device.limits as unknown as Record<string, number>;
+      // the sizes that bound a data set: the device has exactly what the adapter offers
+      for (const name of ['maxStorageBufferBindingSize', 'maxBufferSize']) {
+        expect(gpu.gpu.offeredLimits[name], name).toBeGreaterThan(0);
+        expect(granted[name], name).toBe(gpu.gpu.offeredLimits[name]);
+      }
+      for (const name of WANTED_LIMITS) expect(granted[name], name).toBe(gpu.gpu.offeredLimits[name]);
+      // over WebGPU's defaults (256 MiB buffers; 128 invocations at compatibility level), so asking mattered
+      expect(granted.maxBufferSize).toBeGreaterThan(2 ** 28);
+      if (adapter === 'llvmpipe') expect(granted.maxComputeInvocationsPerWorkgroup).toBeGreaterThan(128);
+      expect(gpu.info.adapter?.limits).toEqual(Object.fromEntries(WANTED_LIMITS.map((n) => [n, granted[n]])));
+      expect(backendDetails(gpu.info)).toBe(`${gpu.info.summary}\nlimits: ${limitsSummary(gpu.info.adapter!.limits!)}`);
+      expect(backendDetails({ backend: 'cpu', summary: 'cpu (x)' })).toBe('cpu (x)');
     });
 
     it('uploads, dispatches, reads back; views bind at their offset', async () => {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Backend } from '../backend.ts';
 import { printable, validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
-import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.ts';
+import { ADAPTER_CHOICES, backendDetails, type AdapterChoice } from '../gpu/device.ts';
 import { loadSafetensorsMetadata } from '../io/atomic.node.ts';
 import { quoteValue } from '../io/modelFile.ts';
 import { MODEL_KINDS, defaultLatent, type ModelKind } from '../models/config.ts';
@@ -377,7 +377,8 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     checkAdapter(o);
     const b = await deps.createBackend({ backend: o.backend as BackendChoice, adapter: o.adapter as AdapterChoice, log: (m) => io.stderr(`${m}\n`) });
     try {
-      io.stdout(o.json ? `${JSON.stringify(b.info, null, 2)}\n` : `${b.info.summary}\n`);
+      // the text adds the device's granted limits (the adapter's maxima, asked for when it opened)
+      io.stdout(o.json ? `${JSON.stringify(b.info, null, 2)}\n` : `${backendDetails(b.info)}\n`);
     } finally {
       b.destroy();
     }

@@ -16,6 +16,8 @@ export { KernelError } from '../backend.ts';
 export { NoAdapterError, type AdapterChoice } from '../gpu/device.ts';
 /** An adapter's name for people ("SwiftShader Device (Subzero) (fallback adapter)"), from `backend.info.adapter`. */
 export { adapterName, type AdapterInfoLike } from '../gpu/device.ts';
+/** `backend.info.summary` and, for WebGPU, a line with the device's granted limits ("limits: storage binding 128 MiB, buffer 2 GiB, …"). */
+export { backendDetails } from '../gpu/device.ts';
 /** The TypeScript reference CPU backend: every kernel single-threaded on Float32Arrays (the tests' oracle). */
 export { CpuBackend } from '../cpu/backend.ts';
 /** The WebGPU backend class (`backend instanceof WebGpuBackend` tells a GPU backend apart). */
