@@ -1,0 +1,132 @@
+// Factor analysis: the Woodbury log-likelihood against a dense float64
+// reference, EM's monotone log-likelihood, and recovery of known W and ψ on
+// synthetic data, on the CPU backend and the WebGPU adapters.
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.ts';
+import { faLogLikRows, faMeanLogLik, fitFa, psiFloor, type FaHost } from '../src/models/fa/fa.ts';
+import { releaseData, uploadData } from '../src/models/ppca/model.ts';
+import { principalAngles } from '../src/models/ppca/subspace.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend, rng } from './gpu.ts';
+
+/** log N(x | μ, W Wᵀ + diag ψ) per row with the dense D×D covariance (ml-matrix's Cholesky and solve), float64. */
+function denseLogLik(h: FaHost, x: Float32Array, n: number): Float64Array {
+  const { D, d } = h;
+  const C = Matrix.zeros(D, D);
+  for (let a = 0; a < D; a++) {
+    for (let b = 0; b < D; b++) {
+      let s = a === b ? h.psi[a]! : 0;
+      for (let j = 0; j < d; j++) s += h.W[a * d + j]! * h.W[b * d + j]!;
+      C.set(a, b, s);
+    }
+  }
+  const chol = new CholeskyDecomposition(C);
+  const L = chol.lowerTriangularMatrix;
+  let logDet = 0;
+  for (let j = 0; j < D; j++) logDet += 2 * Math.log(L.get(j, j));
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = Matrix.columnVector(Array.from({ length: D }, (_, a) => x[i * D + a]! - h.mu[a]!));
+    const quad = r.transpose().mmul(chol.solve(r)).get(0, 0);
+    out[i] = -0.5 * (D * Math.log(2 * Math.PI) + logDet + quad);
+  }
+  return out;
+}
+
+function normal(r: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+/** A known FA model with heteroscedastic noise (ψ from 0.05 to 0.5) and n rows drawn from it. */
+function synthetic(D: number, d: number, n: number, seed: number): { truth: FaHost; x: Float32Array } {
+  const g = normal(rng(seed));
+  const W = Float64Array.from({ length: D * d }, () => g());
+  const mu = Float64Array.from({ length: D }, () => 2 * g());
+  const psi = Float64Array.from({ length: D }, (_, j) => 0.05 + (0.45 * j) / (D - 1));
+  const x = new Float32Array(n * D);
+  const z = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < d; k++) z[k] = g();
+    for (let r = 0; r < D; r++) {
+      let s = mu[r]! + Math.sqrt(psi[r]!) * g();
+      for (let k = 0; k < d; k++) s += W[r * d + k]! * z[k]!;
+      x[i * D + r] = s;
+    }
+  }
+  return { truth: { D, d, W, mu, psi }, x };
+}
+
+describe('fa log-likelihood (host, Woodbury)', () => {
+  it('equals the dense float64 reference to 1e-9 relative, heteroscedastic ψ', () => {
+    const { truth, x } = synthetic(12, 3, 50, 1);
+    // a model other than the truth, with ψ spread over four decades
+    const h: FaHost = { ...truth, W: truth.W.map((w) => 0.7 * w), psi: truth.psi.map((p, j) => p * 10 ** ((j % 4) - 2)) };
+    const got = faLogLikRows(h, { host: x, n: 50, D: 12 });
+    const want = denseLogLik(h, x, 50);
+    for (let i = 0; i < 50; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-9 * Math.abs(want[i]!));
+  });
+
+  it('the ψ floor: a fraction of the column variance, a constant column gets a fraction of the mean', () => {
+    const f = psiFloor([2, 0, 1]);
+    expect(f[0]).toBeCloseTo(1e-2, 15);
+    expect(f[1]).toBeCloseTo(5e-3, 15);
+    expect(f[2]).toBeCloseTo(5e-3, 15);
+  });
+});
+
+function suite(name: string, backend: () => Promise<Backend>): void {
+  describe(`fa EM on ${name}`, () => {
+    it('is monotone, equals the host evaluation, and recovers W\'s subspace and ψ', async () => {
+      const b = await backend();
+      const D = 20;
+      const d = 3;
+      const n = 4000;
+      const { truth, x } = synthetic(D, d, n, 7);
+      const data = uploadData(b, { name: 'synthetic-fa', x, n, D });
+      try {
+        const r = await fitFa(b, data, { d, maxIters: 500, tol: 1e-6 });
+        // EM never lowers the log-likelihood (float32 products: to 1e-5 nats)
+        for (let t = 1; t < r.trace.length; t++) expect(r.trace[t]!.loglik).toBeGreaterThanOrEqual(r.trace[t - 1]!.loglik - 1e-5);
+        expect(r.converged).toBe(true);
+        // the engine's last figure is that of the returned model, evaluated on the host in float64
+        expect(Math.abs(r.trace.at(-1)!.loglik - r.loglik)).toBeLessThan(1e-4);
+        expect(r.loglik).toBeGreaterThan(faMeanLogLik(truth, { host: x, n, D }) - 1e-9);
+        const angles = principalAngles(r.model.W, truth.W, D, d);
+        expect(Math.max(...angles)).toBeLessThan(0.1);
+        // ψ within sampling error: its standard error is about ψ·sqrt(2/n) ≈ 2.2% of ψ; allow 15%
+        for (let j = 0; j < D; j++) expect(Math.abs(r.model.psi[j]! / truth.psi[j]! - 1)).toBeLessThan(0.15);
+        expect(r.heywood).toEqual([]);
+      } finally {
+        releaseData(b, data);
+      }
+    }, 120_000);
+
+    it('floors ψ of a constant column and of a column W explains exactly, and reports them', async () => {
+      const b = await backend();
+      const D = 10;
+      const d = 2;
+      const n = 1000;
+      const { x } = synthetic(D, d, n, 3);
+      for (let i = 0; i < n; i++) {
+        x[i * D + 4] = 5; // constant
+        x[i * D + 7] = x[i * D + 0]! * 0 + x[i * D + 1]!; // noise-free copy of column 1: column 1 and 7 can share a factor with ψ → 0
+      }
+      const data = uploadData(b, { name: 'heywood', x, n, D });
+      try {
+        const r = await fitFa(b, data, { d, maxIters: 300, tol: 1e-6 });
+        expect(r.constant).toEqual([4]);
+        expect(r.heywood).toContain(4);
+        expect(r.heywood.length).toBeGreaterThanOrEqual(2);
+        expect(Number.isFinite(r.loglik)).toBe(true);
+        // monotone to 1e-4 nats: a floored ψ_j multiplies float32 error in x̃_j's terms by s_jj/ψ_j = 200
+        for (let t = 1; t < r.trace.length; t++) expect(r.trace[t]!.loglik).toBeGreaterThanOrEqual(r.trace[t - 1]!.loglik - 1e-4);
+        expect(Math.abs(r.trace.at(-1)!.loglik - r.loglik)).toBeLessThan(1e-3);
+      } finally {
+        releaseData(b, data);
+      }
+    }, 120_000);
+  });
+}
+
+suite('cpu', async () => cpu);
+for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
