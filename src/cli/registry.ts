@@ -6,12 +6,14 @@
 import { printable } from '../data/dataset.ts';
 import { EM_METHODS, type EmMethod } from '../models/ppca/em.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS, resolveBatch, type ModelKind } from '../models/config.ts';
+import { FA_DEFAULTS } from '../models/fa/fa.ts';
 import type { Objective } from '../models/latent.ts';
 import type { Schedule } from '../train/schedule.ts';
 import type {
   EvalConfig, LatentEvalConfig, LvmTrainConfig, ModelModule, PpcaEvalConfig, PpcaMethod, PpcaTrainConfig, RunConfig,
   StochasticConfig, SyntheticSettings, VaeTrainConfig,
 } from './context.ts';
+import type { FaEvalConfig, FaTrainConfig } from './fa.ts';
 import { FLAG_LIMITS as L, SHARED, intIn, option, positiveNumber, varFloor, widthList, type OptionSpec } from './options.ts';
 
 /** Option values as commander parsed them (each parser fixes its value's type). */
@@ -72,16 +74,20 @@ function evalConfig(v: OptionValues, file: string, samples: number): EvalConfig 
 // ---- ppca
 
 const STOCHASTIC = ['sem', 'oem'] as const;
-const PPCA_METHODS: readonly PpcaMethod[] = [...EM_METHODS, ...STOCHASTIC];
+const PPCA_METHODS: readonly PpcaMethod[] = [...EM_METHODS, ...STOCHASTIC, 'closed'];
 const isEm = (m: string): m is EmMethod => (EM_METHODS as readonly string[]).includes(m);
+
+/** exact EM's options, read by ppca (its EM methods) and fa */
+const EM_ITERS = option('--iters <n>', 'exact EM (ppca, fa): most iterations', intIn(1, L.iters));
+const EM_TOL = option('--tol <x>', 'exact EM (ppca, fa): stop when the log-likelihood per sample changes less than this', positiveNumber);
 
 export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   methods: PPCA_METHODS,
   method: (v) => String(v.method ?? PPCA_DEFAULTS.method),
   train: [
-    { spec: option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM (default ${PPCA_DEFAULTS.method})`, PPCA_METHODS) },
-    { spec: option('--iters <n>', 'ppca exact EM: most iterations', intIn(1, L.iters)), methods: EM_METHODS },
-    { spec: option('--tol <x>', 'ppca EM: stop when the log-likelihood per sample changes less than this', positiveNumber), methods: EM_METHODS },
+    { spec: option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM, or the closed form (top eigenpairs of the covariance; default ${PPCA_DEFAULTS.method})`, PPCA_METHODS) },
+    { spec: EM_ITERS, methods: EM_METHODS },
+    { spec: EM_TOL, methods: EM_METHODS },
     { spec: SHARED.epochs, methods: STOCHASTIC },
     { spec: SHARED.batch, methods: STOCHASTIC },
     { spec: SHARED.lr, methods: ['sem'] },
@@ -98,6 +104,7 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     const D = PPCA_DEFAULTS;
     const method = (v.method ?? D.method) as PpcaMethod;
     const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
+    if (method === 'closed') return { ...run, method };
     if (isEm(method)) return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol) };
     const stochastic = stochasticConfig('ppca', v, facts.rows, D.epochs);
     if (method === 'oem') return { ...run, ...stochastic, method, kappa: num(v.kappa, D.oem.kappa) };
@@ -115,6 +122,21 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     };
   },
   load: () => import('./ppca.ts'),
+};
+
+// ---- factor analysis (exact EM)
+
+export const FA: ModelEntry<FaTrainConfig, FaEvalConfig> = {
+  train: [{ spec: EM_ITERS }, { spec: EM_TOL }],
+  eval: [],
+  trainConfig: (v, facts) => ({ ...runConfig(v, facts), iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol) }),
+  minibatches: () => null,
+  evalConfig(v, file) {
+    const estimator = String(v.estimator ?? 'exact');
+    if (estimator !== 'exact') throw new Error(`--estimator ${printable(estimator, 40)}: an fa model is evaluated by its exact log-likelihood only (--estimator exact)`);
+    return evalConfig(v, file, 0);
+  },
+  load: () => import('./fa.ts'),
 };
 
 // ---- the VAE and the per-point model
@@ -196,5 +218,5 @@ export const LVM: ModelEntry<LvmTrainConfig, LatentEvalConfig> = {
  * Every model, in the order "it is for …" lists them. The entries' config types
  * differ, so the map is typed per kind.
  */
-export const REGISTRY: { vae: typeof VAE; lvm: typeof LVM; ppca: typeof PPCA } = { vae: VAE, lvm: LVM, ppca: PPCA };
+export const REGISTRY: { vae: typeof VAE; lvm: typeof LVM; ppca: typeof PPCA; fa: typeof FA } = { vae: VAE, lvm: LVM, ppca: PPCA, fa: FA };
 export type EntryOf<K extends ModelKind> = (typeof REGISTRY)[K];
