@@ -39,16 +39,8 @@ export function gatherCentered(model: PpcaModel, data: DeviceData, ws: Workspace
  * host, in float64 (then within 3e-5 of a float64 evaluation).
  */
 export function explainedSquares(b: Backend, ws: Workspace, y: Tensor, cholInv: Mat, rows: number, d: number): Tensor {
-  // L⁻ᵀ as a float32 pair hi + lo: rounding L⁻ᵀ once to float32 is also an error
-  // shared by every row (same amplification; 3e-2 nats/sample at σ = 0.01 on
-  // the tests' D = 30 problem, ~5e-5 on MNIST d = 50), the pair's is ~1e-14
-  const t = transpose(cholInv, d, d);
-  const hi = Float32Array.from(t);
-  const lo = Float32Array.from(t, (v, i) => v - hi[i]!);
-  const z = ws.get('z', rows * d);
+  const z = whitenedLatents(b, ws, y, cholInv, rows, d);
   const rowSq = ws.get('rowSq', rows);
-  b.matmul({ a: y, b: ws.upload('cholInvT', hi), c: z, m: rows, n: d, k: d });
-  b.matmul({ a: y, b: ws.upload('cholInvTLo', lo), c: z, m: rows, n: d, k: d, accumulate: true });
   // a batch is one workgroup per product on WebGPU (≤ 65,535 per dimension): blocks of rows
   for (let r0 = 0; r0 < rows; r0 += DOT_BATCH) {
     const nr = Math.min(DOT_BATCH, rows - r0);
@@ -57,6 +49,20 @@ export function explainedSquares(b: Backend, ws: Workspace, y: Tensor, cholInv: 
     b.matmul({ a: zb, b: zb, c: out, m: 1, n: 1, k: d, transB: true, batch: nr, strideA: d, strideB: d, strideC: 1 });
   }
   return rowSq;
+}
+
+/** z = Y L⁻ᵀ (rows×d, queued; ws's 'z'), the half of explainedSquares before the per-row dot products. */
+export function whitenedLatents(b: Backend, ws: Workspace, y: Tensor, cholInv: Mat, rows: number, d: number): Tensor {
+  // L⁻ᵀ as a float32 pair hi + lo: rounding L⁻ᵀ once to float32 is also an error
+  // shared by every row (same amplification; 3e-2 nats/sample at σ = 0.01 on
+  // the tests' D = 30 problem, ~5e-5 on MNIST d = 50), the pair's is ~1e-14
+  const t = transpose(cholInv, d, d);
+  const hi = Float32Array.from(t);
+  const lo = Float32Array.from(t, (v, i) => v - hi[i]!);
+  const z = ws.get('z', rows * d);
+  b.matmul({ a: y, b: ws.upload('cholInvT', hi), c: z, m: rows, n: d, k: d });
+  b.matmul({ a: y, b: ws.upload('cholInvTLo', lo), c: z, m: rows, n: d, k: d, accumulate: true });
+  return z;
 }
 
 /** rows per batched dot-product call (a multiple of VIEW_ALIGN, so the views of z and rowSq align) */
