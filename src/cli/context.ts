@@ -56,7 +56,11 @@ export interface PpcaOemConfig extends RunConfig, StochasticConfig {
   method: 'oem';
   kappa: number;
 }
-export type PpcaTrainConfig = (PpcaExactConfig | PpcaSemConfig | PpcaOemConfig) & { synthetic?: SyntheticSettings };
+/** the closed form: one eigendecomposition, no iterations */
+export interface PpcaClosedConfig extends RunConfig {
+  method: 'closed';
+}
+export type PpcaTrainConfig = (PpcaExactConfig | PpcaSemConfig | PpcaOemConfig | PpcaClosedConfig) & { synthetic?: SyntheticSettings };
 export type PpcaMethod = PpcaTrainConfig['method'];
 
 interface LatentTrainConfig extends RunConfig, StochasticConfig {
