@@ -1,8 +1,14 @@
 // Factor analysis: the Woodbury log-likelihood against a dense float64
 // reference, EM's monotone log-likelihood, and recovery of known W and ψ on
 // synthetic data, on the CPU backend and the WebGPU adapters.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/program.ts';
+import { saveSafetensors } from '../src/io/atomic.node.ts';
+import { faToTensors } from '../src/models/fa/file.ts';
 import type { Backend } from '../src/backend.ts';
 import { faLogLikRows, faMeanLogLik, fitFa, psiFloor, type FaHost } from '../src/models/fa/fa.ts';
 import { releaseData, uploadData } from '../src/models/ppca/model.ts';
@@ -130,3 +136,57 @@ function suite(name: string, backend: () => Promise<Backend>): void {
 
 suite('cpu', async () => cpu);
 for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
+
+describe('fa from the CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latentgpu-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** Runs the CLI in-process on the CPU backend with --json: its exit code and what it wrote to each stream. */
+  async function run(args: string[]): Promise<[number, string, string]> {
+    let out = '';
+    let err = '';
+    const code = await runCli([...args, '--backend', 'cpu', '--json'], { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: {} });
+    return [code, out, err];
+  }
+  /** The JSON result of a run that must succeed. */
+  async function ok(args: string[]): Promise<Record<string, unknown>> {
+    const [code, out, err] = await run(args);
+    if (code !== 0) throw new Error(`exit ${code}: ${err}`);
+    return JSON.parse(out) as Record<string, unknown>;
+  }
+  /** stderr of a run that must fail with exit 1 and print nothing on stdout. */
+  async function refused(args: string[]): Promise<string> {
+    const [code, out, err] = await run(args);
+    expect([code, out]).toEqual([1, '']);
+    return err;
+  }
+  const synthetic = ['--data', 'synthetic', '--n', '600', '--dim', '12', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '1'];
+
+  it('train --model fa reports train/test log-likelihood and floor hits; eval of the file reproduces them', async () => {
+    const file = join(dir, 'fa.safetensors');
+    const runDir = join(dir, 'run');
+    const tr = await ok(['train', '--model', 'fa', '--latent', '3', ...synthetic, '--iters', '200', '--tol', '1e-6', '--out', file, '--run-dir', runDir]);
+    expect(tr).toMatchObject({ model: 'fa', latent: 3, psi_floor_hits: 0 });
+    expect(Number.isFinite(tr.train_loglik) && Number.isFinite(tr.test_loglik)).toBe(true);
+    expect(JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')).train_loglik).toBe(tr.train_loglik);
+    for (const split of ['train', 'test']) {
+      // --data synthetic alone: the file records the generator's settings
+      expect((await ok(['eval', '--model', file, '--data', 'synthetic', '--split', split])).loglik).toBe(tr[`${split}_loglik`]);
+    }
+    expect(await refused(['eval', '--model', file, ...synthetic, '--estimator', 'iwae'])).toMatch(/^latentgpu: --estimator iwae: an fa model is evaluated by its exact log-likelihood only/);
+    await refused(['train', '--model', 'fa', ...synthetic, '--method', 'squarem']);
+  }, 60_000);
+
+  it('eval rejects a model file with a non-positive ψ or sizes that disagree, naming the file', async () => {
+    const h = { D: 12, d: 3, W: new Float64Array(36), mu: new Float64Array(12), psi: new Float64Array(12).fill(1) };
+    h.psi[5] = 0;
+    const bad = join(dir, 'bad-psi.safetensors');
+    const { tensors, metadata } = faToTensors(h);
+    await saveSafetensors(bad, tensors, metadata);
+    const err = await refused(['eval', '--model', bad, ...synthetic]);
+    expect(err).toContain(bad);
+    expect(err).toContain('psi[5] is 0');
+    const wrong = join(dir, 'bad-size.safetensors');
+    await saveSafetensors(wrong, tensors, { ...metadata, latent: '4' });
+    expect(await refused(['eval', '--model', wrong, ...synthetic])).toContain('"W"');
+  });
+});

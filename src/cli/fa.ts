@@ -8,11 +8,14 @@ import { faMeanLogLik, fitFa, type FaHost } from '../models/fa/fa.ts';
 import { faFromTensors, faToTensors, roundFa } from '../models/fa/file.ts';
 import { releaseData, uploadData } from '../models/ppca/model.ts';
 import { columnList } from '../models/ppca/scale.ts';
-import type { EvalConfig, RunConfig, Runner } from './context.ts';
+import type { EvalConfig, RunConfig, Runner, SyntheticSettings } from './context.ts';
+import { SYNTHETIC_METADATA_KEY } from './synthetic.ts';
 
 export interface FaTrainConfig extends RunConfig {
   iters: number;
   tol: number;
+  /** --data synthetic: the generator's settings, stored in the model file for eval */
+  synthetic?: SyntheticSettings;
 }
 
 export type FaEvalConfig = EvalConfig;
@@ -58,7 +61,10 @@ export const train: Runner<FaTrainConfig> = async (ctx) => {
   };
   const modelFile = cfg.out ?? (runDir !== undefined ? join(runDir, 'model.safetensors') : undefined);
   if (modelFile !== undefined) {
-    const { tensors, metadata } = faToTensors(model, { method: 'em', train_loglik: String(trainLoglik) });
+    const meta: Record<string, string> = { method: 'em', train_loglik: String(trainLoglik) };
+    // eval --data synthetic regenerates exactly these data (program.ts reads the key back)
+    if (cfg.synthetic) meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(cfg.synthetic);
+    const { tensors, metadata } = faToTensors(model, meta);
     await saveSafetensors(modelFile, tensors, metadata);
     if (cfg.out !== undefined) result.out = cfg.out;
   }

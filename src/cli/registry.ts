@@ -129,7 +129,9 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
 export const FA: ModelEntry<FaTrainConfig, FaEvalConfig> = {
   train: [{ spec: EM_ITERS }, { spec: EM_TOL }],
   eval: [],
-  trainConfig: (v, facts) => ({ ...runConfig(v, facts), iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol) }),
+  trainConfig: (v, facts) => ({
+    ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}), iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol),
+  }),
   minibatches: () => null,
   evalConfig(v, file) {
     const estimator = String(v.estimator ?? 'exact');
