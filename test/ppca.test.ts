@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
+import { loadMnist } from '../src/data/mnist.node.ts';
+import { mlLogLik, sampleCovariance } from '../src/models/ppca/closed.ts';
+import { fullEigenpairs, topEigenpairs } from '../src/models/ppca/eigs.ts';
+import { columnStats } from '../src/models/ppca/scale.ts';
 import { runCli } from '../src/cli/program.ts';
 import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
@@ -598,5 +602,80 @@ describe('ppca run folder', () => {
     expect(em.code).toBe(1);
     // program.ts or src/cli/ppca.ts refuses it, either way naming the methods it is for
     expect(em.err).toMatch(/--checkpoint-every .*sem.*oem/);
+  });
+});
+
+describe('the fast closed form (--method closed)', () => {
+  /** ½-log-likelihood of PPCA at the ML solution from all D eigenvalues of S (the float64 reference). */
+  const refLogLik = (all: Float64Array, D: number, d: number): number => {
+    const lam = Float64Array.from(all, (v) => Math.max(0, v));
+    let tail = 0;
+    for (let j = d; j < D; j++) tail += lam[j]!;
+    return mlLogLik(lam, D, d, tail / (D - d));
+  };
+
+  it('equals the full ml-matrix eigendecomposition to 1e-6 nats on MNIST (d = 10 and 50)', () => {
+    const { train } = loadMnist();
+    const data = { host: train.x, n: train.n, D: train.D };
+    const { mu, variance } = columnStats(data);
+    // reference: every eigenvalue of the whole 784×784 covariance (constant columns included)
+    const all = fullEigenpairs(sampleCovariance(data, mu, variance), data.D).values;
+    for (const d of [10, 50]) {
+      const cf = closedFormPpca(data, d);
+      const want = refLogLik(all, data.D, d);
+      expect(Math.abs(cf.loglik - want), `d=${d}`).toBeLessThan(1e-6);
+      for (let j = 0; j < d; j++) expect(Math.abs(cf.eigenvalues[j]! - all[j]!)).toBeLessThan(1e-9 * all[0]!);
+    }
+  }, 120_000);
+
+  it('finds the top d eigenpairs across a 1e-6 relative eigengap, and W spans them', () => {
+    // S = U diag(λ) Uᵀ with λ_10 = (1 + 1e-6) λ_11: a random orthogonal U from a QR of a seeded Gaussian
+    const D = 120;
+    const d = 10;
+    const lam = Float64Array.from({ length: D }, (_, j) => (j < d ? 5 / (1 + j) : 0.5 / (1 + (j - d) * 0.05)));
+    lam[d - 1] = lam[d]! * (1 + 1e-6);
+    const g = syntheticPpca({ n: D, D, d: 1, sigma: 1, seed: 5 }).data.x;
+    const U = new Float64Array(D * D);
+    for (let c = 0; c < D; c++) {
+      for (let a = 0; a < D; a++) U[c * D + a] = g[c * D + a]!;
+      for (let p = 0; p < c; p++) {
+        let s = 0;
+        for (let a = 0; a < D; a++) s += U[p * D + a]! * U[c * D + a]!;
+        for (let a = 0; a < D; a++) U[c * D + a]! -= s * U[p * D + a]!;
+      }
+      let nrm = 0;
+      for (let a = 0; a < D; a++) nrm += U[c * D + a]! ** 2;
+      for (let a = 0; a < D; a++) U[c * D + a]! /= Math.sqrt(nrm);
+    }
+    const S = new Float64Array(D * D);
+    for (let c = 0; c < D; c++) for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) S[a * D + b]! += lam[c]! * U[c * D + a]! * U[c * D + b]!;
+    const top = topEigenpairs(S, D, d);
+    expect(top.passes).toBeGreaterThan(0);
+    let trace = 0;
+    for (let j = 0; j < D; j++) trace += lam[j]!;
+    let sum = 0;
+    for (let j = 0; j < d; j++) sum += top.values[j]!;
+    const got = mlLogLik(top.values, D, d, (trace - sum) / (D - d));
+    expect(Math.abs(got - refLogLik(lam, D, d))).toBeLessThan(1e-6);
+    // the reference decomposition agrees too
+    expect(Math.abs(refLogLik(fullEigenpairs(S, D).values, D, d) - refLogLik(lam, D, d))).toBeLessThan(1e-9);
+  });
+
+  it('matches the full decomposition on synthetic data, and --method closed fits with no iterations', async () => {
+    const data = syntheticPpca({ n: 2000, D: 64, d: 5, sigma: 0.3, seed: 9 }).data;
+    const host = { host: data.x, n: data.n, D: data.D };
+    const fast = closedFormPpca(host, 5);
+    const full = closedFormPpca(host, 5, 'full');
+    expect(Math.abs(fast.loglik - full.loglik)).toBeLessThan(1e-9);
+    expect(Math.abs(fast.sigma2 - full.sigma2)).toBeLessThan(1e-9 * full.sigma2);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['train', '--model', 'ppca', '--method', 'closed', '--latent', '3', '--data', 'synthetic', '--n', '1000', '--dim', '20', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '4', '--backend', 'cpu', '--json'],
+      { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), env: {} });
+    expect(code, err.join('')).toBe(0);
+    const j = JSON.parse(out.join('')) as Record<string, unknown>;
+    expect(j).toMatchObject({ method: 'closed', iterations: 0 });
+    // the device's float32 evaluation of the closed-form model against the float64 formula
+    expect(Math.abs(j.gap_to_closed_form as number)).toBeLessThan(1e-4);
   });
 });
