@@ -74,8 +74,10 @@ export {
   runStochasticFit, type StochasticFitter, type StochasticProgress, type StochasticResult, type FitterSnapshot,
   type FitterState, type RunOptions,
 } from '../models/ppca/fitter.ts';
-/** The maximum-likelihood PPCA in closed form (eigendecomposition of the sample covariance, on the host). */
-export { closedFormPpca, type ClosedFormPpca } from '../models/ppca/closed.ts';
+/** The maximum-likelihood PPCA in closed form (the top d eigenpairs of the float64 sample covariance, on the host; `'full'` decomposes all of it). */
+export { closedFormPpca, type ClosedFormPpca, type ClosedFormSolver } from '../models/ppca/closed.ts';
+/** The top d eigenpairs of a symmetric PSD matrix (Chebyshev-filtered subspace iteration, float64 Rayleigh–Ritz). */
+export { topEigenpairs, type TopEigenpairs, type TopEigOptions } from '../models/ppca/eigs.ts';
 /** Exact log-likelihood of PPCA: per row, and the mean per sample (nats). */
 export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
 /** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
@@ -84,6 +86,18 @@ export {
 } from '../models/ppca/estimators.ts';
 /** Principal angles (radians) between the column spaces of two D×d matrices. */
 export { principalAngles } from '../models/ppca/subspace.ts';
+
+// ---- factor analysis
+
+/** Factor analysis by exact EM (`fitFa`), its exact log-likelihood (Woodbury, float64), the ψ floor rule and the defaults. */
+export {
+  fitFa, faLogLikRows, faMeanLogLik, psiFloor, initialFa, FA_DEFAULTS, FA_PSI_FLOOR,
+  type FaHost, type FaOptions, type FaProgress, type FaResult,
+} from '../models/fa/fa.ts';
+/** Rows on the host (row-major n×D, a `Dataset` or a `DeviceData`): what the host evaluations such as `faLogLikRows` read. */
+export { type HostData } from '../models/ppca/model.ts';
+/** fa model files: parameters as safetensors tensors and back (checked), and a fit rounded to what a file stores. */
+export { faToTensors, faFromTensors, roundFa, FA_FILE_LIMITS } from '../models/fa/file.ts';
 
 // ---- latent-variable models: the VAE and the per-point model
 
