@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { AdapterChoice, WebGpuBackend } from '../../src/index.ts';
 import { stats, type Stats } from '../shapes.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -104,4 +105,19 @@ export function argValue(name: string, fallback?: string): string | undefined {
 
 export function writeReport(path: string, r: ChildReport): void {
   writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
+}
+
+/** A WebGPU backend on the adapter, or exit code 3 when it is not there (the drivers record that and go on). */
+export async function openAdapterOrExit(adapter: AdapterChoice): Promise<WebGpuBackend> {
+  // loaded here, so the TF.js and browser drivers that import this file do not load the library
+  const { NoAdapterError, createWebGpuBackend } = await import('../../src/index.ts');
+  try {
+    return await createWebGpuBackend(adapter);
+  } catch (e) {
+    if (e instanceof NoAdapterError) {
+      log(`${adapter}: ${(e as Error).message}`);
+      process.exit(3);
+    }
+    throw e;
+  }
 }

@@ -5,11 +5,11 @@
 // Exits 3 when the adapter is not there (bench/run.ts records it and goes on).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { NoAdapterError, adapterName, createWebGpuBackend, loadMnist, type AdapterChoice, type WebGpuBackend } from '../../src/index.ts';
+import { adapterName, loadMnist, type AdapterChoice, type WebGpuBackend } from '../../src/index.ts';
 import { PEAK_WORKGROUPS, fmaChains, matmulVariantFor, peakFlops } from '../../src/lib/kernels.node.ts';
 import { measurePpca } from '../ppca.ts';
 import { timeKernel } from '../timing.ts';
-import { ROOT, argValue, log, writeReport, type BenchRow, type ChildReport } from './common.ts';
+import { ROOT, argValue, log, openAdapterOrExit, writeReport, type BenchRow, type ChildReport } from './common.ts';
 import { measureMatmul, measureMemory, sizePeakIters } from './kernels.ts';
 import { measureVae } from './vae-step.ts';
 
@@ -48,16 +48,7 @@ async function measurePeak(gpu: WebGpuBackend): Promise<BenchRow> {
   return best!;
 }
 
-let gpu: WebGpuBackend;
-try {
-  gpu = await createWebGpuBackend(adapter);
-} catch (e) {
-  if (e instanceof NoAdapterError) {
-    log(`${adapter}: ${(e as Error).message}`);
-    process.exit(3);
-  }
-  throw e;
-}
+const gpu = await openAdapterOrExit(adapter);
 const a = gpu.info.adapter!;
 const info = { ...a, name: adapterName(a), matmulVariant: matmulVariantFor(gpu), limits: { maxComputeInvocationsPerWorkgroup: gpu.limits.maxComputeInvocationsPerWorkgroup } };
 log(`${adapter}: ${info.name}, matmul variant ${info.matmulVariant}`);
