@@ -4,15 +4,21 @@
 // each target's process; run alone it measures the named targets and writes
 // bench/results/ppca.json and ppca.md.
 //   npx tsx bench/ppca.ts [--targets swiftshader,llvmpipe,cpu] [--quick]
+//   npx tsx bench/ppca.ts --em-breakdown [--targets llvmpipe] [--d 10]
+// --em-breakdown prints, per target, one plain-EM iteration on the MNIST train split
+// beside its two n-long products (Y = Xc W and Gᵀ = Yᵀ Xc, the shapes em.ts records)
+// replayed alone, and what those products need at a given rate (--gflops, default 15).
 // The CPU backend should be measured in a process that never created a WebGPU
 // instance (Dawn may keep a core spinning, DESIGN.md §3): `--targets cpu` alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   CpuBackend, createWebGpuBackend, fitEm, fitSem, loadMnist, releaseData, releasePpca, subsetRows, syntheticPpca, uploadData,
   type Backend, type Dataset,
 } from '../src/index.ts';
 import { stats } from './shapes.ts';
+import { timeKernel } from './timing.ts';
 import type { BenchRow } from './suite/common.ts';
 
 export interface PpcaBenchOptions {
@@ -106,6 +112,35 @@ export async function measurePpca(be: Backend, opts: PpcaBenchOptions): Promise<
   return rows;
 }
 
+/**
+ * One plain-EM iteration (median s over `iters`) against its two n-long products
+ * replayed alone (median ms each; rows padded to 256 and d to a multiple of 4, as em.ts
+ * does) and the products' FLOPs (4·n·D·d, at the model's d).
+ */
+export async function emBreakdown(be: Backend, d: number, iters = 6): Promise<{ iterMs: number; yMs: number; gMs: number; mflop: number }> {
+  const { train } = loadMnist();
+  const warm = uploadData(be, subsetRows(train, 256));
+  releasePpca((await fitEm(be, warm, { d, maxIters: 2, tol: 0, seed: 1, method: 'em' })).model);
+  releaseData(be, warm);
+  const data = uploadData(be, train);
+  const r = await fitEm(be, data, { d, maxIters: iters + 1, tol: 0, seed: 1, method: 'em' });
+  releasePpca(r.model);
+  releaseData(be, data);
+  const t = r.trace.slice(0, -1);
+  const iterMs = stats(t.slice(1).map((p, i) => p.seconds - t[i]!.seconds)).median * 1e3;
+  const D = train.D, dp = Math.ceil(d / 4) * 4, R = 256, nPad = Math.ceil(train.n / R) * R;
+  const xc = be.tensor(nPad * D, { data: Float32Array.from(train.x.subarray(0, Math.min(train.x.length, nPad * D))) });
+  const w = be.tensor(D * dp, { data: Float32Array.from({ length: D * dp }, (_, i) => Math.sin(i)) });
+  const y = be.tensor(nPad * dp), parts = be.tensor((nPad / R) * dp * D), probe = be.tensor(64);
+  const opt = { reps: 5, minSampleMs: 50 };
+  const yMs = (await timeKernel(be, () => be.matmul({ a: xc, b: w, c: y, m: nPad, n: dp, k: D }), probe, opt)).median;
+  const gMs = (await timeKernel(be, () => be.matmul({
+    a: y, b: xc, c: parts, m: dp, n: D, k: R, transA: true, batch: nPad / R, strideA: R * dp, strideB: R * D, strideC: dp * D,
+  }), probe, opt)).median;
+  for (const x of [xc, w, y, parts, probe]) be.release(x);
+  return { iterMs, yMs, gMs, mflop: (4 * train.n * D * d) / 1e6 };
+}
+
 async function main(): Promise<void> {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -113,10 +148,24 @@ async function main(): Promise<void> {
   };
   const quick = process.argv.includes('--quick');
   const rows: BenchRow[] = [];
+  const backendFor = async (target: string): Promise<Backend> => (target === 'cpu' ? new CpuBackend()
+    : createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu'));
+  if (process.argv.includes('--em-breakdown')) {
+    const d = Number(arg('d', '10')), gflops = Number(arg('gflops', '15'));
+    for (const target of arg('targets', 'llvmpipe').split(',')) {
+      const be = await backendFor(target);
+      const load0 = loadavg()[0]!.toFixed(2);
+      const b = await emBreakdown(be, d);
+      const need = b.mflop / gflops;
+      process.stdout.write(`${target} d=${d}: EM iteration ${b.iterMs.toFixed(1)} ms; alone Y = Xc W ${b.yMs.toFixed(1)} ms, `
+        + `Gᵀ = Yᵀ Xc ${b.gMs.toFixed(1)} ms; ${b.mflop.toFixed(0)} MFLOP need ${need.toFixed(1)} ms at ${gflops} GFLOP/s `
+        + `(iteration ${(b.iterMs / need).toFixed(1)}× that); load ${load0} → ${loadavg()[0]!.toFixed(2)}\n`);
+      be.destroy();
+    }
+    return;
+  }
   for (const target of arg('targets', 'swiftshader,llvmpipe').split(',')) {
-    let be: Backend;
-    if (target === 'cpu') be = new CpuBackend();
-    else be = await createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu');
+    const be = await backendFor(target);
     rows.push(...await measurePpca(be, { target, noCurve: quick, emIters: quick ? 2 : 3, log: (s) => process.stderr.write(`${target}${s}\n`) }));
     be.destroy();
   }
