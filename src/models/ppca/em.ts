@@ -122,9 +122,10 @@ class EmEngine {
   readonly slots: Tensor[];
   readonly slotLen: number;
   /**
-   * the device width of W, Y and G: d rounded up to a multiple of 4, the extra columns 0
-   * (they stay 0 through every product and combination). Aligned shapes take the vec4
-   * matmul kernels: on llvmpipe Y = Xc W at d = 10 ran 3× slower unaligned.
+   * the device width of W, Y and G: on WebGPU d rounded up to a multiple of 4, the extra
+   * columns 0 (they stay 0 through every product and combination). Aligned shapes take the
+   * vec4 matmul kernels: on llvmpipe Y = Xc W at d = 10 ran 3× slower unaligned. The CPU
+   * backend gains nothing from it and keeps d.
    */
   readonly dp: number;
   private readonly ws: Workspace;
@@ -146,7 +147,7 @@ class EmEngine {
     // rows padded with zeros to whole chunks of SUM_CHUNK_ROWS (zero rows add nothing to the sums)
     this.chunks = Math.ceil(n / SUM_CHUNK_ROWS);
     this.xc = b.tensor(this.chunks * SUM_CHUNK_ROWS * D, { label: 'ppca.em.xc', data: centredHost(data, mu, scale, this.chunks * SUM_CHUNK_ROWS) });
-    this.dp = paddedLatent(d);
+    this.dp = b.info.backend === 'webgpu' ? paddedLatent(d) : d;
     this.slotLen = Math.ceil((D * this.dp) / VIEW_ALIGN) * VIEW_ALIGN;
     this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
     this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * this.dp, `ppca.em.W${i}`));
