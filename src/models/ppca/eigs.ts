@@ -35,6 +35,8 @@ export interface TopEigOptions {
   maxPasses?: number;
   /** the dimension σ̂² averages the unwanted eigenvalues over, when S is a block of a larger matrix whose other entries are 0 (default D) */
   tailDim?: number;
+  /** block vectors beyond d (default max(10, d/2)) */
+  oversample?: number;
   /** seed of the starting block (default 1) */
   seed?: number;
 }
@@ -85,10 +87,10 @@ function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, D: number
   return s;
 }
 
-/** Orthonormalise the k vectors of Y (k×D) in place: modified Gram–Schmidt, twice for float64 orthogonality. */
-function orthonormalise(Y: Float64Array, D: number, k: number, seed: { s: number }): void {
+/** Orthonormalise vectors from..k−1 of Y (k×D) in place against all before them: modified Gram–Schmidt, twice for float64 orthogonality. */
+function orthonormalise(Y: Float64Array, D: number, k: number, seed: { s: number }, from = 0): void {
   for (let pass = 0; pass < 2; pass++) {
-    for (let j = 0; j < k; j++) {
+    for (let j = from; j < k; j++) {
       const jb = j * D;
       for (let i = 0; i < j; i++) {
         const ib = i * D;
@@ -165,7 +167,7 @@ export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEi
   const tol = opts.tol ?? 1e-8;
   const maxPasses = opts.maxPasses ?? 40;
   // oversampling: the filter damps below θ_k, so a wider block separates λ_d from the cut
-  const k = d + Math.max(10, Math.ceil(d / 2));
+  const k = d + (opts.oversample ?? Math.max(10, Math.ceil(d / 2)));
   if (2 * k >= D) return fromFull(S, D, d);
   const seed = { s: opts.seed ?? 1 };
   let trace = 0;
@@ -178,30 +180,41 @@ export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEi
   orthonormalise(Q, D, k, seed);
   symTimes(S, Q, D, k, SQ);
   let matmuls = 3;
+  // the leading nl Ritz pairs are locked: converged, no longer filtered nor re-solved
+  let nl = 0;
+  const theta = new Float64Array(k);
+  // per pair: r²/(θ − θ_k), its share of the shortfall, and ‖S u − θ u‖
+  const term = new Float64Array(d);
+  const resid = new Float64Array(d);
   for (let pass = 1; pass <= maxPasses; pass++) {
-    // Rayleigh–Ritz: T = Qᵀ S Q; rotate Q and SQ onto the Ritz vectors
-    const T = new Float64Array(k * k);
-    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) T[i * k + j] = T[j * k + i] = dot(Q, i * D, SQ, j * D, D);
-    const { values: theta, vectors: V } = symEig(T, k);
-    Q = rotate(Q, V, D, k);
-    SQ = rotate(SQ, V, D, k);
+    // Rayleigh–Ritz on the active block: T = Qᵀ S Q; rotate Q and SQ onto its Ritz vectors
+    const ka = k - nl;
+    const off = nl * D;
+    const T = new Float64Array(ka * ka);
+    for (let i = 0; i < ka; i++) for (let j = i; j < ka; j++) T[i * ka + j] = T[j * ka + i] = dot(Q, off + i * D, SQ, off + j * D, D);
+    const ritz = symEig(T, ka);
+    theta.set(ritz.values, nl);
+    Q.set(rotate(Q.subarray(off), ritz.vectors, D, ka), off);
+    SQ.set(rotate(SQ.subarray(off), ritz.vectors, D, ka), off);
     // the convergence test: ½ Σ_j r_j² / ((θ_j − θ_k) σ̂²) estimates the log-likelihood's shortfall (nats)
     const cut = Math.max(theta[k - 1]!, 0);
     let tail = trace;
     for (let j = 0; j < d; j++) tail -= theta[j]!;
     const sigma2 = tail / ((opts.tailDim ?? D) - d);
-    let worst = 0;
-    let bound = 0;
-    for (let j = 0; j < d; j++) {
+    for (let j = nl; j < d; j++) {
       let r2 = 0;
       for (let a = 0; a < D; a++) r2 += (SQ[j * D + a]! - theta[j]! * Q[j * D + a]!) ** 2;
-      worst = Math.max(worst, Math.sqrt(r2));
-      bound += r2 / (theta[j]! - cut);
+      resid[j] = Math.sqrt(r2);
+      term[j] = theta[j]! > cut ? r2 / (theta[j]! - cut) : Infinity;
     }
+    let bound = 0;
+    for (let j = 0; j < d; j++) bound += term[j]!;
     bound /= 2 * sigma2;
     if (sigma2 > 0 && bound <= tol) {
-      return { values: theta.slice(0, d), vectors: columns(Q, D, d), passes: pass, residual: worst, matmuls };
+      return { values: theta.slice(0, d), vectors: columns(Q, D, d), passes: pass, residual: Math.max(...resid), matmuls };
     }
+    // lock the leading pairs already within their share (tol/d) of the budget
+    if (sigma2 > 0) while (nl < d - 1 && term[nl]! / (2 * sigma2) <= tol / d) nl++;
     // Chebyshev filter of degree m damping [0, cut]: x = (λ − c)/e maps it onto [−1, 1]
     const c = cut / 2;
     const e = Math.max(cut / 2, 1e-300);
@@ -210,26 +223,31 @@ export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEi
       return Math.log(x + Math.sqrt(x * x - 1));
     };
     // the degree: enough for the shortfall (which falls about as T_m(x_d)⁻²) to drop below tol/10,
-    // but no more than keeps λ_1's growth within 1e8 of λ_d's, so the block stays well conditioned
+    // but no more than keeps the largest active pair's growth within 1e8 of λ_d's (a well-conditioned block)
     const g = growth(theta[d - 1]!);
-    const spread = growth(theta[0]!) - g;
+    const spread = growth(theta[nl]!) - g;
     const want = g > 0 ? Math.ceil(Math.log((40 * bound) / tol) / (2 * g)) : 10;
     const m = Math.max(1, Math.min(10, want, spread > 0 ? Math.floor(Math.log(1e8) / spread) : 10));
-    // Y₁ = (S − c)Q/e;  Y_{i+1} = 2(S − c)Y_i/e − Y_{i−1}  (SQ already holds S·Q)
-    let prev = Q;
-    let cur: Float64Array = new Float64Array(k * D);
-    for (let t = 0; t < k * D; t++) cur[t] = (SQ[t]! - c * Q[t]!) / e;
+    // on the active vectors: Y₁ = (S − c)Q/e;  Y_{i+1} = 2(S − c)Y_i/e − Y_{i−1}  (SQ already holds S·Q)
+    const ka2 = k - nl;
+    const off2 = nl * D;
+    const n = ka2 * D;
+    const Qa = Q.subarray(off2);
+    const SQa = SQ.subarray(off2);
+    let prev: Float64Array = Qa.slice();
+    let cur: Float64Array = new Float64Array(n);
+    for (let t = 0; t < n; t++) cur[t] = (SQa[t]! - c * Qa[t]!) / e;
     for (let i = 2; i <= m; i++) {
-      symTimes(S, cur, D, k, SQ);
+      symTimes(S, cur, D, ka2, SQa);
       matmuls++;
       const next = prev;
-      for (let t = 0; t < k * D; t++) next[t] = (2 * (SQ[t]! - c * cur[t]!)) / e - prev[t]!;
+      for (let t = 0; t < n; t++) next[t] = (2 * (SQa[t]! - c * cur[t]!)) / e - prev[t]!;
       prev = cur;
       cur = next;
     }
-    orthonormalise(cur, D, k, seed);
-    Q = cur;
-    symTimes(S, Q, D, k, SQ);
+    Qa.set(cur);
+    orthonormalise(Q, D, k, seed, nl);
+    symTimes(S, Qa, D, ka2, SQa);
     matmuls++;
   }
   return fromFull(S, D, d);
