@@ -72,11 +72,10 @@ describe('fa log-likelihood (host, Woodbury)', () => {
     for (let i = 0; i < 50; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-9 * Math.abs(want[i]!));
   });
 
-  it('the ψ floor: a fraction of the column variance, a constant column gets a fraction of the mean', () => {
-    const f = psiFloor([2, 0, 1]);
-    expect(f[0]).toBeCloseTo(1e-2, 15);
-    expect(f[1]).toBeCloseTo(5e-3, 15);
-    expect(f[2]).toBeCloseTo(5e-3, 15);
+  it('the ψ floor: 0.005 × the column variance, at least 0.001 × the mean column variance', () => {
+    // mean variance 0.1: 0.001 × 0.1 = 1e-4 unless 0.005 × s_jj is above it
+    const f = psiFloor([0.2, 0, 0.1, 0.001]);
+    [0.005 * 0.2, 1e-3 * 0.07525, 0.005 * 0.1, 1e-3 * 0.07525].forEach((v, j) => expect(f[j]).toBeCloseTo(v, 15));
   });
 });
 

@@ -51,8 +51,8 @@ export const train: Runner<FaTrainConfig> = async (ctx) => {
   const testLoglik = faMeanLogLik(model, hostOf(ctx.test));
   if (!Number.isFinite(trainLoglik) || !Number.isFinite(testLoglik)) throw new Error(`fa: the fitted model's log-likelihood is ${trainLoglik} (train), ${testLoglik} (test); standardise the data`);
   const varying = r.heywood.filter((j) => !r.constant.includes(j));
-  if (r.constant.length) ctx.log(`${ctx.train.name}: ${columnList(r.constant)} ${r.constant.length === 1 ? 'is' : 'are'} constant; ψ there is the floor (0.005 × the mean column variance)`);
-  if (varying.length) ctx.log(`fa: ψ of ${columnList(varying)} hit the floor (0.005 × the column's variance): Heywood cases`);
+  if (r.constant.length) ctx.log(`${ctx.train.name}: ${columnList(r.constant)} ${r.constant.length === 1 ? 'is' : 'are'} constant; ψ there is the floor (0.001 × the mean column variance)`);
+  if (varying.length) ctx.log(`fa: ψ of ${columnList(varying)} hit the floor (0.005 × the column's variance, at least 0.001 × the mean): Heywood cases`);
   const result: Record<string, unknown> = {
     model: 'fa', latent: d, n_train: ctx.train.n, n_test: ctx.test.n,
     train_loglik: trainLoglik, test_loglik: testLoglik, iterations: r.iterations, converged: r.converged,

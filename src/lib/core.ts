@@ -91,7 +91,7 @@ export { principalAngles } from '../models/ppca/subspace.ts';
 
 /** Factor analysis by exact EM (`fitFa`), its exact log-likelihood (Woodbury, float64), the ψ floor rule and the defaults. */
 export {
-  fitFa, faLogLikRows, faMeanLogLik, psiFloor, initialFa, FA_DEFAULTS, FA_PSI_FLOOR,
+  fitFa, faLogLikRows, faMeanLogLik, psiFloor, initialFa, FA_DEFAULTS, FA_PSI_FLOOR, FA_PSI_FLOOR_MEAN,
   type FaHost, type FaOptions, type FaProgress, type FaResult,
 } from '../models/fa/fa.ts';
 /** Rows on the host (row-major n×D, a `Dataset` or a `DeviceData`): what the host evaluations such as `faLogLikRows` read. */

@@ -2,29 +2,37 @@
 // Exact EM, with the data on the backend as PPCA's engine keeps them (em.ts):
 // the rows are centred on the host in float64, scaled by a power of two
 // (scale.ts internalScale) and uploaded once, padded to whole chunks of rows.
-// One EM map F(W, ψ) is one submission with two read-backs:
-//   host:   B = Ψ⁻¹W, M = I + WᵀB = LLᵀ, A = B M⁻¹ (D×d, float64, uploaded as float32)
-//   device: E = X̃ A (n×d, row i is E_i), G = X̃ᵀE (D×d), EᵀE (d×d), chunked sums
-//   host:   log p of (W, ψ) from Σ_j s_jj/ψ_j and tr(M EᵀE) (float64);
+// One EM map F(W, ψ) is one submission with three read-backs:
+//   host:   B = Ψ⁻¹W, M = I + WᵀB = LLᵀ (float64; B uploaded as float32)
+//   device: Y = X̃ B (n×d, y_i = WᵀΨ⁻¹x̃_i), X̃ᵀY (D×d), YᵀY (d×d) in chunked sums,
+//           and ‖L⁻¹y_i‖² per row (loglik.ts explainedSquares, as PPCA)
+//   host:   E_i = M⁻¹y_i, so G = Σ x̃_i E_iᵀ = (X̃ᵀY)M⁻¹ and EᵀE = M⁻¹YᵀYM⁻¹; log p of
+//           (W, ψ) from Σ_j s_jj/ψ_j and Σ_i ‖L⁻¹y_i‖² (float64 sums);
 //           S = n M⁻¹ + EᵀE = Σ⟨zzᵀ⟩, W' = G S⁻¹, ψ'_j = s_jj − (1/n)Σ_k W'_jk G_jk
+// (E = X̃ B M⁻¹ formed on the device and log p from tr(M EᵀE) was 0.24 nats/sample
+// off on MNIST, where floored ψ make M ill-conditioned: EM seemed to go downhill.)
 // where s_jj = (1/n)Σ_i x̃_ij² is the column's variance (float64, from the host rows).
 // The D×D covariance C = WWᵀ + Ψ is never formed: log p(x) uses the Woodbury and
 // determinant lemmas, x̃ᵀC⁻¹x̃ = Σ_j x̃_j²/ψ_j − yᵀM⁻¹y with y = WᵀΨ⁻¹x̃, and
 // log|C| = Σ_j log ψ_j + log|M|.
-// ψ floor (Heywood cases): ψ_j ≥ FA_PSI_FLOOR · s_jj, and a constant column (s_jj = 0,
-// its ML ψ is 0) gets FA_PSI_FLOOR · mean_j s_jj. 0.005 is R factanal's lower bound on
-// the uniquenesses; it also keeps the float32 products resolving the fit: ψ_j enters as
-// s_jj − (WGᵀ)_jj/n, a difference that float32 G resolves to ~1e-7 s_jj, and a floor of
-// 1e-6 s_jj made EM's log-likelihood wander by 0.1 nats per floored column. Columns whose
-// ψ sits at the floor at the end are reported.
+// ψ floor (Heywood cases): ψ_j ≥ max(FA_PSI_FLOOR · s_jj, FA_PSI_FLOOR_MEAN · s̄), s̄ the
+// mean column variance. 0.005 s_jj is R factanal's lower bound on the uniquenesses; the
+// s̄ term is what a constant column gets (its ML ψ is 0) and bounds 1/ψ across columns:
+// on MNIST, pixels that are almost always 0 got ψ ~ 1e-9 s̄ from the first term alone,
+// M = I + WᵀΨ⁻¹W became so ill-conditioned that the float32 products made EM go
+// downhill by up to 4 nats/sample, and a test row with ink there scored −1e4 nats.
+// Columns whose ψ sits at the floor at the end are reported.
 import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
 import { factorSpd, mul, symmetrize, transpose, type Mat } from '../ppca/linalg.ts';
 import { LOG_2PI, Workspace, checkShape, type DeviceData, type HostData } from '../ppca/model.ts';
 import { centredHost, columnStats, internalScale } from '../ppca/scale.ts';
+import { explainedSquares } from '../ppca/loglik.ts';
 import { HostRng } from '../../train/rng.ts';
 
-/** ψ_j is floored at this fraction of the column's variance (of the mean column variance for a constant column) */
+/** ψ_j is floored at this fraction of the column's variance ... */
 export const FA_PSI_FLOOR = 5e-3;
+/** ... and at this fraction of the mean column variance (what a constant column gets) */
+export const FA_PSI_FLOOR_MEAN = 1e-3;
 
 export const FA_DEFAULTS = { latent: 10, iters: 1000, tol: 1e-5 } as const;
 
@@ -82,7 +90,7 @@ export function psiFloor(variance: ArrayLike<number>): Float64Array {
   let mean = 0;
   for (let j = 0; j < D; j++) mean += variance[j]!;
   mean /= D;
-  return Float64Array.from({ length: D }, (_, j) => FA_PSI_FLOOR * (variance[j]! > 0 ? variance[j]! : mean));
+  return Float64Array.from({ length: D }, (_, j) => Math.max(FA_PSI_FLOOR * variance[j]!, FA_PSI_FLOOR_MEAN * mean));
 }
 
 /** Checks shapes and values of host parameters (finite W, μ; ψ finite and > 0). */
@@ -219,24 +227,25 @@ export async function fitFa(backend: Backend, data: DeviceData, opts: FaOptions)
   let converged = false;
   try {
     let prev = -Infinity;
-    const aLen = Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN;
+    const bLen = Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN;
     while (iterations < maxIters) {
       const f = faFactors(W, psi, D, d);
-      const A = mul(f.B, f.Minv, D, d, d);
-      const aT = ws.get('A', aLen);
-      b.upload(aT, Float32Array.from(A));
-      const e = ws.get('E', nPad * d);
-      b.matmul({ a: xc, b: aT, c: e, m: nPad, n: d, k: D });
-      const gT = rowSum(xc, D, e, d, 'G');
-      const eteT = rowSum(e, d, e, d, 'EtE');
-      const [gH, eteH] = await Promise.all([b.read(gT), b.read(eteT)]);
-      const G = Float64Array.from(gH.subarray(0, D * d));
-      const EtE = symmetrize(Float64Array.from(eteH.subarray(0, d * d)), d);
-      // log p of (W, ψ): mean of x̃ᵀΨ⁻¹x̃ is Σ_j s_jj/ψ_j; mean of yᵀM⁻¹y = E_iᵀME_i is tr(M EᵀE)/n
+      const bT = ws.get('B', bLen);
+      b.upload(bT, Float32Array.from(f.B));
+      const y = ws.get('Y', nPad * d);
+      b.matmul({ a: xc, b: bT, c: y, m: nPad, n: d, k: D });
+      const gyT = rowSum(xc, D, y, d, 'GY');
+      const ytyT = rowSum(y, d, y, d, 'YtY');
+      const rowSq = explainedSquares(b, ws, y, f.cholInv, nPad, d);
+      const [gyH, ytyH, sqH] = await Promise.all([b.read(gyT), b.read(ytyT), b.read(rowSq)]);
+      // Σ x̃_i E_iᵀ = (X̃ᵀY) M⁻¹ and EᵀE = M⁻¹ YᵀY M⁻¹, in float64
+      const G = mul(Float64Array.from(gyH.subarray(0, D * d)), f.Minv, D, d, d);
+      const EtE = symmetrize(mul(mul(f.Minv, Float64Array.from(ytyH.subarray(0, d * d)), d, d, d), f.Minv, d, d, d), d);
+      // log p of (W, ψ): the mean of x̃ᵀΨ⁻¹x̃ is Σ_j s_jj/ψ_j; yᵀM⁻¹y = ‖L⁻¹y‖² per row on the device (loglik.ts)
       let quad = 0;
       for (let j = 0; j < D; j++) quad += variance[j]! / psi[j]!;
       let explained = 0;
-      for (let a = 0; a < d; a++) for (let k = 0; k < d; k++) explained += f.M[a * d + k]! * EtE[k * d + a]!;
+      for (let i = 0; i < n; i++) explained += sqH[i]!;
       const loglik = -0.5 * (D * LOG_2PI + f.sumLogPsi + f.logDetM + quad - explained / n) + D * Math.log(c);
       if (!Number.isFinite(loglik)) throw new KernelError('fa EM', `the log-likelihood became ${loglik} at iteration ${iterations}`);
       const p = { iteration: iterations, loglik, seconds: performance.now() / 1000 - t0 };
