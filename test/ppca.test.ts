@@ -629,24 +629,13 @@ describe('the fast closed form (--method closed)', () => {
   }, 120_000);
 
   it('finds the top d eigenpairs across a 1e-6 relative eigengap', () => {
-    // S = U diag(λ) Uᵀ with λ_10 = (1 + 1e-6) λ_11: a random orthogonal U from a QR of a seeded Gaussian
+    // S = U diag(λ) Uᵀ with λ_10 = (1 + 1e-6) λ_11; U orthogonal: the eigenvectors (rows) of a seeded random symmetric matrix
     const D = 120;
     const d = 10;
     const lam = Float64Array.from({ length: D }, (_, j) => (j < d ? 5 / (1 + j) : 0.5 / (1 + (j - d) * 0.05)));
     lam[d - 1] = lam[d]! * (1 + 1e-6);
     const g = syntheticPpca({ n: D, D, d: 1, sigma: 1, seed: 5 }).data.x;
-    const U = new Float64Array(D * D);
-    for (let c = 0; c < D; c++) {
-      for (let a = 0; a < D; a++) U[c * D + a] = g[c * D + a]!;
-      for (let p = 0; p < c; p++) {
-        let s = 0;
-        for (let a = 0; a < D; a++) s += U[p * D + a]! * U[c * D + a]!;
-        for (let a = 0; a < D; a++) U[c * D + a]! -= s * U[p * D + a]!;
-      }
-      let nrm = 0;
-      for (let a = 0; a < D; a++) nrm += U[c * D + a]! ** 2;
-      for (let a = 0; a < D; a++) U[c * D + a]! /= Math.sqrt(nrm);
-    }
+    const U = fullEigenpairs(Float64Array.from({ length: D * D }, (_, t) => g[t]! + g[(t % D) * D + Math.floor(t / D)]!), D).vectors;
     const S = new Float64Array(D * D);
     for (let c = 0; c < D; c++) for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) S[a * D + b]! += lam[c]! * U[c * D + a]! * U[c * D + b]!;
     const top = topEigenpairs(S, D, d);
