@@ -21,7 +21,7 @@ export class GpuTensor implements Tensor {
 
 /** The matmul kernels (shaders/matmul.wgsl, ./ops/matmulUnrolled.ts); chosen per adapter by ./ops/matmul.ts tuneMatmul. */
 export type MatmulVariant = 'vec4' | 'tiled' | 'texture' | 'unrolled';
-/** Products tuned apart: 'narrow' has a side ≤ 32 (./ops/matmul.ts shapeClassOf). */
+/** Products tuned apart: 'narrow' has n or k ≤ 32 (./ops/matmul.ts shapeClassOf). */
 export type MatmulShapeClass = 'wide' | 'narrow';
 
 export interface GpuContext {
