@@ -1,0 +1,82 @@
+// Choosing d (src/models/ppca/sweep.ts, `latentgpu sweep`): on data of known rank
+// Minka and BIC pick it and the held-out log-likelihood peaks there; the sweep's
+// per-d figures equal closedFormPpca's and a dense float64 Gaussian's.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/program.ts';
+import { syntheticPpca } from '../src/data/synthetic.ts';
+import { closedFormPpca } from '../src/models/ppca/closed.ts';
+import { minkaLogEvidence, ppcaSweep } from '../src/models/ppca/sweep.ts';
+
+const { data } = syntheticPpca({ n: 2500, D: 20, d: 5, sigma: 0.5, seed: 7 });
+const split = (lo: number, hi: number) => ({ host: data.x.slice(lo * 20, hi * 20), n: hi - lo, D: 20 });
+const train = split(0, 2000);
+const test = split(2000, 2500);
+const sweep = ppcaSweep(train, test, 1, 12);
+
+/** Mean log N(x | μ, W Wᵀ + σ² I) over the rows, by a dense Cholesky in float64. */
+function denseMeanLogLik(W: Float32Array, mu: Float32Array, sigma2: number, rows: typeof test, d: number): number {
+  const D = rows.D;
+  const C = new Matrix(D, D);
+  for (let a = 0; a < D; a++) {
+    for (let b = 0; b < D; b++) {
+      let s = a === b ? sigma2 : 0;
+      for (let j = 0; j < d; j++) s += W[a * d + j]! * W[b * d + j]!;
+      C.set(a, b, s);
+    }
+  }
+  const Lc = new CholeskyDecomposition(C).lowerTriangularMatrix;
+  let logDet = 0;
+  for (let a = 0; a < D; a++) logDet += 2 * Math.log(Lc.get(a, a));
+  let total = 0;
+  for (let i = 0; i < rows.n; i++) {
+    const y = new Float64Array(D);
+    let q = 0;
+    for (let a = 0; a < D; a++) {
+      let s = rows.host[i * D + a]! - mu[a]!;
+      for (let b = 0; b < a; b++) s -= Lc.get(a, b) * y[b]!;
+      y[a] = s / Lc.get(a, a);
+      q += y[a]! * y[a]!;
+    }
+    total += -0.5 * (D * Math.log(2 * Math.PI) + logDet + q);
+  }
+  return total / rows.n;
+}
+
+describe('ppca sweep', () => {
+  it('picks the true d = 5 by Minka and BIC, and the held-out log-likelihood peaks at or next to it', () => {
+    expect(sweep.chosen.minka).toBe(5);
+    expect(sweep.chosen.bic).toBe(5);
+    expect(Math.abs(sweep.chosen.test_loglik - 5)).toBeLessThanOrEqual(1);
+    expect(sweep.rows.map((r) => r.d)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+
+  it("equals closedFormPpca's train log-likelihood and σ², and a dense float64 test log-likelihood, for several d", () => {
+    for (const d of [1, 5, 9]) {
+      const row = sweep.rows[d - 1]!;
+      const cf = closedFormPpca(train, d, 'full');
+      expect(Math.abs(row.train_loglik - cf.loglik)).toBeLessThan(1e-9);
+      expect(row.sigma2).toBeCloseTo(cf.sigma2, 12);
+      expect(Math.abs(row.test_loglik - denseMeanLogLik(cf.W, cf.mu, cf.sigma2, test, d))).toBeLessThan(1e-5);
+      expect(row.bic).toBeCloseTo(-2 * 2000 * cf.loglik + (20 * d - (d * (d - 1)) / 2 + 21) * Math.log(2000), 6);
+    }
+  });
+
+  it("Minka's evidence equals a Python transcription of scikit-learn's _assess_dimension (math.lgamma), and peaks at a known rank", () => {
+    // _assess_dimension([5, 3, 1, .5, .4, .3], rank, 100) for rank 2 and 3
+    const spec = Float64Array.of(5, 3, 1, 0.5, 0.4, 0.3);
+    expect(minkaLogEvidence(spec, 2, 100)).toBeCloseTo(-43.61315051651422, 10);
+    expect(minkaLogEvidence(spec, 3, 100)).toBeCloseTo(-34.42362021071528, 10);
+    // three large eigenvalues over a nearly flat tail: the evidence is largest at k = 3
+    const rank3 = Float64Array.from([9, 6, 4, 0.26, 0.255, 0.25, 0.245, 0.24]);
+    const ev = [1, 2, 3, 4, 5].map((k) => minkaLogEvidence(rank3, k, 500));
+    expect(ev.indexOf(Math.max(...ev)) + 1).toBe(3);
+  });
+
+  it('rejects a range that reaches the number of varying columns', () => {
+    expect(() => ppcaSweep(train, test, 1, 20)).toThrow(/end the range below 20/);
+  });
+});
