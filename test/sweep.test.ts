@@ -1,7 +1,7 @@
 // Choosing d (src/models/ppca/sweep.ts, `latentgpu sweep`): on data of known rank
 // Minka and BIC pick it and the held-out log-likelihood peaks there; the sweep's
 // per-d figures equal closedFormPpca's and a dense float64 Gaussian's.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
@@ -78,5 +78,49 @@ describe('ppca sweep', () => {
 
   it('rejects a range that reaches the number of varying columns', () => {
     expect(() => ppcaSweep(train, test, 1, 20)).toThrow(/end the range below 20/);
+  });
+});
+
+describe('latentgpu sweep', () => {
+  const cli = async (args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: {} });
+    return { code, stdout, stderr };
+  };
+
+  it('writes sweep.json and sweep.svg and prints the chosen d', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'latentgpu-')), 'out');
+    const r = await cli(['sweep', '--model', 'ppca', '--latent', '1..10', '--data', 'synthetic', '--n', '2500', '--dim', '20', '--true-latent', '5', '--out-dir', dir, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const printed = JSON.parse(r.stdout) as { chosen: Record<string, number> };
+    const saved = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { chosen: Record<string, number>; rows: { d: number }[] };
+    expect(saved.chosen).toEqual(printed.chosen);
+    expect(saved.chosen.minka).toBe(5);
+    expect(saved.chosen.bic).toBe(5);
+    expect(saved.rows).toHaveLength(10);
+    const svg = readFileSync(join(dir, 'sweep.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('chosen d = ');
+  });
+
+  it('rejects a bad range, a range past the data, and an output folder that is a file, before writing anything', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'latentgpu-'));
+    const file = join(root, 'taken');
+    writeFileSync(file, 'x');
+    const cases: Array<[string[], RegExp]> = [
+      [['--latent', '5..2'], /--latent.*first \.\.|first\.\.last/],
+      [['--latent', '1..25'], /end the range below 20/],
+      [['--latent', '1..3', '--out-dir', file], /--out-dir .* is a file/],
+    ];
+    for (const [extra, msg] of cases) {
+      const r = await cli(['sweep', '--model', 'ppca', '--data', 'synthetic', '--n', '300', '--dim', '20', '--out-dir', join(root, 'o'), ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(readdirSync(root)).toEqual(['taken']);
   });
 });

@@ -19,7 +19,7 @@ export interface OutputPlan {
   /** --out, when given */
   out?: string;
   /** the run folder: --run-dir, or the model's default (under runs/), or none */
-  runDir?: { path: string; given: boolean };
+  runDir?: { path: string; given: boolean; /** the flag that names it (default --run-dir) */ flag?: string };
   /** files written inside the run folder (checkpoint, model file), by name */
   runFiles?: string[];
   /** an input the run may replace: --resume is the run folder's own checkpoint when a run continues in place */
@@ -88,8 +88,8 @@ function inside(dir: string, path: string): boolean {
   return r === '' || (!r.startsWith('..') && !isAbsolute(r));
 }
 
-function checkRunDir(dir: string, given: boolean): void {
-  const what = given ? `--run-dir ${shown(dir)}` : `the run folder ${shown(dir)} (give --run-dir to put it elsewhere)`;
+function checkRunDir(dir: string, given: boolean, flag = '--run-dir'): void {
+  const what = given ? `${flag} ${shown(dir)}` : `the run folder ${shown(dir)} (give --run-dir to put it elsewhere)`;
   const st = statOrNull(dir);
   if (st && !st.isDirectory()) throw new Error(`${what} is a file, not a folder; give a folder for the run's files`);
   const base = st ? resolve(dir) : existingAncestor(dir);
@@ -116,7 +116,7 @@ function checkOut(out: string, runDir: string | undefined): void {
 /** Throws a one-line error for the first output that would fail or overwrite an input. */
 export function checkOutputs(plan: OutputPlan): void {
   const runDir = plan.runDir;
-  if (runDir) checkRunDir(runDir.path, runDir.given);
+  if (runDir) checkRunDir(runDir.path, runDir.given, runDir.flag);
   if (plan.out !== undefined) checkOut(plan.out, runDir?.path);
   const outputs: PathInput[] = [];
   if (plan.out !== undefined) outputs.push({ flag: '--out', path: plan.out });
@@ -126,7 +126,7 @@ export function checkOutputs(plan: OutputPlan): void {
       if (!sameFile(o.path, i.path)) continue;
       const r = plan.replaceable;
       if (r && r.flag === i.flag && o.path === join(runDir?.path ?? '', r.file)) continue;
-      throw new Error(`${o.flag === '--out' ? `--out ${shown(o.path)}` : `${o.flag} (${shown(o.path)})`} is the same file as ${i.flag} ${shown(i.path)}: writing it would overwrite the input; give another ${o.flag === '--out' ? 'path' : '--run-dir'}`);
+      throw new Error(`${o.flag === '--out' ? `--out ${shown(o.path)}` : `${o.flag} (${shown(o.path)})`} is the same file as ${i.flag} ${shown(i.path)}: writing it would overwrite the input; give another ${o.flag === '--out' ? 'path' : runDir?.flag ?? '--run-dir'}`);
     }
   }
   for (let a = 0; a < outputs.length; a++) {

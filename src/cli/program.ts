@@ -21,6 +21,7 @@ import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
 import { FA, LVM, PPCA, REGISTRY, VAE, type EntryOf, type ModelEntry, type OptionValues, type TrainFacts } from './registry.ts';
 import { syntheticOptionsForEval, syntheticSettings } from './synthetic.ts';
+import { latentRange, runSweep, type SweepRun } from './sweep.ts';
 
 export { FLAG_LIMITS, type ModelKind };
 export const MODELS = MODEL_KINDS;
@@ -424,6 +425,24 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     checkScope(evaluate, evalScope, kind, undefined, `eval of a ${kind} model`);
     checkDataScope(evaluate, o);
     await withEntry(kind, deps, (entry, load) => runEval(entry, load, kind, file, o, givenIn(evaluate), io, deps, started));
+  });
+
+  // the PPCA fit for every d of a range from one eigendecomposition (src/cli/sweep.ts)
+  const sweep = program
+    .command('sweep')
+    .description('choose the latent dimension: held-out log-likelihood, BIC and Minka\'s evidence for each d (writes sweep.json, sweep.svg)')
+    .addOption(new Option('--model <name>', 'which model (ppca; fa is not swept yet)').choices(['ppca']).makeOptionMandatory())
+    .requiredOption('--latent <range>', 'latent dimensions first..last, e.g. 1..50', latentRange)
+    .option('--out-dir <dir>', 'folder for sweep.json and sweep.svg (default runs/<time>-sweep)')
+    .option('--json', 'print one JSON object on stdout (nothing else goes to stdout)');
+  addDataOptions(sweep).action(async (o: Opts) => {
+    checkDataScope(sweep, o);
+    const inputs: PathInput[] = [];
+    if (o.data !== 'mnist' && o.data !== 'synthetic') inputs.push({ flag: '--data', path: String(o.data) });
+    if (o.test !== undefined) inputs.push({ flag: '--test', path: String(o.test) });
+    const run: SweepRun = { model: 'ppca', range: o.latent as [number, number], json: Boolean(o.json), inputs, data: String(o.data), load: () => loadData(o, undefined) };
+    if (o.outDir !== undefined) run.outDir = String(o.outDir);
+    io.stdout(await runSweep(run));
   });
 
   return program;

@@ -78,6 +78,8 @@ export {
 export { closedFormPpca, type ClosedFormPpca, type ClosedFormSolver } from '../models/ppca/closed.ts';
 /** The top d eigenpairs of a symmetric PSD matrix (Chebyshev-filtered subspace iteration, float64 Rayleigh–Ritz). */
 export { topEigenpairs, type TopEigenpairs, type TopEigOptions } from '../models/ppca/eigs.ts';
+/** Choosing d: PPCA's train/held-out log-likelihood, BIC and Minka's evidence for every d of a range, from one eigendecomposition. */
+export { ppcaSweep, minkaLogEvidence, ppcaParams, type PpcaSweep, type SweepRow } from '../models/ppca/sweep.ts';
 /** Exact log-likelihood of PPCA: per row, and the mean per sample (nats). */
 export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
 /** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
