@@ -89,7 +89,7 @@ function inside(dir: string, path: string): boolean {
 }
 
 function checkRunDir(dir: string, given: boolean, flag = '--run-dir'): void {
-  const what = given ? `${flag} ${shown(dir)}` : `the run folder ${shown(dir)} (give --run-dir to put it elsewhere)`;
+  const what = given ? `${flag} ${shown(dir)}` : `the run folder ${shown(dir)} (give ${flag} to put it elsewhere)`;
   const st = statOrNull(dir);
   if (st && !st.isDirectory()) throw new Error(`${what} is a file, not a folder; give a folder for the run's files`);
   const base = st ? resolve(dir) : existingAncestor(dir);
