@@ -1,6 +1,7 @@
 // The backend contract: tensors, transfers, and the kernel set. Models are
 // written once against this and run unchanged on WebGPU and on the CPU.
 import type { KernelSet } from './kernels.ts';
+import { need } from './kernels/check.ts';
 
 export type DType = 'f32' | 'u32';
 
@@ -63,3 +64,26 @@ export interface Backend extends KernelSet<Tensor> {
 
 // The error type and the checks the kernel families share (src/kernels/check.ts).
 export { KernelError, checkDims, checkLen, need } from './kernels/check.ts';
+
+/**
+ * Rows per device buffer for n×D float32 data: as many whole rows as one storage binding
+ * holds (the adapter's maxStorageBufferBindingSize; the CPU backend has no such limit), rounded
+ * down to a multiple of `align` rows (what the consuming kernels' views need). LATENTGPU_CHUNK_ROWS
+ * or `override` forces a smaller size (tests of the chunked paths), rounded up to `align`.
+ */
+export function dataChunkRows(backend: Backend, D: number, opts: { align?: number; override?: number } = {}): number {
+  const align = opts.align ?? 1;
+  const env = typeof process !== 'undefined' ? process.env?.LATENTGPU_CHUNK_ROWS : undefined;
+  const forced = opts.override ?? (env ? Number(env) : undefined);
+  if (forced !== undefined) {
+    need(Number.isInteger(forced) && forced >= 1, 'data chunks', `LATENTGPU_CHUNK_ROWS must be a positive integer, got '${String(env ?? forced)}'`);
+    return Math.ceil(forced / align) * align;
+  }
+  const lim = backend.info.adapter?.limits ?? {};
+  const sizes = [lim.maxStorageBufferBindingSize, lim.maxBufferSize].filter((v): v is number => typeof v === 'number');
+  if (sizes.length === 0) return Number.MAX_SAFE_INTEGER;
+  const limit = Math.min(...sizes);
+  const rows = Math.floor(Math.floor(limit / (D * 4)) / align) * align;
+  need(rows >= 1, 'data chunks', `a row of ${D} floats (times ${align}) does not fit one storage binding of ${limit} bytes`);
+  return rows;
+}

@@ -14,7 +14,7 @@
 // errors that are the same for all rows: measured against a float64 host
 // evaluation it is within 6e-5 nats/sample, and the float32 map itself is
 // monotone to that level.
-import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
+import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor } from '../../backend.ts';
 import { PPCA_DEFAULTS } from '../config.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import {
@@ -32,6 +32,8 @@ export interface EmOptions {
   method?: EmMethod;
   /** maximum number of EM-map evaluations (SQUAREM spends three per cycle) */
   maxIters?: number;
+  /** rows per device buffer of the data (default: one storage binding's worth; see backend.ts dataChunkRows) */
+  chunkRows?: number;
   /** stop when the log-likelihood per sample changes by less than this between iterates */
   tol?: number;
   /** Anderson acceleration: how many past iterates the extrapolation uses (default ANDERSON_MEMORY) */
@@ -88,6 +90,10 @@ const DOT_BLOCK = 16;
 /** block Grams per call: a batch is one workgroup per product on WebGPU (≤ 65,535 per dimension) */
 const DOT_BLOCKS_PER_CALL = 32768;
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 /** d rounded up to a multiple of 4: on the device W, Y and G carry zero columns up to this width */
 function paddedLatent(d: number): number {
   return Math.ceil(d / 4) * 4;
@@ -112,7 +118,10 @@ function paddedMat(a: Mat, d: number, dp: number): Mat {
 class EmEngine {
   readonly n: number;
   readonly D: number;
-  readonly xc: Tensor;
+  /** the centred rows in device buffers of `blockRows` rows each (the last padded with zero rows to whole SUM_CHUNK_ROWS) */
+  readonly xc: Tensor[];
+  /** rows per buffer of xc: a multiple of SUM_CHUNK_ROWS, so block k's rows of y start at row k·blockRows */
+  readonly blockRows: number;
   readonly rowNorms: Float64Array;
   readonly totalNorm: number;
   /** row chunks of the n-long sums (see rowSum) */
@@ -134,7 +143,7 @@ class EmEngine {
    * Fits the centred rows times `scale` (scale.ts internalScale: a power of two, 1 for data of
    * ordinary scale): slots hold cW, points c²σ²; log-likelihoods and export() are data-space.
    */
-  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number, readonly scale = 1) {
+  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number, readonly scale = 1, chunkRows?: number) {
     const b = backend;
     this.n = data.n;
     this.D = data.D;
@@ -146,7 +155,15 @@ class EmEngine {
     // the same offset μ − fround(μ), and cancel when a column's mean is large next to its spread);
     // rows padded with zeros to whole chunks of SUM_CHUNK_ROWS (zero rows add nothing to the sums)
     this.chunks = Math.ceil(n / SUM_CHUNK_ROWS);
-    this.xc = b.tensor(this.chunks * SUM_CHUNK_ROWS * D, { label: 'ppca.em.xc', data: centredHost(data, mu, scale, this.chunks * SUM_CHUNK_ROWS) });
+    // in several buffers when n×D is over one storage binding (backend.ts dataChunkRows)
+    this.blockRows = Math.min(this.chunks * SUM_CHUNK_ROWS, dataChunkRows(b, D, { align: SUM_CHUNK_ROWS, override: chunkRows }));
+    this.xc = [];
+    for (let r0 = 0; r0 < n; r0 += this.blockRows) {
+      const rows = Math.min(this.blockRows, n - r0);
+      const host = { host: data.host.subarray(r0 * D, (r0 + rows) * D), n: rows, D };
+      const padded = Math.ceil(rows / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS;
+      this.xc.push(b.tensor(padded * D, { label: `ppca.em.xc${this.xc.length}`, data: centredHost(host, mu, scale, padded) }));
+    }
     this.dp = b.info.backend === 'webgpu' ? paddedLatent(d) : d;
     this.slotLen = Math.ceil((D * this.dp) / VIEW_ALIGN) * VIEW_ALIGN;
     this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
@@ -167,10 +184,10 @@ class EmEngine {
     const y = ws.get('y', nPad * dp);
     const yty = ws.get('yty', dp * dp);
     const gT = ws.get('gT', dp * D);
-    b.matmul({ a: this.xc, b: W, c: y, m: nPad, n: dp, k: D });
-    this.rowSum(y, dp, y, dp, yty, 'ytyParts');
+    this.project(W, y);
+    this.rowSum(y, dp, (k) => this.yBlock(y, k), dp, yty, 'ytyParts');
     // Gᵀ = Yᵀ Xc rather than G = Xcᵀ Y: the wide operand untransposed (25% faster on llvmpipe)
-    this.rowSum(y, dp, this.xc, D, gT, 'gParts');
+    this.rowSum(y, dp, (k) => this.xc[k]!, D, gT, 'gParts');
     const rowSq = this.rowSquares(y, f.M.cholInv);
     const [ytyH, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
     const loglik = this.loglikFrom(rowH, inp.sigma2, f.M.logDet);
@@ -200,16 +217,43 @@ class EmEngine {
    * of n = 8,000 products in one accumulator can carry ~n·ε relative error, and
    * SQUAREM extrapolates differences of EM maps, where that error is not small.
    */
-  private rowSum(a: Tensor, p: number, bT: Tensor, q: number, out: Tensor, name: string): void {
-    const { backend: b, ws, chunks } = this;
+  private rowSum(y: Tensor, p: number, bOf: (block: number) => Tensor, q: number, out: Tensor, name: string): void {
+    const { backend: b, ws, chunks, xc } = this;
     const R = SUM_CHUNK_ROWS;
     if (chunks === 1) {
-      b.matmul({ a, b: bT, c: out, m: p, n: q, k: R, transA: true });
+      b.matmul({ a: y, b: bOf(0), c: out, m: p, n: q, k: R, transA: true });
       return;
     }
-    const parts = ws.get(name, chunks * p * q);
-    b.matmul({ a, b: bT, c: parts, m: p, n: q, k: R, transA: true, batch: chunks, strideA: R * p, strideB: R * q, strideC: p * q });
-    b.sumCols({ x: parts, out, rows: chunks, cols: p * q });
+    // each buffer's chunk products at a view-aligned offset, perRows rows of parts per buffer; rows
+    // a buffer leaves unwritten stay 0 (when chunksPer is a multiple of align: the one-buffer layout)
+    const chunksPer = this.blockRows / R;
+    const align = VIEW_ALIGN / gcd(p * q, VIEW_ALIGN);
+    const perRows = xc.length === 1 ? chunks : Math.ceil(chunksPer / align) * align;
+    const stride = perRows * p * q;
+    const rows = perRows * xc.length;
+    const parts = ws.get(name, rows * p * q);
+    for (let k = 0; k < xc.length; k++) {
+      const nb = Math.min(chunksPer, chunks - k * chunksPer);
+      const c = xc.length === 1 ? parts : b.view(parts, k * stride, nb * p * q, `${name} block`);
+      b.matmul({ a: this.yBlock(y, k), b: bOf(k), c, m: p, n: q, k: R, transA: true, batch: nb, strideA: R * p, strideB: R * q, strideC: p * q });
+    }
+    b.sumCols({ x: parts, out, rows, cols: p * q });
+  }
+
+  /** Y = Xc W (nPad×dp), buffer by buffer (queued). */
+  private project(W: Tensor, y: Tensor): void {
+    const { backend: b, D, dp } = this;
+    for (let k = 0; k < this.xc.length; k++) {
+      const xc = this.xc[k]!;
+      b.matmul({ a: xc, b: W, c: this.yBlock(y, k), m: xc.length / D, n: dp, k: D });
+    }
+  }
+
+  /** The rows of y (nPad×dp) that buffer k of xc produces. */
+  private yBlock(y: Tensor, k: number): Tensor {
+    if (this.xc.length === 1) return y;
+    const rows = this.xc[k]!.length / this.D;
+    return this.backend.view(y, k * this.blockRows * this.dp, rows * this.dp, 'ppca.em.y block');
   }
 
   /** Log-likelihood per sample of a point (the E-step half of map). */
@@ -218,7 +262,7 @@ class EmEngine {
     const f = latentFactors(p.wtw, p.sigma2, d);
     const nPad = this.chunks * SUM_CHUNK_ROWS;
     const y = ws.get('y', nPad * dp);
-    b.matmul({ a: this.xc, b: this.slots[p.slot]!, c: y, m: nPad, n: dp, k: D });
+    this.project(this.slots[p.slot]!, y);
     return this.loglikFrom(await b.read(this.rowSquares(y, f.M.cholInv)), p.sigma2, f.M.logDet);
   }
 
@@ -307,7 +351,7 @@ class EmEngine {
   }
 
   release(): void {
-    this.backend.release(this.xc);
+    for (const t of this.xc) this.backend.release(t);
     this.backend.release(this.slotBuffer);
     this.ws.releaseAll();
   }
@@ -337,7 +381,7 @@ export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions)
   const slotCount = method === 'anderson' ? andersonSlots(memory) : method === 'squarem' ? SQUAREM_SLOTS : 2;
   const { stats } = checkDataScale(data, opts.d);
   const c = internalScale(stats);
-  const engine = new EmEngine(backend, data, opts.d, stats.mu, slotCount, c);
+  const engine = new EmEngine(backend, data, opts.d, stats.mu, slotCount, c, opts.chunkRows);
   const t0 = now();
   const trace: EmProgress[] = [];
   const record = (iteration: number, loglik: number, sigma2: number): void => {

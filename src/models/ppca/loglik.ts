@@ -5,10 +5,10 @@
 // runs on the backend (explainedSquares); ‖x−μ‖², WᵀW and the sum over rows are
 // float64 on the host (logLikFromSquares). The EM engine (em.ts) evaluates its
 // iterates with the same two functions.
-import type { Backend, Tensor } from '../../backend.ts';
+import { KernelError, type Backend, type Tensor } from '../../backend.ts';
 import { transpose, type Mat } from './linalg.ts';
 import {
-  LOG_2PI, Workspace, centeredRowNorms, gramOf, latentFactors, type DeviceData, type PpcaModel,
+  LOG_2PI, Workspace, centeredRowNorms, dataParts, gramOf, latentFactors, type DeviceData, type PpcaModel,
 } from './model.ts';
 import { centreRows } from './posterior.ts';
 
@@ -19,12 +19,14 @@ export function chunkRowsFor(D: number, n: number, budget = 1 << 21): number {
 
 /**
  * Centers rows [r0, r0+rows) of data into xc (rows×D) on the backend:
- * gather, then xc −= 1·μᵀ (centreRows).
+ * gather, then xc −= 1·μᵀ (centreRows). The rows must lie in one of data's parts.
  */
 export function gatherCentered(model: PpcaModel, data: DeviceData, ws: Workspace, r0: number, rows: number, xc: Tensor, idxName = 'idx'): void {
   const b = model.backend;
-  const idx = ws.upload(idxName, Uint32Array.from({ length: rows }, (_, i) => r0 + i));
-  b.gatherRows({ src: data.x, idx, dst: xc, rows, cols: data.D });
+  const part = dataParts(data).find((p) => r0 >= p.r0 && r0 + rows <= p.r0 + p.rows);
+  if (!part) throw new KernelError('ppca', `rows ${r0}..${r0 + rows - 1} of ${data.name} span two device buffers; gather them per buffer`);
+  const idx = ws.upload(idxName, Uint32Array.from({ length: rows }, (_, i) => r0 - part.r0 + i));
+  b.gatherRows({ src: part.x, idx, dst: xc, rows, cols: data.D });
   centreRows(b, ws, xc, model.mu, rows, data.D);
 }
 
@@ -93,8 +95,9 @@ export async function logLikRows(model: PpcaModel, data: DeviceData, opts: { chu
   try {
     const xc = ws.get('xc', R * D);
     const y = ws.get('y', R * d);
-    for (let r0 = 0; r0 < data.n; r0 += R) {
-      const rows = Math.min(R, data.n - r0);
+    // blocks of R rows within each device buffer (a block never spans two)
+    const blocks = dataParts(data).flatMap((p) => Array.from({ length: Math.ceil(p.rows / R) }, (_, k) => [p.r0 + k * R, Math.min(R, p.rows - k * R)] as const));
+    for (const [r0, rows] of blocks) {
       gatherCentered(model, data, ws, r0, rows, xc);
       b.matmul({ a: xc, b: model.W, c: y, m: rows, n: d, k: D });
       const explained = await b.read(explainedSquares(b, ws, y, f.M.cholInv, rows, d));

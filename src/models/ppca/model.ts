@@ -2,7 +2,7 @@
 // Parameters live on the backend (W: D×d row-major, μ: D); σ² and the small
 // d×d Gram matrix WᵀW live on the host in float64, where the d×d algebra runs
 // (see linalg.ts for why). Nothing here is node-only: the browser app uses it.
-import { KernelError, need, type Backend, type DType, type Tensor } from '../../backend.ts';
+import { KernelError, dataChunkRows, need, type Backend, type DType, type Tensor } from '../../backend.ts';
 import { checkFinite, type Dataset } from '../../data/dataset.ts';
 import { HostRng } from '../../train/rng.ts';
 import { factorSpd, identity, mul, transpose, type Mat, type SpdFactors } from './linalg.ts';
@@ -107,21 +107,58 @@ export function latentFactors(wtw: Mat, sigma2: number, d: number): LatentFactor
 /** A dataset on the backend (uploaded once) with the host copy kept for O(nD) one-time prep. */
 export interface DeviceData {
   name: string;
+  /** all rows in one buffer; throws when the data are held in several (see parts) */
   x: Tensor;
   n: number;
   D: number;
   host: Float32Array;
+  /** the rows in buffers of at most one storage binding each (absent: one part, x) */
+  parts?: DataPart[];
 }
 
-export function uploadData(backend: Backend, ds: Dataset): DeviceData {
+/** Rows [r0, r0 + rows) of a dataset, in a buffer of their own. */
+export interface DataPart {
+  x: Tensor;
+  r0: number;
+  rows: number;
+}
+
+/** The buffers a dataset's rows are held in, in row order. */
+export function dataParts(data: DeviceData): DataPart[] {
+  return data.parts ?? [{ x: data.x, r0: 0, rows: data.n }];
+}
+
+/**
+ * Uploads a dataset; rows beyond one storage binding go into several buffers
+ * (backend.ts dataChunkRows; `chunkRows` forces a size). Paths that are not
+ * chunk-aware read `x` and then fail with a message instead of reading a part.
+ */
+export function uploadData(backend: Backend, ds: Dataset, opts: { chunkRows?: number } = {}): DeviceData {
   need(ds.n >= 1 && ds.D >= 1, 'ppca', `${ds.name}: no data (${ds.n} rows × ${ds.D} columns)`);
   checkFinite(ds);
-  const x = backend.tensor(ds.n * ds.D, { label: `data:${ds.name}`, data: ds.x });
-  return { name: ds.name, x, n: ds.n, D: ds.D, host: ds.x };
+  const R = dataChunkRows(backend, ds.D, { override: opts.chunkRows });
+  if (R >= ds.n) {
+    const x = backend.tensor(ds.n * ds.D, { label: `data:${ds.name}`, data: ds.x });
+    return { name: ds.name, x, n: ds.n, D: ds.D, host: ds.x };
+  }
+  const parts: DataPart[] = [];
+  for (let r0 = 0; r0 < ds.n; r0 += R) {
+    const rows = Math.min(R, ds.n - r0);
+    const data = ds.x.subarray(r0 * ds.D, (r0 + rows) * ds.D);
+    parts.push({ x: backend.tensor(rows * ds.D, { label: `data:${ds.name}[${parts.length}]`, data }), r0, rows });
+  }
+  const out: DeviceData = { name: ds.name, n: ds.n, D: ds.D, host: ds.x, parts, x: undefined as unknown as Tensor };
+  Object.defineProperty(out, 'x', {
+    enumerable: true,
+    get(): Tensor {
+      throw new KernelError('data', `${ds.name} (${ds.n} rows × ${ds.D}) is held in ${parts.length} device buffers of ${R} rows (over one storage binding); this method reads it as one buffer and does not support that yet: use exact EM (em | squarem | anderson) or --backend cpu`);
+    },
+  });
+  return out;
 }
 
 export function releaseData(backend: Backend, data: DeviceData): void {
-  backend.release(data.x);
+  for (const p of dataParts(data)) backend.release(p.x);
 }
 
 /** Rows on the host, row-major n×D (a Dataset or a DeviceData). */

@@ -1,0 +1,67 @@
+// Data held in several device buffers (issue 14 item 2): with a forced tiny chunk size the
+// chunked paths must give what the one-buffer paths give.
+import { describe, expect, it } from 'vitest';
+import { dataChunkRows, type Backend } from '../src/backend.ts';
+import { syntheticPpca } from '../src/data/synthetic.ts';
+import { createPpca, fitEm, initialPpca, logLikRows, releaseData, releasePpca, uploadData, type EmMethod } from '../src/models/ppca.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
+
+// n not a multiple of 256: the last buffer is padded with zero rows
+const data = syntheticPpca({ n: 1100, D: 30, d: 4, sigma: 0.5, seed: 7 }).data;
+
+describe('dataChunkRows', () => {
+  const fake = (limits?: Record<string, number>) => ({ info: { backend: 'webgpu', summary: '', adapter: limits && { limits } } }) as unknown as Backend;
+  it('fits whole rows, aligned, into one binding', () => {
+    // 128 MiB / (784·4 B) = 42,799 rows, down to a multiple of 256
+    expect(dataChunkRows(fake({ maxStorageBufferBindingSize: 134217728, maxBufferSize: 268435456 }), 784, { align: 256 })).toBe(42752);
+    expect(dataChunkRows(fake({ maxStorageBufferBindingSize: 134217728 }), 784)).toBe(42799);
+    expect(dataChunkRows(fake(), 784)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+  it('takes a forced size, rounded up to the alignment, and rejects a bad one', () => {
+    expect(dataChunkRows(cpu, 30, { override: 37, align: 256 })).toBe(256);
+    expect(() => dataChunkRows(cpu, 30, { override: 0 })).toThrow(/positive integer/);
+  });
+});
+
+const backends: [string, () => Promise<Backend>][] = [
+  ['cpu', async () => cpu],
+  ...TEST_ADAPTERS.map((a): [string, () => Promise<Backend>] => [a, () => gpuBackend(a)]),
+];
+
+for (const [name, get] of backends) {
+  describe(`chunked data on ${name}`, () => {
+    it('exact log-likelihood per row: several buffers equal one', async () => {
+      const b = await get();
+      const one = uploadData(b, data);
+      const many = uploadData(b, data, { chunkRows: 37 });
+      expect(many.parts?.length).toBe(30);
+      expect(() => many.x).toThrow(/30 device buffers of 37 rows/);
+      const m = createPpca(b, initialPpca(one, { d: 4, seed: 3 }));
+      const want = await logLikRows(m, one);
+      const got = await logLikRows(m, many);
+      if (name === 'cpu') expect(got).toEqual(want);
+      else for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+      releasePpca(m);
+      releaseData(b, one);
+      releaseData(b, many);
+    });
+
+    for (const method of ['em', 'squarem', 'anderson'] as EmMethod[]) {
+      it(`${method}: data in 5 buffers of 256 rows give the one-buffer fit to float tolerance`, async () => {
+        const b = await get();
+        const dd = uploadData(b, data);
+        const opts = { d: 4, method, maxIters: 12, tol: 0, seed: 1 };
+        const one = await fitEm(b, dd, opts);
+        const many = await fitEm(b, dd, { ...opts, chunkRows: 37 });
+        expect(many.iterations).toBe(one.iterations);
+        for (let i = 0; i < one.trace.length; i++) expect(Math.abs(many.trace[i]!.loglik - one.trace[i]!.loglik)).toBeLessThan(1e-5 * Math.abs(one.loglik));
+        expect(Math.abs(many.model.sigma2 - one.model.sigma2)).toBeLessThan(1e-5 * one.model.sigma2);
+        const [w1, w2] = await Promise.all([b.read(one.model.W), b.read(many.model.W)]);
+        for (let i = 0; i < w1.length; i++) expect(Math.abs(w2[i]! - w1[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(w1[i]!)));
+        releasePpca(one.model);
+        releasePpca(many.model);
+        releaseData(b, dd);
+      });
+    }
+  });
+}
