@@ -44,6 +44,10 @@ export interface PpcaExactConfig extends RunConfig {
   method: EmMethod;
   iters: number;
   tol: number;
+  /** --missing nan (method em): NaN marks a missing entry, fitted by src/models/ppca/missing.ts */
+  missing?: 'nan';
+  /** --impute FILE: the training data with missing entries imputed, as .npy */
+  impute?: string;
 }
 export interface PpcaSemConfig extends RunConfig, StochasticConfig {
   method: 'sem';

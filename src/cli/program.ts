@@ -216,6 +216,7 @@ function loadData(o: Opts, latent: number | undefined): LoadedData {
     subset: o.subset as number | undefined,
     testSubset: o.testSubset as number | undefined,
     header: o.header as 'auto' | 'yes' | 'no',
+    missing: o.missing === 'nan' ? 'nan' : undefined,
     synthetic:
       data === 'synthetic'
         ? { n: o.n as number, D: o.dim as number, d: (o.trueLatent as number | undefined) ?? latent ?? 2, sigma: o.sigma as number, seed: o.dataSeed as number }
@@ -334,8 +335,9 @@ async function runTrain<T, E>(
   if (String(o.data) === 'synthetic') facts.synthetic = syntheticSettings(o, latent);
   const config = entry.trainConfig(o, facts);
   const minibatches = entry.minibatches(config);
-  validateForModel(data.train, { latent, batch: minibatches?.batch });
-  validateForModel(data.test, { latent });
+  const missing = o.missing === 'nan' ? 'nan' : undefined;
+  validateForModel(data.train, { latent, batch: minibatches?.batch, missing });
+  validateForModel(data.test, { latent, missing });
   if (minibatches) checkStepCount(minibatches, data.train.n);
   // the module is loaded before the (slow) device start
   const mod = await load();

@@ -88,6 +88,8 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     { spec: option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM, or the closed form (top eigenpairs of the covariance; default ${PPCA_DEFAULTS.method})`, PPCA_METHODS) },
     { spec: EM_ITERS, methods: EM_METHODS },
     { spec: EM_TOL, methods: EM_METHODS },
+    { spec: option('--missing <how>', 'ppca em: NaN (in CSV also an empty, nan or NA cell) marks a missing entry; EM over the observed entries on the host (default: NaN is an error)', ['nan']), methods: ['em'] },
+    { spec: option('--impute <file>', 'ppca em --missing nan: write the training data with missing entries imputed (posterior mean) as .npy', String), methods: ['em'] },
     { spec: SHARED.epochs, methods: STOCHASTIC },
     { spec: SHARED.batch, methods: STOCHASTIC },
     { spec: SHARED.lr, methods: ['sem'] },
@@ -105,7 +107,11 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     const method = (v.method ?? D.method) as PpcaMethod;
     const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
     if (method === 'closed') return { ...run, method };
-    if (isEm(method)) return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol) };
+    if (isEm(method)) {
+      const missing = v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute) } : {}) } : {};
+      if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
+      return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missing };
+    }
     const stochastic = stochasticConfig('ppca', v, facts.rows, D.epochs);
     if (method === 'oem') return { ...run, ...stochastic, method, kappa: num(v.kappa, D.oem.kappa) };
     return {

@@ -4,7 +4,7 @@
 // are not numbers — numeric headers such as pandas' "0,1,2" need header: 'yes').
 // The delimiter of a .tsv is a tab; otherwise it is detected from a data row, so
 // punctuation in a header cell does not decide it.
-import { DataError, makeDataset, printable, type Dataset } from './dataset.ts';
+import { DataError, makeDataset, printable, type Dataset, type MissingMode } from './dataset.ts';
 
 export type HeaderMode = 'auto' | 'yes' | 'no';
 
@@ -14,6 +14,8 @@ export interface CsvOptions {
   header?: HeaderMode;
   /** ',', '\t', ';' or ' ' (runs of whitespace); detected from the data when absent */
   delimiter?: string;
+  /** 'nan': an empty cell or nan/NA (any case) is a missing entry, read as NaN (default: an error) */
+  missing?: MissingMode;
 }
 
 /** Most columns a CSV row may have (the header's cells are kept for messages; wider data: save as .npy). */
@@ -135,8 +137,11 @@ export function parseCsv(text: string, opts: CsvOptions = {}): Dataset {
     }
     const cells = splitCells(line, delimiter);
     for (let c = 0; c < D; c++) {
-      const v = cellValue(cells[c]!);
-      if (typeof v === 'string') throw new DataError(`${where(n, lineNo, c)}: ${v}`);
+      const v = cellValue(cells[c]!, opts.missing);
+      if (typeof v === 'string') {
+        const hint = opts.missing !== 'nan' && (cells[c] === '' || /^(?:nan|na)$/i.test(cells[c]!)) ? ' (to treat it as a missing entry, give --missing nan with --model ppca)' : '';
+        throw new DataError(`${where(n, lineNo, c)}: ${v}${hint}`);
+      }
       x[n * D + c] = v;
     }
     n++;
@@ -151,7 +156,8 @@ export function parseCsv(text: string, opts: CsvOptions = {}): Dataset {
 }
 
 /** A cell as a float32 value, or what is wrong with it. */
-function cellValue(s: string): number | string {
+function cellValue(s: string, missing: MissingMode = 'error'): number | string {
+  if (missing === 'nan' && (s === '' || /^(?:nan|na)$/i.test(s))) return NaN;
   if (s === '') return 'empty cell';
   if (NON_FINITE.test(s)) return `"${printable(s)}" is not a finite number`;
   if (!NUMBER.test(s)) return `non-numeric cell "${printable(s)}"`;

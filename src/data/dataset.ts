@@ -82,21 +82,25 @@ export function splitTrainTest(ds: Dataset): { train: Dataset; test: Dataset } {
   };
 }
 
-/** Every value finite; otherwise the first bad one by row and column (1-based). */
-export function checkFinite(ds: Dataset): void {
+/** How a loader treats NaN: an error (the default), or a missing entry (`--missing nan`; ±∞ stays an error). */
+export type MissingMode = 'error' | 'nan';
+
+/** Every value finite (NaN allowed when `missing` is 'nan'); otherwise the first bad one by row and column (1-based). */
+export function checkFinite(ds: Dataset, missing: MissingMode = 'error'): void {
   const { x, D } = ds;
   for (let k = 0; k < x.length; k++) {
     const v = x[k]!;
-    if (!Number.isFinite(v)) {
-      throw new DataError(`${ds.name}: row ${Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite`);
+    if (!Number.isFinite(v) && !(missing === 'nan' && Number.isNaN(v))) {
+      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry, give --missing nan with --model ppca)' : '';
+      throw new DataError(`${ds.name}: row ${Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite${hint}`);
     }
   }
 }
 
 /** Checks that a latent-variable model with `latent` dimensions and minibatches of `batch` rows can use the data. */
-export function validateForModel(ds: Dataset, opts: { latent?: number; batch?: number }): void {
+export function validateForModel(ds: Dataset, opts: { latent?: number; batch?: number; missing?: MissingMode }): void {
   if (ds.n === 0 || ds.D === 0) throw new DataError(`${ds.name}: no data (${ds.n} rows × ${ds.D} columns)`);
-  checkFinite(ds);
+  checkFinite(ds, opts.missing);
   const { latent, batch } = opts;
   if (latent !== undefined) {
     if (!Number.isInteger(latent) || latent < 1) throw new DataError(`latent dimension must be a positive integer, got ${latent}`);

@@ -2,7 +2,7 @@
 import { totalmem } from 'node:os';
 import { basename, extname } from 'node:path';
 import { parseCsvBytes, type HeaderMode } from './csv.ts';
-import { DataError, checkSameWidth, printable, subsetRows, splitTrainTest, type Dataset } from './dataset.ts';
+import { DataError, checkSameWidth, printable, subsetRows, splitTrainTest, type Dataset, type MissingMode } from './dataset.ts';
 import { loadMnist } from './mnist.node.ts';
 import { parseNpy } from './npy.ts';
 import { GiB, MiB, checkRegularFile, readRegularFile } from './read.node.ts';
@@ -18,15 +18,15 @@ export const DATA_FILE_MAX_BYTES = Math.min(2 * GiB, Math.floor(totalmem() / 4))
 export const CSV_FILE_MAX_BYTES = Math.min(DATA_FILE_MAX_BYTES, 500 * MiB);
 
 /** A .csv / .tsv / .txt table or a .npy array. */
-export function loadDataFile(path: string, opts: { header?: HeaderMode } = {}): Dataset {
+export function loadDataFile(path: string, opts: { header?: HeaderMode; missing?: MissingMode } = {}): Dataset {
   const ext = extname(path).toLowerCase();
   const source = basename(path);
   if (ext === '.npy') {
-    return parseNpy(readRegularFile(path, 'data file', DATA_FILE_MAX_BYTES, 'use a sample of the rows (arr[::k]) or fewer columns'), { source });
+    return parseNpy(readRegularFile(path, 'data file', DATA_FILE_MAX_BYTES, 'use a sample of the rows (arr[::k]) or fewer columns'), { source, missing: opts.missing });
   }
   if (ext === '.csv' || ext === '.tsv' || ext === '.txt') {
     const bytes = readRegularFile(path, 'data file', CSV_FILE_MAX_BYTES, 'save it as float32 .npy (np.save) or use a sample of the rows');
-    return parseCsvBytes(bytes, { source, header: opts.header });
+    return parseCsvBytes(bytes, { source, header: opts.header, missing: opts.missing });
   }
   checkRegularFile(path, 'data file');
   throw new DataError(`${printable(path, 200)}: unknown data file type '${printable(ext) || '(none)'}' (use .csv, .tsv, .txt or .npy)`);
@@ -42,6 +42,8 @@ export interface DataSourceOptions {
   /** first N test rows */
   testSubset?: number;
   header?: HeaderMode;
+  /** 'nan': NaN (and, in CSV, empty or nan/NA cells) marks a missing entry; default: an error */
+  missing?: MissingMode;
   /** synthetic PPCA data: rows (before the split), dimension, latent dimension, noise σ, seed */
   synthetic?: { n: number; D: number; d: number; sigma: number; seed: number };
 }
@@ -66,7 +68,7 @@ export function loadDataSource(o: DataSourceOptions): LoadedData {
     truth = syntheticPpca(o.synthetic);
     ({ train, test } = splitTrainTest(truth.data));
   } else {
-    const all = loadDataFile(o.data, { header: o.header });
+    const all = loadDataFile(o.data, { header: o.header, missing: o.missing });
     if (o.test === undefined) {
       if (all.n < 5) throw new DataError(`${all.name}: ${all.n} rows are too few to split off a test set (every 5th row); give --test FILE`);
       ({ train, test } = splitTrainTest(all));
@@ -76,7 +78,7 @@ export function loadDataSource(o: DataSourceOptions): LoadedData {
   }
   if (o.test !== undefined) {
     if (o.data === 'mnist' || o.data === 'synthetic') throw new DataError(`--test FILE goes with --data FILE, not with --data ${o.data}`);
-    test = loadDataFile(o.test, { header: o.header });
+    test = loadDataFile(o.test, { header: o.header, missing: o.missing });
   }
   if (test === undefined) throw new DataError('no test data');
   if (o.subset !== undefined) train = subsetRows(train, o.subset);

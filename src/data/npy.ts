@@ -1,6 +1,6 @@
 // NumPy .npy arrays (format versions 1–3): 2-D float32 or float64 in C order,
 // either byte order. Anything else is a clear error saying how to save it.
-import { DataError, checkFinite, makeDataset, printable, type Dataset } from './dataset.ts';
+import { DataError, checkFinite, makeDataset, printable, type Dataset, type MissingMode } from './dataset.ts';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -61,7 +61,8 @@ export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
   return { descr, fortranOrder: fortran === 'True', shape, dataOffset: start + headerLen };
 }
 
-export function parseNpy(bytes: Uint8Array, opts: { source?: string } = {}): Dataset {
+/** `missing: 'nan'` lets NaN through as a missing entry (default: an error). */
+export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: MissingMode } = {}): Dataset {
   const source = printable(opts.source ?? 'npy', 200);
   const h = parseNpyHeader(bytes, source);
   const m = /^([<>|=])f([48])$/.exec(h.descr);
@@ -97,6 +98,22 @@ export function parseNpy(bytes: Uint8Array, opts: { source?: string } = {}): Dat
     }
   }
   const ds = makeDataset(source, x, n, D);
-  checkFinite(ds);
+  checkFinite(ds, opts.missing);
   return ds;
+}
+
+/** A 2-D little-endian float32 .npy file (format 1.0) of n rows of D. */
+export function encodeNpy(x: Float32Array, n: number, D: number): Uint8Array {
+  if (x.length !== n * D) throw new Error(`encodeNpy: ${x.length} values do not make ${n} rows of ${D}`);
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n}, ${D}), }`;
+  // magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + 4 * x.length);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  const dv = new DataView(out.buffer, 10 + header.length);
+  for (let i = 0; i < x.length; i++) dv.setFloat32(4 * i, x[i]!, true);
+  return out;
 }
