@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
-import { mlLogLik, sampleCovariance } from '../src/models/ppca/closed.ts';
+import { closedFormPpcaOn, mlLogLik, sampleCovariance } from '../src/models/ppca/closed.ts';
 import { fullEigenpairs, topEigenpairs } from '../src/models/ppca/eigs.ts';
 import { columnStats } from '../src/models/ppca/scale.ts';
 import { runCli } from '../src/cli/program.ts';
@@ -614,17 +614,19 @@ describe('the fast closed form (--method closed)', () => {
     return mlLogLik(lam, D, d, tail / (D - d));
   };
 
-  it('equals the full ml-matrix eigendecomposition to 1e-6 nats on MNIST (d = 10 and 50)', () => {
+  it('equals the full ml-matrix eigendecomposition to 1e-6 nats on MNIST (d = 10 and 50), on the host and with the backend\'s float32 products', async () => {
     const { train } = loadMnist();
     const data = { host: train.x, n: train.n, D: train.D };
     const { mu, variance } = columnStats(data);
     // reference: every eigenvalue of the whole 784×784 covariance (constant columns included)
     const all = fullEigenpairs(sampleCovariance(data, mu, variance), data.D).values;
     for (const d of [10, 50]) {
-      const cf = closedFormPpca(data, d);
       const want = refLogLik(all, data.D, d);
-      expect(Math.abs(cf.loglik - want), `d=${d}`).toBeLessThan(1e-6);
-      for (let j = 0; j < d; j++) expect(Math.abs(cf.eigenvalues[j]! - all[j]!)).toBeLessThan(1e-9 * all[0]!);
+      // float32 S steers the subspace only; the eigenvalues come from a float64 Rayleigh–Ritz step
+      for (const [how, cf] of [['host', closedFormPpca(data, d)], ['backend', await closedFormPpcaOn(cpu, data, d)]] as const) {
+        expect(Math.abs(cf.loglik - want), `${how} d=${d}`).toBeLessThan(1e-6);
+        for (let j = 0; j < d; j++) expect(Math.abs(cf.eigenvalues[j]! - all[j]!), `${how} d=${d} λ${j}`).toBeLessThan(1e-9 * all[0]!);
+      }
     }
   }, 120_000);
 
@@ -658,6 +660,14 @@ describe('the fast closed form (--method closed)', () => {
     // the stopping rule allows a 1e-8-nat shortfall
     expect(Math.abs(fast.loglik - full.loglik)).toBeLessThan(1e-7);
     expect(Math.abs(fast.sigma2 - full.sigma2)).toBeLessThan(1e-7 * full.sigma2);
+    // the backend variant, iterating (D = 64) and through its fallback (a block of 2k ≥ D columns: D = 20)
+    for (const D of [64, 20]) {
+      const h = D === 64 ? host : { host: syntheticPpca({ n: 500, D, d: 5, sigma: 0.3, seed: 3 }).data.x, n: 500, D };
+      const on = await closedFormPpcaOn(cpu, h, 5);
+      const ref = closedFormPpca(h, 5, 'full');
+      expect(Math.abs(on.loglik - ref.loglik), `D=${D}`).toBeLessThan(1e-7);
+      expect(Math.abs(on.sigma2 - ref.sigma2), `D=${D}`).toBeLessThan(1e-7 * ref.sigma2);
+    }
     const out: string[] = [];
     const err: string[] = [];
     const code = await runCli(['train', '--model', 'ppca', '--method', 'closed', '--latent', '3', '--data', 'synthetic', '--n', '1000', '--dim', '20', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '4', '--backend', 'cpu', '--json'],

@@ -4,7 +4,8 @@
 // reference), σ² = mean of the D−d smallest eigenvalues = (tr S − Σ top d)/(D−d),
 // W = U_d (Λ_d − σ²I)^½. It is `--method closed` and the reference the EM
 // methods must reach; it forms the D×D matrix, which only this code does.
-import { fullEigenpairs, topEigenpairs } from './eigs.ts';
+import type { Backend, Tensor } from '../../backend.ts';
+import { fullEigenpairs, topEigenpairs, topEigenpairsBy } from './eigs.ts';
 import { LOG_2PI, checkShape, type PpcaHost } from './model.ts';
 import { columnStats } from './scale.ts';
 
@@ -13,6 +14,8 @@ export interface ClosedFormPpca extends PpcaHost {
   eigenvalues: Float64Array;
   /** maximum mean log-likelihood per sample (nats), from the eigenvalues */
   loglik: number;
+  /** closedFormPpcaOn: milliseconds of its three phases, of the products S·Y within the second, and their count */
+  timing?: { covarianceMs: number; subspaceMs: number; rayleighRitzMs: number; productMs: number; products: number };
 }
 
 /**
@@ -102,7 +105,11 @@ export function closedFormPpca(data: { name?: string; host: Float32Array; n: num
   } else {
     ({ values, vectors } = topEigenpairs(Sl, L, d, { tailDim: D }));
   }
-  const eigenvalues = Float64Array.from(values, (v) => Math.max(0, v));
+  return ppcaFromEigen(D, d, mu, trace, Float64Array.from(values, (v) => Math.max(0, v)), live, vectors, d, flat);
+}
+
+/** The ML PPCA from the top d eigenpairs of S on the `live` columns (vectors L×stride row-major, column j the j-th). */
+function ppcaFromEigen(D: number, d: number, mu: Float64Array, trace: number, eigenvalues: Float64Array, live: Int32Array, vectors: Float64Array, stride: number, flat: () => Error): ClosedFormPpca {
   let top = 0;
   for (let j = 0; j < d; j++) top += eigenvalues[j]!;
   // tr S − Σ top d: the tail's sum without its eigenvalues (clamped: rounding can leave −ε)
@@ -111,7 +118,143 @@ export function closedFormPpca(data: { name?: string; host: Float32Array; n: num
   const W = new Float32Array(D * d);
   for (let j = 0; j < d; j++) {
     const s = Math.sqrt(Math.max(0, eigenvalues[j]! - sigma2));
-    for (let p = 0; p < L; p++) W[live[p]! * d + j] = vectors[p * d + j]! * s;
+    for (let p = 0; p < live.length; p++) W[live[p]! * d + j] = vectors[p * stride + j]! * s;
   }
   return { D, d, W, mu: Float32Array.from(mu), sigma2, eigenvalues, loglik: mlLogLik(eigenvalues, D, d, sigma2) };
+}
+
+/**
+ * Float64 Rayleigh–Ritz of the exact covariance on the k vectors of Q (k×L, rows,
+ * over the `live` columns), from the data: T = YᵀY/n, Y = X̃Q, each row's sum over
+ * its nonzeros after the shift of sampleCovariance. Ritz values largest first;
+ * vectors L×k row-major (column c the c-th Ritz vector).
+ */
+function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: Float64Array, variance: Float64Array, live: Int32Array, Q: Float64Array, k: number): { values: Float64Array; vectors: Float64Array } {
+  const { host, n, D } = data;
+  const L = live.length;
+  const Qt = new Float64Array(L * k);
+  for (let c = 0; c < k; c++) for (let p = 0; p < L; p++) Qt[p * k + c] = Q[c * L + p]!;
+  // x̃ = (x − shift) − rest: shift as in sampleCovariance, so MNIST's zeros stay zeros
+  const shift = Float64Array.from(live, (a) => (mu[a]! * mu[a]! > SHIFT_RATIO * variance[a]! ? mu[a]! : 0));
+  const restQ = new Float64Array(k);
+  for (let p = 0; p < L; p++) {
+    const r = mu[live[p]!]! - shift[p]!;
+    for (let c = 0; c < k; c++) restQ[c]! += r * Qt[p * k + c]!;
+  }
+  const T = new Float64Array(k * k);
+  const y = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    y.set(restQ);
+    for (let c = 0; c < k; c++) y[c] = -y[c]!;
+    const o = i * D;
+    for (let p = 0; p < L; p++) {
+      const x = host[o + live[p]!]! - shift[p]!;
+      if (x === 0) continue;
+      const qb = p * k;
+      for (let c = 0; c < k; c++) y[c]! += x * Qt[qb + c]!;
+    }
+    for (let a = 0; a < k; a++) {
+      const ya = y[a]!;
+      const tb = a * k;
+      for (let b = a; b < k; b++) T[tb + b]! += ya * y[b]!;
+    }
+  }
+  for (let a = 0; a < k; a++) for (let b = a; b < k; b++) T[b * k + a] = T[a * k + b] = T[a * k + b]! / n;
+  const ritz = fullEigenpairs(T, k);
+  const vectors = new Float64Array(L * k);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < k; i++) {
+      const v = ritz.vectors[c * k + i]!;
+      for (let p = 0; p < L; p++) vectors[p * k + c]! += v * Q[i * L + p]!;
+    }
+  }
+  return { values: ritz.values, vectors };
+}
+
+/** Elements of centred data one covariance matmul takes (64 MiB of float32), so a large n goes in row chunks. */
+const COV_CHUNK_ELEMS = 1 << 24;
+
+/**
+ * closedFormPpca with the heavy products on `backend` (its matmul: WebAssembly
+ * SIMD on the CPU, shaders on WebGPU), equal to the float64 decomposition to
+ * ~1e-8 nats. S32 = X̃ᵀX̃/n of the float32-rounded centred data (varying
+ * columns only) on the backend; the filtered subspace iteration (eigs.ts)
+ * multiplies by S32 there. float32 S only steers the subspace: the final
+ * Rayleigh–Ritz step is float64 from the data, T = YᵀY/n with Y = X̃Q summed
+ * over each row's nonzeros on the host, so the eigenvalues are float64 Ritz
+ * values (lower bounds, short by ~λ·sin² of the subspace's float32 error).
+ */
+export async function closedFormPpcaOn(backend: Backend, data: { name?: string; host: Float32Array; n: number; D: number }, d: number): Promise<ClosedFormPpca> {
+  const { host, n, D } = data;
+  checkShape('ppca closed form', D, d);
+  const clock = [performance.now()];
+  const { mu, variance } = columnStats(data);
+  let trace = 0;
+  for (let a = 0; a < D; a++) trace += variance[a]!;
+  const live = Int32Array.from({ length: D }, (_, a) => a).filter((a) => variance[a]! > 0);
+  const L = live.length;
+  const flat = () => new Error(`ppca closed form: ${data.name ?? 'data'} lie in a ${d}-dimensional subspace (σ² = 0); use a smaller d`);
+  if (d >= L) throw flat();
+  const owned: Tensor[] = [];
+  const tensor = (length: number, label: string): Tensor => {
+    const t = backend.tensor(length, { label });
+    owned.push(t);
+    return t;
+  };
+  try {
+    // S32 = Σ_chunks X̃_cᵀ X̃_c / n, accumulated on the backend
+    const S32 = tensor(L * L, 'ppca-closed:S');
+    const rows = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L)));
+    const Xc = tensor(rows * L, 'ppca-closed:X');
+    const buf = new Float32Array(rows * L);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const r = Math.min(rows, n - i0);
+      for (let i = 0; i < r; i++) {
+        const o = (i0 + i) * D;
+        for (let p = 0; p < L; p++) buf[i * L + p] = host[o + live[p]!]! - mu[live[p]!]!;
+      }
+      backend.upload(Xc, r === rows ? buf : buf.subarray(0, r * L));
+      backend.matmul({ a: Xc, b: Xc, c: S32, m: L, n: L, k: r, transA: true, alpha: 1 / n, accumulate: i0 > 0 });
+    }
+    await backend.finish();
+    clock.push(performance.now());
+    // products S·Y: as (Y S)ᵀ-free row blocks, out (k×L) = Y (k×L) · S32 (S symmetric)
+    const kMax = d + Math.max(10, Math.ceil(d / 2));
+    const Yt = tensor(kMax * L, 'ppca-closed:Y');
+    const Ot = tensor(kMax * L, 'ppca-closed:SY');
+    const y32 = new Float32Array(kMax * L);
+    let productMs = 0;
+    const product = async (Y: Float64Array, k: number, out: Float64Array): Promise<void> => {
+      const t0 = performance.now();
+      for (let t = 0; t < k * L; t++) y32[t] = Y[t]!;
+      backend.upload(Yt, y32.subarray(0, k * L));
+      backend.matmul({ a: Yt, b: S32, c: Ot, m: k, n: L, k: L });
+      const got = await backend.read(Ot);
+      for (let t = 0; t < k * L; t++) out[t] = got[t]!;
+      productMs += performance.now() - t0;
+    };
+    const top = await topEigenpairsBy(product, L, d, trace, { tailDim: D });
+    let Q: Float64Array;
+    let k: number;
+    if (top === undefined) {
+      // too wide a block, or no convergence: every eigenpair of S32 (in float64), then the same float64 step
+      const Sh = Float64Array.from(await backend.read(S32));
+      const full = fullEigenpairs(Sh, L);
+      k = Math.min(L, d + Math.max(10, Math.ceil(d / 2)));
+      Q = full.vectors.slice(0, k * L);
+    } else {
+      k = d;
+      Q = new Float64Array(d * L);
+      for (let j = 0; j < d; j++) for (let p = 0; p < L; p++) Q[j * L + p] = top.vectors[p * d + j]!;
+    }
+    clock.push(performance.now());
+    const { values, vectors } = rayleighRitz64(data, mu, variance, live, Q, k);
+    const eigenvalues = Float64Array.from(values.subarray(0, d), (v) => Math.max(0, v));
+    const fit = ppcaFromEigen(D, d, mu, trace, eigenvalues, live, vectors, k, flat);
+    clock.push(performance.now());
+    const ms = (i: number) => Math.round(clock[i + 1]! - clock[i]!);
+    return { ...fit, timing: { covarianceMs: ms(0), subspaceMs: ms(1), rayleighRitzMs: ms(2), productMs: Math.round(productMs), products: top?.matmuls ?? 0 } };
+  } finally {
+    for (const t of owned) backend.release(t);
+  }
 }

@@ -162,23 +162,62 @@ function fromFull(S: Float64Array, D: number, d: number): TopEigenpairs {
   return { values: values.slice(0, d), vectors: columns(vectors, D, d), passes: 0, residual: 0, matmuls: 0 };
 }
 
-/** The d largest eigenpairs of the symmetric PSD matrix S (D×D, row-major, float64). */
-export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEigOptions = {}): TopEigenpairs {
-  const tol = opts.tol ?? 1e-8;
-  const maxPasses = opts.maxPasses ?? 40;
+/** A product the iteration asks for: out = S·y_j for the `k` vectors y_j, rows of Y (k×D). */
+export interface ProductRequest {
+  Y: Float64Array;
+  out: Float64Array;
+  k: number;
+}
+
+/** The block width the iteration uses for d wanted pairs, or 0 when the full decomposition is cheaper (2k ≥ D). */
+export function blockWidth(D: number, d: number, opts: TopEigOptions = {}): number {
   // oversampling: the filter damps below θ_k, so a wider block separates λ_d from the cut
   const k = d + (opts.oversample ?? Math.max(10, Math.ceil(d / 2)));
-  if (2 * k >= D) return fromFull(S, D, d);
-  const seed = { s: opts.seed ?? 1 };
+  return 2 * k >= D ? 0 : k;
+}
+
+/** The d largest eigenpairs of the symmetric PSD matrix S (D×D, row-major, float64). */
+export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEigOptions = {}): TopEigenpairs {
+  if (blockWidth(D, d, opts) === 0) return fromFull(S, D, d);
   let trace = 0;
   for (let i = 0; i < D; i++) trace += S[i * D + i]!;
-  let Q: Float64Array = Float64Array.from({ length: k * D }, () => gauss(seed));
-  let SQ: Float64Array = new Float64Array(k * D);
+  const it = subspaceIteration(D, d, trace, opts);
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return r.value ?? fromFull(S, D, d);
+    symTimes(S, r.value.Y, D, r.value.k, r.value.out);
+  }
+}
+
+/**
+ * topEigenpairs with the products S·Y computed by `product` (on a backend, say),
+ * S known only through them and its trace; undefined where the block did not
+ * converge in maxPasses or is too wide (the caller falls back to a full decomposition).
+ */
+export async function topEigenpairsBy(
+  product: (Y: Float64Array, k: number, out: Float64Array) => Promise<void>,
+  D: number, d: number, trace: number, opts: TopEigOptions = {},
+): Promise<TopEigenpairs | undefined> {
+  if (blockWidth(D, d, opts) === 0) return undefined;
+  const it = subspaceIteration(D, d, trace, opts);
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return r.value;
+    await product(r.value.Y, r.value.k, r.value.out);
+  }
+}
+
+/** The iteration itself, yielding each product it needs; returns undefined where it did not converge. */
+function* subspaceIteration(D: number, d: number, trace: number, opts: TopEigOptions): Generator<ProductRequest, TopEigenpairs | undefined, void> {
+  const tol = opts.tol ?? 1e-8;
+  const maxPasses = opts.maxPasses ?? 40;
+  const k = blockWidth(D, d, opts);
+  const seed = { s: opts.seed ?? 1 };
+  const Q: Float64Array = Float64Array.from({ length: k * D }, () => gauss(seed));
+  const SQ: Float64Array = new Float64Array(k * D);
   // two plain power steps first, so the first Ritz values (and the filter's cut) mean something
-  symTimes(S, Q, D, k, SQ);
-  symTimes(S, SQ, D, k, Q);
+  yield { Y: Q, out: SQ, k };
+  yield { Y: SQ, out: Q, k };
   orthonormalise(Q, D, k, seed);
-  symTimes(S, Q, D, k, SQ);
+  yield { Y: Q, out: SQ, k };
   let matmuls = 3;
   // the leading nl Ritz pairs are locked: converged, no longer filtered nor re-solved
   let nl = 0;
@@ -238,7 +277,7 @@ export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEi
     let cur: Float64Array = new Float64Array(n);
     for (let t = 0; t < n; t++) cur[t] = (SQa[t]! - c * Qa[t]!) / e;
     for (let i = 2; i <= m; i++) {
-      symTimes(S, cur, D, ka2, SQa);
+      yield { Y: cur, out: SQa, k: ka2 };
       matmuls++;
       const next = prev;
       for (let t = 0; t < n; t++) next[t] = (2 * (SQa[t]! - c * cur[t]!)) / e - prev[t]!;
@@ -247,8 +286,8 @@ export function topEigenpairs(S: Float64Array, D: number, d: number, opts: TopEi
     }
     Qa.set(cur);
     orthonormalise(Q, D, k, seed, nl);
-    symTimes(S, Qa, D, ka2, SQa);
+    yield { Y: Qa, out: SQa, k: ka2 };
     matmuls++;
   }
-  return fromFull(S, D, d);
+  return undefined;
 }
