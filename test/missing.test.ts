@@ -3,8 +3,10 @@
 // monotone ascent, the no-missing fixed point against the closed form, and
 // imputation against mean imputation on MNIST with hidden pixels.
 import { describe, expect, it } from 'vitest';
-import { subsetRows } from '../src/data/dataset.ts';
+import { parseCsv } from '../src/data/csv.ts';
+import { subsetRows, validateForModel } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
+import { encodeNpy, parseNpy } from '../src/data/npy.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
 import { closedFormPpca } from '../src/models/ppca/closed.ts';
 import { cholesky, logDetFromCholesky } from '../src/models/ppca/linalg.ts';
@@ -134,4 +136,47 @@ describe('PPCA with missing values', () => {
     }
     expect(rmseOnHidden(train.x, x, imputeMissing(fit, data))).toBeLessThan(rmseOnHidden(train.x, x, meanImputed(data)));
   });
+});
+
+describe('loaders with --missing nan', () => {
+  it('NaN stays an error by default and is a missing entry when asked (CSV: empty, nan, NA; ±∞ always an error)', () => {
+    const text = '1,2,3\n4,,6\nnan,NA,9\n';
+    expect(() => parseCsv(text, { source: 'm.csv' })).toThrow(/m\.csv: row 2 \(line 2\), column 2: empty cell \(to treat it as a missing entry, give --missing nan/);
+    const ds = parseCsv(text, { source: 'm.csv', missing: 'nan' });
+    expect(Array.from(ds.x, (v) => (Number.isNaN(v) ? 'nan' : v))).toEqual([1, 2, 3, 4, 'nan', 6, 'nan', 'nan', 9]);
+    expect(() => parseCsv('1,inf\n', { source: 'm.csv', missing: 'nan' })).toThrow(/not a finite number/);
+    expect(() => validateForModel(ds, { latent: 1 })).toThrow(/row 2, column 2: value NaN is not finite \(to treat NaN as a missing entry, give --missing nan/);
+    expect(() => validateForModel(ds, { latent: 1, missing: 'nan' })).not.toThrow();
+    const bytes = encodeNpy(ds.x, 3, 3);
+    expect(() => parseNpy(bytes, { source: 'm.npy' })).toThrow(/m\.npy: row 2, column 2: value NaN is not finite/);
+    const back = parseNpy(bytes, { source: 'm.npy', missing: 'nan' });
+    expect(Array.from(back.x, (v) => (Number.isNaN(v) ? 'nan' : v))).toEqual([1, 2, 3, 4, 'nan', 6, 'nan', 'nan', 9]);
+    expect(() => parseNpy(encodeNpy(Float32Array.from([1, Infinity]), 1, 2), { source: 'i.npy', missing: 'nan' })).toThrow(/i\.npy: row 1, column 2: value Infinity is not finite/);
+  });
+});
+
+// The figures of docs/missing-results.md (about two minutes):
+// LATENTGPU_MISSING_REPORT=1 npx vitest run test/missing.test.ts -t 'results page'
+describe.runIf(process.env.LATENTGPU_MISSING_REPORT === '1')('results page', () => {
+  it('MNIST, 2,000 training rows, d = 10: 10%, 30%, 50% of pixels hidden', () => {
+    const train = subsetRows(loadMnist().train, 2000);
+    const lines = ['| hidden | iterations | seconds | observed-data log-lik per row | max rel. error vs dense (5 rows) | RMSE, PPCA posterior mean | RMSE, column mean |', '|---|---|---|---|---|---|---|'];
+    for (const frac of [0.1, 0.3, 0.5]) {
+      const x = hide(train.x, frac, 100 + Math.round(100 * frac));
+      const data: MissingData = { name: 'mnist', x, n: train.n, D: train.D };
+      const t0 = performance.now();
+      const fit = fitPpcaMissing(data, 10, { iters: 100, tol: 1e-3 });
+      const seconds = (performance.now() - t0) / 1000;
+      expectMonotone(fit.curve);
+      const rows = missingLogLikRows(fit, data);
+      let relErr = 0;
+      for (const i of [0, 500, 1000, 1500, 1999]) relErr = Math.max(relErr, Math.abs(rows[i]! - denseRowLogLik(fit, x, i)) / Math.abs(rows[i]!));
+      expect(relErr).toBeLessThan(1e-9);
+      const ppca = rmseOnHidden(train.x, x, imputeMissing(fit, data));
+      const mean = rmseOnHidden(train.x, x, meanImputed(data));
+      expect(ppca).toBeLessThan(mean);
+      lines.push(`| ${100 * frac}% | ${fit.iterations}${fit.converged ? '' : ' (cap)'} | ${seconds.toFixed(1)} | ${fit.loglik.toFixed(3)} | ${relErr.toExponential(1)} | ${ppca.toFixed(4)} | ${mean.toFixed(4)} |`);
+    }
+    console.log(lines.join('\n'));
+  }, 600_000);
 });

@@ -82,6 +82,8 @@ export { topEigenpairs, type TopEigenpairs, type TopEigOptions } from '../models
 export { ppcaSweep, minkaLogEvidence, ppcaParams, type PpcaSweep, type SweepRow } from '../models/ppca/sweep.ts';
 /** Exact log-likelihood of PPCA: per row, and the mean per sample (nats). */
 export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
+/** PPCA with missing values (NaN): exact EM over the observed entries (host float64), the observed-data log-likelihood, posterior-mean imputation. */
+export { fitPpcaMissing, missingLogLikRows, missingMeanLogLik, imputeMissing, type MissingData, type MissingFitOptions, type MissingFitResult, type PpcaParams } from '../models/ppca/missing.ts';
 /** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
 export {
   estimateLogLik, ESTIMATORS, type EstimatorName, type EstimateOptions, type Estimate, type Proposal, type GivenGaussian,
