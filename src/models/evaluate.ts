@@ -5,6 +5,7 @@
 // per-row results come back.
 import { need, type Backend, type Tensor } from '../backend.ts';
 import { STREAM, type LatentVariableModel } from './latent.ts';
+import { DeviceRows } from './rows.ts';
 
 export interface EvalData {
   /** n×D row-major */
@@ -12,15 +13,20 @@ export interface EvalData {
   n: number;
 }
 
-/** Device copies of an evaluation set, shared by the evaluations below. */
+/** Device copies of an evaluation set (in several buffers when over one binding), shared by the evaluations below. */
 export class EvalSet {
-  readonly x: Tensor;
+  readonly rows: DeviceRows;
   constructor(readonly backend: Backend, readonly data: EvalData, readonly D: number) {
     need(data.x.length === data.n * D && data.n > 0, 'EvalSet', `${data.x.length} values are not ${data.n} rows of ${D}`);
-    this.x = backend.tensor(data.n * D, { label: 'eval x', data: data.x });
+    this.rows = new DeviceRows(backend, data.x, data.n, D, 'eval x');
+  }
+  /** dst = the rows `host` names (also uploaded into idx, which the posterior reads) */
+  gather(idx: Tensor, host: Uint32Array, dst: Tensor): void {
+    this.backend.upload(idx, host);
+    this.rows.gather(idx, host, dst, host.length);
   }
   release(): void {
-    this.backend.release(this.x);
+    this.rows.release();
   }
 }
 
@@ -46,8 +52,7 @@ export async function evaluateElbo(model: LatentVariableModel, set: EvalSet, opt
   try {
     for (let start = 0, c = 0; start < n; start += chunk, c++) {
       const rows = Math.min(chunk, n - start);
-      be.upload(t.idx, arange(start, rows));
-      be.gatherRows({ src: set.x, idx: t.idx, dst: t.x, rows, cols: D });
+      set.gather(t.idx, arange(start, rows), t.x);
       model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
       be.reparamDiag({ m: t.mu, logvar: t.logvar, eps: t.eps, z: t.z, rows, cols: d, key: { seed: opts.seed ?? 1, stream: STREAM.evalEps, counter: c } });
       model.decoder.forward(t.z, rows);
@@ -126,8 +131,7 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
     let counter = 0;
     for (let start = 0; start < n; start += rowsPer) {
       const rows = Math.min(rowsPer, n - start);
-      be.upload(post.idx, arange(start, rows));
-      be.gatherRows({ src: set.x, idx: post.idx, dst: post.x, rows, cols: D });
+      set.gather(post.idx, arange(start, rows), post.x);
       model.posterior(post.x, post.idx, rows, post.mu, post.logvar);
       for (let k0 = 0; k0 < K; k0 += kPer) {
         const k = Math.min(kPer, K - k0);
@@ -139,8 +143,7 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
           global[r * k + j] = start + r;
         }
         be.upload(localIdx, local);
-        be.upload(rep.idx, global);
-        be.gatherRows({ src: set.x, idx: rep.idx, dst: rep.x, rows: m, cols: D });
+        set.gather(rep.idx, global, rep.x);
         be.gatherRows({ src: post.mu, idx: localIdx, dst: rep.mu, rows: m, cols: d });
         be.gatherRows({ src: post.logvar, idx: localIdx, dst: rep.logvar, rows: m, cols: d });
         be.reparamDiag({ m: rep.mu, logvar: rep.logvar, eps: rep.eps, z: rep.z, rows: m, cols: d,
@@ -184,8 +187,7 @@ export async function reconstruct(model: LatentVariableModel, set: EvalSet, rows
   rows = indices.length;
   const t = allocate(be, rows, model.dataDim, model.latent);
   try {
-    be.upload(t.idx, indices);
-    be.gatherRows({ src: set.x, idx: t.idx, dst: t.x, rows, cols: model.dataDim });
+    set.gather(t.idx, indices, t.x);
     model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
     model.decoder.forward(t.mu, rows);
     const e = model.decoder.expectation(rows);
@@ -208,8 +210,7 @@ export async function latentMeans(model: LatentVariableModel, set: EvalSet, chun
   try {
     for (let start = 0; start < n; start += chunk) {
       const rows = Math.min(chunk, n - start);
-      be.upload(t.idx, arange(start, rows));
-      be.gatherRows({ src: set.x, idx: t.idx, dst: t.x, rows, cols: model.dataDim });
+      set.gather(t.idx, arange(start, rows), t.x);
       model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
       out.set((await be.read(t.mu)).subarray(0, rows * d), start * d);
     }

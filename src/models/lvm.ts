@@ -22,6 +22,7 @@ import {
   priorObjectiveForwardBackward, readParamState, trainedObjective, writeParamState,
   type LatentModelConfig, type LatentVariableModel,
 } from './latent.ts';
+import { DeviceRows } from './rows.ts';
 import { ParamLayout, ParamStore } from './params.ts';
 
 export interface LvmConfig extends LatentModelConfig {
@@ -132,7 +133,7 @@ export class Lvm implements Trainable, LatentVariableModel {
   readonly decoder: Decoder;
   readonly store: ParamStore;
   readonly adam: AdamState;
-  readonly data: Tensor;
+  readonly data: DeviceRows;
   readonly rows: number;
   readonly phi: PhiTable;
   readonly buf: ElboBuffers;
@@ -160,7 +161,7 @@ export class Lvm implements Trainable, LatentVariableModel {
     this.adam = makeAdam(backend, this.layout, cfg.adam);
     // the moment buffers are the batch's own; only the hyperparameters are used
     this.phiAdam = new AdamState(backend, 1, cfg.adam, 'phi.adam.cfg');
-    this.data = backend.tensor(n * cfg.dataDim, { label: 'train x', data: trainX });
+    this.data = new DeviceRows(backend, trainX, n, cfg.dataDim, 'train x');
     this.rows = n;
     this.phi = new PhiTable(backend, n, d, 'phi');
     this.evalTable = this.phi;
@@ -180,7 +181,7 @@ export class Lvm implements Trainable, LatentVariableModel {
     const ps = this.cfg.phiSteps;
     this.buf.reserve(rows);
     this.batch.reserve(rows);
-    be.gatherRows({ src: this.data, idx: s.idx, dst: this.buf.x, rows, cols: this.cfg.dataDim });
+    this.data.gather(s.idx, s.idxHost, this.buf.x, rows);
     this.batch.gather(this.phi, s.idx, rows);
     const prior = this.cfg.objective === 'prior';
     for (let k = 0; k < ps; k++) {
@@ -294,6 +295,6 @@ export class Lvm implements Trainable, LatentVariableModel {
     this.adam.release();
     this.phiAdam.release();
     this.phi.release();
-    this.backend.release(this.data);
+    this.data.release();
   }
 }

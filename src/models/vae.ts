@@ -16,6 +16,7 @@ import {
   priorObjectiveForwardBackward, readParamState, trainedObjective, writeParamState,
   type LatentModelConfig, type LatentVariableModel,
 } from './latent.ts';
+import { DeviceRows } from './rows.ts';
 import { HeadedMlp } from './mlp.ts';
 import { ParamLayout, ParamStore } from './params.ts';
 
@@ -39,7 +40,7 @@ export class Vae implements Trainable, LatentVariableModel {
   readonly store: ParamStore;
   readonly adam: AdamState;
   /** training rows, n×D, on the device */
-  readonly data: Tensor;
+  readonly data: DeviceRows;
   readonly rows: number;
   /** minibatch buffers (x, eps, z, ...) of the last step, exposed for tests */
   readonly buf: ElboBuffers;
@@ -67,7 +68,7 @@ export class Vae implements Trainable, LatentVariableModel {
     this.encoder.bind(this.store);
     this.decoder.bind(this.store);
     this.adam = makeAdam(backend, this.layout, cfg.adam);
-    this.data = backend.tensor(Math.max(1, n * cfg.dataDim), { label: 'train x', data: trainX });
+    this.data = new DeviceRows(backend, trainX, n, cfg.dataDim, 'train x');
     this.rows = n;
     this.buf = new ElboBuffers(backend, cfg.dataDim, d);
     this.weights = new RowWeights(backend);
@@ -88,13 +89,13 @@ export class Vae implements Trainable, LatentVariableModel {
    * −(1/rows) Σ_i [log p(x_i|z_i) − KL_i] (or the prior objective's) in store.grads;
    * ε is drawn from the key (seed, trainEps, step).
    */
-  gradients(s: Pick<StepInput, 'idx' | 'rows' | 'step' | 'sumLogLik' | 'sumKl'>): void {
+  gradients(s: Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'step' | 'sumLogLik' | 'sumKl'>): void {
     const be = this.backend;
     const { rows } = s;
     const d = this.cfg.latent;
     this.buf.reserve(rows);
     this.store.zeroGrads();
-    be.gatherRows({ src: this.data, idx: s.idx, dst: this.buf.x, rows, cols: this.cfg.dataDim });
+    this.data.gather(s.idx, s.idxHost, this.buf.x, rows);
     const [mu, logvar] = this.encoder.forward(this.buf.x, rows);
     const prior = this.cfg.objective === 'prior';
     elboForwardBackward(be, this.decoder, this.buf, this.weights, mu!, logvar!, rows, d,
@@ -140,6 +141,6 @@ export class Vae implements Trainable, LatentVariableModel {
     this.weights.release();
     this.store.release();
     this.adam.release();
-    this.backend.release(this.data);
+    this.data.release();
   }
 }

@@ -24,6 +24,8 @@ export const MAX_IN_FLIGHT = 3;
 export interface StepInput {
   /** u32 row indices of this minibatch into the training data */
   idx: Tensor;
+  /** the same indices on the host (a model whose rows are in several device buffers splits them by buffer) */
+  idxHost?: ArrayLike<number>;
   rows: number;
   /** global step, 0-based: the RNG counter and Adam's t − 1 */
   step: number;
@@ -194,6 +196,8 @@ export class Trainer {
   private readonly maxSteps: number;
   private batchInEpoch: number;
   private uploadedEpoch = -1;
+  /** the host copy of idxAll for uploadedEpoch */
+  private idxHost: Uint32Array = new Uint32Array(0);
   private readonly idxAll: Tensor;
   private readonly idxViews: Tensor[];
   private readonly stride: number;
@@ -350,14 +354,16 @@ export class Trainer {
     const be = this.be;
     const o = this.options;
     if (this.uploadedEpoch !== this.epoch) {
-      be.upload(this.idxAll, paddedPermutation(epochPermutation(this.n, o.seed, this.epoch), o.batch, this.stride, this.stepsPerEpoch));
+      this.idxHost = paddedPermutation(epochPermutation(this.n, o.seed, this.epoch), o.batch, this.stride, this.stepsPerEpoch);
+      be.upload(this.idxAll, this.idxHost);
       this.uploadedEpoch = this.epoch;
     }
     const b = this.batchInEpoch;
     const idx = this.idxViews[b]!;
     const rows = idx.length;
     const lr = (this.lastLr = learningRate(o.lr, this.schedule, this.step));
-    this.model.step({ idx, rows, step: this.step, epoch: this.epoch, lr, sumLogLik: this.sumLogLik, sumKl: this.sumKl });
+    const idxHost = this.idxHost.subarray(b * this.stride, b * this.stride + rows);
+    this.model.step({ idx, idxHost, rows, step: this.step, epoch: this.epoch, lr, sumLogLik: this.sumLogLik, sumKl: this.sumKl });
     this.step++;
     this.stepsRun++;
     this.samplesDone += rows;
