@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
 import {
-  ESTIMATORS, checkDataScale, type ClosedFormPpca, checkpointFromFile, checkpointToTensors, closedFormPpca, createPpca, estimateLogLik,
+  ESTIMATORS, checkDataScale, type ClosedFormPpca, checkpointFromFile, checkpointToTensors, closedFormPpca, closedFormPpcaOn, createPpca, estimateLogLik,
   fitEm, fitOem, fitSem, latentFactors, meanLogLik, ppcaFromTensors, ppcaToTensors, principalAngles, readPpca, releaseData,
   releasePpca, uploadData, type CheckpointRun, type DeviceData, type FitterSnapshot, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
@@ -134,12 +134,14 @@ async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, trai
 /** The most columns --method closed takes (its D×D float64 covariance is then 128 MiB). */
 const CLOSED_MAX_D = 4096;
 
-/** The closed form (`--method closed`): top d eigenpairs of the float64 covariance, no iterations. */
-function fitClosed(ctx: CliContext<PpcaTrainConfig>, cfg: ClosedConfig): { fit: Fit; closed: ClosedFormPpca } {
+/** The closed form (`--method closed`): top d eigenpairs of the covariance (closedFormPpcaOn), no iterations. */
+async function fitClosed(ctx: CliContext<PpcaTrainConfig>, cfg: ClosedConfig): Promise<{ fit: Fit; closed: ClosedFormPpca }> {
   const D = ctx.train.D;
   if (D > CLOSED_MAX_D) throw new Error(`--method closed forms the ${D}×${D} covariance of ${ctx.train.name} (${Math.round((8 * D * D) / 2 ** 20)} MiB); it takes at most ${CLOSED_MAX_D} columns: use --method em or anderson`);
-  const closed = closedFormPpca({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, cfg.latent);
-  return { fit: { model: createPpca(ctx.backend, closed), iterations: 0, curve: [], extra: {} }, closed };
+  // covariance and subspace products on the backend, the final Rayleigh–Ritz step in float64
+  const closed = await closedFormPpcaOn(ctx.backend, { name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, cfg.latent);
+  // where the seconds went: covariance, subspace iteration (its backend products within), float64 Rayleigh–Ritz
+  return { fit: { model: createPpca(ctx.backend, closed), iterations: 0, curve: [], extra: closed.timing ? { closed_form_timing: closed.timing } : {} }, closed };
 }
 
 /** Stochastic or online EM, resumed from --resume and checkpointed into the run folder every --checkpoint-every epochs. */
@@ -202,7 +204,7 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   let model: PpcaModel | null = null;
   const t0 = performance.now();
   try {
-    const closedRun = cfg.method === 'closed' ? fitClosed(ctx, cfg) : null;
+    const closedRun = cfg.method === 'closed' ? await fitClosed(ctx, cfg) : null;
     const fit = closedRun?.fit ?? (stochastic ? await fitStochastic(ctx, stochastic, train, runDir) : await fitExact(ctx, cfg as ExactConfig, train));
     model = fit.model;
     // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)

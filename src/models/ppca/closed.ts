@@ -143,15 +143,29 @@ function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: 
   }
   const T = new Float64Array(k * k);
   const y = new Float64Array(k);
+  // the row's nonzeros (offset into Qt, value), taken two at a time: each pass over y serves two
+  const at = new Int32Array(L + 1);
+  const val = new Float64Array(L + 1);
   for (let i = 0; i < n; i++) {
-    y.set(restQ);
-    for (let c = 0; c < k; c++) y[c] = -y[c]!;
+    for (let c = 0; c < k; c++) y[c] = -restQ[c]!;
     const o = i * D;
+    let m = 0;
     for (let p = 0; p < L; p++) {
       const x = host[o + live[p]!]! - shift[p]!;
-      if (x === 0) continue;
-      const qb = p * k;
-      for (let c = 0; c < k; c++) y[c]! += x * Qt[qb + c]!;
+      if (x !== 0) {
+        at[m] = p * k;
+        val[m++] = x;
+      }
+    }
+    // an odd count pairs its last nonzero with a zero
+    at[m] = 0;
+    val[m] = 0;
+    for (let t = 0; t < m; t += 2) {
+      const xa = val[t]!;
+      const xb = val[t + 1]!;
+      const qa = at[t]!;
+      const qb = at[t + 1]!;
+      for (let c = 0; c < k; c++) y[c]! += xa * Qt[qa + c]! + xb * Qt[qb + c]!;
     }
     for (let a = 0; a < k; a++) {
       const ya = y[a]!;
@@ -172,7 +186,7 @@ function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: 
 }
 
 /** Elements of centred data one covariance matmul takes (64 MiB of float32), so a large n goes in row chunks. */
-const COV_CHUNK_ELEMS = 1 << 24;
+const COV_CHUNK_ELEMS = 1 << 20;
 
 /**
  * closedFormPpca with the heavy products on `backend` (its matmul: WebAssembly
@@ -202,20 +216,51 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     return t;
   };
   try {
-    // S32 = Σ_chunks X̃_cᵀ X̃_c / n, accumulated on the backend
-    const S32 = tensor(L * L, 'ppca-closed:S');
+    // S32 = Σ_chunks X̃_cᵀ X̃_c / n on the backend, only its blocks on and above the diagonal
+    // (columns in nb groups, each stored contiguously: nb(nb+1)/2 of nb² products; 3 groups save a third)
+    const nb = L >= 192 ? 3 : 1;
+    const edge = Array.from({ length: nb + 1 }, (_, b) => Math.round((b * L) / nb));
     const rows = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L)));
-    const Xc = tensor(rows * L, 'ppca-closed:X');
+    const Xb = Array.from({ length: nb }, (_, b) => tensor(rows * (edge[b + 1]! - edge[b]!), `ppca-closed:X${b}`));
+    const Sb = new Map<number, Tensor>();
+    for (let a = 0; a < nb; a++) for (let b = a; b < nb; b++) Sb.set(a * nb + b, tensor((edge[a + 1]! - edge[a]!) * (edge[b + 1]! - edge[b]!), `ppca-closed:S${a}${b}`));
     const buf = new Float32Array(rows * L);
     for (let i0 = 0; i0 < n; i0 += rows) {
       const r = Math.min(rows, n - i0);
-      for (let i = 0; i < r; i++) {
-        const o = (i0 + i) * D;
-        for (let p = 0; p < L; p++) buf[i * L + p] = host[o + live[p]!]! - mu[live[p]!]!;
+      for (let b = 0; b < nb; b++) {
+        const [lo, hi] = [edge[b]!, edge[b + 1]!];
+        const w = hi - lo;
+        const part = buf.subarray(0, r * w);
+        for (let i = 0; i < r; i++) {
+          const o = (i0 + i) * D;
+          for (let p = lo; p < hi; p++) part[i * w + p - lo] = host[o + live[p]!]! - mu[live[p]!]!;
+        }
+        backend.upload(Xb[b]!, part);
       }
-      backend.upload(Xc, r === rows ? buf : buf.subarray(0, r * L));
-      backend.matmul({ a: Xc, b: Xc, c: S32, m: L, n: L, k: r, transA: true, alpha: 1 / n, accumulate: i0 > 0 });
+      for (let a = 0; a < nb; a++) {
+        for (let b = a; b < nb; b++) {
+          const [ma, nn] = [edge[a + 1]! - edge[a]!, edge[b + 1]! - edge[b]!];
+          backend.matmul({ a: Xb[a]!, b: Xb[b]!, c: Sb.get(a * nb + b)!, m: ma, n: nn, k: r, transA: true, alpha: 1 / n, accumulate: i0 > 0 });
+        }
+      }
     }
+    // the whole of S32, each block above the diagonal mirrored below it
+    const full32 = new Float32Array(L * L);
+    for (let a = 0; a < nb; a++) {
+      for (let b = a; b < nb; b++) {
+        const blk = await backend.read(Sb.get(a * nb + b)!);
+        const nn = edge[b + 1]! - edge[b]!;
+        for (let p = edge[a]!; p < edge[a + 1]!; p++) {
+          for (let q = edge[b]!; q < edge[b + 1]!; q++) {
+            const v = blk[(p - edge[a]!) * nn + q - edge[b]!]!;
+            full32[p * L + q] = v;
+            full32[q * L + p] = v;
+          }
+        }
+      }
+    }
+    const S32 = tensor(L * L, 'ppca-closed:S');
+    backend.upload(S32, full32);
     await backend.finish();
     clock.push(performance.now());
     // products S·Y: as (Y S)ᵀ-free row blocks, out (k×L) = Y (k×L) · S32 (S symmetric)
@@ -238,7 +283,7 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     let k: number;
     if (top === undefined) {
       // too wide a block, or no convergence: every eigenpair of S32 (in float64), then the same float64 step
-      const Sh = Float64Array.from(await backend.read(S32));
+      const Sh = Float64Array.from(full32);
       const full = fullEigenpairs(Sh, L);
       k = Math.min(L, d + Math.max(10, Math.ceil(d / 2)));
       Q = full.vectors.slice(0, k * L);
