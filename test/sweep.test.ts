@@ -109,18 +109,22 @@ describe('latentgpu sweep', () => {
     const root = mkdtempSync(join(tmpdir(), 'latentgpu-'));
     const file = join(root, 'taken');
     writeFileSync(file, 'x');
+    const nan = join(root, 'nan.csv');
+    writeFileSync(nan, 'a,b,c\n1,2,3\n2,NaN,1\n3,1,2\n4,4,4\n5,0,2\n');
     const cases: Array<[string[], RegExp]> = [
       [['--latent', '5..2'], /--latent.*first \.\.|first\.\.last/],
       [['--latent', '1..25'], /end the range below 20/],
       [['--latent', '1..3', '--out-dir', file], /--out-dir .* is a file/],
+      [['--latent', '1', '--data', nan], /nan\.csv: row 2 .*"NaN" is not a finite number/],
     ];
     for (const [extra, msg] of cases) {
-      const r = await cli(['sweep', '--model', 'ppca', '--data', 'synthetic', '--n', '300', '--dim', '20', '--out-dir', join(root, 'o'), ...extra]);
+      const data = extra.includes('--data') ? [] : ['--data', 'synthetic', '--n', '300', '--dim', '20'];
+      const r = await cli(['sweep', '--model', 'ppca', ...data, '--out-dir', join(root, 'o'), ...extra]);
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(msg);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
-    expect(readdirSync(root)).toEqual(['taken']);
+    expect(readdirSync(root).sort()).toEqual(['nan.csv', 'taken']);
   });
 });

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import { validateForModel } from '../data/dataset.ts';
 import type { LoadedData } from '../data/files.node.ts';
 import { writeFileAtomic } from '../io/atomic.node.ts';
 import { ppcaSweep, type PpcaSweep, type SweepRow } from '../models/ppca/sweep.ts';
@@ -87,13 +88,17 @@ export async function runSweep(run: SweepRun): Promise<string> {
   const files = ['sweep.json', 'sweep.svg'];
   checkOutputs({ inputs: run.inputs, runDir: { path: dir, given: run.outDir !== undefined, flag: '--out-dir' }, runFiles: files });
   const { train, test } = run.load();
+  // no rows, or a NaN/infinite entry: the one-line data error train gives
+  validateForModel(train, {});
+  validateForModel(test, {});
   if (train.D > SWEEP_MAX_D) {
     throw new Error(`sweep: ${train.name} has ${count(train.D)} columns; the sweep decomposes the full ${train.D}×${train.D} covariance on the host and takes at most ${count(SWEEP_MAX_D)}`);
   }
   const started = performance.now();
   const s = ppcaSweep({ name: train.name, host: train.x, n: train.n, D: train.D }, { host: test.x, n: test.n, D: test.D }, run.range[0], run.range[1]);
   const seconds = (performance.now() - started) / 1000;
-  const bad = s.rows.find((r) => ![r.train_loglik, r.test_loglik, r.bic].every(Number.isFinite));
+  // Minka's evidence may be −∞ (a kept eigenvalue ~0), never NaN
+  const bad = s.rows.find((r) => ![r.train_loglik, r.test_loglik, r.bic].every(Number.isFinite) || Number.isNaN(r.minka));
   if (bad) throw new Error(`sweep: d = ${bad.d} gave a non-finite log-likelihood on ${train.name}; standardise the data's columns`);
   const result = {
     command: 'sweep', model: run.model, data: run.data, train: train.name, test: test.name, n_train: s.n_train, n_test: s.n_test, D: s.D,

@@ -154,7 +154,10 @@ export function ppcaSweep(train: HostData & { name?: string }, test: HostData, d
     logTop += Math.log(spectrum[d - 1]!);
     if (d < dMin) continue;
     const sigma2 = Math.max(0, trace - top) / (D - d);
-    if (!(sigma2 > 1e-15 * (trace / D))) throw new Error(`sweep: ${train.name ?? 'the training data'} lie in a ${d}-dimensional subspace (σ² = 0); end the range below ${d}`);
+    if (!(sigma2 > 1e-15 * (trace / D))) {
+      const what = `sweep: ${train.name ?? 'the training data'} lie in a ${d}-dimensional subspace (σ² ≈ 0 next to the total variance)`;
+      throw new Error(d > 1 ? `${what}; end the range below ${d}` : `${what}; standardise the columns (one column's scale may dwarf the rest)`);
+    }
     const trainLl = mlLogLik(spectrum, D, d, sigma2);
     const logDet = logTop + (D - d) * Math.log(sigma2);
     let sum = 0;
