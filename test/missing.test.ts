@@ -2,7 +2,10 @@
 // observed-data log-likelihood against a dense float64 reference, EM's
 // monotone ascent, the no-missing fixed point against the closed form, and
 // imputation against mean imputation on MNIST with hidden pixels.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../src/data/csv.ts';
 import { subsetRows, validateForModel } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
@@ -15,6 +18,7 @@ import {
   fitPpcaMissing, imputeMissing, missingLogLikRows, observedMeans, type MissingData, type PpcaParams,
 } from '../src/models/ppca/missing.ts';
 import { HostRng } from '../src/train/rng.ts';
+import { expectRejected, runCliChild } from './hostile/run.ts';
 
 /** A copy of x with each entry hidden (NaN) with probability `frac`, seeded. */
 function hide(x: Float32Array, frac: number, seed: number): Float32Array {
@@ -152,6 +156,39 @@ describe('loaders with --missing nan', () => {
     const back = parseNpy(bytes, { source: 'm.npy', missing: 'nan' });
     expect(Array.from(back.x, (v) => (Number.isNaN(v) ? 'nan' : v))).toEqual([1, 2, 3, 4, 'nan', 6, 'nan', 'nan', 9]);
     expect(() => parseNpy(encodeNpy(Float32Array.from([1, Infinity]), 1, 2), { source: 'i.npy', missing: 'nan' })).toThrow(/i\.npy: row 1, column 2: value Infinity is not finite/);
+  });
+});
+
+describe('train --model ppca --missing nan (CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latentgpu-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const truth = syntheticPpca({ n: 200, D: 8, d: 2, sigma: 0.2, seed: 5 });
+  const x = hide(truth.data.x, 0.2, 9);
+  const data = join(dir, 'hidden.npy');
+  writeFileSync(data, encodeNpy(x, 200, 8));
+  const base = ['train', '--model', 'ppca', '--data', data, '--latent', '2', '--iters', '50', '--backend', 'cpu'];
+
+  it('fits, writes the model and the imputed data (no NaN left, observed entries kept)', () => {
+    const imputed = join(dir, 'imputed.npy');
+    const r = runCliChild([...base, '--missing', 'nan', '--json', '--out', join(dir, 'model.safetensors'), '--impute', imputed]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ missing: 'nan', n_train: 160 });
+    expect(Number.isFinite(out.train_loglik) && Number.isFinite(out.test_loglik)).toBe(true);
+    const back = parseNpy(readFileSync(imputed), { source: 'imputed.npy' });
+    expect(back.n).toBe(160);
+    expect(back.x.some(Number.isNaN)).toBe(false);
+    // the training rows are the ones with i % 5 != 4
+    const trainRows = Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 5 !== 4);
+    trainRows.forEach((src, dst) => {
+      for (let j = 0; j < 8; j++) if (!Number.isNaN(x[src * 8 + j]!)) expect(back.x[dst * 8 + j]).toBe(x[src * 8 + j]);
+    });
+  });
+
+  it('without --missing a NaN is an error saying how to opt in; --impute never overwrites the data', () => {
+    expectRejected(runCliChild(base), ['hidden.npy', 'value NaN is not finite', '--missing nan']);
+    expectRejected(runCliChild([...base, '--missing', 'nan', '--impute', data], { watch: [data] }), ['--impute', 'same file as --data']);
+    expectRejected(runCliChild(['train', '--model', 'ppca', '--data', 'synthetic', '--latent', '2', '--backend', 'cpu', '--impute', join(dir, 'i.npy')]), ['--impute FILE goes with --missing nan']);
   });
 });
 

@@ -48,6 +48,8 @@ export interface PpcaExactConfig extends RunConfig {
   missing?: 'nan';
   /** --impute FILE: the training data with missing entries imputed, as .npy */
   impute?: string;
+  /** (flag, path) of the files --impute must not overwrite */
+  imputeKeep?: [string, string][];
 }
 export interface PpcaSemConfig extends RunConfig, StochasticConfig {
   method: 'sem';

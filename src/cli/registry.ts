@@ -108,7 +108,9 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
     if (method === 'closed') return { ...run, method };
     if (isEm(method)) {
-      const missing = v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute) } : {}) } : {};
+      // --impute must not land on a file the run reads or writes
+      const keep = [['--data', v.data], ['--test', v.test], ['--out', v.out]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
+      const missing = v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) } : {};
       if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
       return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missing };
     }
