@@ -143,9 +143,9 @@ function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: 
   }
   const T = new Float64Array(k * k);
   const y = new Float64Array(k);
-  // the row's nonzeros (offset into Qt, value), taken two at a time: each pass over y serves two
-  const at = new Int32Array(L + 1);
-  const val = new Float64Array(L + 1);
+  // the row's nonzeros (offset into Qt, value), taken four at a time: each pass over y serves four
+  const at = new Int32Array(L + 3);
+  const val = new Float64Array(L + 3);
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < k; c++) y[c] = -restQ[c]!;
     const o = i * D;
@@ -157,15 +157,15 @@ function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: 
         val[m++] = x;
       }
     }
-    // an odd count pairs its last nonzero with a zero
-    at[m] = 0;
-    val[m] = 0;
-    for (let t = 0; t < m; t += 2) {
-      const xa = val[t]!;
-      const xb = val[t + 1]!;
-      const qa = at[t]!;
-      const qb = at[t + 1]!;
-      for (let c = 0; c < k; c++) y[c]! += xa * Qt[qa + c]! + xb * Qt[qb + c]!;
+    // a count that is not a multiple of four is padded with zeros
+    for (let t = m; t < m + 3; t++) {
+      at[t] = 0;
+      val[t] = 0;
+    }
+    for (let t = 0; t < m; t += 4) {
+      const xa = val[t]!, xb = val[t + 1]!, xc = val[t + 2]!, xd = val[t + 3]!;
+      const qa = at[t]!, qb = at[t + 1]!, qc = at[t + 2]!, qd = at[t + 3]!;
+      for (let c = 0; c < k; c++) y[c]! += xa * Qt[qa + c]! + xb * Qt[qb + c]! + xc * Qt[qc + c]! + xd * Qt[qd + c]!;
     }
     for (let a = 0; a < k; a++) {
       const ya = y[a]!;
@@ -225,6 +225,7 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     const Sb = new Map<number, Tensor>();
     for (let a = 0; a < nb; a++) for (let b = a; b < nb; b++) Sb.set(a * nb + b, tensor((edge[a + 1]! - edge[a]!) * (edge[b + 1]! - edge[b]!), `ppca-closed:S${a}${b}`));
     const buf = new Float32Array(rows * L);
+    const muLive = Float64Array.from(live, (a) => mu[a]!);
     for (let i0 = 0; i0 < n; i0 += rows) {
       const r = Math.min(rows, n - i0);
       for (let b = 0; b < nb; b++) {
@@ -233,7 +234,7 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
         const part = buf.subarray(0, r * w);
         for (let i = 0; i < r; i++) {
           const o = (i0 + i) * D;
-          for (let p = lo; p < hi; p++) part[i * w + p - lo] = host[o + live[p]!]! - mu[live[p]!]!;
+          for (let p = lo; p < hi; p++) part[i * w + p - lo] = host[o + live[p]!]! - muLive[p]!;
         }
         backend.upload(Xb[b]!, part);
       }
