@@ -105,6 +105,23 @@ describe('latentgpu sweep', () => {
     expect(svg).toContain('chosen d = ');
   });
 
+  it('--model fa fits each d by EM on the CPU backend: BIC picks 5, held-out within one, and FA ≈ PPCA on isotropic noise', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'latentgpu-')), 'fa');
+    const r = await cli(['sweep', '--model', 'fa', '--latent', '3..7', '--data', 'synthetic', '--n', '2500', '--dim', '20', '--true-latent', '5', '--backend', 'cpu', '--out-dir', dir, '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { chosen: Record<string, number>; rows: { d: number; train_loglik: number }[] };
+    expect(out.chosen.bic).toBe(5);
+    expect(out.chosen.minka).toBeUndefined();
+    expect(Math.abs(out.chosen.test_loglik - 5)).toBeLessThanOrEqual(1);
+    const ppca = (await cli(['sweep', '--model', 'ppca', '--latent', '5', '--data', 'synthetic', '--n', '2500', '--dim', '20', '--true-latent', '5', '--out-dir', join(dir, 'p'), '--json'])).stdout;
+    const ppca5 = (JSON.parse(ppca) as { rows: { train_loglik: number }[] }).rows[0]!.train_loglik;
+    // FA has D − 1 more parameters: at least PPCA's likelihood, and little more when the noise is isotropic
+    const fa5 = out.rows.find((x) => x.d === 5)!.train_loglik;
+    expect(fa5).toBeGreaterThanOrEqual(ppca5 - 1e-4);
+    expect(fa5 - ppca5).toBeLessThan(0.02);
+    expect(readFileSync(join(dir, 'sweep.svg'), 'utf8')).toContain('FA on ');
+  });
+
   it('rejects a bad range, a range past the data, and an output folder that is a file, before writing anything', async () => {
     const root = mkdtempSync(join(tmpdir(), 'latentgpu-'));
     const file = join(root, 'taken');
@@ -116,6 +133,7 @@ describe('latentgpu sweep', () => {
       [['--latent', '1..25'], /end the range below 20/],
       [['--latent', '1..3', '--out-dir', file], /--out-dir .* is a file/],
       [['--latent', '1', '--data', nan], /nan\.csv: row 2 .*"NaN" is not a finite number/],
+      [['--latent', '1..3', '--backend', 'cpu'], /--backend applies to sweep --model fa/],
     ];
     for (const [extra, msg] of cases) {
       const data = extra.includes('--data') ? [] : ['--data', 'synthetic', '--n', '300', '--dim', '20'];

@@ -433,16 +433,24 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
   const sweep = program
     .command('sweep')
     .description('choose the latent dimension: held-out log-likelihood, BIC and Minka\'s evidence for each d (writes sweep.json, sweep.svg)')
-    .addOption(new Option('--model <name>', 'which model (ppca; fa is not swept yet)').choices(['ppca']).makeOptionMandatory())
+    .addOption(new Option('--model <name>', 'which model: ppca (one eigendecomposition) or fa (an EM fit per d)').choices(['ppca', 'fa']).makeOptionMandatory())
     .requiredOption('--latent <range>', 'latent dimensions first..last, e.g. 1..50', latentRange)
     .option('--out-dir <dir>', 'folder for sweep.json and sweep.svg (default runs/<time>-sweep)')
-    .option('--json', 'print one JSON object on stdout (nothing else goes to stdout)');
-  addDataOptions(sweep).action(async (o: Opts) => {
+    .option('--seed <s>', 'fa: random seed of each EM fit', seedValue, 0);
+  addBackendOptions(addDataOptions(sweep), io.env).action(async (o: Opts) => {
     checkDataScope(sweep, o);
+    // the PPCA sweep is host float64 only: a backend or seed there would be ignored
+    const stray = o.model === 'ppca' ? ['backend', 'adapter', 'seed'].find((k) => givenIn(sweep)(k)) : undefined;
+    if (stray) throw new Error(`--${stray} applies to sweep --model fa; the ppca sweep runs on the host in float64`);
     const inputs: PathInput[] = [];
     if (o.data !== 'mnist' && o.data !== 'synthetic') inputs.push({ flag: '--data', path: String(o.data) });
     if (o.test !== undefined) inputs.push({ flag: '--test', path: String(o.test) });
-    const run: SweepRun = { model: 'ppca', range: o.latent as [number, number], json: Boolean(o.json), inputs, data: String(o.data), load: () => loadData(o, undefined) };
+    const run: SweepRun = { model: o.model as 'ppca' | 'fa', range: o.latent as [number, number], json: Boolean(o.json), inputs, data: String(o.data), load: () => loadData(o, undefined) };
+    if (o.model === 'fa') {
+      checkAdapter(o);
+      run.seed = o.seed as number;
+      run.backend = () => deps.createBackend({ backend: o.backend as BackendChoice, adapter: o.adapter as AdapterChoice, log: (m) => io.stderr(`${m}\n`) });
+    }
     if (o.outDir !== undefined) run.outDir = String(o.outDir);
     io.stdout(await runSweep(run));
   });
