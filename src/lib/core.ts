@@ -102,6 +102,8 @@ export {
 export { type HostData } from '../models/ppca/model.ts';
 /** fa model files: parameters as safetensors tensors and back (checked), and a fit rounded to what a file stores. */
 export { faToTensors, faFromTensors, roundFa, FA_FILE_LIMITS } from '../models/fa/file.ts';
+/** Choosing d for FA: an EM fit per d with its train/held-out log-likelihood and BIC. */
+export { faSweep, faParams, type FaSweep, type FaSweepRow } from '../models/fa/sweep.ts';
 
 // ---- latent-variable models: the VAE and the per-point model
 
