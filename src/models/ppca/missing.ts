@@ -87,16 +87,22 @@ export function observedMeans(data: MissingData): Float64Array {
 function gram(W: ArrayLike<number>, D: number, d: number): Float64Array {
   const G = new Float64Array(d * d);
   for (let j = 0; j < D; j++) addOuter(G, W, j * d, d, 1);
-  return G;
+  return mirrorUpper(G, d);
 }
 
-/** G += sign · w wᵀ for the row w = W[off .. off+d). */
+/** The upper triangle of G += sign · w wᵀ for the row w = W[off .. off+d) (symmetric: half the work; mirrorUpper completes it). */
 function addOuter(G: Float64Array, W: ArrayLike<number>, off: number, d: number, sign: number): void {
   for (let a = 0; a < d; a++) {
     const wa = sign * W[off + a]!;
     if (wa === 0) continue;
-    for (let b = 0; b < d; b++) G[a * d + b]! += wa * W[off + b]!;
+    for (let b = a; b < d; b++) G[a * d + b]! += wa * W[off + b]!;
   }
+}
+
+/** Copies the upper triangle of a symmetric k×k matrix onto its lower one. */
+function mirrorUpper(G: Float64Array, k: number): Float64Array {
+  for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) G[b * k + a] = G[a * k + b]!;
+  return G;
 }
 
 /** The E-step of one row: its log-likelihood, posterior mean E and posterior covariance Σ (σ²M⁻¹). */
@@ -137,6 +143,7 @@ function rowPosterior(p: PpcaParams, G: Float64Array, x: Float32Array, i: number
     for (let a = 0; a < d; a++) y[a]! += W[j * d + a]! * r;
   }
   for (let a = 0; a < d; a++) M[a * d + a]! += sigma2;
+  mirrorUpper(M, d);
   const f = factorSpd(M, d, 'ppca missing-data E-step');
   const E = new Float64Array(d);
   let yE = 0;
@@ -280,22 +287,28 @@ export function fitPpcaMissing(data: MissingData, d: number, opts: MissingFitOpt
     opts.onIteration?.(iter, ll);
     if (iter > 0 && Math.abs(ll - curve[iter - 1]!) < tol) { converged = true; break; }
     if (iter >= iters) break;
-    // M-step per column: [W_j, μ_j] = b_jᵀ A_j⁻¹, then σ² from the expected residuals
+    // M-step per column: [W_j, μ_j] = b_jᵀ A_j⁻¹, then σ² from the expected residuals;
+    // b_j = Σ_{i∋j} x_ij [E_i; 1] for every j at once, row by row (cache order)
+    const B = new Float64Array(D * k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < D; j++) {
+        const v = x[i * D + j]!;
+        if (Number.isNaN(v) || v === 0) continue;
+        for (let a = 0; a < d; a++) B[j * k + a]! += v * Ez[i * d + a]!;
+        B[j * k + d]! += v;
+      }
+    }
     let resid = 0;
     for (let j = 0; j < D; j++) {
       const A = colListsMissing[j] ? T.slice() : new Float64Array(kk);
       const sign = colListsMissing[j] ? -1 : 1;
+      // the upper triangle only (A is symmetric), then mirrored
       for (const i of colList[j]!) {
-        const s = S.subarray(i * kk, (i + 1) * kk);
-        for (let q = 0; q < kk; q++) A[q]! += sign * s[q]!;
+        const off = i * kk;
+        for (let a = 0; a < k; a++) for (let c = a; c < k; c++) A[a * k + c]! += sign * S[off + a * k + c]!;
       }
-      const b = new Float64Array(k);
-      for (let i = 0; i < n; i++) {
-        const v = x[i * D + j]!;
-        if (Number.isNaN(v)) continue;
-        for (let a = 0; a < d; a++) b[a]! += v * Ez[i * d + a]!;
-        b[d]! += v;
-      }
+      mirrorUpper(A, k);
+      const b = B.subarray(j * k, (j + 1) * k);
       const w = solveSpd(A, b, k);
       for (let a = 0; a < d; a++) p.W[j * d + a] = w[a]!;
       p.mu[j] = w[d]!;
