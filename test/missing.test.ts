@@ -192,7 +192,7 @@ describe('train --model ppca --missing nan (CLI)', () => {
   });
 });
 
-// The figures of docs/missing-results.md (about two minutes):
+// The figures of docs/missing-results.md (under a minute):
 // LATENTGPU_MISSING_REPORT=1 npx vitest run test/missing.test.ts -t 'results page'
 describe.runIf(process.env.LATENTGPU_MISSING_REPORT === '1')('results page', () => {
   it('MNIST, 2,000 training rows, d = 10: 10%, 30%, 50% of pixels hidden', () => {
