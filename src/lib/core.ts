@@ -35,8 +35,8 @@ export { makeDataset } from '../data/dataset.ts';
 export { subsetRows } from '../data/dataset.ts';
 /** The project's canonical split: row i is test when i % 5 == 4. */
 export { splitTrainTest, isTestRow } from '../data/dataset.ts';
-/** Throws a DataError naming the first NaN or infinite value (row, column). */
-export { checkFinite } from '../data/dataset.ts';
+/** Throws a DataError naming the first NaN or infinite value (row, column); with `'nan'`, NaN is a missing entry and only ±∞ is refused. */
+export { checkFinite, type MissingMode } from '../data/dataset.ts';
 /** CSV/TSV text to a dataset (delimiter and header detected unless given). */
 export { parseCsv, parseCsvBytes, type CsvOptions, type HeaderMode } from '../data/csv.ts';
 /** A 2-D float32/float64 C-order .npy file's bytes to a dataset. */
