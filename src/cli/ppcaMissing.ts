@@ -36,6 +36,7 @@ function checkImputePath(path: string, keep: [string, string][]): void {
 export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaExactConfig): Promise<Record<string, unknown>> {
   const { train, test } = ctx;
   const d = cfg.latent;
+  if (cfg.runDir !== undefined) throw new Error('--run-dir is not written by --missing nan yet; use --out FILE (the model) and --impute FILE (the imputed data)');
   if (cfg.impute !== undefined) checkImputePath(cfg.impute, cfg.imputeKeep ?? []);
   const t0 = performance.now();
   ctx.progress.start(cfg.iters, 'ppca em (missing values, host float64)');

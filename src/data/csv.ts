@@ -139,7 +139,7 @@ export function parseCsv(text: string, opts: CsvOptions = {}): Dataset {
     for (let c = 0; c < D; c++) {
       const v = cellValue(cells[c]!, opts.missing);
       if (typeof v === 'string') {
-        const hint = opts.missing !== 'nan' && (cells[c] === '' || /^(?:nan|na)$/i.test(cells[c]!)) ? ' (to treat it as a missing entry, give --missing nan with --model ppca)' : '';
+        const hint = opts.missing !== 'nan' && (cells[c] === '' || /^(?:nan|na)$/i.test(cells[c]!)) ? ' (to treat it as a missing entry: train --model ppca --missing nan)' : '';
         throw new DataError(`${where(n, lineNo, c)}: ${v}${hint}`);
       }
       x[n * D + c] = v;
