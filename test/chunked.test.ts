@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { dataChunkRows, type Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
-import { createPpca, fitEm, initialPpca, logLikRows, releaseData, releasePpca, uploadData, type EmMethod } from '../src/models/ppca.ts';
+import { createPpca, fitEm, fitOem, fitSem, initialPpca, logLikRows, releaseData, releasePpca, uploadData, type EmMethod } from '../src/models/ppca.ts';
 import { EvalSet, evaluateElbo, evaluateIwae, latentMeans, reconstruct } from '../src/models/evaluate.ts';
 import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
@@ -113,6 +113,37 @@ for (const [name, get] of backends) {
         releasePpca(one.model);
         releasePpca(many.model);
         releaseData(b, dd);
+      });
+    }
+
+    // same minibatch sequence (host sampler), rows gathered part by part from 30 buffers of 37
+    const stochastic = {
+      'sem (adam)': (b: Backend, dd: ReturnType<typeof uploadData>) => fitSem(b, dd, { d: 4, batch: 64, epochs: 2, lr: 0.01, optimizer: 'adam', seed: 2, evalEvery: 9 }),
+      oem: (b: Backend, dd: ReturnType<typeof uploadData>) => fitOem(b, dd, { d: 4, batch: 64, epochs: 2, kappa: 0.6, seed: 2, evalEvery: 9 }),
+    };
+    for (const [method, fit] of Object.entries(stochastic)) {
+      it(`${method}: minibatches from 30 buffers of 37 rows give the one-buffer fit` + (name === 'cpu' ? ' bit for bit' : ''), async () => {
+        const b = await get();
+        const d1 = uploadData(b, data);
+        const d2 = uploadData(b, data, { chunkRows: 37 });
+        const one = await fit(b, d1);
+        const many = await fit(b, d2);
+        const [w1, w2] = await Promise.all([b.read(one.model.W), b.read(many.model.W)]);
+        const [m1, m2] = await Promise.all([b.read(one.model.mu), b.read(many.model.mu)]);
+        expect(many.steps).toBe(one.steps);
+        expect(many.trace.map((p) => p.step)).toEqual(one.trace.map((p) => p.step));
+        if (name === 'cpu') {
+          expect(many.trace.map((p) => p.loglik)).toEqual(one.trace.map((p) => p.loglik));
+          expect([w2, m2, many.model.sigma2]).toEqual([w1, m1, one.model.sigma2]);
+        } else {
+          for (let i = 0; i < one.trace.length; i++) expect(Math.abs(many.trace[i]!.loglik - one.trace[i]!.loglik)).toBeLessThan(1e-4 * Math.abs(one.loglik));
+          expect(Math.abs(many.model.sigma2 - one.model.sigma2)).toBeLessThan(1e-4 * one.model.sigma2);
+          for (let i = 0; i < w1.length; i++) expect(Math.abs(w2[i]! - w1[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(w1[i]!)));
+        }
+        releasePpca(one.model);
+        releasePpca(many.model);
+        releaseData(b, d1);
+        releaseData(b, d2);
       });
     }
   });

@@ -147,7 +147,7 @@ class OemFitter extends FitterBase {
     const A = ws.get('A', D * k);
     const Et = ws.get('Etilde', B * k);
     const { Wt, s } = this;
-    b.gatherRows({ src: this.centred.data.x, idx, dst: xb, rows: B, cols: D });
+    this.centred.rows.gather(idx, batchIdx, xb, B);
     b.matmul({ a: Wt, b: Pt, c: A, m: D, n: k, k });
     b.matmul({ a: xb, b: A, c: Et, m: B, n: k, k: D, bias: biasT });
     b.matmul({ a: Et, b: Et, c: this.syncEtE, m: k, n: k, k: B, transA: true });

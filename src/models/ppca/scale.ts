@@ -5,6 +5,7 @@
 // to its spread (a constant column of 1e30 gave a closed form 17.8 nats off).
 import { DataError, printable } from '../../data/dataset.ts';
 import type { Backend, Tensor } from '../../backend.ts';
+import { DeviceRows } from '../rows.ts';
 import { sampleMean, type DeviceData, type HostData } from './model.ts';
 
 export interface ColumnStats {
@@ -40,10 +41,14 @@ export function centredHost(data: HostData, mu: ArrayLike<number>, scale = 1, ro
   return out;
 }
 
-/** The centred rows as a dataset of their own on the backend (the caller releases x). */
-export function centreData(b: Backend, data: DeviceData, mu: ArrayLike<number>, scale = 1): DeviceData {
+/**
+ * The centred rows on the backend, in as many buffers as the raw data use (or one
+ * storage binding's worth each; rows.ts DeviceRows), so minibatches gather part by part.
+ */
+export function centreData(b: Backend, data: DeviceData, mu: ArrayLike<number>, scale = 1): { data: HostData; rows: DeviceRows } {
   const host = centredHost(data, mu, scale);
-  return { name: data.name, n: data.n, D: data.D, host, x: b.tensor(host.length, { label: `centred:${data.name}`, data: host }) };
+  const rows = new DeviceRows(b, host, data.n, data.D, `centred:${data.name}`, data.parts?.[0]?.rows);
+  return { data: { name: data.name, n: data.n, D: data.D, host }, rows };
 }
 
 /** "columns 3, 7 and 9" (1-based, the first few), as the data file numbers them. */
@@ -146,7 +151,10 @@ export function internalScale(stats: ColumnStats): number {
  * back from that space: μ = μ'/scale + μ̂, W = W'/scale, σ² = σ²'/scale².
  */
 export class CentredData {
-  readonly data: DeviceData;
+  /** the centred, scaled rows on the host */
+  readonly data: HostData;
+  /** the same rows on the device (gather minibatches with rows.gather) */
+  readonly rows: DeviceRows;
   readonly mu: Float64Array;
   readonly scale: number;
   private readonly muT: Tensor;
@@ -154,7 +162,7 @@ export class CentredData {
   constructor(private readonly b: Backend, raw: DeviceData, stats: ColumnStats = columnStats(raw)) {
     this.mu = stats.mu;
     this.scale = internalScale(stats);
-    this.data = centreData(b, raw, this.mu, this.scale);
+    ({ data: this.data, rows: this.rows } = centreData(b, raw, this.mu, this.scale));
     this.muT = b.tensor(raw.D, { label: 'ppca.sampleMean', data: Float32Array.from(this.mu) });
   }
 
@@ -178,7 +186,7 @@ export class CentredData {
   }
 
   release(): void {
-    this.b.release(this.data.x);
+    this.rows.release();
     this.b.release(this.muT);
   }
 }

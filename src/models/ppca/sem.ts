@@ -152,7 +152,8 @@ class SemFitter extends FitterBase {
     const mu = store.param('mu');
     const logSigma2 = store.param('logSigma2');
     const post = uploadPosterior(ws, this.wtw, this.s2, d);
-    const idx = ws.upload('idx', this.sampler.next());
+    const batchIdx = this.sampler.next();
+    const idx = ws.upload('idx', batchIdx);
     const xb = ws.get('xb', B * D);
     const e = ws.get('e', B * d);
     const eps = ws.get('eps', B * d);
@@ -161,7 +162,7 @@ class SemFitter extends FitterBase {
     const dDec = ws.get('dDecoded', B * D);
     const dOut = ws.constant('dOut', B, -1 / B);
     // E′: E = (x − μ)ᵀ W M⁻¹ for the batch rows, xb holding x − μ from here on
-    b.gatherRows({ src: this.centred.data.x, idx, dst: xb, rows: B, cols: D });
+    this.centred.rows.gather(idx, batchIdx, xb, B);
     centreRows(b, ws, xb, mu, B, D);
     posteriorMeans(b, ws, { xc: xb, W, Minv: post.Minv, e, rows: B, D, d });
     b.reparamChol({ m: e, l: post.chol, eps, z: zh, rows: B, d, key: { seed: this.seed, stream: RNG_STREAM_SEM, counter: t } });
