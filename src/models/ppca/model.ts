@@ -151,7 +151,7 @@ export function uploadData(backend: Backend, ds: Dataset, opts: { chunkRows?: nu
   Object.defineProperty(out, 'x', {
     enumerable: true,
     get(): Tensor {
-      throw new KernelError('data', `${ds.name} (${ds.n} rows × ${ds.D}) is held in ${parts.length} device buffers of ${R} rows (over one storage binding); this method reads it as one buffer and does not support that yet: use exact EM (em | squarem | anderson) or --backend cpu`);
+      throw new KernelError('data', `${ds.name} (${ds.n} rows × ${ds.D}) is held in ${parts.length} device buffers of ${R} rows (over one storage binding); this method reads it as one buffer and does not support that yet: use exact EM (em | squarem | anderson), stochastic or online EM (sem | oem), or --backend cpu`);
     },
   });
   return out;
