@@ -1,7 +1,7 @@
 // Test harness: the WebGPU adapters the kernel suite runs on. A missing adapter
 // is a failure, never a skip (set LATENTGPU_TEST_ADAPTERS to choose others,
 // e.g. "gpu" on a machine with a real GPU).
-import { afterAll, describe, it } from 'vitest';
+import { afterAll } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import type { WebGpuBackend } from '../src/gpu/backend.ts';
 import { ADAPTER_CHOICES, type AdapterChoice } from '../src/gpu/device.ts';
@@ -11,31 +11,21 @@ export const DEFAULT_TEST_ADAPTERS = 'swiftshader,llvmpipe';
 
 /**
  * LATENTGPU_TEST_ADAPTERS as a list. Unset: swiftshader and llvmpipe. An empty or
- * blank value is an error (every GPU suite would vanish without a failure);
- * "none" skips them knowingly, with a warning, and is an error where CI is set.
+ * blank value, or "none", is an error: every GPU suite would vanish without a failure.
  */
-export function parseTestAdapters(value: string | undefined, env: Record<string, string | undefined> = {}): AdapterChoice[] {
+export function parseTestAdapters(value: string | undefined): AdapterChoice[] {
   const names = (value ?? DEFAULT_TEST_ADAPTERS).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   if (names.length === 0) {
-    throw new Error(`LATENTGPU_TEST_ADAPTERS is set but empty: every GPU suite would be skipped. Name the adapters (e.g. "${DEFAULT_TEST_ADAPTERS}" or "gpu"), or "none" to skip them knowingly`);
-  }
-  if (names.length === 1 && names[0] === 'none') {
-    if (env.CI && env.CI !== 'false' && env.CI !== '0') throw new Error('LATENTGPU_TEST_ADAPTERS=none: CI must run the GPU suites; name the adapters it has');
-    return [];
+    throw new Error(`LATENTGPU_TEST_ADAPTERS is set but empty: every GPU suite would be skipped. Name the adapters (e.g. "${DEFAULT_TEST_ADAPTERS}" or "gpu")`);
   }
   const choices = ADAPTER_CHOICES.filter((c) => c !== 'auto');
   for (const n of names) {
-    if (!(choices as readonly string[]).includes(n)) throw new Error(`LATENTGPU_TEST_ADAPTERS: '${n}' is not one of ${choices.join(', ')} (or "none")`);
+    if (!(choices as readonly string[]).includes(n)) throw new Error(`LATENTGPU_TEST_ADAPTERS: '${n}' is not one of ${choices.join(', ')} (the WebGPU suites cannot be turned off: a missing adapter is a failure)`);
   }
   return names as AdapterChoice[];
 }
 
-export const TEST_ADAPTERS: AdapterChoice[] = parseTestAdapters(process.env.LATENTGPU_TEST_ADAPTERS, process.env);
-if (TEST_ADAPTERS.length === 0) {
-  // shown as skipped in every file that has GPU suites (and such a file is not "empty")
-  console.warn('LATENTGPU_TEST_ADAPTERS=none: the WebGPU suites are skipped; only CPU results are tested');
-  describe.skip('WebGPU suites (LATENTGPU_TEST_ADAPTERS=none)', () => it('run on each adapter', () => {}));
-}
+export const TEST_ADAPTERS: AdapterChoice[] = parseTestAdapters(process.env.LATENTGPU_TEST_ADAPTERS);
 
 const cache = new Map<string, Promise<WebGpuBackend>>();
 

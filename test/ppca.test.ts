@@ -166,8 +166,8 @@ for (const [name, get] of backends) {
   });
 }
 
-// GPU against CPU: declared only when adapters are named (LATENTGPU_TEST_ADAPTERS=none skips it knowingly)
-if (TEST_ADAPTERS.length > 0) describe('ppca backends agree', () => {
+// GPU against CPU
+describe('ppca backends agree', () => {
   for (const adapter of TEST_ADAPTERS) {
     it(`EM and the exact log-likelihood on ${adapter} take more rows than a WebGPU dispatch has workgroups per dimension`, async () => {
       const gpu = await gpuBackend(adapter);
