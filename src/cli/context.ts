@@ -26,6 +26,10 @@ export interface RunConfig {
   out?: string;
   /** --run-dir: the run folder (else the module's default, or none) */
   runDir?: string;
+  /** --host-memory: MiB of host memory for the data (absent: the data-file cap) */
+  hostMemoryMB?: number;
+  /** --device-memory: MiB of device memory for the training data (absent: whole when the adapter allows) */
+  deviceMemoryMB?: number;
 }
 
 /** Minibatch training: the batch is resolved (given, or the model's default capped at the rows) and checked. */

@@ -115,3 +115,18 @@ export const SHARED = {
   resume: option('--resume <file>', 'continue from a checkpoint'),
   fitSteps: option('--fit-steps <n>', 'lvm: optimisation steps fitting the test rows\' variational parameters', intIn(1, L.fitSteps)),
 } as const;
+
+/** Largest memory budget a flag takes, in MiB (1 TiB): more is a typo. */
+export const MEMORY_MAX_MB = 2 ** 20;
+
+/**
+ * Memory budgets of `train` (issue 14), in MiB, for every model: data files
+ * larger than the host budget are read in slices by the methods that stream,
+ * and the data on the device are uploaded in chunks within the device budget.
+ * Absent: the host budget is the data-file cap (¼ of RAM, at most 2 GiB) and the
+ * device holds the data whole when the adapter allows.
+ */
+export const MEMORY = {
+  hostMemory: option('--host-memory <MB>', 'host memory for the data, in MiB: a larger .npy/.f32 file is read in slices by the methods that stream (default: ¼ of RAM, at most 2 GiB)', intIn(1, MEMORY_MAX_MB, ' MiB')),
+  deviceMemory: option('--device-memory <MB>', 'device memory for the training data, in MiB: larger data are uploaded in chunks, double-buffered (default: the data whole when the adapter allows)', intIn(1, MEMORY_MAX_MB, ' MiB')),
+} as const;

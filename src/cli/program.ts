@@ -15,7 +15,7 @@ import { MODEL_KINDS, defaultLatent, type ModelKind } from '../models/config.ts'
 import type { BackendChoice, BackendOptions } from '../node/backend.ts';
 import type { CliContext, ModelModule, Runner } from './context.ts';
 import {
-  FLAG_LIMITS, commanderOption, count, intIn, nonNegativeInt, nonNegativeNumber, positiveInt, seedValue, type OptionSpec,
+  FLAG_LIMITS, MEMORY, commanderOption, count, intIn, nonNegativeInt, nonNegativeNumber, positiveInt, seedValue, type OptionSpec,
 } from './options.ts';
 import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
@@ -396,6 +396,8 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     .option('--latent <d>', `latent dimension (default ${MODELS.map((m) => `${m} ${defaultLatent(m)}`).join(', ')})`, intIn(1, L.latent))
     .option('--seed <s>', 'random seed (initialisation, minibatches, sampling)', seedValue, 0);
   addModelOptions(train, trainScope)
+    .addOption(commanderOption(MEMORY.hostMemory))
+    .addOption(commanderOption(MEMORY.deviceMemory))
     .option('--run-dir <dir>', 'folder for metrics, curves and image grids')
     .option('--out <file>', 'write the trained model (safetensors)');
   addBackendOptions(addDataOptions(train), io.env).action(async (o: Opts) => {

@@ -54,6 +54,8 @@ function runConfig(v: OptionValues, facts: TrainFacts): RunConfig {
   const c: RunConfig = { latent: facts.latent, seed: num(v.seed, 0) };
   if (v.out !== undefined) c.out = String(v.out);
   if (v.runDir !== undefined) c.runDir = String(v.runDir);
+  if (v.hostMemory !== undefined) c.hostMemoryMB = Number(v.hostMemory);
+  if (v.deviceMemory !== undefined) c.deviceMemoryMB = Number(v.deviceMemory);
   return c;
 }
 
