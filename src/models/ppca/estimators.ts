@@ -10,10 +10,12 @@
 // rows are replicated K times by gatherRows, z drawn by the counter-based RNG,
 // decoded by one matmul (W z + μ) and scored by the Gaussian log-density kernel;
 // the host folds each block's per-(row, sample) values into a float64 running
-// log-sum-exp, so K up to thousands runs in chunks of bounded memory.
+// log-sum-exp, so K up to thousands runs in chunks of bounded memory. Data held
+// in several device buffers (model.ts dataParts) are taken block by block, a
+// block never spanning two buffers.
 import { KernelError, need, type Tensor } from '../../backend.ts';
 import { Workspace, type DeviceData, type PpcaModel } from './model.ts';
-import { gatherCentered, logLikRows, mean } from './loglik.ts';
+import { gatherCentered, logLikRows, mean, rowBlocks } from './loglik.ts';
 import { posteriorMeans, uploadPosterior } from './posterior.ts';
 
 export type EstimatorName = 'exact' | 'elbo' | 'iwae' | 'prior' | 'prior-jensen';
@@ -118,8 +120,7 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
     const lpz = ws.get('logPz', R);
     const leps = ws.get('logNormalEps', R);
     let counter = 0;
-    for (let r0 = 0; r0 < n; r0 += nr) {
-      const rows = Math.min(nr, n - r0);
+    for (const [part, r0, rows] of rowBlocks(data, nr)) {
       // per-row q: mean and log-variances
       let qMean: Float32Array | null = null;
       let qLogvar: Float32Array | null = null;
@@ -160,8 +161,8 @@ export async function estimateLogLik(model: PpcaModel, data: DeviceData, opts: E
         const pairs = ks * rows;
         const idx = new Uint32Array(pairs);
         const local = new Uint32Array(pairs);
-        for (let k = 0; k < ks; k++) for (let i = 0; i < rows; i++) { idx[k * rows + i] = r0 + i; local[k * rows + i] = i; }
-        b.gatherRows({ src: data.x, idx: ws.upload('repIdx', idx), dst: xrep, rows: pairs, cols: D });
+        for (let k = 0; k < ks; k++) for (let i = 0; i < rows; i++) { idx[k * rows + i] = r0 - part.r0 + i; local[k * rows + i] = i; }
+        b.gatherRows({ src: part.x, idx: ws.upload('repIdx', idx), dst: xrep, rows: pairs, cols: D });
         const key = { seed, stream, counter: counter++ };
         if (!usesQ) {
           b.normal({ out: z, n: pairs * d, key });

@@ -8,7 +8,7 @@
 import { KernelError, type Backend, type Tensor } from '../../backend.ts';
 import { transpose, type Mat } from './linalg.ts';
 import {
-  LOG_2PI, Workspace, centeredRowNorms, dataParts, gramOf, latentFactors, type DeviceData, type PpcaModel,
+  LOG_2PI, Workspace, centeredRowNorms, dataParts, gramOf, latentFactors, type DataPart, type DeviceData, type PpcaModel,
 } from './model.ts';
 import { centreRows } from './posterior.ts';
 
@@ -28,6 +28,15 @@ export function gatherCentered(model: PpcaModel, data: DeviceData, ws: Workspace
   const idx = ws.upload(idxName, Uint32Array.from({ length: rows }, (_, i) => r0 - part.r0 + i));
   b.gatherRows({ src: part.x, idx, dst: xc, rows, cols: data.D });
   centreRows(b, ws, xc, model.mu, rows, data.D);
+}
+
+/**
+ * Blocks of at most `nr` consecutive rows, each within one of the device buffers holding
+ * the data: [buffer, first row, rows]. With one buffer: r0 = 0, nr, 2nr, …; with several,
+ * the same within each buffer (a block never spans two).
+ */
+export function rowBlocks(data: DeviceData, nr: number): [DataPart, number, number][] {
+  return dataParts(data).flatMap((p) => Array.from({ length: Math.ceil(p.rows / nr) }, (_, k): [DataPart, number, number] => [p, p.r0 + k * nr, Math.min(nr, p.rows - k * nr)]));
 }
 
 /**
@@ -95,9 +104,7 @@ export async function logLikRows(model: PpcaModel, data: DeviceData, opts: { chu
   try {
     const xc = ws.get('xc', R * D);
     const y = ws.get('y', R * d);
-    // blocks of R rows within each device buffer (a block never spans two)
-    const blocks = dataParts(data).flatMap((p) => Array.from({ length: Math.ceil(p.rows / R) }, (_, k) => [p.r0 + k * R, Math.min(R, p.rows - k * R)] as const));
-    for (const [r0, rows] of blocks) {
+    for (const [, r0, rows] of rowBlocks(data, R)) {
       gatherCentered(model, data, ws, r0, rows, xc);
       b.matmul({ a: xc, b: model.W, c: y, m: rows, n: d, k: D });
       const explained = await b.read(explainedSquares(b, ws, y, f.M.cholInv, rows, d));
