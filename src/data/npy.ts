@@ -1,6 +1,7 @@
 // NumPy .npy arrays (format versions 1–3): 2-D float32 or float64 in C order,
 // either byte order. Anything else is a clear error saying how to save it.
-import { DataError, checkFinite, makeDataset, printable, type Dataset, type MissingMode } from './dataset.ts';
+import { DataError, makeDataset, printable, type Dataset, type MissingMode } from './dataset.ts';
+import { checkSlice, type RowSource } from './source.ts';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -61,10 +62,29 @@ export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
   return { descr, fortranOrder: fortran === 'True', shape, dataOffset: start + headerLen };
 }
 
-/** `missing: 'nan'` lets NaN through as a missing entry (default: an error). */
-export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: MissingMode } = {}): Dataset {
-  const source = printable(opts.source ?? 'npy', 200);
-  const h = parseNpyHeader(bytes, source);
+/**
+ * Where the rows of a 2-D float array lie in a file: n rows of D values of
+ * `itemSize` bytes (float32 or float64) in C order from byte `dataOffset`.
+ */
+export interface RowLayout {
+  n: number;
+  D: number;
+  itemSize: 4 | 8;
+  little: boolean;
+  dataOffset: number;
+  /** the dtype as the file names it, for messages ('<f4', 'raw float32') */
+  descr: string;
+}
+
+/**
+ * The row layout of a .npy file of `fileBytes` bytes from its header (the
+ * first bytes of the file): float32/float64, C order, 2-D, non-empty, and
+ * exactly as many data bytes as the shape needs. Used by the whole-file parser
+ * and by the sources that read a file in slices.
+ */
+export function npyLayout(headerBytes: Uint8Array, fileBytes: number, source: string): RowLayout {
+  source = printable(source, 200);
+  const h = parseNpyHeader(headerBytes, source);
   const m = /^([<>|=])f([48])$/.exec(h.descr);
   if (!m) throw new DataError(`${source}: dtype '${printable(h.descr, 40)}' is not supported; save the array as float32 or float64 (arr.astype(np.float32))`);
   if (h.fortranOrder) throw new DataError(`${source}: Fortran-order arrays are not supported; save np.ascontiguousarray(arr)`);
@@ -72,10 +92,8 @@ export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: M
   const [n, D] = h.shape as [number, number];
   if (D === 0) throw new DataError(`${source}: shape (${n}, 0) has no columns; need at least one feature per row`);
   if (n === 0) throw new DataError(`${source}: shape (0, ${D}) has no rows (the array is empty)`);
-  const size = Number(m[2]);
-  // '=' is native order; NumPy writes it only for single-byte types, so treat it as little-endian
-  const little = m[1] !== '>';
-  const have = bytes.length - h.dataOffset;
+  const size = Number(m[2]) as 4 | 8;
+  const have = fileBytes - h.dataOffset;
   // both dims are ≥ 1 here, so n·D·size over the safe range is also over any real file
   const need = n * D * size;
   if (!Number.isSafeInteger(need)) {
@@ -85,21 +103,65 @@ export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: M
     const what = have < need ? 'truncated' : 'trailing bytes';
     throw new DataError(`${source}: ${what}: shape (${n}, ${D}) of ${h.descr} needs ${need} data bytes, the file has ${have} after the header`);
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + h.dataOffset, need);
-  const x = new Float32Array(n * D);
-  if (size === 4) for (let i = 0; i < x.length; i++) x[i] = dv.getFloat32(4 * i, little);
-  else {
-    for (let i = 0; i < x.length; i++) {
+  // '=' is native order; NumPy writes it only for single-byte types, so treat it as little-endian
+  return { n, D, itemSize: size, little: m[1] !== '>', dataOffset: h.dataOffset, descr: h.descr };
+}
+
+/** The row layout of a headerless little-endian float32 file of `fileBytes` bytes with D values a row. */
+export function rawF32Layout(fileBytes: number, D: number, source: string): RowLayout {
+  source = printable(source, 200);
+  if (!Number.isSafeInteger(D) || D < 1) throw new DataError(`${source}: a raw float32 file needs its row width D (--dim D), got ${D}`);
+  if (fileBytes === 0) throw new DataError(`${source}: the file is empty`);
+  if (fileBytes % (4 * D) !== 0) {
+    throw new DataError(`${source}: ${fileBytes} bytes are not whole rows of ${D} float32 values (${4 * D} bytes a row); wrong --dim, or not raw float32?`);
+  }
+  return { n: fileBytes / (4 * D), D, itemSize: 4, little: true, dataOffset: 0, descr: 'raw float32' };
+}
+
+/**
+ * Decodes `count` rows of the layout, starting at row `r0` of the file, from
+ * their bytes into dst (float64 narrowed to float32), and checks every value:
+ * a float64 that overflows float32, or a non-finite value (NaN allowed with
+ * `missing: 'nan'`), is an error naming the source, row and column (1-based).
+ */
+export function decodeRows(bytes: Uint8Array, layout: RowLayout, r0: number, count: number, dst: Float32Array, source: string, missing: MissingMode = 'error'): void {
+  const { D, itemSize, little } = layout;
+  const len = count * D;
+  if (bytes.length < len * itemSize) throw new DataError(`${source}: ${bytes.length} bytes do not hold ${count} rows of ${D} (${layout.descr})`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, len * itemSize);
+  if (itemSize === 4) {
+    for (let i = 0; i < len; i++) dst[i] = dv.getFloat32(4 * i, little);
+  } else {
+    for (let i = 0; i < len; i++) {
       const v = dv.getFloat64(8 * i, little);
-      x[i] = v;
-      if (Number.isFinite(v) && !Number.isFinite(x[i]!)) {
-        throw new DataError(`${source}: row ${Math.floor(i / D) + 1}, column ${(i % D) + 1}: ${v} overflows float32`);
+      dst[i] = v;
+      if (Number.isFinite(v) && !Number.isFinite(dst[i]!)) {
+        throw new DataError(`${source}: row ${r0 + Math.floor(i / D) + 1}, column ${(i % D) + 1}: ${v} overflows float32`);
       }
     }
   }
-  const ds = makeDataset(source, x, n, D);
-  checkFinite(ds, opts.missing);
-  return ds;
+  checkFiniteRows(dst, len, D, r0, source, missing);
+}
+
+/** checkFinite on rows [r0, r0 + len/D) held in x[0, len): the first bad value by its row in the whole data. */
+export function checkFiniteRows(x: Float32Array, len: number, D: number, r0: number, source: string, missing: MissingMode = 'error'): void {
+  for (let k = 0; k < len; k++) {
+    const v = x[k]!;
+    if (v - v !== 0 && !(missing === 'nan' && Number.isNaN(v))) {
+      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry: train --model ppca --missing nan)' : '';
+      throw new DataError(`${source}: row ${r0 + Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite${hint}`);
+    }
+  }
+}
+
+/** `missing: 'nan'` lets NaN through as a missing entry (default: an error). */
+export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: MissingMode } = {}): Dataset {
+  const source = printable(opts.source ?? 'npy', 200);
+  const layout = npyLayout(bytes, bytes.length, source);
+  const { n, D } = layout;
+  const x = new Float32Array(n * D);
+  decodeRows(bytes.subarray(layout.dataOffset), layout, 0, n, x, source, opts.missing);
+  return makeDataset(source, x, n, D);
 }
 
 /** A 2-D little-endian float32 .npy file (format 1.0) of n rows of D. */
@@ -116,4 +178,56 @@ export function encodeNpy(x: Float32Array, n: number, D: number): Uint8Array {
   const dv = new DataView(out.buffer, 10 + header.length);
   for (let i = 0; i < x.length; i++) dv.setFloat32(4 * i, x[i]!, true);
   return out;
+}
+
+/** Bytes a source reads from its file at once: slices larger than this go in pieces through one scratch buffer. */
+export const SLICE_BYTES = 8 * 2 ** 20;
+
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A RowSource over a file's rows as `layout` places them. `readAt(pos, into)`
+ * fills `into` with the file's bytes from `pos` or rejects with a DataError (a
+ * file that shrank); little-endian float32 on a little-endian host is read
+ * straight into the destination, anything else through a scratch buffer of at
+ * most `sliceBytes`. Every slice is checked as decodeRows does.
+ */
+export function layoutSource(
+  name: string, layout: RowLayout, readAt: (pos: number, into: Uint8Array) => Promise<void>,
+  close: () => Promise<void>, missing: MissingMode = 'error', sliceBytes = SLICE_BYTES,
+): RowSource {
+  const { n, D, itemSize, dataOffset } = layout;
+  const direct = itemSize === 4 && layout.little === HOST_LITTLE;
+  const rowsPerPiece = Math.max(1, Math.floor(sliceBytes / (D * itemSize)));
+  let scratch: Uint8Array | null = null;
+  let closed = false;
+  const src: RowSource = {
+    name, n, D, array: null,
+    async read(r0: number, count: number, dst: Float32Array): Promise<void> {
+      checkSlice(src, r0, count, dst);
+      if (closed) throw new DataError(`${name}: read after the source was closed`);
+      for (let done = 0; done < count;) {
+        const rows = direct ? count - done : Math.min(rowsPerPiece, count - done);
+        const pos = dataOffset + (r0 + done) * D * itemSize;
+        const out = dst.subarray(done * D, (done + rows) * D);
+        if (direct) {
+          await readAt(pos, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+          checkFiniteRows(out, out.length, D, r0 + done, name, missing);
+        } else {
+          scratch ??= new Uint8Array(Math.min(rowsPerPiece, n) * D * itemSize);
+          const bytes = scratch.subarray(0, rows * D * itemSize);
+          await readAt(pos, bytes);
+          decodeRows(bytes, layout, r0 + done, rows, out, name, missing);
+        }
+        done += rows;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      scratch = null;
+      await close();
+    },
+  };
+  return src;
 }

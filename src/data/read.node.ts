@@ -6,7 +6,7 @@ import { DataError, printable } from './dataset.ts';
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 
-function sizeText(bytes: number): string {
+export function sizeText(bytes: number): string {
   return bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} bytes`;
 }
 
@@ -20,7 +20,7 @@ function fileKind(st: Stats): string {
 }
 
 /** Opens `path` without blocking (a FIFO would wait for a writer) and checks that it is a regular file; returns the descriptor and size. */
-function openRegular(path: string, what: string): { fd: number; size: number } {
+export function openRegular(path: string, what: string): { fd: number; size: number } {
   const shown = printable(path, 200);
   let fd: number;
   try {
