@@ -2,11 +2,17 @@
 // synthetic PPCA data, or the user's own CSV / NPY file, read by the library
 // (src/browser.ts); this module fetches, caches and describes them.
 import mnistUrl from '../data/mnist-10k.bin?url';
-import { DataError, decodeMnist, readDataBlob, splitRunData, subsetRows, syntheticRunData, type RunData } from '../src/browser.ts';
+import {
+  DataError, countMissing, decodeMnist, hideAtRandom, readDataBlob, splitRunData, subsetRows, syntheticRunData, type Dataset, type RunData,
+} from '../src/browser.ts';
 
 /** A run's data with a one-line description for the page. */
 export interface AppData extends RunData {
   describe: string;
+  /** missing (NaN) entries, train and test together */
+  missing?: number;
+  /** entries were hidden by the page: the rows before hiding, to score the imputation */
+  complete?: { train: Dataset; test: Dataset };
 }
 
 let mnistBytes: Promise<Uint8Array> | null = null;
@@ -37,8 +43,19 @@ export function makeSynthetic(o: { n: number; D: number; d: number; sigma: numbe
   return { ...data, describe: `synthetic PPCA: ${data.train.n} train, ${data.test.n} test rows, D = ${data.train.D}, true d = ${o.d}` };
 }
 
-/** A user's CSV or NPY file (size-checked before it is read). */
+/** A user's CSV or NPY file (size-checked before it is read); NaN (CSV: empty, nan, NA) is read as a missing entry and counted. */
 export async function loadUserFile(file: File): Promise<AppData> {
-  const data = splitRunData(await readDataBlob(file, file.name));
-  return { ...data, describe: `${file.name}: ${data.train.n} train, ${data.test.n} test rows, D = ${data.train.D}` };
+  const data = splitRunData(await readDataBlob(file, file.name, { missing: 'nan' }));
+  const missing = countMissing(data.train) + countMissing(data.test);
+  const describe = `${file.name}: ${data.train.n} train, ${data.test.n} test rows, D = ${data.train.D}` + (missing ? `, ${missing} missing entries` : '');
+  return { ...data, describe, missing };
+}
+
+/** `data` with `pct` % of its entries hidden at random (seeded), the complete rows kept to score the imputation. */
+export function hideEntries(data: AppData, pct: number, seed: number): AppData {
+  const h = hideAtRandom(data, pct / 100, seed);
+  return {
+    train: h.train, test: h.test, unitRange: h.unitRange, metadata: h.metadata, complete: h.complete,
+    missing: (data.missing ?? 0) + h.hidden, describe: `${data.describe}; ${pct}% of entries hidden at random (${h.hidden} entries)`,
+  };
 }

@@ -3,16 +3,17 @@
 // library (src/browser.ts: createRun, loadRun) on the chosen backend; nothing
 // here blocks the main thread for long.
 import {
-  PPCA_DEFAULTS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, loadRun, LikelihoodError,
-  type Backend, type ModelRun, type RunConfig, type RunFile, type RunKind,
+  PPCA_DEFAULTS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
+  type Backend, type Dataset, type FaSweep, type ModelRun, type PpcaSweep, type RunConfig, type RunFile, type RunKind,
 } from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
-import { loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
-import { APP_HINT, runOptions } from './runs.ts';
+import { hideEntries, loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
+import { APP_HINT, askWorker, runOptions } from './runs.ts';
+import type { SweepReply, SweepRequest } from './workers/sweep.worker.ts';
 import { backendDetails, backendFromUrl, backendLabel, deviceLost, DeviceLostError, hasWebGpuApi, onDeviceLost, openBackend, openCpuBackend, untilLost, type BackendChoice } from './runtime.ts';
 import { setupBenchmark, timeTraining } from './bench.ts';
-import { LatentScatter, ObjectiveChart } from './ui/charts.ts';
-import { $, InputError, download, fmt, num, setText, showError } from './ui/dom.ts';
+import { LatentScatter, ObjectiveChart, SweepChart, type SweepSeries } from './ui/charts.ts';
+import { $, InputError, download, fmt, num, setText, showError, tableRow } from './ui/dom.ts';
 import { clearCanvas, drawGrid } from './ui/images.ts';
 import { latentGrid, project2d } from './ui/project.ts';
 
@@ -34,15 +35,22 @@ interface App {
   /** the last parameters read back (a model file), with the step and test objective they had, to continue after a lost device */
   snapshot: { bytes: Uint8Array; step: number; test: number } | null;
   curves: { train: [number, number][]; test: [number, number][] };
+  /** the data with entries hidden for a missing-values run, and what it was made from */
+  hidden: { key: string; data: AppData } | null;
+  /** the last imputation figures of a missing-values run */
+  imputation: { model: number; mean: number; entries: number } | null;
+  /** the last sweep over d */
+  sweep: { model: 'ppca' | 'fa'; result: PpcaSweep | FaSweep } | null;
 }
 
 const app: App = {
   backend: null, backendChoice: 'auto', data: null, dataKey: '', active: null, userData: null,
-  controller: null, runner: null, cfg: null, snapshot: null, curves: { train: [], test: [] },
+  controller: null, runner: null, cfg: null, snapshot: null, curves: { train: [], test: [] }, hidden: null, imputation: null, sweep: null,
 };
 
 const objectiveChart = new ObjectiveChart($<HTMLCanvasElement>('chart-objective'));
 const latentChart = new LatentScatter($<HTMLCanvasElement>('chart-latent'));
+const sweepChart = new SweepChart($<HTMLCanvasElement>('chart-sweep'));
 
 // ---- tabs ---------------------------------------------------------------------
 
@@ -140,16 +148,18 @@ $('model').addEventListener('change', () => {
 function applyDatasetDefaults(): void {
   const ds = $<HTMLSelectElement>('dataset').value;
   const kind = $<HTMLSelectElement>('model').value;
-  $<HTMLInputElement>('latent').value = ds === 'mnist' && kind.startsWith('ppca') ? String(PPCA_DEFAULTS.latent) : '2';
+  $<HTMLInputElement>('latent').value = ds === 'mnist' && (kind.startsWith('ppca') || kind === 'fa') ? String(PPCA_DEFAULTS.latent) : '2';
   // chosen from the data when the model is built (src/models/likelihood.ts)
   $<HTMLSelectElement>('likelihood').value = 'auto';
   previewLikelihood();
   // the stochastic-EM gradient scales with 1/σ²: MNIST's small σ² needs a small α₀
   $<HTMLInputElement>('sem-lr').value = ds === 'mnist' ? '0.0001' : '0.05';
 }
+/** The kinds whose step is a whole pass (an EM iteration, the closed form): one per update. */
+const ONE_STEP_KINDS = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa'];
 function applyModelDefaults(): void {
   const kind = $<HTMLSelectElement>('model').value;
-  $<HTMLInputElement>('steps-per-tick').value = kind === 'ppca-em' ? '1' : '10';
+  $<HTMLInputElement>('steps-per-tick').value = ONE_STEP_KINDS.includes(kind) ? '1' : '10';
 }
 
 function readConfig(): RunConfig {
@@ -172,7 +182,27 @@ function readConfig(): RunConfig {
   };
 }
 
-async function readData(): Promise<AppData> {
+/**
+ * The chosen data for a run of `kind`: with entries hidden at random for a
+ * missing-values run; data with missing entries are refused by the other models.
+ */
+async function readData(kind: RunKind = $<HTMLSelectElement>('model').value as RunKind): Promise<AppData> {
+  const base = await readBaseData();
+  if (kind === 'ppca-missing') {
+    const pct = num('hide-pct', 'hide %', { min: 0, max: 95 });
+    const seed = num('hide-seed', 'hide seed', { int: true, min: 0 });
+    if (pct === 0) return base;
+    const key = `${pct}:${seed}`;
+    if (app.hidden?.key !== key || app.hidden.data.complete?.train !== base.train) app.hidden = { key, data: hideEntries(base, pct, seed) };
+    return app.hidden.data;
+  }
+  if (base.missing) {
+    throw new InputError(`${base.train.name}: ${base.missing} entries are missing (NaN or empty); choose "PPCA — missing values" under Model to fit with them`);
+  }
+  return base;
+}
+
+async function readBaseData(): Promise<AppData> {
   const ds = $<HTMLSelectElement>('dataset').value;
   if (ds === 'file') {
     if (!app.userData) throw new InputError('choose a CSV or NPY file first');
@@ -267,9 +297,17 @@ function resetRun(): void {
   app.curves = { train: [], test: [] };
   objectiveChart.reset('objective', 'step');
   latentChart.clear();
-  for (const id of ['cv-originals', 'cv-recon', 'cv-samples', 'cv-manifold', 'cv-loadings']) clearCanvas($<HTMLCanvasElement>(id));
+  for (const id of ['cv-originals', 'cv-recon', 'cv-samples', 'cv-manifold', 'cv-loadings', 'cv-psi', 'cv-complete', 'cv-holes', 'cv-imputed', 'cv-mean-imputed']) {
+    clearCanvas($<HTMLCanvasElement>(id));
+  }
   $('fig-manifold').hidden = true;
   $('fig-loadings').hidden = true;
+  $('fig-psi').hidden = true;
+  $('imputation').hidden = true;
+  app.imputation = null;
+  for (const id of ['st-rmse-model', 'st-rmse-mean', 'st-rmse-entries']) setText(id, '–');
+  $('run-figures').querySelector('tbody')!.replaceChildren();
+  $('run-figures').hidden = true;
   for (const id of ['st-step', 'st-rate', 'st-train', 'st-test', 'st-optimum']) setText(id, id === 'st-step' ? '0' : '–');
   $('estimators').querySelector('tbody')!.replaceChildren();
   showError('run-error', null);
@@ -321,6 +359,9 @@ async function build(modelFile?: RunFile): Promise<void> {
   setText('st-optimum', fmt(runner.optimum));
   $('fig-manifold').hidden = runner.latent !== 2;
   $('fig-loadings').hidden = !runner.loadings;
+  $('fig-psi').hidden = !runner.noiseVariances;
+  $('imputation').hidden = !runner.impute;
+  $('fig-complete').hidden = !data.complete;
   app.controller = new TrainingController(runner, {
     onTick: (r, total) => {
       setText('st-step', String(total));
@@ -369,7 +410,7 @@ async function refreshViews(): Promise<void> {
   const D = runner.D;
   const scaling = data.unitRange ? 'unit' : 'range';
   const rows = Math.min(GRID, data.test.n);
-  const originals = showcaseRows(data, rows);
+  const originals = showcaseRows(data.test, rows);
   drawGrid($<HTMLCanvasElement>('cv-originals'), originals, rows, D, { scaling });
   drawGrid($<HTMLCanvasElement>('cv-recon'), await runner.reconstruct(originals, rows), rows, D, { scaling });
   drawGrid($<HTMLCanvasElement>('cv-samples'), await runner.samplePrior(GRID), GRID, D, { scaling });
@@ -381,12 +422,50 @@ async function refreshViews(): Promise<void> {
   if (runner.loadings) {
     drawGrid($<HTMLCanvasElement>('cv-loadings'), await runner.loadings(), d, D, { scaling: 'signed', columns: true, cols: Math.min(d, 10) });
   }
+  if (runner.noiseVariances) drawGrid($<HTMLCanvasElement>('cv-psi'), await runner.noiseVariances(), 1, D, { scaling: 'range' });
+  if (runner.figures) showFigures(await runner.figures());
+  if (runner.impute) await showImputation(runner, data, rows, scaling);
   const srows = Math.min(SCATTER_ROWS, data.test.n);
   const means = await runner.latentMeans(data.test.x.subarray(0, srows * D), srows);
   // the per-point model answers for the test rows it fitted, possibly fewer
   const mrows = Math.min(srows, Math.floor(means.length / d));
   const { points, axes } = project2d(means, mrows, d);
   latentChart.set(points, data.test.labels?.subarray(0, mrows), axes, `test latent means (${mrows} rows)`);
+}
+
+/** A run's figures beyond its objective (FA: Heywood columns) as a small table. */
+function showFigures(figures: { name: string; value: number | string }[]): void {
+  const table = $('run-figures');
+  table.hidden = figures.length === 0;
+  table.querySelector('tbody')!.replaceChildren(...figures.map((f) => {
+    const tr = tableRow([f.name, String(f.value)]);
+    tr.dataset.figure = f.name;
+    return tr;
+  }));
+}
+
+/**
+ * Missing values: the test rows imputed by the model and by the column means,
+ * the RMSE of both on the hidden entries (when the page hid them and so knows
+ * them), and a few rows drawn: complete, with holes, imputed both ways.
+ */
+async function showImputation(runner: ModelRun, data: AppData, rows: number, scaling: 'unit' | 'range'): Promise<void> {
+  const D = runner.D;
+  const all = await runner.impute!(data.test.x, data.test.n);
+  if (data.complete) {
+    const truth = data.complete.test.x;
+    const model = imputationRmse(truth, data.test.x, all.posterior);
+    const mean = imputationRmse(truth, data.test.x, all.mean);
+    app.imputation = { model: model.rmse, mean: mean.rmse, entries: model.entries };
+    setText('st-rmse-model', fmt(model.rmse, 4));
+    setText('st-rmse-mean', fmt(mean.rmse, 4));
+    setText('st-rmse-entries', String(model.entries));
+    drawGrid($<HTMLCanvasElement>('cv-complete'), showcaseRows(data.complete.test, rows), rows, D, { scaling });
+  }
+  const pick = (x: Float32Array): Float32Array => showcaseRows({ ...data.test, x }, rows, false);
+  drawGrid($<HTMLCanvasElement>('cv-holes'), showcaseRows(data.test, rows), rows, D, { scaling, nanRed: true });
+  drawGrid($<HTMLCanvasElement>('cv-imputed'), pick(all.posterior), rows, D, { scaling });
+  drawGrid($<HTMLCanvasElement>('cv-mean-imputed'), pick(all.mean), rows, D, { scaling });
 }
 
 /** A point of the test curve, once per step (a refresh right after a periodic point measures the same). */
@@ -396,19 +475,19 @@ function addTestPoint(step: number, y: number): void {
   objectiveChart.add('test', step, y);
 }
 
-const showcase = new WeakMap<AppData, Float32Array>();
+const showcase = new WeakMap<Dataset, Float32Array>();
 
-/** `rows` test rows spread evenly over the test set (MNIST's are digit-ordered), copied once per dataset. */
-function showcaseRows(data: AppData, rows: number): Float32Array {
-  let x = showcase.get(data);
+/** `rows` rows spread evenly over a test set (MNIST's are digit-ordered), copied once per dataset unless `cache` is false. */
+function showcaseRows(test: Dataset, rows: number, cache = true): Float32Array {
+  let x = cache ? showcase.get(test) : undefined;
   if (!x) {
-    const D = data.test.D;
+    const D = test.D;
     x = new Float32Array(rows * D);
     for (let r = 0; r < rows; r++) {
-      const i = Math.floor((r * data.test.n) / rows);
-      x.set(data.test.x.subarray(i * D, (i + 1) * D), r * D);
+      const i = Math.floor((r * test.n) / rows);
+      x.set(test.x.subarray(i * D, (i + 1) * D), r * D);
     }
-    showcase.set(data, x);
+    if (cache) showcase.set(test, x);
   }
   return x;
 }
@@ -479,20 +558,93 @@ $('btn-estimate').addEventListener('click', () => guarded(async () => {
   setText('model-status', `estimating on ${rows} test rows with K = ${K}…`);
   const values = await guard(runner.estimators(data.test.x.subarray(0, rows * runner.D), rows, K));
   for (const v of values) {
-    const tr = document.createElement('tr');
+    const tr = tableRow([v.name, fmt(v.value)]);
     tr.dataset.estimator = v.name;
-    const a = document.createElement('td');
-    a.textContent = v.name;
-    const b = document.createElement('td');
-    b.className = 'num';
-    b.textContent = fmt(v.value);
-    b.dataset.value = String(v.value);
-    tr.append(a, b);
+    tr.cells[1]!.dataset.value = String(v.value);
     tbody.append(tr);
   }
   setText('model-status', `estimators on ${rows} test rows, K = ${K}`);
   if (wasRunning) app.controller?.start();
 }));
+
+// ---- choosing d ----------------------------------------------------------------------
+
+/** The PPCA sweep in a Web Worker (one full eigendecomposition on the host). */
+async function ppcaSweepInWorker(train: Dataset, test: Dataset, dMin: number, dMax: number): Promise<PpcaSweep> {
+  const req: SweepRequest = {
+    train: { x: train.x.slice(), n: train.n, D: train.D, name: train.name }, test: { x: test.x.slice(), n: test.n, D: test.D }, dMin, dMax,
+  };
+  const worker = new Worker(new URL('./workers/sweep.worker.ts', import.meta.url), { type: 'module' });
+  const reply = await askWorker<SweepRequest, SweepReply>(worker, req, [req.train.x.buffer, req.test.x.buffer]);
+  if ('error' in reply) throw new Error(reply.error);
+  return reply.sweep;
+}
+
+/** Every criterion per sample (higher is better): held-out ℓ, −BIC/(2n) and, for PPCA, Minka's log evidence / n. */
+function sweepSeries(model: 'ppca' | 'fa', s: PpcaSweep | FaSweep): SweepSeries[] {
+  const n = s.n_train;
+  const out: SweepSeries[] = [
+    { name: 'held-out ℓ', points: s.rows.map((r) => ({ x: r.d, y: r.test_loglik })), chosen: s.chosen.test_loglik },
+    { name: '−BIC / 2n', points: s.rows.map((r) => ({ x: r.d, y: -r.bic / (2 * n) })), chosen: s.chosen.bic },
+  ];
+  if (model === 'ppca') {
+    const p = s as PpcaSweep;
+    out.push({ name: 'Minka log evidence / n', points: p.rows.map((r) => ({ x: r.d, y: r.minka / n })), chosen: p.chosen.minka });
+  }
+  return out;
+}
+
+function showSweep(model: 'ppca' | 'fa', s: PpcaSweep | FaSweep): void {
+  sweepChart.set(sweepSeries(model, s), `${model === 'ppca' ? 'PPCA' : 'factor analysis'}: ${s.n_train} train, ${s.n_test} held-out rows, D = ${s.D}`);
+  const table = $('sweep-table');
+  table.hidden = false;
+  table.querySelector('tbody')!.replaceChildren(...s.rows.map((r) => {
+    const tr = tableRow([String(r.d), fmt(r.train_loglik), fmt(r.test_loglik), fmt(r.bic, 1), 'minka' in r ? fmt(r.minka / s.n_train) : 'n/a'], 0);
+    tr.dataset.d = String(r.d);
+    return tr;
+  }));
+  const c = s.chosen;
+  setText('sweep-status', `chosen d: held-out ℓ ${c.test_loglik}, BIC ${c.bic}` + ('minka' in c ? `, Minka ${c.minka}` : ''));
+}
+
+$('btn-sweep').addEventListener('click', () => guarded(async () => {
+  const model = $<HTMLSelectElement>('sweep-model').value as 'ppca' | 'fa';
+  const dMin = num('sweep-from', 'd from', { int: true, min: 1 });
+  const dMax = num('sweep-to', 'd to', { int: true, min: dMin });
+  const iters = num('sweep-iters', 'EM iterations', { int: true, min: 1 });
+  if (!app.backend) throw new InputError('no backend yet');
+  const data = await readData('ppca-em');
+  if (dMax >= data.train.D) throw new InputError(`d to must be below the data dimension D = ${data.train.D}, got ${dMax}`);
+  const button = $<HTMLButtonElement>('btn-sweep');
+  button.disabled = true;
+  $<HTMLButtonElement>('btn-sweep-json').disabled = true;
+  app.sweep = null;
+  sweepChart.clear();
+  $('sweep-table').hidden = true;
+  try {
+    setText('sweep-status', model === 'ppca' ? `sweeping d = ${dMin}..${dMax} (one eigendecomposition)…` : `fitting d = ${dMin}…`);
+    const result = model === 'ppca'
+      ? await ppcaSweepInWorker(data.train, data.test, dMin, dMax)
+      : await guard(faSweep(app.backend, data.train, data.test, dMin, dMax, {
+        maxIters: iters, seed: num('seed', 'seed', { int: true, min: 0 }), onFit: (d) => setText('sweep-status', `fitting d = ${d} of ${dMin}..${dMax}…`),
+      }));
+    app.sweep = { model, result };
+    showSweep(model, result);
+    $<HTMLButtonElement>('btn-sweep-json').disabled = false;
+  } catch (e) {
+    setText('sweep-status', '');
+    throw e;
+  } finally {
+    button.disabled = false;
+  }
+}, 'sweep-error'));
+
+$('btn-sweep-json').addEventListener('click', () => {
+  const s = app.sweep;
+  if (!s) return;
+  const json = JSON.stringify({ model: s.model, ...s.result, ...('eigenvalues' in s.result ? { eigenvalues: Array.from(s.result.eigenvalues) } : {}) }, null, 2);
+  download(new TextEncoder().encode(`${json}\n`), `latentgpu-sweep-${s.model}-d${s.result.rows[0]!.d}-${s.result.rows.at(-1)!.d}.json`, 'application/json');
+});
 
 // ---- model files --------------------------------------------------------------------
 
@@ -547,6 +699,10 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
 /** Hooks for the end-to-end tests and e2e/measure-cpu-vae.ts (curves as numbers, a way to lose the device, a throughput probe). */
 (window as unknown as { latentgpu: unknown }).latentgpu = {
   curves: () => structuredClone(app.curves),
+  /** the missing-values run's imputation RMSEs on the hidden test entries */
+  imputation: () => app.imputation,
+  /** the last sweep over d, as its JSON download holds it */
+  sweep: () => (app.sweep ? JSON.parse(JSON.stringify({ model: app.sweep.model, ...app.sweep.result, eigenvalues: undefined })) as unknown : null),
   state: () => app.controller?.state ?? 'idle',
   steps: () => app.controller?.steps ?? 0,
   loseDevice: () => {

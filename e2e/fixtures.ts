@@ -67,3 +67,28 @@ export async function canvasContrast(page: Page, testId: string): Promise<{ widt
 export async function setValue(page: Page, id: string, value: string): Promise<void> {
   await page.locator(`#${id}`).fill(value);
 }
+
+/** The synthetic PPCA data of the setup panel (D = 16, true d = 2, 500 rows, σ = 0.3, seed 1) and a model of `kind` with latent d. */
+export const SYNTHETIC = { n: 500, D: 16, d: 2, sigma: 0.3, seed: 1 } as const;
+
+export async function setupSynthetic(page: Page, backend: 'webgpu' | 'cpu', kind: string, latent = 2): Promise<void> {
+  await openApp(page, { backend });
+  await page.locator('#dataset').selectOption('synthetic');
+  await setValue(page, 'syn-D', String(SYNTHETIC.D));
+  await setValue(page, 'syn-d', String(SYNTHETIC.d));
+  await setValue(page, 'syn-n', String(SYNTHETIC.n));
+  await setValue(page, 'syn-sigma', String(SYNTHETIC.sigma));
+  await setValue(page, 'syn-seed', String(SYNTHETIC.seed));
+  await page.locator('#model').selectOption(kind);
+  await setValue(page, 'latent', String(latent));
+}
+
+/** A number shown in the element with this test id. */
+export async function shown(page: Page, testId: string): Promise<number> {
+  return Number(await page.getByTestId(testId).textContent());
+}
+
+/** The page's test hooks (app/main.ts `window.latentgpu`), one by name. */
+export async function hook<T>(page: Page, name: string): Promise<T> {
+  return page.evaluate((n) => (window as unknown as { latentgpu: Record<string, () => unknown> }).latentgpu[n]!(), name) as Promise<T>;
+}

@@ -172,3 +172,51 @@ export class BenchChart {
     return this.chart.scales.y?.ticks.map((t) => String(t.label)) ?? [];
   }
 }
+
+/** One criterion of the d sweep: its value per d (higher is better) and the d it chooses. */
+export interface SweepSeries {
+  name: string;
+  points: { x: number; y: number }[];
+  chosen: number;
+}
+
+/** The d sweep: every criterion against d on one axis (nats per sample), each chosen d drawn as a large point. */
+export class SweepChart {
+  private readonly chart: Chart<'line', { x: number; y: number }[]>;
+
+  constructor(canvas: HTMLCanvasElement) {
+    this.chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        parsing: false,
+        scales: {
+          x: { type: 'linear', title: { display: true, text: 'latent dimension d' }, ticks: { precision: 0 } },
+          y: { type: 'linear', title: { display: true, text: 'nats per sample (higher is better)' } },
+        },
+        plugins: { title: { display: true, text: 'choosing d' }, legend: { position: 'bottom' } },
+      },
+    });
+  }
+
+  set(series: SweepSeries[], title: string): void {
+    this.chart.data.datasets = series.map((s, i) => ({
+      label: `${s.name} (chooses d = ${s.chosen})`,
+      data: s.points,
+      borderColor: PALETTE[i % PALETTE.length],
+      backgroundColor: PALETTE[i % PALETTE.length],
+      borderWidth: 1.5,
+      pointRadius: s.points.map((p) => (p.x === s.chosen ? 7 : 2)),
+      pointStyle: s.points.map((p) => (p.x === s.chosen ? 'rectRot' : 'circle')),
+    }));
+    this.chart.options.plugins!.title!.text = title;
+    this.chart.update('none');
+  }
+
+  clear(): void {
+    this.chart.data.datasets = [];
+    this.chart.update('none');
+  }
+}

@@ -52,3 +52,15 @@ export function download(bytes: Uint8Array, name: string, type = 'application/oc
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/** A table row of text cells; those from `numFrom` on are right-aligned numbers. */
+export function tableRow(cells: string[], numFrom = 1): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  tr.append(...cells.map((text, i) => {
+    const td = document.createElement('td');
+    if (i >= numFrom) td.className = 'num';
+    td.textContent = text;
+    return td;
+  }));
+  return tr;
+}

@@ -18,7 +18,7 @@ export function imageShape(D: number): ImageShape {
 }
 
 /**
- * Draws `count` vectors of length D from data (row-major, or column-major when
+ * Draws `count` vectors of length D (NaN drawn red with `nanRed`) from data (row-major, or column-major when
  * `columns` is set: W's columns are strided by d) into a grid with `cols` images per row.
  */
 export function drawGrid(
@@ -26,7 +26,7 @@ export function drawGrid(
   data: Float32Array,
   count: number,
   D: number,
-  opts: { cols?: number; scaling?: Scaling; columns?: boolean } = {},
+  opts: { cols?: number; scaling?: Scaling; columns?: boolean; nanRed?: boolean } = {},
 ): void {
   const { w, h } = imageShape(D);
   const cols = Math.max(1, Math.min(opts.cols ?? 8, count));
@@ -74,6 +74,11 @@ export function drawGrid(
         const p = ((oy + y) * canvas.width + ox + x) * 4;
         const g = Math.round(t * 255);
         img.data[p] = img.data[p + 1] = img.data[p + 2] = g;
+        // a missing entry
+        if (opts.nanRed && Number.isNaN(v)) {
+          img.data[p] = 220;
+          img.data[p + 1] = img.data[p + 2] = 30;
+        }
       }
     }
   }

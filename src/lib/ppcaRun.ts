@@ -4,7 +4,10 @@
 // resumable fitter (src/models/ppca/fitter.ts) that keeps the minibatch stream,
 // the global step t of the step sizes α_t and (online EM) the running
 // sufficient statistics between ticks, so a page's run is the CLI's
-// `--method sem|oem` run. Each tick ends with the exact train log-likelihood.
+// `--method sem|oem` run. The closed form (`--method closed`) is one tick: the
+// top d eigenpairs of the covariance with the products on the backend
+// (closedFormPpcaOn); later ticks report it converged. Each tick ends with the
+// exact train log-likelihood.
 // A model file holds W, μ, σ² and the step: stochastic EM resumes its schedule
 // there; online EM's running statistics are not in the file, so a loaded
 // online-EM run starts them afresh (γ₀ = 1). Pictures: posterior means
@@ -12,6 +15,7 @@
 // prior samples W z + μ (the noise-free decoder mean), on the backend.
 import type { Backend, Tensor } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
+import { closedFormPpcaOn } from '../models/ppca/closed.ts';
 import {
   closedFormPpca, createOemFitter, createPpca, createSemFitter, estimateLogLik, fitEm, initialPpca, meanLogLik,
   posteriorMeansOf, readPpca, releaseData, releasePpca, uploadData,
@@ -26,7 +30,7 @@ const EM_TOL = 1e-7;
 const SAMPLE_STREAM = 0x5a3;
 
 /** The CLI's --method names (model-file metadata "method") of the PPCA run kinds. */
-export const PPCA_METHOD = { 'ppca-em': 'em', 'ppca-sem': 'sem', 'ppca-oem': 'oem' } as const;
+export const PPCA_METHOD = { 'ppca-em': 'em', 'ppca-sem': 'sem', 'ppca-oem': 'oem', 'ppca-closed': 'closed' } as const;
 /** The run kinds that fit PPCA. */
 export type PpcaRunKind = keyof typeof PPCA_METHOD;
 
@@ -56,10 +60,10 @@ class PpcaRun implements ModelRun {
     const cfg = config;
     this.D = init.D;
     this.latent = init.d;
-    this.unitName = kind === 'ppca-em' ? 'EM iteration' : kind === 'ppca-sem' ? 'stochastic EM step' : 'online EM step';
+    this.unitName = { 'ppca-em': 'EM iteration', 'ppca-sem': 'stochastic EM step', 'ppca-oem': 'online EM step', 'ppca-closed': 'closed-form fit' }[kind];
     this.step = start;
     const common = { d: init.d, batch: cfg.batch, seed: cfg.seed, evalEvery: 0, init };
-    if (kind === 'ppca-em') {
+    if (kind === 'ppca-em' || kind === 'ppca-closed') {
       this.em = createPpca(be, init);
       this.fitter = null;
     } else if (kind === 'ppca-sem') {
@@ -83,6 +87,17 @@ class PpcaRun implements ModelRun {
     const K = this.config.stepsPerTick;
     let loglik: number;
     let steps: number;
+    if (this.kind === 'ppca-closed') {
+      // one fit; the ticks after it have nothing to do
+      if (this.ticks > 0) return { samples: 0, steps: 0, trainObjective: this.lastTrain, converged: true };
+      this.ticks++;
+      const r = await closedFormPpcaOn(this.be, this.train, this.latent);
+      releasePpca(this.em!);
+      this.em = createPpca(this.be, r);
+      this.lastTrain = r.loglik;
+      this.step += 1;
+      return { samples: this.train.n, steps: 1, trainObjective: r.loglik, converged: true };
+    }
     if (this.em) {
       const init = await readPpca(this.em);
       const r = await fitEm(this.be, this.train, { d: this.latent, maxIters: K, tol: 0, init, seed: this.config.seed + 7919 * ++this.ticks });

@@ -6,12 +6,17 @@
 import type { Dataset } from '../data/dataset.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS } from '../models/config.ts';
 import type { LikelihoodRequest } from '../models/likelihood.ts';
+import type { MissingData, MissingFitOptions, MissingFitResult } from '../models/ppca/missing.ts';
 import type { Schedule } from '../train/schedule.ts';
 
-/** What a run trains: PPCA by exact, stochastic or online EM, the per-point model (lvm) or the VAE. */
-export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'lvm' | 'vae';
+/**
+ * What a run trains: PPCA by exact, stochastic or online EM or in closed form,
+ * PPCA with missing values (NaN entries), factor analysis, the per-point model
+ * (lvm) or the VAE.
+ */
+export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' | 'ppca-missing' | 'fa' | 'lvm' | 'vae';
 /** Every {@link RunKind}. */
-export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'lvm', 'vae'];
+export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'ppca-closed', 'ppca-missing', 'fa', 'lvm', 'vae'];
 
 /** A run's settings; everything but `kind` has a default (src/models/config.ts). */
 export interface RunConfig {
@@ -51,21 +56,24 @@ export type ResolvedRunConfig = Required<Omit<RunConfig, 'schedule'>> & {
   schedule?: Schedule;
 };
 
-/** Whether the kind is one of PPCA's methods. */
-export function isPpcaKind(kind: RunKind): kind is 'ppca-em' | 'ppca-sem' | 'ppca-oem' {
-  return kind === 'ppca-em' || kind === 'ppca-sem' || kind === 'ppca-oem';
+/** Whether the kind is one of PPCA's methods on complete data (a PPCA model file continues with any of them). */
+export function isPpcaKind(kind: RunKind): kind is 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' {
+  return kind === 'ppca-em' || kind === 'ppca-sem' || kind === 'ppca-oem' || kind === 'ppca-closed';
 }
+
+/** The kinds whose tick is one exact step (an EM iteration, the closed form): one per tick by default. */
+const ONE_STEP_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa'];
 
 /** Fills in a run's defaults for `rows` training rows (the batch is capped at the rows). */
 export function resolveRunConfig(cfg: RunConfig, rows: number): ResolvedRunConfig {
-  const ppca = isPpcaKind(cfg.kind);
+  const ppca = isPpcaKind(cfg.kind) || cfg.kind === 'ppca-missing' || cfg.kind === 'fa';
   const model = ppca ? PPCA_DEFAULTS : cfg.kind === 'lvm' ? LVM_DEFAULTS : VAE_DEFAULTS;
   return {
     kind: cfg.kind,
     latent: cfg.latent ?? model.latent,
     seed: cfg.seed ?? 1,
     batch: Math.max(1, Math.min(cfg.batch ?? model.batch, rows)),
-    stepsPerTick: cfg.stepsPerTick ?? (cfg.kind === 'ppca-em' ? 1 : 10),
+    stepsPerTick: cfg.stepsPerTick ?? (ONE_STEP_KINDS.includes(cfg.kind) ? 1 : 10),
     semLr: cfg.semLr ?? PPCA_DEFAULTS.sem.lr,
     semTau: cfg.semTau ?? PPCA_DEFAULTS.sem.tau,
     semKappa: cfg.semKappa ?? PPCA_DEFAULTS.sem.kappa,
@@ -100,6 +108,22 @@ export interface EstimatorRow {
   value: number;
 }
 
+/** A figure a run reports beyond its objective (FA's Heywood columns, …), for a page's table. */
+export interface RunFigure {
+  /** what it is, e.g. "Heywood columns" */
+  name: string;
+  /** its value */
+  value: number | string;
+}
+
+/** Missing values: rows with their NaN entries filled in two ways. */
+export interface Imputation {
+  /** each NaN replaced by the model's posterior mean W E[z | observed] + μ */
+  posterior: Float32Array;
+  /** each NaN replaced by its column's mean over the observed training entries */
+  mean: Float32Array;
+}
+
 /** How a run is built besides its settings. */
 export interface ModelRunOptions {
   /** model-file metadata describing the data, saved with the model (e.g. synthetic_data, which the CLI regenerates) */
@@ -110,6 +134,12 @@ export interface ModelRunOptions {
    * page computes it in a Web Worker and passes the answer).
    */
   optimum?: (train: Dataset, d: number) => Promise<number | undefined>;
+  /**
+   * PPCA with missing values: runs fitPpcaMissing (a tick's EM iterations).
+   * Default: on this thread (host float64, ~0.2 s per iteration for 2,000 MNIST
+   * rows); a page runs it in a Web Worker.
+   */
+  fitMissing?: (data: MissingData, d: number, opts: MissingFitOptions) => Promise<MissingFitResult>;
   /** how the caller's interface asks for the Gaussian decoder, named in likelihood messages */
   likelihoodHint?: {
     /** e.g. the CLI's "--likelihood gaussian" */
@@ -157,8 +187,14 @@ export interface ModelRun {
   decode(z: Float32Array, rows: number): Promise<Float32Array>;
   /** posterior (encoder) means of `rows` rows of x, rows × d */
   latentMeans(x: Float32Array, rows: number): Promise<Float32Array>;
-  /** PPCA: the loadings W (D × d, row-major) */
+  /** PPCA and FA: the loadings W (D × d, row-major) */
   loadings?(): Promise<Float32Array>;
+  /** FA: the noise variances ψ (length D) */
+  noiseVariances?(): Promise<Float32Array>;
+  /** figures beyond the objective (FA: Heywood and constant columns), as of the last tick */
+  figures?(): Promise<RunFigure[]>;
+  /** missing values: rows of x (NaN where missing) imputed by the model and by the column means */
+  impute?(x: Float32Array, rows: number): Promise<Imputation>;
   /** log p(x) estimates on `rows` rows of x with K samples: bounds and Monte-Carlo estimates by name */
   estimators(x: Float32Array, rows: number, K: number): Promise<EstimatorRow[]>;
   /** the model file (the CLI's format; the latent models' with the optimizer state, to resume exactly) */

@@ -4,10 +4,11 @@
 // metadata a model file keeps about them.
 import { SYNTHETIC_METADATA_KEY } from '../data/synthetic.ts';
 import { parseCsvBytes } from '../data/csv.ts';
-import { DataError, printable, splitTrainTest, validateForModel, type Dataset } from '../data/dataset.ts';
+import { DataError, makeDataset, printable, splitTrainTest, validateForModel, type Dataset, type MissingMode } from '../data/dataset.ts';
 import { parseNpy } from '../data/npy.ts';
 import { syntheticPpca } from '../data/synthetic.ts';
 import { firstOutsideUnit } from '../models/likelihood.ts';
+import { HostRng } from '../train/rng.ts';
 
 /** Train and test rows of a run, with what a page needs to know of them. */
 export interface RunData {
@@ -33,10 +34,11 @@ export const BLOB_LIMITS = {
 
 /**
  * A CSV/TSV or NPY file (NPY by its magic bytes) as a dataset, its size checked
- * against {@link BLOB_LIMITS} before it is read and its values checked finite;
+ * against {@link BLOB_LIMITS} before it is read and its values checked finite
+ * (`missing: 'nan'`: NaN, and in CSV an empty or nan/NA cell, is a missing entry);
  * `name` names it in errors (default: the File's name).
  */
-export async function readDataBlob(file: Blob, name = (file as Partial<File>).name ?? 'the file'): Promise<Dataset> {
+export async function readDataBlob(file: Blob, name = (file as Partial<File>).name ?? 'the file', opts: { missing?: MissingMode } = {}): Promise<Dataset> {
   const shown = printable(name, 200);
   if (file.size === 0) throw new DataError(`${shown}: the file is empty`);
   const head = new Uint8Array(await file.slice(0, NPY_MAGIC.length).arrayBuffer());
@@ -46,9 +48,67 @@ export async function readDataBlob(file: Blob, name = (file as Partial<File>).na
     throw new DataError(`${shown} is ${(file.size / 2 ** 20).toFixed(0)} MiB, over the page's ${cap / 2 ** 20} MiB limit for ${isNpy ? '.npy' : 'text'} files; use a sample of the rows${isNpy ? '' : ' or save it as float32 .npy'}`);
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const data = isNpy ? parseNpy(bytes, { source: name }) : parseCsvBytes(bytes, { source: name });
-  validateForModel(data, {});
+  const missing = opts.missing ?? 'error';
+  const data = isNpy ? parseNpy(bytes, { source: name, missing }) : parseCsvBytes(bytes, { source: name, missing });
+  validateForModel(data, { missing });
   return data;
+}
+
+/** The NaN (missing) entries of a dataset. */
+export function countMissing(ds: Dataset): number {
+  let c = 0;
+  for (const v of ds.x) if (Number.isNaN(v)) c++;
+  return c;
+}
+
+/** A run's data with entries hidden (NaN), and the complete rows they came from. */
+export interface HiddenRunData extends RunData {
+  /** the rows before hiding */
+  complete: {
+    /** the training rows, complete */
+    train: Dataset;
+    /** the held-out rows, complete */
+    test: Dataset;
+  };
+  /** entries hidden, train and test together */
+  hidden: number;
+}
+
+/**
+ * Hides each entry of the train and test rows independently with probability
+ * `fraction` (seeded: HostRng(seed) draws one uniform per entry, train rows
+ * first, then test), to fit with missing values and score the imputation.
+ */
+export function hideAtRandom(data: RunData, fraction: number, seed: number): HiddenRunData {
+  if (!(fraction >= 0 && fraction < 1)) throw new DataError(`the fraction of entries to hide must lie in [0, 1), got ${fraction}`);
+  const rng = new HostRng(seed);
+  let hidden = 0;
+  const hide = (ds: Dataset): Dataset => {
+    const x = Float32Array.from(ds.x, (v) => {
+      if (rng.uniform() >= fraction) return v;
+      hidden++;
+      return NaN;
+    });
+    return makeDataset(`${ds.name} (${+(100 * fraction).toFixed(2)}% hidden)`, x, ds.n, ds.D, ds.labels);
+  };
+  const train = hide(data.train);
+  const test = hide(data.test);
+  return { ...data, train, test, complete: { train: data.train, test: data.test }, hidden };
+}
+
+/** Root-mean-square error of `imputed` against `complete` over the entries that are NaN in `withMissing` and known in `complete` (all row-major, same length). */
+export function imputationRmse(complete: Float32Array, withMissing: Float32Array, imputed: Float32Array): { rmse: number; entries: number } {
+  if (complete.length !== withMissing.length || imputed.length !== withMissing.length) {
+    throw new Error(`imputation RMSE: arrays of ${complete.length}, ${withMissing.length} and ${imputed.length} values; they must be equal`);
+  }
+  let s = 0;
+  let entries = 0;
+  for (let k = 0; k < withMissing.length; k++) {
+    if (!Number.isNaN(withMissing[k]!) || Number.isNaN(complete[k]!)) continue;
+    s += (imputed[k]! - complete[k]!) ** 2;
+    entries++;
+  }
+  return { rmse: entries ? Math.sqrt(s / entries) : NaN, entries };
 }
 
 /** A dataset split into train and test rows (row i is test when i % 5 == 4); at least 5 rows. */

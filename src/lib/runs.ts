@@ -7,15 +7,20 @@ import type { Dataset } from '../data/dataset.ts';
 import { readMetaInt } from '../io/modelFile.ts';
 import { ModelFileError } from '../io/safetensors.ts';
 import type { Likelihood } from '../models/decoder.ts';
+import { createFaRun } from './faRun.ts';
 import { createLatentRun, loadLatentRun } from './latentRun.ts';
+import { createMissingRun } from './missingRun.ts';
 import { decodeModelFile, type ModelFile } from './modelFiles.ts';
 import { PPCA_METHOD, createPpcaRun, type PpcaRunKind } from './ppcaRun.ts';
 import { RUN_KINDS, isPpcaKind, resolveRunConfig, type ModelRun, type RunConfig, type RunKind, type ModelRunOptions } from './run.ts';
 
 /** A PPCA file's method (the CLI's --method) as the run kind that continues it. */
-const PPCA_KIND_OF_METHOD: Record<string, PpcaRunKind> = {
-  em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem',
+const PPCA_KIND_OF_METHOD: Record<string, PpcaFileKind> = {
+  em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem', closed: 'ppca-closed', missing: 'ppca-missing',
 };
+
+/** The run kinds that continue a PPCA model file. */
+type PpcaFileKind = PpcaRunKind | 'ppca-missing';
 
 /** A decoded model file with the run kind that continues it and the settings it fixes. */
 export interface RunFile {
@@ -36,7 +41,8 @@ export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model 
   const f = file instanceof Uint8Array ? decodeModelFile(file, source) : file;
   if (f.kind === 'ppca') {
     const meta = f.metadata;
-    const kind = Object.hasOwn(PPCA_METHOD, meta.kind ?? '') ? (meta.kind as PpcaRunKind) : (PPCA_KIND_OF_METHOD[meta.method ?? 'em'] ?? 'ppca-em');
+    const kind = Object.hasOwn(PPCA_METHOD, meta.kind ?? '') || meta.kind === 'ppca-missing'
+      ? (meta.kind as PpcaFileKind) : (PPCA_KIND_OF_METHOD[meta.method ?? 'em'] ?? 'ppca-em');
     return { file: f, kind, latent: f.ppca.d };
   }
   const c = f.config;
@@ -52,6 +58,8 @@ export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model 
 export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions = {}): Promise<ModelRun> {
   const full = resolveRunConfig(cfg, train.n);
   if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
+  if (full.kind === 'ppca-missing') return createMissingRun(full, train, test, null, 0, opts);
+  if (full.kind === 'fa') return createFaRun(backend, full, train, test, null, opts);
   if (full.kind === 'vae' || full.kind === 'lvm') return createLatentRun(backend, full.kind, full, train, test, opts);
   throw new Error(`'${String(full.kind)}' is not a run kind (${RUN_KINDS.join(', ')})`);
 }
@@ -70,9 +78,10 @@ export async function loadRun(
   const kind = cfg.kind ?? rf.kind;
   const f = rf.file;
   if (f.kind === 'ppca') {
-    if (!isPpcaKind(kind)) throw new ModelFileError(`the model file holds a PPCA model, not ${kind}`);
+    if (!isPpcaKind(kind) && kind !== 'ppca-missing') throw new ModelFileError(`the model file holds a PPCA model, not ${kind}`);
     const full = resolveRunConfig({ ...cfg, kind, latent: f.ppca.d }, train.n);
     const step = readMetaInt(f.metadata, 'step', 'the model file', { optional: true, min: 0 }) ?? 0;
+    if (kind === 'ppca-missing') return createMissingRun(full, train, test, f.ppca, step, opts);
     return createPpcaRun(backend, kind, full, train, test, f.ppca, step, opts);
   }
   if (kind !== f.kind) throw new ModelFileError(`the model file holds a '${f.kind}' model, not ${kind}`);

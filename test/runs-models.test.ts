@@ -1,0 +1,116 @@
+// The runs a page trains beyond the lecture (src/lib/faRun.ts, missingRun.ts,
+// ppcaRun.ts 'ppca-closed'): ticks continue one fit, so a run of ticks equals
+// the library's fit of the same total on the same backend; the closed form is
+// closedFormPpca; hidden entries are drawn at the asked rate (seeded) and the
+// imputation RMSE counts exactly the hidden entries.
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.ts';
+import { hideAtRandom, imputationRmse, syntheticRunData } from '../src/lib/runData.ts';
+import { createRun, decodeRunFile, loadRun } from '../src/lib/runs.ts';
+import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
+import { closedFormPpca } from '../src/models/ppca/closed.ts';
+import { fitPpcaMissing, imputeMissing } from '../src/models/ppca/missing.ts';
+import { releaseData, uploadData } from '../src/models/ppca/model.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
+
+const data = syntheticRunData({ n: 400, D: 12, d: 3, sigma: 0.4, seed: 5 });
+const { train, test } = data;
+const host = (ds: typeof train) => ({ host: ds.x, n: ds.n, D: ds.D });
+const none = { optimum: async () => undefined };
+
+function suite(name: string, backendOf: () => Promise<Backend>): void {
+  describe(`runs beyond the lecture on ${name}`, () => {
+    it('fa: three ticks of 4 EM maps equal fitFa of 12 from the same start; ψ, Heywood figures, exact estimator', async () => {
+      const b = await backendOf();
+      const run = await createRun(b, { kind: 'fa', latent: 3, seed: 2, stepsPerTick: 4 }, train, test, none);
+      let last = NaN;
+      for (let t = 0; t < 3; t++) {
+        const r = await run.tick();
+        expect(r.steps).toBe(4);
+        last = r.trainObjective!;
+      }
+      const dev = uploadData(b, train);
+      const ref = await fitFa(b, dev, { d: 3, maxIters: 12, seed: 2 });
+      releaseData(b, dev);
+      expect(Math.abs(last - ref.loglik), `ticks ${last} vs one fit ${ref.loglik}`).toBeLessThan(1e-6);
+      const { test: held } = await run.evaluate();
+      expect(Math.abs(held - faMeanLogLik(ref.model, host(test)))).toBeLessThan(1e-6);
+      const psi = await run.noiseVariances!();
+      expect(psi.length).toBe(12);
+      for (let j = 0; j < 12; j++) expect(Math.abs(psi[j]! - ref.model.psi[j]!)).toBeLessThan(1e-5 * ref.model.psi[j]! + 1e-7);
+      expect((await run.figures!()).map((f) => f.name)).toEqual(['ψ at the floor (Heywood cases)', 'constant columns (ψ at the floor)']);
+      const est = await run.estimators(test.x, test.n, 10);
+      expect(est[0]!.value).toBeCloseTo(held, 10);
+      // reconstructions of the rows are closer to them than the mean is
+      const rec = await run.reconstruct(test.x, test.n);
+      let errRec = 0;
+      let errMean = 0;
+      const mu = ref.model.mu;
+      for (let k = 0; k < rec.length; k++) {
+        errRec += (rec[k]! - test.x[k]!) ** 2;
+        errMean += (mu[k % 12]! - test.x[k]!) ** 2;
+      }
+      expect(errRec).toBeLessThan(0.5 * errMean);
+      run.dispose();
+    });
+
+    it('ppca-closed: one tick is the closed form, later ticks report it converged', async () => {
+      const b = await backendOf();
+      const run = await createRun(b, { kind: 'ppca-closed', latent: 3 }, train, test, none);
+      const r = await run.tick();
+      const ref = closedFormPpca({ host: train.x, n: train.n, D: train.D }, 3);
+      expect([r.steps, r.converged]).toEqual([1, true]);
+      expect(Math.abs(r.trainObjective! - ref.loglik)).toBeLessThan(1e-7);
+      expect(await run.tick()).toMatchObject({ steps: 0, converged: true });
+      const file = decodeRunFile(await run.save());
+      expect([file.kind, file.file.metadata.method]).toEqual(['ppca-closed', 'closed']);
+      run.dispose();
+    });
+  });
+}
+
+suite('cpu', async () => cpu);
+for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
+
+describe('missing values in a run (host float64 EM)', () => {
+  const hidden = hideAtRandom(data, 0.3, 9);
+
+  it('hides each entry with the asked probability (seeded), the complete rows kept', () => {
+    const total = (train.n + test.n) * train.D;
+    // binomial: mean 0.3 N, sd √(0.21 N) ≈ 0.0115 N^½; 5 sd
+    expect(Math.abs(hidden.hidden - 0.3 * total)).toBeLessThan(5 * Math.sqrt(0.21 * total));
+    let nan = 0;
+    for (const v of [...hidden.train.x, ...hidden.test.x]) if (Number.isNaN(v)) nan++;
+    expect(nan).toBe(hidden.hidden);
+    expect(hidden.complete.train).toBe(train);
+    expect(hideAtRandom(data, 0.3, 9).train.x).toEqual(hidden.train.x);
+    expect(() => hideAtRandom(data, 1, 1)).toThrow('must lie in [0, 1)');
+  });
+
+  it('ticks equal fitPpcaMissing of the same total; imputation beats the column means; the file continues the run', async () => {
+    const run = await createRun(cpu, { kind: 'ppca-missing', latent: 3, stepsPerTick: 3, seed: 1 }, hidden.train, hidden.test, none);
+    let last = NaN;
+    for (let t = 0; t < 2; t++) last = (await run.tick()).trainObjective!;
+    const ref = fitPpcaMissing({ x: hidden.train.x, n: hidden.train.n, D: 12 }, 3, { iters: 6, tol: 0, seed: 1 });
+    expect(Math.abs(last - ref.loglik), `ticks ${last} vs one fit ${ref.loglik}`).toBeLessThan(1e-5);
+    const imp = await run.impute!(hidden.test.x, hidden.test.n);
+    const model = imputationRmse(test.x, hidden.test.x, imp.posterior);
+    const mean = imputationRmse(test.x, hidden.test.x, imp.mean);
+    const refImp = imputationRmse(test.x, hidden.test.x, imputeMissing(ref, { x: hidden.test.x, n: test.n, D: 12 }));
+    expect(model.entries).toBe(mean.entries);
+    expect(Math.abs(model.rmse - refImp.rmse)).toBeLessThan(1e-4);
+    expect(model.rmse, `model ${model.rmse} vs column means ${mean.rmse}`).toBeLessThan(0.8 * mean.rmse);
+    const bytes = await run.save();
+    const back = await loadRun(cpu, bytes, { stepsPerTick: 1 }, hidden.train, hidden.test, none);
+    expect(back.kind).toBe('ppca-missing');
+    expect(Math.abs((await back.evaluate()).train - last)).toBeLessThan(1e-4);
+    run.dispose();
+    back.dispose();
+  });
+
+  it('imputation RMSE: only the hidden entries known in the complete rows count', () => {
+    const r = imputationRmse(Float32Array.of(1, 2, NaN, 4), Float32Array.of(1, NaN, NaN, NaN), Float32Array.of(9, 5, 7, 4));
+    expect(r).toEqual({ rmse: Math.sqrt(9 / 2), entries: 2 });
+    expect(() => imputationRmse(new Float32Array(2), new Float32Array(3), new Float32Array(3))).toThrow('must be equal');
+  });
+});
