@@ -1,0 +1,50 @@
+// Factor analysis in the app (issue 15 item 1): exact EM in ticks on the page's
+// backend equals the library's fitFa of the same iterations (computed here in
+// Node on the CPU backend), ψ is drawn, the Heywood count shown, and the model
+// file is the CLI's: `latentgpu eval` of it gives the page's test figure.
+import { syntheticRunData } from '../src/lib/runData.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
+import { uploadData } from '../src/models/ppca/model.ts';
+import { latentgpu } from './cli.ts';
+import { SYNTHETIC, canvasContrast, curves, expect, screenshot, setValue, setupSynthetic, test } from './fixtures.ts';
+
+const SYNTHETIC_CLI = ['--data', 'synthetic', '--n', '500', '--dim', '16', '--true-latent', '2', '--sigma', '0.3', '--data-seed', '1'];
+
+for (const backend of ['webgpu', 'cpu'] as const) {
+  test(`factor analysis on ${backend}: 10 EM iterations in two ticks equal fitFa's; ψ and Heywood count shown; the CLI evaluates its file`, async ({ page }) => {
+    const data = syntheticRunData(SYNTHETIC);
+    const ref = await fitFa(new CpuBackend(), uploadData(new CpuBackend(), data.train), { d: 2, maxIters: 10, seed: 1 });
+    const refTest = faMeanLogLik(ref.model, { host: data.test.x, n: data.test.n, D: data.test.D });
+
+    await setupSynthetic(page, backend, 'fa');
+    await setValue(page, 'steps-per-tick', '5');
+    await page.locator('#btn-step').click();
+    await expect(page.getByTestId('state')).toHaveText('idle');
+    await page.locator('#btn-step').click();
+    await expect(page.getByTestId('step')).toHaveText('10');
+    await expect(page.getByTestId('state')).toHaveText('idle');
+    const c = await curves(page);
+    const train = c.train.at(-1)![1];
+    const held = c.test.at(-1)![1];
+    console.log(`fa on ${backend}: train ${train} (fitFa ${ref.loglik}), test ${held} (${refTest})`);
+    expect(Math.abs(train - ref.loglik), `train ${train} vs fitFa ${ref.loglik}`).toBeLessThan(1e-3);
+    expect(Math.abs(held - refTest), `test ${held} vs ${refTest}`).toBeLessThan(1e-3);
+    // the curve climbs (EM never goes down)
+    for (let i = 1; i < c.train.length; i++) expect(c.train[i]![1]).toBeGreaterThanOrEqual(c.train[i - 1]![1] - 1e-6);
+    const psi = await canvasContrast(page, 'psi');
+    expect(psi.distinct, 'ψ: distinct grey levels').toBeGreaterThan(3);
+    const heywood = page.getByTestId('run-figures').locator('tr[data-figure^="ψ at the floor"] td').nth(1);
+    await expect(heywood).toHaveText(String(ref.heywood.length));
+    for (const id of ['reconstructions', 'samples', 'loadings']) expect((await canvasContrast(page, id)).distinct, id).toBeGreaterThan(5);
+    await screenshot(page, `fa-${backend}`);
+
+    const downloadPromise = page.waitForEvent('download');
+    await page.locator('#btn-download').click();
+    const path = await (await downloadPromise).path();
+    const cliEval = await latentgpu(['eval', '--model', path, ...SYNTHETIC_CLI]);
+    expect([cliEval.model, cliEval.n]).toEqual(['fa', 100]);
+    // the file stores float32 parameters: the same figure to float32 rounding
+    expect(cliEval.loglik as number, 'CLI eval of the page\'s fa file').toBeCloseTo(held, 3);
+  });
+}
