@@ -14,15 +14,21 @@
 // errors that are the same for all rows: measured against a float64 host
 // evaluation it is within 6e-5 nats/sample, and the float32 map itself is
 // monotone to that level.
+// Data not all on the device (a RowSource, or over a device budget) are fitted in
+// passes: every EM map reads the rows block by block, centres each on the host and
+// uploads it into one of two reused buffers, and sums the blocks' products in float64.
 import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor } from '../../backend.ts';
+import { DataError } from '../../data/dataset.ts';
+import { chunksOf, type Chunk, type RowSource } from '../../data/source.ts';
 import { PPCA_DEFAULTS } from '../config.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
 import {
-  Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialPpca, latentFactors,
-  sampleMean, type DeviceData, type PpcaHost, type PpcaModel,
+  Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialFromMoments, initialPpca, latentFactors,
+  type DeviceData, type HostData, type PpcaHost, type PpcaModel,
 } from './model.ts';
 import { logLikFromSquares, whitenedLatents } from './loglik.ts';
-import { centredHost, checkDataScale, internalScale } from './scale.ts';
+import { centredHost, checkDataScale, columnStats as columnStatsOf, internalScale, type ColumnStats } from './scale.ts';
+import { sourceColumnStats } from './sourceStats.ts';
 
 export type EmMethod = 'em' | 'squarem' | 'anderson';
 export const EM_METHODS: readonly EmMethod[] = ['em', 'squarem', 'anderson'];
@@ -32,8 +38,17 @@ export interface EmOptions {
   method?: EmMethod;
   /** maximum number of EM-map evaluations (SQUAREM spends three per cycle) */
   maxIters?: number;
-  /** rows per device buffer of the data (default: one storage binding's worth; see backend.ts dataChunkRows) */
+  /**
+   * rows per device buffer of the data (default: one storage binding's worth; see backend.ts
+   * dataChunkRows); with a RowSource, rows per block of a pass, forcing passes (rounded up to 256)
+   */
   chunkRows?: number;
+  /**
+   * With a RowSource: bytes of host staging and of device memory for the rows. Rows in memory
+   * whose n×D float32 fit `deviceBytes` (or any, without it) stay on the device for the whole
+   * fit; others are read and uploaded block by block in every EM map (default host: 256 MiB).
+   */
+  budget?: EmBudget;
   /** stop when the log-likelihood per sample changes by less than this between iterates */
   tol?: number;
   /** Anderson acceleration: how many past iterates the extrapolation uses (default ANDERSON_MEMORY) */
@@ -44,6 +59,15 @@ export interface EmOptions {
   /** called with every new iterate's log-likelihood */
   onIter?: (p: EmProgress) => void;
 }
+
+/** Memory for exact EM over a RowSource (the fields of stream.ts MemoryBudget it uses). */
+export interface EmBudget {
+  hostBytes?: number;
+  deviceBytes?: number;
+}
+
+/** host staging exact EM's passes use when no budget is given */
+const DEFAULT_PASS_HOST_BYTES = 256 * 2 ** 20;
 
 export interface EmProgress {
   /** EM-map evaluations spent to produce this iterate */
@@ -114,15 +138,68 @@ function paddedMat(a: Mat, d: number, dp: number): Mat {
   return out;
 }
 
+/**
+ * A RowSource's rows for passes of exact EM: read a block at a time into one host
+ * staging array, centred and scaled there in float64 (rounded once, as centredHost),
+ * padded with zero rows to whole SUM_CHUNK_ROWS, and uploaded into one of two device
+ * buffers in turn. Uploads are queued in order behind the work already recorded
+ * (backend.ts upload), so a buffer is rewritten only after the products that read it.
+ */
+class PassRows {
+  readonly blocks: Chunk[];
+  private readonly raw: Float32Array;
+  private readonly centred: Float32Array;
+  private readonly buffers: Tensor[];
+
+  constructor(private readonly b: Backend, private readonly source: RowSource, private readonly mu: Float64Array, private readonly scale: number, readonly blockRows: number) {
+    const { D } = source;
+    this.blocks = chunksOf(source.n, blockRows);
+    this.raw = new Float32Array(blockRows * D);
+    this.centred = new Float32Array(blockRows * D);
+    this.buffers = Array.from({ length: Math.min(2, this.blocks.length) }, (_, i) => b.tensor(blockRows * D, { label: `ppca.em.pass${i}` }));
+  }
+
+  /** Block k, centred and padded (a view of the staging, valid until the next read). */
+  async read(k: number): Promise<Float32Array> {
+    const { D } = this.source;
+    const { r0, rows } = this.blocks[k]!;
+    await this.source.read(r0, rows, this.raw);
+    const { raw, centred, mu, scale } = this;
+    for (let i = 0; i < rows; i++) for (let j = 0; j < D; j++) centred[i * D + j] = (raw[i * D + j]! - mu[j]!) * scale;
+    const padded = Math.ceil(rows / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS;
+    centred.fill(0, rows * D, padded * D);
+    return centred.subarray(0, padded * D);
+  }
+
+  /** Uploads a block read by `read` into buffer k mod 2; returns it (rows × D, rows a multiple of SUM_CHUNK_ROWS). */
+  upload(k: number, host: Float32Array): Tensor {
+    const buf = this.buffers[k % this.buffers.length]!;
+    const t = host.length === buf.length ? buf : this.b.view(buf, 0, host.length, 'ppca.em.pass rows');
+    this.b.upload(t, host);
+    return t;
+  }
+
+  release(): void {
+    for (const t of this.buffers) this.b.release(t);
+  }
+}
+
+/** What the EM engine fits: rows held on the device for the whole fit, or a source read in passes. */
+type EmRows =
+  | { data: HostData; source?: undefined }
+  | { source: RowSource; stats: ColumnStats; blockRows: number; data?: undefined };
+
 /** The device state of exact EM over one dataset. */
 class EmEngine {
   readonly n: number;
   readonly D: number;
-  /** the centred rows in device buffers of `blockRows` rows each (the last padded with zero rows to whole SUM_CHUNK_ROWS) */
+  /** the centred rows in device buffers of `blockRows` rows each (the last padded with zero rows to whole SUM_CHUNK_ROWS); empty when fitting in passes */
   readonly xc: Tensor[];
+  /** the rows read in passes (a RowSource), or null when they are on the device (xc) */
+  private readonly passes: PassRows | null;
   /** rows per buffer of xc: a multiple of SUM_CHUNK_ROWS, so block k's rows of y start at row k·blockRows */
   readonly blockRows: number;
-  readonly rowNorms: Float64Array;
+  /** Σ‖x_i − μ‖² (times scale²) */
   readonly totalNorm: number;
   /** row chunks of the n-long sums (see rowSum) */
   readonly chunks: number;
@@ -143,31 +220,46 @@ class EmEngine {
    * Fits the centred rows times `scale` (scale.ts internalScale: a power of two, 1 for data of
    * ordinary scale): slots hold cW, points c²σ²; log-likelihoods and export() are data-space.
    */
-  constructor(readonly backend: Backend, data: DeviceData, readonly d: number, readonly mu: Float64Array, readonly slotCount: number, readonly scale = 1, chunkRows?: number) {
+  constructor(readonly backend: Backend, rows: EmRows, readonly d: number, readonly mu: Float64Array, readonly slotCount: number, readonly scale = 1, chunkRows?: number) {
     const b = backend;
+    const data = rows.data ?? rows.source;
     this.n = data.n;
     this.D = data.D;
     this.ws = new Workspace(b, 'ppca.em');
-    this.rowNorms = centeredRowNorms(data, mu).map((v) => v * scale * scale);
-    this.totalNorm = this.rowNorms.reduce((s, v) => s + v, 0);
     const { n, D } = this;
-    // centred once, on the host in float64 (x − μ on the device in float32 would leave every row
-    // the same offset μ − fround(μ), and cancel when a column's mean is large next to its spread);
-    // rows padded with zeros to whole chunks of SUM_CHUNK_ROWS (zero rows add nothing to the sums)
     this.chunks = Math.ceil(n / SUM_CHUNK_ROWS);
-    // in several buffers when n×D is over one storage binding (backend.ts dataChunkRows)
-    this.blockRows = Math.min(this.chunks * SUM_CHUNK_ROWS, dataChunkRows(b, D, { align: SUM_CHUNK_ROWS, override: chunkRows }));
     this.xc = [];
+    if (rows.source) {
+      this.totalNorm = rows.stats.variance.reduce((s, v) => s + v, 0) * n * scale * scale;
+      this.blockRows = rows.blockRows;
+      this.passes = new PassRows(b, rows.source, mu, scale, rows.blockRows);
+    } else {
+      this.totalNorm = centeredRowNorms(rows.data, mu).reduce((s, v) => s + v * scale * scale, 0);
+      this.passes = null;
+      // in several buffers when n×D is over one storage binding (backend.ts dataChunkRows)
+      this.blockRows = Math.min(this.chunks * SUM_CHUNK_ROWS, dataChunkRows(b, D, { align: SUM_CHUNK_ROWS, override: chunkRows }));
+      this.uploadRows(rows.data);
+    }
+    this.dp = b.info.backend === 'webgpu' ? paddedLatent(d) : d;
+    this.slotLen = Math.ceil((D * this.dp) / VIEW_ALIGN) * VIEW_ALIGN;
+    this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
+    this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * this.dp, `ppca.em.W${i}`));
+  }
+
+  /**
+   * The centred rows into xc, centred once on the host in float64 (x − μ on the device in
+   * float32 would leave every row the same offset μ − fround(μ), and cancel when a column's
+   * mean is large next to its spread); rows padded with zeros to whole chunks of
+   * SUM_CHUNK_ROWS (zero rows add nothing to the sums).
+   */
+  private uploadRows(data: HostData): void {
+    const { backend: b, n, D, mu, scale } = this;
     for (let r0 = 0; r0 < n; r0 += this.blockRows) {
       const rows = Math.min(this.blockRows, n - r0);
       const host = { host: data.host.subarray(r0 * D, (r0 + rows) * D), n: rows, D };
       const padded = Math.ceil(rows / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS;
       this.xc.push(b.tensor(padded * D, { label: `ppca.em.xc${this.xc.length}`, data: centredHost(host, mu, scale, padded) }));
     }
-    this.dp = b.info.backend === 'webgpu' ? paddedLatent(d) : d;
-    this.slotLen = Math.ceil((D * this.dp) / VIEW_ALIGN) * VIEW_ALIGN;
-    this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
-    this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * this.dp, `ppca.em.W${i}`));
   }
 
   /** Uploads a D×d W (host, already scaled) into a slot. */
@@ -180,17 +272,27 @@ class EmEngine {
     const { backend: b, ws, n, D, d, dp } = this;
     const f = latentFactors(inp.wtw, inp.sigma2, d);
     const W = this.slots[inp.slot]!;
-    const nPad = this.chunks * SUM_CHUNK_ROWS;
-    const y = ws.get('y', nPad * dp);
-    const yty = ws.get('yty', dp * dp);
     const gT = ws.get('gT', dp * D);
-    this.project(W, y);
-    this.rowSum(y, dp, (k) => this.yBlock(y, k), dp, yty, 'ytyParts');
-    // Gᵀ = Yᵀ Xc rather than G = Xcᵀ Y: the wide operand untransposed (25% faster on llvmpipe)
-    this.rowSum(y, dp, (k) => this.xc[k]!, D, gT, 'gParts');
-    const rowSq = this.rowSquares(y, f.M.cholInv);
-    const [ytyH, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
-    const loglik = this.loglikFrom(rowH, inp.sigma2, f.M.logDet);
+    let ytyH: ArrayLike<number>;
+    let explained: number;
+    if (this.passes) {
+      const sums = await this.pass(W, f.M.cholInv, true);
+      b.upload(gT, Float32Array.from(sums.gT));
+      ({ yty: ytyH, explained } = sums);
+    } else {
+      const nPad = this.chunks * SUM_CHUNK_ROWS;
+      const y = ws.get('y', nPad * dp);
+      const yty = ws.get('yty', dp * dp);
+      this.project(W, y);
+      this.rowSum(y, dp, (k) => this.yBlock(y, k), dp, yty, 'ytyParts');
+      // Gᵀ = Yᵀ Xc rather than G = Xcᵀ Y: the wide operand untransposed (25% faster on llvmpipe)
+      this.rowSum(y, dp, (k) => this.xc[k]!, D, gT, 'gParts');
+      const rowSq = this.rowSquares(y, f.M.cholInv, nPad);
+      const [ytyR, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
+      ytyH = ytyR;
+      explained = addSquares(0, rowH, n);
+    }
+    const loglik = this.loglikFrom(explained, inp.sigma2, f.M.logDet);
 
     // M-step on the host (d×d), then W_new = G·B on the device
     const YtY = Float64Array.from(withColumns(ytyH, d, dp, d));
@@ -220,8 +322,8 @@ class EmEngine {
   private rowSum(y: Tensor, p: number, bOf: (block: number) => Tensor, q: number, out: Tensor, name: string): void {
     const { backend: b, ws, chunks, xc } = this;
     const R = SUM_CHUNK_ROWS;
-    if (chunks === 1) {
-      b.matmul({ a: y, b: bOf(0), c: out, m: p, n: q, k: R, transA: true });
+    if (xc.length === 1) {
+      this.chunkSum(y, p, bOf(0), q, out, name, chunks);
       return;
     }
     // each buffer's chunk products at a view-aligned offset, perRows rows of parts per buffer; rows
@@ -238,6 +340,64 @@ class EmEngine {
       b.matmul({ a: this.yBlock(y, k), b: bOf(k), c, m: p, n: q, k: R, transA: true, batch: nb, strideA: R * p, strideB: R * q, strideC: p * q });
     }
     b.sumCols({ x: parts, out, rows, cols: p * q });
+  }
+
+  /** out = Aᵀ B (p×q) for A (R·chunks × p) and B (R·chunks × q) in one buffer each, summed as rowSum does (queued). */
+  private chunkSum(a: Tensor, p: number, bm: Tensor, q: number, out: Tensor, name: string, chunks: number): void {
+    const { backend: b, ws } = this;
+    const R = SUM_CHUNK_ROWS;
+    if (chunks === 1) {
+      b.matmul({ a, b: bm, c: out, m: p, n: q, k: R, transA: true });
+      return;
+    }
+    const parts = ws.get(name, chunks * p * q);
+    b.matmul({ a, b: bm, c: parts, m: p, n: q, k: R, transA: true, batch: chunks, strideA: R * p, strideB: R * q, strideC: p * q });
+    b.sumCols({ x: parts, out, rows: chunks, cols: p * q });
+  }
+
+  /**
+   * One pass over the source's rows, block by block: Y_k = Xc_k W, Σ‖L⁻¹y_i‖², and with
+   * `sums` YᵀY and Gᵀ = YᵀXc, each block's read back and added in float64 in block order.
+   * Block k+1 is read from the source while block k's products run; at most two blocks'
+   * read-backs are outstanding.
+   */
+  private async pass(W: Tensor, cholInv: Mat, sums: boolean): Promise<{ yty: Float64Array; gT: Float64Array; explained: number }> {
+    const { backend: b, ws, D, dp } = this;
+    const p = this.passes!;
+    const y = ws.get('y', p.blockRows * dp);
+    const yty = ws.get('yty', dp * dp);
+    const gBlock = ws.get('gBlock', dp * D);
+    const out = { yty: new Float64Array(dp * dp), gT: new Float64Array(dp * D), explained: 0 };
+    let folded: Promise<void> = Promise.resolve();
+    let next = p.read(0);
+    for (let k = 0; k < p.blocks.length; k++) {
+      const host = await next;
+      const rowsPad = host.length / D;
+      const xc = p.upload(k, host);
+      // the staging is free once uploaded (writeBuffer copies it): read the next block meanwhile
+      if (k + 1 < p.blocks.length) next = p.read(k + 1);
+      const yk = rowsPad * dp === y.length ? y : b.view(y, 0, rowsPad * dp, 'ppca.em.y block');
+      b.matmul({ a: xc, b: W, c: yk, m: rowsPad, n: dp, k: D });
+      const reads: Promise<Float32Array>[] = [];
+      if (sums) {
+        this.chunkSum(yk, dp, yk, dp, yty, 'ytyParts', rowsPad / SUM_CHUNK_ROWS);
+        this.chunkSum(yk, dp, xc, D, gBlock, 'gParts', rowsPad / SUM_CHUNK_ROWS);
+        reads.push(b.read(yty), b.read(gBlock));
+      }
+      reads.push(b.read(this.rowSquares(yk, cholInv, rowsPad)));
+      const rows = p.blocks[k]!.rows;
+      const got = Promise.all(reads);
+      await folded;
+      folded = got.then((r) => {
+        if (sums) {
+          for (let i = 0; i < dp * dp; i++) out.yty[i]! += r[0]![i]!;
+          for (let i = 0; i < dp * D; i++) out.gT[i]! += r[1]![i]!;
+        }
+        out.explained = addSquares(out.explained, r.at(-1)!, rows);
+      });
+    }
+    await folded;
+    return out;
   }
 
   /** Y = Xc W (nPad×dp), buffer by buffer (queued). */
@@ -260,10 +420,11 @@ class EmEngine {
   async loglik(p: Point): Promise<number> {
     const { backend: b, ws, D, d, dp } = this;
     const f = latentFactors(p.wtw, p.sigma2, d);
+    if (this.passes) return this.loglikFrom((await this.pass(this.slots[p.slot]!, f.M.cholInv, false)).explained, p.sigma2, f.M.logDet);
     const nPad = this.chunks * SUM_CHUNK_ROWS;
     const y = ws.get('y', nPad * dp);
     this.project(this.slots[p.slot]!, y);
-    return this.loglikFrom(await b.read(this.rowSquares(y, f.M.cholInv)), p.sigma2, f.M.logDet);
+    return this.loglikFrom(addSquares(0, await b.read(this.rowSquares(y, f.M.cholInv, nPad)), this.n), p.sigma2, f.M.logDet);
   }
 
   /**
@@ -272,11 +433,10 @@ class EmEngine {
    * per row), but the dot products as the diagonals of Gram blocks Z_b Z_bᵀ of
    * DOT_BLOCK rows: llvmpipe runs one workgroup per batched product, and 1×1
    * products cost 5–8× more than 16×16 ones at n = 8,000. Row i's square is entry
-   * i·DOT_BLOCK + i mod DOT_BLOCK of the result (see loglikFrom).
+   * i·DOT_BLOCK + i mod DOT_BLOCK of the result (see addSquares). `rows`: a multiple of DOT_BLOCK.
    */
-  private rowSquares(y: Tensor, cholInv: Mat): Tensor {
+  private rowSquares(y: Tensor, cholInv: Mat, rows: number): Tensor {
     const { backend: b, ws, d, dp } = this;
-    const rows = this.chunks * SUM_CHUNK_ROWS;
     const z = whitenedLatents(b, ws, y, paddedMat(cholInv, d, dp), rows, dp);
     const grams = ws.get('rowGrams', rows * DOT_BLOCK);
     const per = DOT_BLOCK * DOT_BLOCKS_PER_CALL;
@@ -291,14 +451,12 @@ class EmEngine {
   }
 
   /**
-   * Mean log p(x_i) from ‖L⁻¹y_i‖² (device, per row: rowSquares) and
+   * Mean log p(x_i) from Σ‖L⁻¹y_i‖² (device, per row: rowSquares; summed by addSquares) and
    * ‖x_i−μ‖² (host, float64), summed and divided by σ² in float64 — the
    * evaluation of loglik.ts, on the engine's centered rows.
    */
-  private loglikFrom(grams: Float32Array, sigma2: number, logDetM: number): number {
+  private loglikFrom(explained: number, sigma2: number, logDetM: number): number {
     const { n, D, d } = this;
-    let explained = 0;
-    for (let i = 0; i < n; i++) explained += grams[i * DOT_BLOCK + (i % DOT_BLOCK)]!;
     // log p(x) = log p(cx) + D log c
     return logLikFromSquares(this.totalNorm / n, explained / n, sigma2, D, d, logDetM) + D * Math.log(this.scale);
   }
@@ -352,25 +510,84 @@ class EmEngine {
 
   release(): void {
     for (const t of this.xc) this.backend.release(t);
+    this.passes?.release();
     this.backend.release(this.slotBuffer);
     this.ws.releaseAll();
   }
+}
+
+/** acc + Σ ‖L⁻¹y_i‖² over the first `rows` rows, from rowSquares' Gram blocks (row i: entry i·DOT_BLOCK + i mod DOT_BLOCK), in row order */
+function addSquares(acc: number, grams: Float32Array, rows: number): number {
+  for (let i = 0; i < rows; i++) acc += grams[i * DOT_BLOCK + (i % DOT_BLOCK)]!;
+  return acc;
 }
 
 function now(): number {
   return performance.now() / 1000;
 }
 
-/** Fits PPCA by exact EM (plain, SQUAREM- or Anderson-accelerated) on data already on the backend. */
-export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions): Promise<EmResult> {
+function isSource(data: DeviceData | RowSource): data is RowSource {
+  return typeof (data as RowSource).read === 'function';
+}
+
+/**
+ * Rows per block of exact EM's passes: a multiple of SUM_CHUNK_ROWS within one storage
+ * binding, with the host staging (raw and centred rows, one block's row squares) within
+ * hostBytes and the device rows (two blocks, Y, the whitened latents, row squares and
+ * Gᵀ's chunk products) within deviceBytes. A forced chunkRows is rounded up to SUM_CHUNK_ROWS.
+ */
+export function emPassRows(backend: Backend, source: Pick<RowSource, 'n' | 'D' | 'name'>, d: number, budget: EmBudget = {}, chunkRows?: number): number {
+  const { n, D } = source;
+  const R = SUM_CHUNK_ROWS;
+  const whole = Math.ceil(n / R) * R;
+  if (chunkRows !== undefined) return Math.min(whole, dataChunkRows(backend, D, { align: R, override: chunkRows }));
+  const dp = paddedLatent(d);
+  const hostRow = 4 * (2 * D + DOT_BLOCK);
+  const deviceRow = 4 * (2 * D + 2 * dp + DOT_BLOCK + Math.ceil((dp * (D + dp)) / R));
+  const limits = [whole, dataChunkRows(backend, D, { align: R }), Math.floor((budget.hostBytes ?? DEFAULT_PASS_HOST_BYTES) / hostRow)];
+  if (budget.deviceBytes !== undefined) limits.push(Math.floor(budget.deviceBytes / deviceRow));
+  const rows = Math.floor(Math.min(...limits) / R) * R;
+  if (rows < R) {
+    const mb = (v: number): string => (v / 2 ** 20).toFixed(1);
+    throw new DataError(`${source.name}: exact EM in passes needs blocks of at least ${R} rows of ${D} (${mb(R * hostRow)} MiB host, ${mb(R * deviceRow)} MiB device); raise the memory budget (--host-memory, --device-memory)`);
+  }
+  return rows;
+}
+
+/**
+ * Fits PPCA by exact EM (plain, SQUAREM- or Anderson-accelerated), on data already on the
+ * backend or on a RowSource: rows in memory that fit `opts.budget.deviceBytes` are uploaded
+ * once, others read in passes (see EmOptions.budget), their column statistics from one pass.
+ */
+export async function fitEm(backend: Backend, input: DeviceData | RowSource, opts: EmOptions): Promise<EmResult> {
   const method = opts.method ?? PPCA_DEFAULTS.method;
   if (!EM_METHODS.includes(method)) throw new KernelError('ppca EM', `unknown method '${method as string}' (${EM_METHODS.join(' | ')})`);
   const memory = opts.memory ?? ANDERSON_MEMORY;
   need(Number.isInteger(memory) && memory >= 1, 'ppca EM', `Anderson memory must be a positive integer, got ${memory}`);
-  checkShape('ppca EM', data.D, opts.d);
+  checkShape('ppca EM', input.D, opts.d);
   const maxIters = opts.maxIters ?? PPCA_DEFAULTS.iters;
   const tol = opts.tol ?? PPCA_DEFAULTS.tol;
-  const init = opts.init ?? initialPpca(data, { d: opts.d, seed: opts.seed ?? 0 });
+  const seed = opts.seed ?? 0;
+  const src = isSource(input) ? input : null;
+  const budget = opts.budget ?? {};
+  const resident = !src || (src.array !== null && opts.chunkRows === undefined && (budget.deviceBytes === undefined || src.n * src.D * 4 <= budget.deviceBytes));
+  const data: HostData & { name: string } = src ? { name: src.name, n: src.n, D: src.D, host: src.array ?? new Float32Array(0) } : input as DeviceData;
+  let rows: EmRows;
+  let stats: ColumnStats;
+  if (resident) {
+    ({ stats } = checkDataScale(data, opts.d));
+    rows = { data };
+  } else {
+    const blockRows = emPassRows(backend, src!, opts.d, budget, opts.chunkRows);
+    stats = src!.array ? columnStatsOf(data) : await sourceColumnStats(src!, blockRows);
+    checkDataScale(data, opts.d, stats);
+    rows = { source: src!, stats, blockRows };
+  }
+  let init = opts.init;
+  if (!init) {
+    init = resident ? initialPpca(data, { d: opts.d, seed })
+      : initialFromMoments(data.name, stats.mu, stats.variance.reduce((a, v) => a + v, 0) / data.D, { d: opts.d, seed });
+  }
   if (init.D !== data.D || init.d !== opts.d) {
     throw new KernelError('ppca EM', `initial model is ${init.D}×${init.d}, data need ${data.D}×${opts.d}`);
   }
@@ -379,9 +596,8 @@ export async function fitEm(backend: Backend, data: DeviceData, opts: EmOptions)
   backend.release(check.W);
   backend.release(check.mu);
   const slotCount = method === 'anderson' ? andersonSlots(memory) : method === 'squarem' ? SQUAREM_SLOTS : 2;
-  const { stats } = checkDataScale(data, opts.d);
   const c = internalScale(stats);
-  const engine = new EmEngine(backend, data, opts.d, stats.mu, slotCount, c, opts.chunkRows);
+  const engine = new EmEngine(backend, rows, opts.d, stats.mu, slotCount, c, opts.chunkRows);
   const t0 = now();
   const trace: EmProgress[] = [];
   const record = (iteration: number, loglik: number, sigma2: number): void => {

@@ -208,16 +208,21 @@ export interface InitOptions {
  * PPCA), σ² = mean per-dimension variance, W with N(0, σ²/(2d)) entries so
  * that W Wᵀ starts with about half the total variance.
  */
-export function initialPpca(data: DeviceData, opts: InitOptions): PpcaHost {
+export function initialPpca(data: HostData & { name: string }, opts: InitOptions): PpcaHost {
   checkShape('ppca init', data.D, opts.d);
-  const { D } = data;
-  const { d } = opts;
   const mu = sampleMean(data);
   const norms = centeredRowNorms(data, mu);
   let total = 0;
   for (const v of norms) total += v;
-  const meanVar = total / (data.n * D);
-  need(meanVar > 0, 'ppca init', `${data.name}: every column is constant, there is nothing to model`);
+  return initialFromMoments(data.name, mu, total / (data.n * data.D), opts);
+}
+
+/** initialPpca from the column means and the mean per-dimension variance (data read in passes). */
+export function initialFromMoments(name: string, mu: Float64Array, meanVar: number, opts: InitOptions): PpcaHost {
+  const D = mu.length;
+  const { d } = opts;
+  checkShape('ppca init', D, d);
+  need(meanVar > 0, 'ppca init', `${name}: every column is constant, there is nothing to model`);
   const rnd = new HostRng(opts.seed, 'mulberry32');
   const s = Math.sqrt(meanVar / (2 * d));
   const W = Float32Array.from({ length: D * d }, () => s * rnd.normal());
