@@ -196,7 +196,7 @@ export function imputeMissing(p: PpcaParams, data: MissingData): Float32Array {
 }
 
 /** Solves A x = b for symmetric positive-definite A (k×k) by Cholesky. */
-function solveSpd(A: Float64Array, b: Float64Array, k: number): Float64Array {
+export function solveSpd(A: Float64Array, b: Float64Array, k: number): Float64Array {
   const L = cholesky(A, k, 'ppca missing-data M-step');
   const z = new Float64Array(k);
   for (let i = 0; i < k; i++) {
@@ -212,7 +212,32 @@ function solveSpd(A: Float64Array, b: Float64Array, k: number): Float64Array {
   return z;
 }
 
-/** Default start: the closed form of the mean-imputed data, or a small random W when that is degenerate. */
+/**
+ * Default start: the closed form of the mean-imputed data (by `closed`: on the host or
+ * a backend), or a small random W when that is degenerate.
+ */
+export async function startFromMeans(data: MissingData, d: number, seed: number, closed: (filled: { name?: string; host: Float32Array; n: number; D: number }) => Promise<PpcaHost> | PpcaHost): Promise<PpcaParams> {
+  const { x, n, D } = data;
+  const mu = observedMeans(data);
+  const filled = Float32Array.from(x, (v, k) => (Number.isNaN(v) ? mu[k % D]! : v));
+  try {
+    const c = await closed({ name: data.name, host: filled, n, D });
+    return { D, d, W: Float64Array.from(c.W), mu, sigma2: c.sigma2 };
+  } catch {
+    return randomStart(filled, mu, n, D, d, seed);
+  }
+}
+
+/** A small random W around the column means (the start when the closed form is degenerate). */
+function randomStart(filled: Float32Array, mu: Float64Array, n: number, D: number, d: number, seed: number): PpcaParams {
+  const rng = new HostRng(seed);
+  let v = 0;
+  for (let k = 0; k < filled.length; k++) v += (filled[k]! - mu[k % D]!) ** 2;
+  const scale = Math.sqrt(v / (n * D)) || 1;
+  return { D, d, W: Float64Array.from({ length: D * d }, () => 0.1 * scale * rng.normal()), mu, sigma2: scale * scale };
+}
+
+/** startFromMeans with the host closed form, synchronously. */
 function initialParams(data: MissingData, d: number, seed: number): PpcaParams {
   const { x, n, D } = data;
   const mu = observedMeans(data);
@@ -221,11 +246,7 @@ function initialParams(data: MissingData, d: number, seed: number): PpcaParams {
     const c = closedFormPpca({ name: data.name, host: filled, n, D }, d);
     return { D, d, W: Float64Array.from(c.W), mu, sigma2: c.sigma2 };
   } catch {
-    const rng = new HostRng(seed);
-    let v = 0;
-    for (let k = 0; k < filled.length; k++) v += (filled[k]! - mu[k % D]!) ** 2;
-    const scale = Math.sqrt(v / (n * D)) || 1;
-    return { D, d, W: Float64Array.from({ length: D * d }, () => 0.1 * scale * rng.normal()), mu, sigma2: scale * scale };
+    return randomStart(filled, mu, n, D, d, seed);
   }
 }
 
