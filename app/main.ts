@@ -701,6 +701,8 @@ $('lost-continue').addEventListener('click', () => guarded(async () => {
   curves: () => structuredClone(app.curves),
   /** the missing-values run's imputation RMSEs on the hidden test entries */
   imputation: () => app.imputation,
+  /** the sweep chart's series labels as drawn */
+  sweepLegend: () => sweepChart.labels(),
   /** the last sweep over d, as its JSON download holds it */
   sweep: () => (app.sweep ? JSON.parse(JSON.stringify({ model: app.sweep.model, ...app.sweep.result, eigenvalues: undefined })) as unknown : null),
   state: () => app.controller?.state ?? 'idle',

@@ -219,4 +219,9 @@ export class SweepChart {
     this.chart.data.datasets = [];
     this.chart.update('none');
   }
+
+  /** the series' labels as drawn */
+  labels(): string[] {
+    return this.chart.data.datasets.map((d) => String(d.label));
+  }
 }
