@@ -19,7 +19,7 @@ import {
 } from './options.ts';
 import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
 import { silentProgress, terminalProgress } from './progress.ts';
-import { FA, LVM, PPCA, REGISTRY, VAE, type EntryOf, type ModelEntry, type OptionValues, type TrainFacts } from './registry.ts';
+import { FA, LVM, MPPCA, PPCA, REGISTRY, VAE, type EntryOf, type ModelEntry, type OptionValues, type TrainFacts } from './registry.ts';
 import { syntheticOptionsForEval, syntheticSettings } from './synthetic.ts';
 import { latentRange, runSweep, type SweepRun } from './sweep.ts';
 
@@ -67,6 +67,7 @@ function withEntry<R>(kind: ModelKind, deps: CliDeps, use: <T, E>(entry: ModelEn
     case 'lvm': return use(LVM, () => deps.loadModelModule('lvm'));
     case 'vae': return use(VAE, () => deps.loadModelModule('vae'));
     case 'fa': return use(FA, () => deps.loadModelModule('fa'));
+    case 'mppca': return use(MPPCA, () => deps.loadModelModule('mppca'));
   }
 }
 
@@ -185,7 +186,7 @@ function trainOutputs(kind: ModelKind, o: Opts): OutputPlan {
   if (o.runDir !== undefined) {
     plan.runDir = { path: String(o.runDir), given: true };
     plan.runFiles = [...(checkpoints ? ['checkpoint.safetensors'] : []), ...(o.out === undefined ? ['model.safetensors'] : [])];
-  } else if ((kind !== 'ppca' && kind !== 'fa') || checkpoints) {
+  } else if ((kind !== 'ppca' && kind !== 'fa' && kind !== 'mppca') || checkpoints) {
     // the model module makes runs/<time>-<model>: the folder it goes in must take it
     plan.runDir = { path: 'runs', given: false };
   }

@@ -14,6 +14,8 @@ import type {
   StochasticConfig, SyntheticSettings, VaeTrainConfig,
 } from './context.ts';
 import type { FaEvalConfig, FaTrainConfig } from './fa.ts';
+import { MPPCA_DEFAULTS } from '../models/mppca/mppca.ts';
+import type { MppcaEvalConfig, MppcaTrainConfig } from './mppca.ts';
 import { FLAG_LIMITS as L, SHARED, intIn, option, positiveNumber, varFloor, widthList, type OptionSpec } from './options.ts';
 
 /** Option values as commander parsed them (each parser fixes its value's type). */
@@ -80,8 +82,8 @@ const PPCA_METHODS: readonly PpcaMethod[] = [...EM_METHODS, ...STOCHASTIC, 'clos
 const isEm = (m: string): m is EmMethod => (EM_METHODS as readonly string[]).includes(m);
 
 /** exact EM's options, read by ppca (its EM methods) and fa */
-const EM_ITERS = option('--iters <n>', 'exact EM (ppca, fa): most iterations', intIn(1, L.iters));
-const EM_TOL = option('--tol <x>', 'exact EM (ppca, fa): stop when the log-likelihood per sample changes less than this', positiveNumber);
+const EM_ITERS = option('--iters <n>', 'exact EM (ppca, fa, mppca): most iterations', intIn(1, L.iters));
+const EM_TOL = option('--tol <x>', 'exact EM (ppca, fa, mppca): stop when the log-likelihood per sample changes less than this', positiveNumber);
 
 export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   methods: PPCA_METHODS,
@@ -149,6 +151,29 @@ export const FA: ModelEntry<FaTrainConfig, FaEvalConfig> = {
     return evalConfig(v, file, 0);
   },
   load: () => import('./fa.ts'),
+};
+
+// ---- mixtures of PPCA (exact EM)
+
+export const MPPCA: ModelEntry<MppcaTrainConfig, MppcaEvalConfig> = {
+  train: [
+    { spec: option('--components <K>', `mppca: number of mixture components (default ${MPPCA_DEFAULTS.components})`, intIn(1, 4096)) },
+    { spec: EM_ITERS },
+    { spec: EM_TOL },
+  ],
+  eval: [{ spec: option('--points <file>', 'mppca: write each row\'s log-likelihood and most responsible component (CSV)', String) }],
+  trainConfig: (v, facts) => ({
+    ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}),
+    components: num(v.components, MPPCA_DEFAULTS.components), iters: num(v.iters, MPPCA_DEFAULTS.iters), tol: num(v.tol, MPPCA_DEFAULTS.tol),
+  }),
+  minibatches: () => null,
+  evalConfig(v, file) {
+    const estimator = String(v.estimator ?? 'exact');
+    if (estimator !== 'exact') throw new Error(`--estimator ${printable(estimator, 40)}: an mppca model is evaluated by its exact log-likelihood only (--estimator exact)`);
+    const keep = [['--data', v.data], ['--test', v.test]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
+    return { ...evalConfig(v, file, 0), keep, ...(v.points !== undefined ? { points: String(v.points) } : {}) };
+  },
+  load: () => import('./mppca.ts'),
 };
 
 // ---- the VAE and the per-point model
@@ -230,5 +255,5 @@ export const LVM: ModelEntry<LvmTrainConfig, LatentEvalConfig> = {
  * Every model, in the order "it is for …" lists them. The entries' config types
  * differ, so the map is typed per kind.
  */
-export const REGISTRY: { vae: typeof VAE; lvm: typeof LVM; ppca: typeof PPCA; fa: typeof FA } = { vae: VAE, lvm: LVM, ppca: PPCA, fa: FA };
+export const REGISTRY: { vae: typeof VAE; lvm: typeof LVM; ppca: typeof PPCA; fa: typeof FA; mppca: typeof MPPCA } = { vae: VAE, lvm: LVM, ppca: PPCA, fa: FA, mppca: MPPCA };
 export type EntryOf<K extends ModelKind> = (typeof REGISTRY)[K];

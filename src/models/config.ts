@@ -5,7 +5,7 @@
 import { DEFAULT_VAR_CEIL, DEFAULT_VAR_FLOOR } from './decoder.ts';
 
 /** The models latentgpu trains, in the order the CLI lists them. */
-export const MODEL_KINDS = ['ppca', 'lvm', 'vae', 'fa'] as const;
+export const MODEL_KINDS = ['ppca', 'lvm', 'vae', 'fa', 'mppca'] as const;
 /** One of {@link MODEL_KINDS}. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
@@ -63,7 +63,7 @@ export const LVM_DEFAULTS = { ...LATENT_DEFAULTS, phiLr: 0.05, phiSteps: 2, fitS
 
 /** The latent dimension a model gets when none is given. */
 export function defaultLatent(kind: ModelKind): number {
-  return kind === 'ppca' || kind === 'fa' ? PPCA_DEFAULTS.latent : kind === 'lvm' ? LVM_DEFAULTS.latent : VAE_DEFAULTS.latent;
+  return kind === 'ppca' || kind === 'fa' || kind === 'mppca' ? PPCA_DEFAULTS.latent : kind === 'lvm' ? LVM_DEFAULTS.latent : VAE_DEFAULTS.latent;
 }
 
 /** The minibatch size a model's stochastic training uses when none is given (at most the row count: see resolveBatch). */

@@ -689,3 +689,24 @@ export async function evaluateMppca(backend: Backend, data: DeviceData, model: M
     engine.release();
   }
 }
+
+/** Cluster purity: the share of rows whose cluster's most common label is their own (Σ_k max_l count(k, l) / n). */
+export function clusterPurity(assign: ArrayLike<number>, labels: ArrayLike<number>): number {
+  need(assign.length === labels.length && assign.length > 0, 'cluster purity', `${assign.length} assignments for ${labels.length} labels`);
+  const counts = new Map<number, Map<number, number>>();
+  for (let i = 0; i < assign.length; i++) {
+    const row = counts.get(assign[i]!) ?? new Map<number, number>();
+    row.set(labels[i]!, (row.get(labels[i]!) ?? 0) + 1);
+    counts.set(assign[i]!, row);
+  }
+  let hit = 0;
+  for (const row of counts.values()) hit += Math.max(...row.values());
+  return hit / assign.length;
+}
+
+/** Rows assigned to each component (hard assignments). */
+export function componentSizes(assign: ArrayLike<number>, K: number): number[] {
+  const sizes = new Array<number>(K).fill(0);
+  for (let i = 0; i < assign.length; i++) sizes[assign[i]!]!++;
+  return sizes;
+}
