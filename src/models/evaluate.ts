@@ -2,10 +2,12 @@
 // ELBO per sample, the importance-weighted bound IWAE_K with q as proposal,
 // reconstructions, samples from the prior, the decoded latent manifold (d = 2)
 // and the posterior means. Everything runs on the device in chunks; only
-// per-row results come back.
-import { need, type Backend, type Tensor } from '../backend.ts';
+// per-row results come back. The rows may be a RowSource streamed chunk by chunk.
+import { KernelError, need, type Backend, type Tensor } from '../backend.ts';
+import { arraySource, type RowSource } from '../data/source.ts';
 import { STREAM, type LatentVariableModel } from './latent.ts';
-import { DeviceRows } from './rows.ts';
+import { DeviceRows, GroupedGather } from './rows.ts';
+import { ChunkStream, streamChunkRows, streams, type MemoryBudget } from './stream.ts';
 
 export interface EvalData {
   /** n×D row-major */
@@ -13,20 +15,68 @@ export interface EvalData {
   n: number;
 }
 
-/** Device copies of an evaluation set (in several buffers when over one binding), shared by the evaluations below. */
+/**
+ * Device copies of an evaluation set, shared by the evaluations below: resident (in
+ * several buffers when over one binding), or streamed from a RowSource chunk by chunk
+ * when it is not in memory or over `memory.deviceBytes` (src/models/stream.ts).
+ */
 export class EvalSet {
-  readonly rows: DeviceRows;
-  constructor(readonly backend: Backend, readonly data: EvalData, readonly D: number) {
-    need(data.x.length === data.n * D && data.n > 0, 'EvalSet', `${data.x.length} values are not ${data.n} rows of ${D}`);
-    this.rows = new DeviceRows(backend, data.x, data.n, D, 'eval x');
+  readonly n: number;
+  readonly source: RowSource;
+  private readonly resident: DeviceRows | null = null;
+  readonly stream: ChunkStream | null = null;
+  private readonly grouped: GroupedGather | null = null;
+
+  constructor(readonly backend: Backend, data: EvalData | RowSource, readonly D: number, memory?: MemoryBudget) {
+    if ('read' in data) {
+      need(data.D === D && data.n > 0, 'EvalSet', `${data.name} holds ${data.n} rows of ${data.D}, not rows of ${D}`);
+      this.source = data;
+    } else {
+      need(data.x.length === data.n * D && data.n > 0, 'EvalSet', `${data.x.length} values are not ${data.n} rows of ${D}`);
+      this.source = arraySource('eval x', data.x, data.n, D);
+    }
+    this.n = this.source.n;
+    if (!streams(this.source, memory)) this.resident = new DeviceRows(backend, this.source.array!, this.n, D, 'eval x');
+    else {
+      this.stream = new ChunkStream(backend, this.source, streamChunkRows(backend, this.source, memory), 'eval x');
+      this.grouped = new GroupedGather(backend, D);
+    }
   }
-  /** dst = the rows `host` names (also uploaded into idx, which the posterior reads) */
-  gather(idx: Tensor, host: Uint32Array, dst: Tensor): void {
+
+  /** the resident rows (an error when they stream) */
+  get rows(): DeviceRows {
+    if (!this.resident) throw new KernelError('EvalSet', `${this.source.name} streams in chunks of ${this.stream!.chunkRows} rows; it is not resident`);
+    return this.resident;
+  }
+
+  /** the rows in memory (an error for a source read in slices) */
+  get data(): EvalData {
+    const x = this.source.array;
+    if (!x) throw new KernelError('EvalSet', `${this.source.name} is read in slices; its rows are not in memory`);
+    return { x, n: this.n };
+  }
+
+  /** dst = the rows `host` names (also uploaded into idx, which the posterior reads); streamed chunks are loaded in turn */
+  async gather(idx: Tensor, host: Uint32Array, dst: Tensor): Promise<void> {
     this.backend.upload(idx, host);
-    this.rows.gather(idx, host, dst, host.length);
+    if (this.resident) {
+      this.resident.gather(idx, host, dst, host.length);
+      return;
+    }
+    const stream = this.stream!;
+    const R = stream.chunkRows;
+    const used = this.grouped!.prepare(host, host.length, stream.chunks.length, (i) => {
+      need(Number.isInteger(i) && i >= 0 && i < this.n, 'EvalSet', `row index ${i} is outside the ${this.n} rows`);
+      return [Math.floor(i / R), i % R];
+    });
+    // chunks in ascending order, none read ahead: an evaluation asks for the same rows again (IWAE's samples)
+    for (const c of used) this.grouped!.run(c, (await stream.load(c)).x, dst);
   }
+
   release(): void {
-    this.rows.release();
+    this.resident?.release();
+    this.stream?.release();
+    this.grouped?.release();
   }
 }
 
@@ -43,7 +93,7 @@ export async function evaluateElbo(model: LatentVariableModel, set: EvalSet, opt
   const be = model.backend;
   const D = model.dataDim;
   const d = model.latent;
-  const n = set.data.n;
+  const n = set.n;
   const chunk = Math.min(opts.chunk ?? 1000, n);
   const t = allocate(be, chunk, D, d);
   const sums = be.tensor(128, { label: 'eval sums' });
@@ -52,7 +102,7 @@ export async function evaluateElbo(model: LatentVariableModel, set: EvalSet, opt
   try {
     for (let start = 0, c = 0; start < n; start += chunk, c++) {
       const rows = Math.min(chunk, n - start);
-      set.gather(t.idx, arange(start, rows), t.x);
+      await set.gather(t.idx, arange(start, rows), t.x);
       model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
       be.reparamDiag({ m: t.mu, logvar: t.logvar, eps: t.eps, z: t.z, rows, cols: d, key: { seed: opts.seed ?? 1, stream: STREAM.evalEps, counter: c } });
       model.decoder.forward(t.z, rows);
@@ -90,7 +140,7 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
   const be = model.backend;
   const D = model.dataDim;
   const d = model.latent;
-  const n = set.data.n;
+  const n = set.n;
   need(Number.isInteger(K) && K >= 1, 'evaluateIwae', `K must be a positive integer, got ${K}`);
   const S = Math.max(1, opts.chunkSamples ?? 4096);
   const kPer = Math.min(K, S);
@@ -131,7 +181,7 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
     let counter = 0;
     for (let start = 0; start < n; start += rowsPer) {
       const rows = Math.min(rowsPer, n - start);
-      set.gather(post.idx, arange(start, rows), post.x);
+      await set.gather(post.idx, arange(start, rows), post.x);
       model.posterior(post.x, post.idx, rows, post.mu, post.logvar);
       for (let k0 = 0; k0 < K; k0 += kPer) {
         const k = Math.min(kPer, K - k0);
@@ -143,7 +193,7 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
           global[r * k + j] = start + r;
         }
         be.upload(localIdx, local);
-        set.gather(rep.idx, global, rep.x);
+        await set.gather(rep.idx, global, rep.x);
         be.gatherRows({ src: post.mu, idx: localIdx, dst: rep.mu, rows: m, cols: d });
         be.gatherRows({ src: post.logvar, idx: localIdx, dst: rep.logvar, rows: m, cols: d });
         be.reparamDiag({ m: rep.mu, logvar: rep.logvar, eps: rep.eps, z: rep.z, rows: m, cols: d,
@@ -182,12 +232,12 @@ export async function evaluateIwae(model: LatentVariableModel, set: EvalSet, K: 
  */
 export async function reconstruct(model: LatentVariableModel, set: EvalSet, rows: number | Uint32Array): Promise<{ means: Float32Array; recon: Float32Array }> {
   const be = model.backend;
-  const indices = typeof rows === 'number' ? arange(0, Math.min(rows, set.data.n)) : rows;
-  for (const i of indices) need(i < set.data.n, 'reconstruct', `row ${i} is outside the set's ${set.data.n} rows`);
+  const indices = typeof rows === 'number' ? arange(0, Math.min(rows, set.n)) : rows;
+  for (const i of indices) need(i < set.n, 'reconstruct', `row ${i} is outside the set's ${set.n} rows`);
   rows = indices.length;
   const t = allocate(be, rows, model.dataDim, model.latent);
   try {
-    set.gather(t.idx, indices, t.x);
+    await set.gather(t.idx, indices, t.x);
     model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
     model.decoder.forward(t.mu, rows);
     const e = model.decoder.expectation(rows);
@@ -202,7 +252,7 @@ export async function reconstruct(model: LatentVariableModel, set: EvalSet, rows
 /** Posterior means of all rows, n×d. */
 export async function latentMeans(model: LatentVariableModel, set: EvalSet, chunk = 1000): Promise<Float32Array> {
   const be = model.backend;
-  const n = set.data.n;
+  const n = set.n;
   const d = model.latent;
   chunk = Math.min(chunk, n);
   const t = allocate(be, chunk, model.dataDim, d);
@@ -210,7 +260,7 @@ export async function latentMeans(model: LatentVariableModel, set: EvalSet, chun
   try {
     for (let start = 0; start < n; start += chunk) {
       const rows = Math.min(chunk, n - start);
-      set.gather(t.idx, arange(start, rows), t.x);
+      await set.gather(t.idx, arange(start, rows), t.x);
       model.posterior(t.x, t.idx, rows, t.mu, t.logvar);
       out.set((await be.read(t.mu)).subarray(0, rows * d), start * d);
     }

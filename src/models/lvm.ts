@@ -10,19 +10,24 @@
 //
 // Test rows: fitPosterior fits their φ with θ frozen, a fixed number of Adam
 // steps (default FIT_STEPS at the φ learning rate) on chunks of rows, starting
-// from the prior (m = 0, log s² = 0) like the training rows.
+// from the prior (m = 0, log s² = 0) like the training rows. The test rows come
+// through an EvalSet, so they may be in several buffers or streamed; the training
+// rows may stream too (src/models/stream.ts), φ staying resident.
 import { need, type Backend, type Tensor } from '../backend.ts';
+import type { RowSource } from '../data/source.ts';
 import type { StepInput, Trainable } from '../train/trainer.ts';
 import { HostRng, mixSeed } from '../train/rng.ts';
 import { AdamState } from '../train/optimizer.ts';
 import { LVM_DEFAULTS } from './config.ts';
 import { Decoder } from './decoder.ts';
 import {
-  ElboBuffers, RowWeights, STREAM, checkLatentConfig, columnVariance, elboForwardBackward, makeAdam, phiStride,
+  ElboBuffers, RowWeights, STREAM, checkLatentConfig, elboForwardBackward, makeAdam, phiStride,
   priorObjectiveForwardBackward, readParamState, trainedObjective, writeParamState,
   type LatentModelConfig, type LatentVariableModel,
 } from './latent.ts';
-import { DeviceRows } from './rows.ts';
+import { EvalSet } from './evaluate.ts';
+import type { DeviceRows } from './rows.ts';
+import { TrainRows, initialVariance, type ChunkStream, type RowsOptions } from './stream.ts';
 import { ParamLayout, ParamStore } from './params.ts';
 
 export interface LvmConfig extends LatentModelConfig {
@@ -133,7 +138,7 @@ export class Lvm implements Trainable, LatentVariableModel {
   readonly decoder: Decoder;
   readonly store: ParamStore;
   readonly adam: AdamState;
-  readonly data: DeviceRows;
+  readonly train: TrainRows;
   readonly rows: number;
   readonly phi: PhiTable;
   readonly buf: ElboBuffers;
@@ -143,9 +148,12 @@ export class Lvm implements Trainable, LatentVariableModel {
   /** the table posterior() reads: the training rows, or the last fitted evaluation rows */
   private evalTable: PhiTable;
 
-  constructor(readonly backend: Backend, readonly cfg: LvmConfig, trainX: Float32Array, n: number) {
+  /** trainX: n×D rows, or a RowSource (resident or streamed by `opts.memory`, as for the VAE) */
+  constructor(readonly backend: Backend, readonly cfg: LvmConfig, trainX: Float32Array | RowSource, n?: number,
+    opts: RowsOptions & { columnVariance?: Float32Array } = {}) {
     checkLatentConfig(cfg);
-    need(trainX.length === n * cfg.dataDim && n > 0, 'Lvm', `training data has ${trainX.length} values, not ${n}×${cfg.dataDim}`);
+    const source = TrainRows.source(trainX, n, cfg.dataDim, 'Lvm');
+    need(source.n > 0, 'Lvm', 'the training data have no rows');
     need(cfg.phiLr > 0, 'Lvm', `phiLr must be positive, got ${cfg.phiLr}`);
     need(Number.isInteger(cfg.phiSteps) && cfg.phiSteps >= 1, 'Lvm', `phiSteps must be a positive integer, got ${cfg.phiSteps}`);
     const d = cfg.latent;
@@ -155,21 +163,24 @@ export class Lvm implements Trainable, LatentVariableModel {
     }, this.layout);
     const host = this.layout.zeros();
     this.decoder.initHost(host, this.layout, new HostRng(mixSeed(cfg.seed, 0x1417)),
-      cfg.likelihood === 'gaussian' ? columnVariance(trainX, n, cfg.dataDim) : undefined);
+      cfg.likelihood === 'gaussian' ? initialVariance(source, opts.columnVariance) : undefined);
     this.store = new ParamStore(backend, this.layout, host);
     this.decoder.bind(this.store);
     this.adam = makeAdam(backend, this.layout, cfg.adam);
     // the moment buffers are the batch's own; only the hyperparameters are used
     this.phiAdam = new AdamState(backend, 1, cfg.adam, 'phi.adam.cfg');
-    this.data = new DeviceRows(backend, trainX, n, cfg.dataDim, 'train x');
-    this.rows = n;
-    this.phi = new PhiTable(backend, n, d, 'phi');
+    this.train = new TrainRows(backend, source, opts);
+    this.rows = source.n;
+    this.phi = new PhiTable(backend, source.n, d, 'phi');
     this.evalTable = this.phi;
     this.buf = new ElboBuffers(backend, cfg.dataDim, d);
     this.batch = new PhiBatch(backend, d);
     this.weights = new RowWeights(backend);
   }
 
+  /** the resident training rows (an error when they stream) */
+  get data(): DeviceRows { return this.train.rows; }
+  get stream(): ChunkStream | null { return this.train.stream; }
   get latent(): number { return this.cfg.latent; }
   get dataDim(): number { return this.cfg.dataDim; }
   get params(): Tensor { return this.store.params; }
@@ -181,7 +192,7 @@ export class Lvm implements Trainable, LatentVariableModel {
     const ps = this.cfg.phiSteps;
     this.buf.reserve(rows);
     this.batch.reserve(rows);
-    this.data.gather(s.idx, s.idxHost, this.buf.x, rows);
+    this.train.gather(s, this.buf.x);
     this.batch.gather(this.phi, s.idx, rows);
     const prior = this.cfg.objective === 'prior';
     for (let k = 0; k < ps; k++) {
@@ -215,13 +226,28 @@ export class Lvm implements Trainable, LatentVariableModel {
   /**
    * Fits φ for the n evaluation rows x with θ frozen: `steps` Adam steps (lr:
    * the φ learning rate) on each chunk of rows, from the prior. posterior()
-   * then reads these rows. Returns after the work is submitted.
+   * then reads these rows. x: n×D rows, or an EvalSet (rows in several buffers or
+   * streamed). Returns after the work is submitted.
    */
-  async fitPosterior(x: Float32Array, n: number, opts: { steps?: number; lr?: number; seed?: number } = {}): Promise<void> {
-    const be = this.backend;
+  async fitPosterior(x: Float32Array | EvalSet, n: number, opts: { steps?: number; lr?: number; seed?: number } = {}): Promise<void> {
     const D = this.cfg.dataDim;
-    const d = this.cfg.latent;
+    if (x instanceof EvalSet) {
+      need(x.n === n && x.D === D, 'Lvm.fitPosterior', `the set holds ${x.n} rows of ${x.D}, not ${n}×${D}`);
+      return this.fitSet(x, opts);
+    }
     need(x.length === n * D && n > 0, 'Lvm.fitPosterior', `data has ${x.length} values, not ${n}×${D}`);
+    const set = new EvalSet(this.backend, { x, n }, D);
+    try {
+      await this.fitSet(set, opts);
+    } finally {
+      set.release();
+    }
+  }
+
+  private async fitSet(set: EvalSet, opts: { steps?: number; lr?: number; seed?: number }): Promise<void> {
+    const be = this.backend;
+    const d = this.cfg.latent;
+    const n = set.n;
     const steps = opts.steps ?? FIT_STEPS;
     const lr = opts.lr ?? this.cfg.phiLr;
     if (this.evalTable !== this.phi) this.evalTable.release();
@@ -230,12 +256,10 @@ export class Lvm implements Trainable, LatentVariableModel {
     const chunk = Math.min(FIT_CHUNK, n);
     this.buf.reserve(chunk);
     this.batch.reserve(chunk);
-    const xs = be.tensor(n * D, { label: 'eval x', data: x });
     const idx = be.tensor(chunk, { dtype: 'u32', label: 'eval rows' });
     for (let start = 0, c = 0; start < n; start += chunk, c++) {
       const rows = Math.min(chunk, n - start);
-      be.upload(idx, Uint32Array.from({ length: rows }, (_, i) => start + i));
-      be.gatherRows({ src: xs, idx, dst: this.buf.x, rows, cols: D });
+      await set.gather(idx, Uint32Array.from({ length: rows }, (_, i) => start + i), this.buf.x);
       this.batch.gather(table, idx, rows);
       for (let t = 0; t < steps; t++) {
         elboForwardBackward(be, this.decoder, this.buf, this.weights, this.batch.views.phi[0], this.batch.views.phi[1], rows, d,
@@ -247,7 +271,6 @@ export class Lvm implements Trainable, LatentVariableModel {
       // keep the queue short: one chunk in flight
       await be.finish();
     }
-    be.release(xs);
     be.release(idx);
   }
 
@@ -295,6 +318,6 @@ export class Lvm implements Trainable, LatentVariableModel {
     this.adam.release();
     this.phiAdam.release();
     this.phi.release();
-    this.data.release();
+    this.train.release();
   }
 }

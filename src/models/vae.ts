@@ -12,11 +12,13 @@ import type { AdamState } from '../train/optimizer.ts';
 import { VAE_DEFAULTS } from './config.ts';
 import { Decoder } from './decoder.ts';
 import {
-  ElboBuffers, RowWeights, STREAM, checkLatentConfig, columnVariance, elboForwardBackward, makeAdam,
+  ElboBuffers, RowWeights, STREAM, checkLatentConfig, elboForwardBackward, makeAdam,
   priorObjectiveForwardBackward, readParamState, trainedObjective, writeParamState,
   type LatentModelConfig, type LatentVariableModel,
 } from './latent.ts';
-import { DeviceRows } from './rows.ts';
+import type { DeviceRows } from './rows.ts';
+import { TrainRows, initialVariance, type ChunkStream, type RowsOptions } from './stream.ts';
+import type { RowSource } from '../data/source.ts';
 import { HeadedMlp } from './mlp.ts';
 import { ParamLayout, ParamStore } from './params.ts';
 
@@ -39,20 +41,23 @@ export class Vae implements Trainable, LatentVariableModel {
   readonly decoder: Decoder;
   readonly store: ParamStore;
   readonly adam: AdamState;
-  /** training rows, n×D, on the device */
-  readonly data: DeviceRows;
+  /** training rows, n×D: on the device, or streamed chunk by chunk */
+  readonly train: TrainRows;
   readonly rows: number;
   /** minibatch buffers (x, eps, z, ...) of the last step, exposed for tests */
   readonly buf: ElboBuffers;
   private readonly weights: RowWeights;
 
   /**
-   * trainX: the n×D training rows (uploaded once); the Gaussian decoder's
-   * variance starts at their per-column variance.
+   * trainX: the n×D training rows (uploaded once), or a RowSource whose rows go
+   * resident or stream by `opts.memory` (src/models/stream.ts). The Gaussian
+   * decoder's variance starts at their per-column variance (`opts.columnVariance`
+   * when the rows are not in memory: sourceColumnVariance computes it).
    */
-  constructor(readonly backend: Backend, readonly cfg: VaeConfig, trainX: Float32Array, n: number) {
+  constructor(readonly backend: Backend, readonly cfg: VaeConfig, trainX: Float32Array | RowSource, n?: number,
+    opts: RowsOptions & { columnVariance?: Float32Array } = {}) {
     checkLatentConfig(cfg);
-    need(trainX.length === n * cfg.dataDim, 'Vae', `training data has ${trainX.length} values, not ${n}×${cfg.dataDim}`);
+    const source = TrainRows.source(trainX, n, cfg.dataDim, 'Vae');
     const d = cfg.latent;
     this.encoder = new HeadedMlp(backend, 'enc', cfg.dataDim, cfg.encoderHidden, cfg.act,
       [{ name: 'mu', dim: d }, { name: 'logvar', dim: d }], this.layout);
@@ -63,17 +68,20 @@ export class Vae implements Trainable, LatentVariableModel {
     const host = this.layout.zeros();
     const rng = new HostRng(mixSeed(cfg.seed, 0x1417));
     this.encoder.initHost(host, this.layout, rng);
-    this.decoder.initHost(host, this.layout, rng, cfg.likelihood === 'gaussian' ? columnVariance(trainX, n, cfg.dataDim) : undefined);
+    this.decoder.initHost(host, this.layout, rng, cfg.likelihood === 'gaussian' ? initialVariance(source, opts.columnVariance) : undefined);
     this.store = new ParamStore(backend, this.layout, host);
     this.encoder.bind(this.store);
     this.decoder.bind(this.store);
     this.adam = makeAdam(backend, this.layout, cfg.adam);
-    this.data = new DeviceRows(backend, trainX, n, cfg.dataDim, 'train x');
-    this.rows = n;
+    this.train = new TrainRows(backend, source, opts);
+    this.rows = source.n;
     this.buf = new ElboBuffers(backend, cfg.dataDim, d);
     this.weights = new RowWeights(backend);
   }
 
+  /** the resident training rows (an error when they stream) */
+  get data(): DeviceRows { return this.train.rows; }
+  get stream(): ChunkStream | null { return this.train.stream; }
   get latent(): number { return this.cfg.latent; }
   get dataDim(): number { return this.cfg.dataDim; }
   get params(): Tensor { return this.store.params; }
@@ -89,13 +97,13 @@ export class Vae implements Trainable, LatentVariableModel {
    * −(1/rows) Σ_i [log p(x_i|z_i) − KL_i] (or the prior objective's) in store.grads;
    * ε is drawn from the key (seed, trainEps, step).
    */
-  gradients(s: Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'step' | 'sumLogLik' | 'sumKl'>): void {
+  gradients(s: Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk' | 'step' | 'sumLogLik' | 'sumKl'>): void {
     const be = this.backend;
     const { rows } = s;
     const d = this.cfg.latent;
     this.buf.reserve(rows);
     this.store.zeroGrads();
-    this.data.gather(s.idx, s.idxHost, this.buf.x, rows);
+    this.train.gather(s, this.buf.x);
     const [mu, logvar] = this.encoder.forward(this.buf.x, rows);
     const prior = this.cfg.objective === 'prior';
     elboForwardBackward(be, this.decoder, this.buf, this.weights, mu!, logvar!, rows, d,
@@ -141,6 +149,6 @@ export class Vae implements Trainable, LatentVariableModel {
     this.weights.release();
     this.store.release();
     this.adam.release();
-    this.data.release();
+    this.train.release();
   }
 }

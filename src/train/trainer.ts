@@ -6,8 +6,11 @@
 // checked good parameters restored. It runs to the end (`run`) or a few steps
 // at a time (`tick`: the page draws between ticks), stops between steps on an
 // AbortSignal, evaluates held-out data every few steps, and resumes from
-// (step, epoch). No Node imports.
+// (step, epoch). A model whose rows stream (Trainable.stream) is trained chunk by
+// chunk in the order of epochChunkOrder (DESIGN §3.4). No Node imports.
 import { VIEW_ALIGN, need, type Backend, type Tensor } from '../backend.ts';
+import { epochChunkOrder } from '../data/source.ts';
+import type { ChunkStream } from '../models/stream.ts';
 import { epochPermutation } from './rng.ts';
 import { learningRate, type Schedule } from './schedule.ts';
 
@@ -22,11 +25,16 @@ export const CHECK_EVERY = 20;
 export const MAX_IN_FLIGHT = 3;
 
 export interface StepInput {
-  /** u32 row indices of this minibatch into the training data */
+  /** u32 row indices of this minibatch into the whole training data */
   idx: Tensor;
   /** the same indices on the host (a model whose rows are in several device buffers splits them by buffer) */
   idxHost?: ArrayLike<number>;
   rows: number;
+  /**
+   * when the rows stream: the resident chunk's rows on the device and this minibatch's
+   * row indices into it (u32); `idx` still gives them in the whole data
+   */
+  chunk?: { x: Tensor; local: Tensor };
   /** global step, 0-based: the RNG counter and Adam's t − 1 */
   step: number;
   epoch: number;
@@ -41,6 +49,8 @@ export interface Trainable {
   readonly backend: Backend;
   /** training rows */
   readonly rows: number;
+  /** the training rows streamed chunk by chunk (src/models/stream.ts), or absent/null when resident */
+  readonly stream?: ChunkStream | null;
   /** the model's parameters checked for NaN/Inf and restored on divergence */
   readonly params: Tensor;
   /** records one optimisation step (no flush, no readback) */
@@ -198,8 +208,11 @@ export class Trainer {
   private uploadedEpoch = -1;
   /** the host copy of idxAll for uploadedEpoch */
   private idxHost: Uint32Array = new Uint32Array(0);
-  private readonly idxAll: Tensor;
-  private readonly idxViews: Tensor[];
+  /** resident rows: the epoch's permutation laid out one minibatch per stride, and a view per minibatch */
+  private readonly idxAll: Tensor | null = null;
+  private readonly idxViews: Tensor[] = [];
+  /** streamed rows: the minibatches of the resident chunk */
+  private readonly feed: StreamFeed | null = null;
   private readonly stride: number;
   private readonly sums: Tensor;
   private readonly sumLogLik: Tensor;
@@ -238,16 +251,22 @@ export class Trainer {
     this.maxSteps = o.maxSteps ?? Infinity;
     this.schedule = o.schedule ?? { kind: 'constant' };
     this.lastLr = o.lr;
-    const batches = (this.stepsPerEpoch = Math.ceil(n / o.batch));
+    // every minibatch's indices start on a view boundary
+    this.stride = Math.ceil(o.batch / VIEW_ALIGN) * VIEW_ALIGN;
+    if (model.stream) {
+      this.feed = new StreamFeed(be, model.stream, o.batch, this.stride, o.seed, this.epochs);
+      this.stepsPerEpoch = this.feed.stepsPerEpoch;
+    } else {
+      this.stepsPerEpoch = Math.ceil(n / o.batch);
+      const idxAll = (this.idxAll = be.tensor(this.stepsPerEpoch * this.stride, { dtype: 'u32', label: 'epoch indices' }));
+      this.idxViews = Array.from({ length: this.stepsPerEpoch }, (_, b) =>
+        be.view(idxAll, b * this.stride, Math.min(o.batch, n - b * o.batch), `batch ${b} indices`));
+    }
+    const batches = this.stepsPerEpoch;
     this.epoch = o.startEpoch ?? 0;
     this.step = o.startStep ?? 0;
     const within = this.step - this.epoch * batches;
     this.batchInEpoch = Number.isInteger(within) && within >= 0 && within < batches ? within : 0;
-    // every minibatch's indices start on a view boundary
-    this.stride = Math.ceil(o.batch / VIEW_ALIGN) * VIEW_ALIGN;
-    this.idxAll = be.tensor(batches * this.stride, { dtype: 'u32', label: 'epoch indices' });
-    this.idxViews = Array.from({ length: batches }, (_, b) =>
-      be.view(this.idxAll, b * this.stride, Math.min(o.batch, n - b * o.batch), `batch ${b} indices`));
     this.sums = be.tensor(SUMS_LEN, { label: 'objective sums' });
     this.sumLogLik = be.view(this.sums, SUM_LOGLIK, 1, 'Σ log p(x|z)');
     this.sumKl = be.view(this.sums, SUM_KL, 1, 'Σ KL');
@@ -336,7 +355,8 @@ export class Trainer {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.be.release(this.idxAll);
+    if (this.idxAll) this.be.release(this.idxAll);
+    this.feed?.release();
     this.be.release(this.sums);
     for (const r of this.ring) this.be.release(r);
   }
@@ -353,17 +373,21 @@ export class Trainer {
   private async stepOnce(): Promise<void> {
     const be = this.be;
     const o = this.options;
-    if (this.uploadedEpoch !== this.epoch) {
-      this.idxHost = paddedPermutation(epochPermutation(this.n, o.seed, this.epoch), o.batch, this.stride, this.stepsPerEpoch);
-      be.upload(this.idxAll, this.idxHost);
-      this.uploadedEpoch = this.epoch;
-    }
     const b = this.batchInEpoch;
-    const idx = this.idxViews[b]!;
-    const rows = idx.length;
+    let batch: Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk'>;
+    if (this.feed) batch = await this.feed.batch(this.epoch, b);
+    else {
+      if (this.uploadedEpoch !== this.epoch) {
+        this.idxHost = paddedPermutation(epochPermutation(this.n, o.seed, this.epoch), o.batch, this.stride, this.stepsPerEpoch);
+        be.upload(this.idxAll!, this.idxHost);
+        this.uploadedEpoch = this.epoch;
+      }
+      const idx = this.idxViews[b]!;
+      batch = { idx, idxHost: this.idxHost.subarray(b * this.stride, b * this.stride + idx.length), rows: idx.length };
+    }
+    const { rows } = batch;
     const lr = (this.lastLr = learningRate(o.lr, this.schedule, this.step));
-    const idxHost = this.idxHost.subarray(b * this.stride, b * this.stride + rows);
-    this.model.step({ idx, idxHost, rows, step: this.step, epoch: this.epoch, lr, sumLogLik: this.sumLogLik, sumKl: this.sumKl });
+    this.model.step({ ...batch, step: this.step, epoch: this.epoch, lr, sumLogLik: this.sumLogLik, sumKl: this.sumKl });
     this.step++;
     this.stepsRun++;
     this.samplesDone += rows;
@@ -468,6 +492,93 @@ export async function train(model: Trainable, o: TrainOptions): Promise<TrainRes
     return await t.run();
   } finally {
     t.release();
+  }
+}
+
+/**
+ * The minibatches of streamed rows: an epoch visits the chunks in the order
+ * epochChunkOrder draws from (seed, epoch), and each chunk's rows in its own
+ * permutation, cut into minibatches that never span two chunks. The chunk after the
+ * current one (the next epoch's first at an epoch's end) is read ahead. Index memory
+ * is one chunk's: the local and the global row indices of its minibatches.
+ */
+class StreamFeed {
+  readonly stepsPerEpoch: number;
+  private readonly local: Tensor;
+  private readonly global: Tensor;
+  private readonly localHost: Uint32Array;
+  private readonly globalHost: Uint32Array;
+  private readonly views = new Map<string, { local: Tensor; global: Tensor }>();
+  private plan: { epoch: number; order: number[]; within: (c: number) => Uint32Array; starts: number[] } | null = null;
+  private loaded: { pos: number; x: Tensor } | null = null;
+
+  constructor(private readonly be: Backend, private readonly stream: ChunkStream, private readonly size: number,
+    private readonly stride: number, private readonly seed: number, private readonly epochs: number) {
+    const per = stream.chunks.map((c) => Math.ceil(c.rows / size));
+    this.stepsPerEpoch = per.reduce((a, b) => a + b, 0);
+    const slots = Math.max(...per) * stride;
+    this.localHost = new Uint32Array(slots);
+    this.globalHost = new Uint32Array(slots);
+    this.local = be.tensor(slots, { dtype: 'u32', label: 'chunk batch indices' });
+    this.global = be.tensor(slots, { dtype: 'u32', label: 'chunk batch rows' });
+  }
+
+  /** minibatch b of the epoch, its chunk resident */
+  async batch(epoch: number, b: number): Promise<Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk'>> {
+    const { chunks } = this.stream;
+    if (this.plan?.epoch !== epoch) {
+      const { order, within } = epochChunkOrder(chunks, this.seed, epoch);
+      const starts = [0];
+      for (const c of order) starts.push(starts.at(-1)! + Math.ceil(chunks[c]!.rows / this.size));
+      this.plan = { epoch, order, within, starts };
+      this.loaded = null;
+    }
+    const { order, starts } = this.plan;
+    let pos = this.loaded?.pos ?? 0;
+    if (!(this.loaded && b >= starts[pos]! && b < starts[pos + 1]!)) {
+      pos = 0;
+      while (starts[pos + 1]! <= b) pos++;
+      this.loaded = { pos, x: await this.load(pos) };
+    }
+    const c = order[pos]!;
+    const k = b - starts[pos]!;
+    const rows = Math.min(this.size, chunks[c]!.rows - k * this.size);
+    const key = `${k}:${rows}`;
+    let v = this.views.get(key);
+    if (!v) {
+      v = { local: this.be.view(this.local, k * this.stride, rows, `chunk batch ${k}`), global: this.be.view(this.global, k * this.stride, rows, `chunk batch ${k} rows`) };
+      this.views.set(key, v);
+    }
+    return {
+      idx: v.global, idxHost: this.globalHost.subarray(k * this.stride, k * this.stride + rows), rows,
+      chunk: { x: this.loaded.x, local: v.local },
+    };
+  }
+
+  /** uploads the minibatch indices of the chunk at position pos of the epoch's order, once its rows are on the device */
+  private async load(pos: number): Promise<Tensor> {
+    const { chunks } = this.stream;
+    const plan = this.plan!;
+    const c = plan.order[pos]!;
+    const epoch = plan.epoch;
+    const next = pos + 1 < plan.order.length ? plan.order[pos + 1]
+      : epoch + 1 < this.epochs ? epochChunkOrder(chunks, this.seed, epoch + 1).order[0] : undefined;
+    const { x, chunk } = await this.stream.load(c, next);
+    const perm = plan.within(c);
+    const batches = Math.ceil(chunk.rows / this.size);
+    for (let k = 0; k < batches; k++) {
+      const part = perm.subarray(k * this.size, Math.min(chunk.rows, (k + 1) * this.size));
+      this.localHost.set(part, k * this.stride);
+      for (let i = 0; i < part.length; i++) this.globalHost[k * this.stride + i] = part[i]! + chunk.r0;
+    }
+    this.be.upload(this.local, this.localHost);
+    this.be.upload(this.global, this.globalHost);
+    return x;
+  }
+
+  release(): void {
+    this.be.release(this.local);
+    this.be.release(this.global);
   }
 }
 

@@ -1,0 +1,264 @@
+// Rows streamed from a RowSource to the device a chunk at a time (issue 14 item 3),
+// model-neutral: the VAE, the per-point model and the evaluations use it, and any
+// minibatch method can. Two device buffers: while the caller trains on chunk k in
+// one, chunk k+1 is read from the source into one reused host staging array and
+// uploaded into the other. Memory is flat: the buffers and the staging are made
+// once. When the data are in memory and fit the device budget, callers keep the
+// resident path (DeviceRows) instead: `streams` decides.
+import { KernelError, dataChunkRows, need, type Backend, type Tensor } from '../backend.ts';
+import { DataError } from '../data/dataset.ts';
+import { arraySource, chunksOf, type Chunk, type RowSource } from '../data/source.ts';
+import type { StepInput } from '../train/trainer.ts';
+import { columnVariance } from './latent.ts';
+import { DeviceRows } from './rows.ts';
+
+/** What the rows may take: bytes of host staging and of device buffers, or a forced chunk size. */
+export interface MemoryBudget {
+  /** host bytes for the staging of one chunk (default DEFAULT_HOST_BYTES) */
+  hostBytes?: number;
+  /** device bytes for the data: two chunk buffers when streaming (default: no limit) */
+  deviceBytes?: number;
+  /** rows per chunk, forcing a stream even of in-memory data that fit (tests, benchmarks) */
+  chunkRows?: number;
+}
+
+/** The host staging a stream may use when no budget is given: 256 MiB. */
+export const DEFAULT_HOST_BYTES = 256 * 2 ** 20;
+
+const MB = 2 ** 20;
+
+/**
+ * Whether the rows must stream: they are not in memory, a chunk size is forced, or
+ * n×D float32 exceed the device budget. Otherwise they go resident (DeviceRows).
+ */
+export function streams(source: RowSource, budget: MemoryBudget = {}): boolean {
+  if (source.array === null || budget.chunkRows !== undefined) return true;
+  return budget.deviceBytes !== undefined && source.n * source.D * 4 > budget.deviceBytes;
+}
+
+/**
+ * Rows per streamed chunk: one host staging of a chunk within hostBytes, two device
+ * buffers within deviceBytes, one buffer within a storage binding, rounded down to a
+ * multiple of `batch` (so an epoch has ⌈n / batch⌉ minibatches, as resident) when a
+ * chunk holds a minibatch at least. A forced `chunkRows` is taken as given.
+ */
+export function streamChunkRows(backend: Backend, source: Pick<RowSource, 'n' | 'D' | 'name'>, budget: MemoryBudget = {}, batch = 1): number {
+  const { n, D } = source;
+  const rowBytes = D * 4;
+  if (budget.chunkRows !== undefined) {
+    need(Number.isInteger(budget.chunkRows) && budget.chunkRows >= 1, 'stream', `chunk rows must be a positive integer, got ${budget.chunkRows}`);
+    return Math.max(1, Math.min(budget.chunkRows, n));
+  }
+  const host = budget.hostBytes ?? DEFAULT_HOST_BYTES;
+  const limits: number[] = [Math.max(1, n), dataChunkRows(backend, D), Math.floor(host / rowBytes)];
+  if (budget.deviceBytes !== undefined) limits.push(Math.floor(budget.deviceBytes / 2 / rowBytes));
+  let rows = Math.min(...limits);
+  if (rows < 1) {
+    throw new DataError(`${source.name}: a row of ${D} floats (${rowBytes} bytes) does not fit the memory budget (host ${(host / MB).toFixed(1)} MB${budget.deviceBytes === undefined ? '' : `, device ${(budget.deviceBytes / MB).toFixed(1)} MB for two chunk buffers`})`);
+  }
+  if (rows >= n) return n;
+  if (rows < batch) {
+    throw new DataError(`${source.name}: the memory budget holds ${rows} rows per chunk, fewer than a minibatch of ${batch}; raise the budget (--device-memory, --host-memory) or lower --batch`);
+  }
+  rows -= rows % batch;
+  return rows;
+}
+
+/** Chunk c's rows on the device: valid until the stream's next `load`. */
+export interface LoadedChunk {
+  x: Tensor;
+  chunk: Chunk;
+  index: number;
+}
+
+/**
+ * A source's rows in chunks of `chunkRows`, streamed to two device buffers (one
+ * when there is a single chunk). `load(c, next)` makes chunk c resident (at once
+ * when it already is, or when `next` of the previous load named it and its read
+ * finished) and starts reading `next` into the other buffer.
+ */
+export class ChunkStream {
+  readonly chunks: Chunk[];
+  readonly D: number;
+  /** chunks read from the source so far (tests and benchmarks) */
+  reads = 0;
+  private readonly slots: { x: Tensor; chunk: number }[];
+  private readonly staging: Float32Array;
+  private current = -1;
+  private prefetch: { chunk: number; slot: number; done: Promise<void> } | null = null;
+  private released = false;
+
+  constructor(readonly backend: Backend, readonly source: RowSource, readonly chunkRows: number, label = 'rows') {
+    need(Number.isInteger(chunkRows) && chunkRows >= 1, 'stream', `chunk rows must be a positive integer, got ${chunkRows}`);
+    need(source.n > 0, 'stream', `${source.name} has no rows`);
+    this.D = source.D;
+    this.chunks = chunksOf(source.n, chunkRows);
+    const R = this.chunks[0]!.rows;
+    const count = this.chunks.length === 1 ? 1 : 2;
+    this.slots = Array.from({ length: count }, (_, i) => ({ x: backend.tensor(R * this.D, { label: `${label} chunk buffer ${i}` }), chunk: -1 }));
+    this.staging = new Float32Array(R * this.D);
+  }
+
+  get n(): number {
+    return this.source.n;
+  }
+
+  /** device bytes of the chunk buffers */
+  get deviceBytes(): number {
+    return this.slots.length * this.chunks[0]!.rows * this.D * 4;
+  }
+
+  /** host bytes of the staging */
+  get hostBytes(): number {
+    return this.staging.byteLength;
+  }
+
+  /**
+   * Chunk c on the device; then starts reading chunk `next` (if given) into the other
+   * buffer. The tensor returned by the previous load is overwritten from then on.
+   */
+  async load(c: number, next?: number): Promise<LoadedChunk> {
+    need(!this.released, 'stream', 'the stream was released');
+    need(Number.isInteger(c) && c >= 0 && c < this.chunks.length, 'stream', `chunk ${c} is outside the ${this.chunks.length} chunks`);
+    let slot = this.slots.findIndex((s) => s.chunk === c);
+    if (slot < 0) {
+      const p = this.prefetch;
+      if (p) {
+        this.prefetch = null;
+        // a read in flight into the staging: wait for it (and for its error) even when it is of no use now
+        await p.done;
+        if (p.chunk === c) slot = p.slot;
+      }
+      if (slot < 0) {
+        slot = this.slots.length === 1 || this.current !== 0 ? 0 : 1;
+        await this.fill(c, slot);
+      }
+    } else if (this.prefetch?.slot === slot) {
+      // the read ahead landed: it was of this chunk
+      this.prefetch = null;
+    }
+    this.current = slot;
+    if (next !== undefined && next !== c && this.slots.length > 1 && !this.slots.some((s) => s.chunk === next) && !this.prefetch) {
+      const other = 1 - slot;
+      const done = this.fill(next, other);
+      // a failed read is reported by the load that needs it
+      done.catch(() => {});
+      this.prefetch = { chunk: next, slot: other, done };
+    }
+    return { x: this.slots[slot]!.x, chunk: this.chunks[c]!, index: c };
+  }
+
+  /** reads chunk c from the source and uploads it into slot */
+  private async fill(c: number, slot: number): Promise<void> {
+    const s = this.slots[slot]!;
+    const { r0, rows } = this.chunks[c]!;
+    s.chunk = -1;
+    const host = this.staging.subarray(0, rows * this.D);
+    await this.source.read(r0, rows, host);
+    this.reads++;
+    if (this.released) return;
+    this.backend.upload(s.x, host);
+    s.chunk = c;
+  }
+
+  /** Waits for a read ahead in flight (before the source is closed). */
+  async settle(): Promise<void> {
+    const p = this.prefetch;
+    this.prefetch = null;
+    if (p) await p.done.catch(() => {});
+  }
+
+  /** Frees the device buffers (the source stays open: its owner closes it). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const s of this.slots) this.backend.release(s.x);
+  }
+}
+
+/**
+ * Per-column variance of a source's rows in float64, two streamed passes (the mean,
+ * then the squared deviations) of chunks within hostBytes: the Gaussian decoder's
+ * initial variance when the rows are not in memory.
+ */
+export async function sourceColumnVariance(source: RowSource, hostBytes = DEFAULT_HOST_BYTES): Promise<Float32Array> {
+  const { n, D } = source;
+  need(n > 0, 'stream', `${source.name} has no rows`);
+  const R = Math.max(1, Math.min(n, Math.floor(hostBytes / (D * 4))));
+  const buf = new Float32Array(R * D);
+  const mean = new Float64Array(D);
+  const sq = new Float64Array(D);
+  for (const pass of [0, 1]) {
+    for (const { r0, rows } of chunksOf(n, R)) {
+      await source.read(r0, rows, buf);
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < D; j++) {
+          const v = buf[i * D + j]!;
+          if (pass === 0) mean[j]! += v;
+          else {
+            const d = v - mean[j]!;
+            sq[j]! += d * d;
+          }
+        }
+      }
+    }
+    if (pass === 0) for (let j = 0; j < D; j++) mean[j]! /= n;
+  }
+  return Float32Array.from(sq, (v) => v / n);
+}
+
+/** How a model takes its training rows: a memory budget, and the minibatch size the chunks are cut to. */
+export interface RowsOptions {
+  memory?: MemoryBudget;
+  /** chunks hold whole minibatches of this many rows (default 1) */
+  batch?: number;
+}
+
+/** A model's training rows: resident (DeviceRows, in as many buffers as bindings need) or streamed (ChunkStream). */
+export class TrainRows {
+  readonly resident: DeviceRows | null = null;
+  readonly stream: ChunkStream | null = null;
+
+  constructor(readonly backend: Backend, readonly source: RowSource, opts: RowsOptions = {}, label = 'train x') {
+    if (!streams(source, opts.memory)) this.resident = new DeviceRows(backend, source.array!, source.n, source.D, label);
+    else this.stream = new ChunkStream(backend, source, streamChunkRows(backend, source, opts.memory, opts.batch), label);
+  }
+
+  /** rows given as a typed array (n×D), or a source */
+  static source(x: Float32Array | RowSource, n: number | undefined, D: number, label: string): RowSource {
+    if (!(x instanceof Float32Array)) {
+      need(x.D === D && (n === undefined || n === x.n), label, `the source ${x.name} holds ${x.n} rows of ${x.D}, not ${n ?? x.n} of ${D}`);
+      return x;
+    }
+    need(n !== undefined && x.length === n * D, label, `training data has ${x.length} values, not ${n}×${D}`);
+    return arraySource(label, x, n, D);
+  }
+
+  /** dst (rows×D) = the minibatch's rows: from the resident rows, or from the streamed chunk the trainer holds */
+  gather(s: Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk'>, dst: Tensor): void {
+    if (s.chunk) this.backend.gatherRows({ src: s.chunk.x, idx: s.chunk.local, dst, rows: s.rows, cols: this.source.D });
+    else if (this.resident) this.resident.gather(s.idx, s.idxHost, dst, s.rows);
+    else throw new KernelError('TrainRows', 'the rows stream, and this step came without its chunk (train through the Trainer)');
+  }
+
+  /** the resident rows; an error when they stream */
+  get rows(): DeviceRows {
+    if (!this.resident) throw new KernelError('TrainRows', `the training rows stream in chunks of ${this.stream!.chunkRows}; they are not resident`);
+    return this.resident;
+  }
+
+  release(): void {
+    this.resident?.release();
+    this.stream?.release();
+  }
+}
+
+/** The Gaussian decoder's initial variance: `given`, else the rows' column variance when they are in memory. */
+export function initialVariance(source: RowSource, given?: Float32Array): Float32Array {
+  if (given) {
+    need(given.length === source.D, 'model', `the column variance has ${given.length} values, not D = ${source.D}`);
+    return given;
+  }
+  if (!source.array) throw new KernelError('model', `${source.name} is not in memory: give its column variance (sourceColumnVariance) for the Gaussian decoder`);
+  return columnVariance(source.array, source.n, source.D);
+}

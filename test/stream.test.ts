@@ -1,0 +1,239 @@
+// Rows streamed from a RowSource chunk by chunk (src/models/stream.ts): training the
+// VAE and the per-point model on streamed chunks equals training the resident rows on
+// the same minibatch order, the epoch order is the documented one, device memory is
+// flat over epochs, resume mid-epoch continues exactly, full shuffling and chunked
+// streaming reach the same ELBO within the seed spread, and evaluation over a
+// streamed set equals the resident one.
+import { describe, expect, it } from 'vitest';
+import type { Backend, Tensor } from '../src/backend.ts';
+import { arraySource, chunksOf, epochChunkOrder, type Chunk, type RowSource } from '../src/data/source.ts';
+import { EvalSet, evaluateElbo, evaluateIwae, latentMeans, reconstruct } from '../src/models/evaluate.ts';
+import { columnVariance } from '../src/models/latent.ts';
+import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
+import { ChunkStream, sourceColumnVariance, streamChunkRows, streams } from '../src/models/stream.ts';
+import { Vae, type VaeConfig } from '../src/models/vae.ts';
+import { Trainer, train } from '../src/train/trainer.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend, randomArray } from './gpu.ts';
+
+const D = 20;
+const vaeCfg: VaeConfig = {
+  dataDim: D, latent: 3, encoderHidden: [16], decoderHidden: [12], act: 'relu',
+  likelihood: 'bernoulli', variance: 'vector', varFloor: 1e-3, varCeil: 4, objective: 'elbo', seed: 4,
+};
+const { encoderHidden: _, ...decoderHalf } = vaeCfg;
+const lvmCfg: LvmConfig = { ...decoderHalf, phiLr: 0.05, phiSteps: 2 };
+const n = 203;
+const X = randomArray(n * D, 9, 0, 1);
+const source = (): RowSource => arraySource('x', X, n, D);
+/** a source that is not in memory (as a file's): it must stream */
+const sliced = (x = X, rows = n): RowSource => ({ ...arraySource('sliced', x, rows, D), array: null });
+
+/**
+ * The reference: the resident model stepped by hand through the documented epoch order
+ * (epochChunkOrder: chunks permuted, rows permuted within each, minibatches within a chunk).
+ */
+async function stepByHand(model: Vae | Lvm, chunks: Chunk[], o: { seed: number; epochs: number; batch: number; lr: number }): Promise<void> {
+  const be = model.backend;
+  const sums = be.tensor(128);
+  const idx = be.tensor(o.batch, { dtype: 'u32' });
+  let step = 0;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    const { order, within } = epochChunkOrder(chunks, o.seed, epoch);
+    for (const c of order) {
+      const { r0, rows } = chunks[c]!;
+      const perm = within(c);
+      for (let k = 0; k * o.batch < rows; k++) {
+        const global = perm.slice(k * o.batch, Math.min(rows, (k + 1) * o.batch)).map((i) => i + r0);
+        const view = be.view(idx, 0, global.length);
+        be.upload(view, global);
+        model.step({ idx: view, idxHost: global, rows: global.length, step, epoch, lr: o.lr, sumLogLik: be.view(sums, 0, 1), sumKl: be.view(sums, 64, 1) });
+        step++;
+      }
+    }
+  }
+  await be.finish();
+  be.release(idx);
+  be.release(sums);
+}
+
+/** A backend that counts its live root tensors (allocations minus releases). */
+function counting(be: Backend): { backend: Backend; live: () => number } {
+  let live = 0;
+  const backend = new Proxy(be, {
+    get(target, prop, recv) {
+      if (prop === 'tensor') return (...a: Parameters<Backend['tensor']>) => { live++; return target.tensor(...a); };
+      if (prop === 'release') return (t: Tensor) => { live--; target.release(t); };
+      const v = Reflect.get(target, prop, recv);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { backend, live: () => live };
+}
+
+describe('stream sizing', () => {
+  it('streams when the rows are not in memory, a chunk size is forced or the device budget is exceeded', () => {
+    expect(streams(source())).toBe(false);
+    expect(streams(source(), { deviceBytes: n * D * 4 })).toBe(false);
+    expect(streams(source(), { deviceBytes: n * D * 4 - 1 })).toBe(true);
+    expect(streams(source(), { chunkRows: 50 })).toBe(true);
+    expect(streams(sliced())).toBe(true);
+  });
+  it('chunks hold two device buffers within the budget, one host staging, whole minibatches', () => {
+    const big = { name: 'big', n: 680_000, D: 784 };
+    // --device-memory 64: two buffers of 32 MiB = 10,699 rows of 3,136 bytes, down to a multiple of the batch 100
+    expect(streamChunkRows(cpu, big, { deviceBytes: 64 * 2 ** 20, hostBytes: 256 * 2 ** 20 }, 100)).toBe(10_600);
+    // --host-memory 16: one staging of 16 MiB = 5,349 rows
+    expect(streamChunkRows(cpu, big, { hostBytes: 16 * 2 ** 20 }, 1)).toBe(5349);
+    expect(streamChunkRows(cpu, { ...big, n: 1000 }, { hostBytes: 256 * 2 ** 20 }, 100)).toBe(1000);
+    expect(() => streamChunkRows(cpu, big, { deviceBytes: 2 ** 20 }, 500)).toThrow(/holds 167 rows per chunk, fewer than a minibatch of 500; raise the budget/);
+    expect(() => streamChunkRows(cpu, big, { hostBytes: 1000 })).toThrow(/does not fit the memory budget/);
+  });
+  it('a stream reads a resident chunk once, reads the next one ahead, and reports a failed read when it is needed', async () => {
+    const src = source();
+    const s = new ChunkStream(cpu, src, 50);
+    expect(s.chunks.length).toBe(5);
+    const a = await s.load(2, 3);
+    expect(await cpu.read(a.x)).toEqual(X.subarray(100 * D, 150 * D));
+    await s.settle();
+    expect(s.reads).toBe(2);
+    // chunk 3 was read ahead: only chunk 4 is read now, ahead
+    const b = await s.load(3, 4);
+    expect((await cpu.read(b.x)).subarray(0, 50 * D)).toEqual(X.subarray(150 * D, 200 * D));
+    await s.settle();
+    expect(s.reads).toBe(3);
+    const last = await s.load(4);
+    expect(s.reads).toBe(3);
+    expect((await cpu.read(last.x)).subarray(0, 3 * D)).toEqual(X.subarray(200 * D, 203 * D));
+    const failing: RowSource = { ...src, async read(r0) { if (r0 >= 100) throw new Error('disk went away'); } };
+    const f = new ChunkStream(cpu, failing, 50);
+    await f.load(0, 2);
+    await expect(f.load(2)).rejects.toThrow(/disk went away/);
+    s.release();
+    f.release();
+  });
+  it('the column variance of a streamed source equals the in-memory one', async () => {
+    const got = await sourceColumnVariance(sliced(), 37 * D * 4);
+    const want = columnVariance(X, n, D);
+    for (let j = 0; j < D; j++) expect(Math.abs(got[j]! - want[j]!)).toBeLessThan(1e-6);
+  });
+});
+
+const backends: [string, () => Promise<Backend>][] = [
+  ['cpu', async () => cpu],
+  [TEST_ADAPTERS[0]!, () => gpuBackend(TEST_ADAPTERS[0]!)],
+];
+
+for (const [name, get] of backends) {
+  const exact = name === 'cpu';
+  const same = (got: Float32Array, want: Float32Array, tol: number): void => {
+    if (exact) expect(got).toEqual(want);
+    else for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(tol * (1 + Math.abs(want[i]!)));
+  };
+
+  describe(`streamed rows on ${name}`, () => {
+    for (const [label, chunkRows] of [['one chunk', n], ['chunks of 50 rows', 50], ['chunks of 37 rows (ragged minibatches)', 37]] as const) {
+      it(`VAE, ${label}: the streamed fit equals the resident rows stepped in the same order${exact ? ' (bit for bit)' : ''}`, async () => {
+        const be = await get();
+        const o = { seed: 5, epochs: 3, batch: 16, lr: 1e-2 };
+        const streamed = new Vae(be, vaeCfg, source(), n, { memory: { chunkRows }, batch: o.batch });
+        expect(streamed.stream?.chunks.length).toBe(Math.ceil(n / chunkRows));
+        const r = await train(streamed, o);
+        expect(r.steps).toBe(3 * streamed.stream!.chunks.reduce((s, c) => s + Math.ceil(c.rows / o.batch), 0));
+        // one chunk stays resident after its first read; more are read every epoch, but for one still resident at an epoch's start
+        const C = streamed.stream!.chunks.length;
+        if (C === 1) expect(streamed.stream!.reads).toBe(1);
+        else expect(streamed.stream!.reads).toBeGreaterThanOrEqual(3 * C - 4);
+        const resident = new Vae(be, vaeCfg, X, n);
+        await stepByHand(resident, chunksOf(n, chunkRows), o);
+        same(await be.read(streamed.params), await be.read(resident.params), 1e-4);
+        streamed.release();
+        resident.release();
+      });
+    }
+
+    it('per-point model, chunks of 37 rows: φ stays resident and the fit equals the resident rows in the same order', async () => {
+      const be = await get();
+      const o = { seed: 2, epochs: 2, batch: 16, lr: 1e-2 };
+      const streamed = new Lvm(be, lvmCfg, sliced(), n, { memory: { chunkRows: 37 }, batch: o.batch });
+      expect(() => streamed.data).toThrow(/stream in chunks of 37/);
+      await train(streamed, o);
+      const resident = new Lvm(be, lvmCfg, X, n);
+      await stepByHand(resident, chunksOf(n, 37), o);
+      const [a, b] = [await streamed.state(), await resident.state()];
+      for (const k of ['params', 'phi.m', 'phi.logvar', 'phi.adam.v.m']) same(a[k]!, b[k]!, 1e-4);
+      streamed.release();
+      resident.release();
+    });
+
+    it('resume mid-epoch (mid-chunk) continues exactly', async () => {
+      const be = await get();
+      const o = { seed: 3, epochs: 3, batch: 16, lr: 1e-2 };
+      const memory = { chunkRows: 48 };
+      const whole = new Vae(be, vaeCfg, sliced(), n, { memory, batch: o.batch });
+      const r = await train(whole, o);
+      const first = new Vae(be, vaeCfg, sliced(), n, { memory, batch: o.batch });
+      // 17 steps: epoch 1 (14 steps), then 3 steps into epoch 2, inside its first chunk
+      const t1 = new Trainer(first, { ...o, maxSteps: 17 });
+      await t1.run();
+      expect([t1.epoch, t1.step]).toEqual([1, 17]);
+      t1.release();
+      const second = new Vae(be, vaeCfg, sliced(), n, { memory, batch: o.batch });
+      second.loadState(await first.state());
+      const t2 = new Trainer(second, { ...o, startEpoch: t1.epoch, startStep: t1.step });
+      const r2 = await t2.run();
+      t2.release();
+      expect(r2.steps).toBe(r.steps);
+      same(await be.read(second.params), await be.read(whole.params), 1e-5);
+      for (const m of [whole, first, second]) m.release();
+    });
+
+    it('device memory is flat over epochs', async () => {
+      const be = await get();
+      const { backend, live } = counting(be);
+      const gpu = (be as { memoryStats?: () => { bytes: number } }).memoryStats?.bind(be);
+      const vae = new Vae(backend, vaeCfg, sliced(), n, { memory: { chunkRows: 40 }, batch: 16 });
+      const t = new Trainer(vae, { epochs: 6, batch: 16, lr: 1e-2, seed: 1 });
+      await t.tick(t.stepsPerEpoch * 2);
+      const after2 = { live: live(), bytes: gpu?.().bytes };
+      await t.tick(t.stepsPerEpoch * 4);
+      expect(t.epoch).toBe(6);
+      expect({ live: live(), bytes: gpu?.().bytes }).toEqual(after2);
+      expect(vae.stream!.reads).toBeGreaterThanOrEqual(6 * 5);
+      t.release();
+      vae.release();
+      expect(live()).toBe(0);
+    });
+
+    it('evaluation over a streamed set equals the resident set; the per-point model fits φ from several buffers as from one', async () => {
+      const be = await get();
+      const vae = new Vae(be, vaeCfg, X, n);
+      await train(vae, { epochs: 1, batch: 32, lr: 1e-2, seed: 1 });
+      const one = new EvalSet(be, { x: X, n }, D);
+      const streamed = new EvalSet(be, sliced(), D, { chunkRows: 45 });
+      expect(streamed.stream?.chunks.length).toBe(5);
+      expect(() => streamed.data).toThrow(/read in slices/);
+      const pick = Uint32Array.from([202, 0, 44, 45, 91, 150]);
+      for (const [set, tag] of [[one, 'one'], [streamed, 'streamed']] as const) expect(set.n, tag).toBe(n);
+      expect((await evaluateElbo(vae, streamed, { chunk: 64 })).elbo).toBe((await evaluateElbo(vae, one, { chunk: 64 })).elbo);
+      expect((await evaluateIwae(vae, streamed, 7, { chunkSamples: 100 })).perRow).toEqual((await evaluateIwae(vae, one, 7, { chunkSamples: 100 })).perRow);
+      same(await latentMeans(vae, streamed, 64), await latentMeans(vae, one, 64), 1e-6);
+      same((await reconstruct(vae, streamed, pick)).recon, (await reconstruct(vae, one, pick)).recon, 1e-6);
+      vae.release();
+
+      const lvm = new Lvm(be, lvmCfg, X, n);
+      await train(lvm, { epochs: 1, batch: 32, lr: 1e-2, seed: 1 });
+      await lvm.fitPosterior(one, n, { steps: 5 });
+      const a = await lvm.state();
+      const e1 = await evaluateElbo(lvm, one);
+      const m1 = await latentMeans(lvm, one);
+      await lvm.fitPosterior(streamed, n, { steps: 5 });
+      expect(await evaluateElbo(lvm, streamed)).toEqual(e1);
+      same(await latentMeans(lvm, streamed), m1, 1e-6);
+      // the training table is untouched by either fit
+      expect((await lvm.state())['phi.m']).toEqual(a['phi.m']);
+      lvm.release();
+      one.release();
+      streamed.release();
+    });
+  });
+}
