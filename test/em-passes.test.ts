@@ -1,6 +1,9 @@
 // Data not all on the device at once (issue 14 items 2 and 4): the PPCA estimators over data
 // held in several device buffers, and exact EM in passes over a RowSource, each against the
 // one-buffer, resident path with a forced tiny chunk size.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
@@ -149,5 +152,24 @@ describe('emPassRows', () => {
   });
   it('rejects a budget that does not hold one block, naming the flags', () => {
     expect(() => emPassRows(cpu, src, 10, { deviceBytes: 2 ** 20 })).toThrow(/big\.npy: exact EM in passes needs blocks of at least 256 rows of 784 .*--device-memory/);
+  });
+});
+
+describe('train --model ppca --method em|squarem|anderson with --device-memory', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const cli = (args: string[]) => {
+    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, number>;
+  };
+  it('data over the budget are fitted in passes, to the resident figures', () => {
+    // the train split: 6,400 × 50 float32 = 1.2 MiB > 1 MiB
+    const args = ['train', '--model', 'ppca', '--data', 'synthetic', '--n', '8000', '--dim', '50', '--latent', '3', '--method', 'squarem', '--iters', '15', '--tol', '1e-12', '--backend', 'cpu', '--json'];
+    const resident = cli(args);
+    const passes = cli([...args, '--device-memory', '1']);
+    expect(resident.pass_rows).toBeUndefined();
+    expect(passes.pass_rows).toBeGreaterThanOrEqual(256);
+    expect(passes.pass_rows).toBeLessThan(6400);
+    for (const k of ['train_loglik', 'test_loglik', 'sigma2']) expect(Math.abs(passes[k]! - resident[k]!)).toBeLessThan(1e-5 * Math.abs(resident[k]!));
   });
 });

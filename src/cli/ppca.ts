@@ -12,6 +12,7 @@ import {
   releasePpca, uploadData, type CheckpointRun, type DeviceData, type FitterSnapshot, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
 import { gramOf } from '../models/ppca/model.ts';
+import { arraySource } from '../data/source.ts';
 import { lineChartSvg, type Series } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
@@ -114,21 +115,37 @@ type StochasticConfig = Extract<PpcaTrainConfig, { method: 'sem' | 'oem' }>;
 
 interface Fit {
   model: PpcaModel;
+  /** the train log-likelihood per sample when the fit computed it over data not on the device (exact EM in passes) */
+  trainLoglik?: number;
   iterations: number;
   /** (iteration or epoch, train log-likelihood per sample) */
   curve: [number, number][];
   extra: Record<string, unknown>;
 }
 
-async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData): Promise<Fit> {
+/** --device-memory (MiB) as bytes, when given */
+function deviceBytes(cfg: PpcaTrainConfig): number | undefined {
+  return cfg.deviceMemoryMB === undefined ? undefined : cfg.deviceMemoryMB * 2 ** 20;
+}
+
+/** Exact EM reads the training rows in passes (never all on the device) when they exceed --device-memory. */
+function exactInPasses(cfg: PpcaTrainConfig, data: Dataset): boolean {
+  const budget = deviceBytes(cfg);
+  return (cfg.method === 'em' || cfg.method === 'squarem' || cfg.method === 'anderson') && budget !== undefined && data.n * data.D * 4 > budget;
+}
+
+/** Exact EM on the uploaded rows, or (train null) in passes over the rows within --device-memory and --host-memory. */
+async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData | null): Promise<Fit> {
   ctx.progress.start(cfg.iters, `ppca ${cfg.method}`);
-  const r = await fitEm(ctx.backend, train, {
-    d: cfg.latent, method: cfg.method, maxIters: cfg.iters, tol: cfg.tol, seed: cfg.seed,
+  const { name, x, n, D } = ctx.train;
+  const budget = { deviceBytes: deviceBytes(cfg), hostBytes: cfg.hostMemoryMB === undefined ? undefined : cfg.hostMemoryMB * 2 ** 20 };
+  const r = await fitEm(ctx.backend, train ?? arraySource(name, x, n, D), {
+    d: cfg.latent, method: cfg.method, maxIters: cfg.iters, tol: cfg.tol, seed: cfg.seed, budget,
     onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
   });
   ctx.progress.stop();
   const curve = r.trace.map((p): [number, number] => [p.iteration, p.loglik]);
-  return { model: r.model, iterations: r.iterations, curve, extra: { converged: r.converged, cycles: r.cycles, curve } };
+  return { model: r.model, iterations: r.iterations, curve, trainLoglik: train ? undefined : r.loglik, extra: { converged: r.converged, cycles: r.cycles, curve, ...(r.passRows ? { pass_rows: r.passRows } : {}) } };
 }
 
 /** The most columns --method closed takes (its D×D float64 covariance is then 128 MiB). */
@@ -189,7 +206,7 @@ async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticCo
 
 export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   const cfg = ctx.config;
-  // --missing nan: exact EM over the observed entries on the host (src/cli/ppcaMissing.ts)
+  // --missing nan: exact EM over the observed entries, its sums on the backend (src/cli/ppcaMissing.ts)
   if (cfg.method === 'em' && cfg.missing === 'nan') return (await import('./ppcaMissing.ts')).trainMissing(ctx, cfg);
   const { method, latent: d } = cfg;
   const stochastic = cfg.method === 'sem' || cfg.method === 'oem' ? cfg : null;
@@ -199,36 +216,37 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   const runDir = cfg.runDir ?? (checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined);
   if (runDir !== undefined) prepareRunDir(runDir);
   const b = ctx.backend;
-  const train = uploadData(b, ctx.train);
+  // exact EM over more than --device-memory reads the rows in passes: they are not uploaded whole
+  const train = exactInPasses(cfg, ctx.train) ? null : uploadData(b, ctx.train);
   const test = uploadData(b, ctx.test);
   let model: PpcaModel | null = null;
   const t0 = performance.now();
   try {
     const closedRun = cfg.method === 'closed' ? await fitClosed(ctx, cfg) : null;
-    const fit = closedRun?.fit ?? (stochastic ? await fitStochastic(ctx, stochastic, train, runDir) : await fitExact(ctx, cfg as ExactConfig, train));
+    const fit = closedRun?.fit ?? (stochastic ? await fitStochastic(ctx, stochastic, train!, runDir) : await fitExact(ctx, cfg as ExactConfig, train));
     model = fit.model;
     // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)
     const seconds = (performance.now() - t0) / 1000;
-    const trainLoglik = await meanLogLik(model, train);
+    const trainLoglik = fit.trainLoglik ?? await meanLogLik(model, train!);
     const testLoglik = await meanLogLik(model, test);
     const result: Record<string, unknown> = {
-      model: 'ppca', method, latent: d, n_train: train.n, n_test: test.n,
+      model: 'ppca', method, latent: d, n_train: ctx.train.n, n_test: test.n,
       train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations: fit.iterations, seconds,
     };
     let closedForm: number | undefined;
-    if (closedRun || closedFormIsCheap(train.n, train.D)) {
+    if (closedRun || closedFormIsCheap(ctx.train.n, ctx.train.D)) {
       // --method closed is its own reference (gap 0 up to the device's log-likelihood evaluation)
-      const cf = closedRun?.closed ?? closedFormPpca(train, d);
+      const cf = closedRun?.closed ?? closedFormPpca({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d);
       closedForm = cf.loglik;
       result.closed_form_loglik = cf.loglik;
       result.gap_to_closed_form = cf.loglik - trainLoglik;
       const cm = createPpca(b, cf);
       result.closed_form_test_loglik = await meanLogLik(cm, test);
       releasePpca(cm);
-      if (ctx.truth && ctx.truth.W.length === train.D * d) {
+      if (ctx.truth && ctx.truth.W.length === ctx.train.D * d) {
         const host = await readPpca(model);
         result.true_sigma2 = ctx.truth.sigma2;
-        result.principal_angles_deg = principalAngles(host.W, ctx.truth.W, train.D, d).map((a) => (a * 180) / Math.PI);
+        result.principal_angles_deg = principalAngles(host.W, ctx.truth.W, ctx.train.D, d).map((a) => (a * 180) / Math.PI);
       }
     }
     Object.assign(result, fit.extra);
@@ -252,12 +270,14 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
     return result;
   } finally {
     if (model) releasePpca(model);
-    releaseData(b, train);
+    if (train) releaseData(b, train);
     releaseData(b, test);
   }
 };
 
 export const evaluate: Runner<PpcaEvalConfig> = async (ctx) => {
+  // --missing nan: the observed-data log-likelihood, the E-step on the backend (src/cli/ppcaMissing.ts)
+  if (ctx.config.missing === 'nan') return (await import('./ppcaMissing.ts')).evaluateMissing(ctx);
   const { file, estimator, samples, seed, q } = ctx.config;
   const host = ppcaFromTensors(await loadSafetensors(file), file);
   if (!ESTIMATORS.includes(estimator)) throw new Error(`ppca: unknown estimator '${estimator}' (${ESTIMATORS.join(' | ')})`);

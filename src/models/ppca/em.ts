@@ -90,6 +90,8 @@ export interface EmResult {
   converged: boolean;
   trace: EmProgress[];
   seconds: number;
+  /** rows per block when the data were read in passes (absent: on the device throughout) */
+  passRows?: number;
 }
 
 /** One point of the parameter space as the EM engine sees it. */
@@ -617,7 +619,7 @@ export async function fitEm(backend: Backend, input: DeviceData | RowSource, opt
     const model = engine.export(r.point);
     return {
       model, method, iterations: r.iterations, cycles: r.cycles, loglik,
-      converged: r.converged, trace, seconds: now() - t0,
+      converged: r.converged, trace, seconds: now() - t0, ...(resident ? {} : { passRows: engine.blockRows }),
     };
   } finally {
     engine.release();
