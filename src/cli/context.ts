@@ -106,6 +106,12 @@ export interface EvalConfig {
 export interface PpcaEvalConfig extends EvalConfig {
   estimator: EstimatorName;
   q: 'posterior' | 'mean-field';
+  /** --missing nan: NaN marks a missing entry; the observed-data log-likelihood (src/cli/ppcaMissing.ts) */
+  missing?: 'nan';
+  /** --impute FILE (with --missing nan): the evaluated rows with missing entries imputed, as .npy */
+  impute?: string;
+  /** (flag, path) of the files --impute must not overwrite */
+  imputeKeep?: [string, string][];
 }
 export interface LatentEvalConfig extends EvalConfig {
   estimator: Exclude<EstimatorName, 'exact'>;

@@ -1,22 +1,40 @@
 // `latentgpu train --model ppca --missing nan`: PPCA by exact EM over the
-// observed entries (src/models/ppca/missing.ts), in float64 on the host — the
-// backend (GPU) path is not built for missing data yet. Writes --out (the
-// ordinary PPCA model file) and, with --impute FILE, the training data with
-// each missing entry replaced by its posterior mean, as .npy.
+// observed entries, its sums on --backend (src/models/ppca/missingOn.ts; the
+// solves in float64 on the host). Writes --out (the ordinary PPCA model file)
+// and, with --impute FILE, the training data with each missing entry replaced
+// by its posterior mean, as .npy. `latentgpu eval --model FILE --missing nan`:
+// the observed-data log-likelihood of the evaluated split, and --impute.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
 import { printable } from '../data/dataset.ts';
 import { encodeNpy } from '../data/npy.ts';
-import { ppcaToTensors } from '../models/ppca/file.ts';
-import { fitPpcaMissing, imputeMissing, missingMeanLogLik } from '../models/ppca/missing.ts';
-import type { CliContext, PpcaExactConfig, PpcaTrainConfig } from './context.ts';
+import { ppcaFromTensors, ppcaToTensors } from '../models/ppca/file.ts';
+import type { MissingData } from '../models/ppca/missing.ts';
+import { fitPpcaMissingOn, imputeMissingOn, missingLogLikRowsOn } from '../models/ppca/missingOn.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { CliContext, PpcaEvalConfig, PpcaExactConfig, PpcaTrainConfig } from './context.ts';
 
 function missingCount(x: Float32Array): number {
   let c = 0;
   for (const v of x) if (Number.isNaN(v)) c++;
   return c;
 }
+
+/** Rows with no observed entry (their log-likelihood is 0: the probability of observing nothing). */
+function emptyRows(ds: MissingData): number {
+  let c = 0;
+  for (let i = 0; i < ds.n; i++) {
+    let any = false;
+    for (let j = 0; j < ds.D && !any; j++) any = !Number.isNaN(ds.x[i * ds.D + j]!);
+    if (!any) c++;
+  }
+  return c;
+}
+
+const missingOf = (ds: Dataset): MissingData => ({ name: ds.name, x: ds.x, n: ds.n, D: ds.D });
+
+const mean = (a: Float64Array): number => a.reduce((s, v) => s + v, 0) / a.length;
 
 /** Checks --impute before any work: a .npy path in an existing folder, not a folder, not a file the run reads or writes. */
 function checkImputePath(path: string, keep: [string, string][]): void {
@@ -39,20 +57,20 @@ export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaEx
   if (cfg.runDir !== undefined) throw new Error('--run-dir is not written by --missing nan yet; use --out FILE (the model) and --impute FILE (the imputed data)');
   if (cfg.impute !== undefined) checkImputePath(cfg.impute, cfg.imputeKeep ?? []);
   const t0 = performance.now();
-  ctx.progress.start(cfg.iters, 'ppca em (missing values, host float64)');
-  const fit = fitPpcaMissing({ name: train.name, x: train.x, n: train.n, D: train.D }, d, {
+  ctx.progress.start(cfg.iters, 'ppca em (missing values)');
+  const fit = await fitPpcaMissingOn(ctx.backend, missingOf(train), d, {
     iters: cfg.iters, tol: cfg.tol, seed: cfg.seed,
     onIteration: (iter, ll) => ctx.progress.tick(iter, { loglik: ll.toFixed(4) }),
   });
   ctx.progress.stop();
   const seconds = (performance.now() - t0) / 1000;
-  const testLoglik = missingMeanLogLik(fit, { name: test.name, x: test.x, n: test.n, D: test.D });
+  const testLoglik = mean(await missingLogLikRowsOn(ctx.backend, fit, missingOf(test)));
   const missingTrain = missingCount(train.x);
   const result: Record<string, unknown> = {
     model: 'ppca', method: 'em', missing: 'nan', latent: d, n_train: train.n, n_test: test.n,
     missing_train: missingTrain, missing_fraction_train: missingTrain / (train.n * train.D), missing_test: missingCount(test.x),
     train_loglik: fit.loglik, test_loglik: testLoglik, loglik_kind: 'observed-data, per row',
-    sigma2: fit.sigma2, iterations: fit.iterations, converged: fit.converged, seconds, where: 'host float64',
+    sigma2: fit.sigma2, iterations: fit.iterations, converged: fit.converged, seconds, timing_ms: fit.timing,
   };
   if (cfg.out !== undefined) {
     const { tensors, metadata } = ppcaToTensors(fit, { method: 'em', missing: 'nan', train_loglik: String(fit.loglik) });
@@ -60,9 +78,32 @@ export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaEx
     result.out = cfg.out;
   }
   if (cfg.impute !== undefined) {
-    const imputed = imputeMissing(fit, { name: train.name, x: train.x, n: train.n, D: train.D });
+    const { imputed } = await imputeMissingOn(ctx.backend, fit, missingOf(train));
     await writeFileAtomic(cfg.impute, encodeNpy(imputed, train.n, train.D));
     result.imputed = cfg.impute;
+  }
+  return result;
+}
+
+/** `eval --missing nan`: the exact observed-data log-likelihood per row of the split (and --impute FILE). */
+export async function evaluateMissing(ctx: CliContext<PpcaEvalConfig>): Promise<Record<string, unknown>> {
+  const { file, estimator, impute } = ctx.config;
+  if (estimator !== 'exact') throw new Error(`--estimator ${estimator} with --missing nan: a PPCA model is evaluated on data with missing entries by the exact observed-data log-likelihood only (--estimator exact)`);
+  if (impute !== undefined) checkImputePath(impute, [...(ctx.config.imputeKeep ?? []), ['--model', file]]);
+  const host = ppcaFromTensors(await loadSafetensors(file), file);
+  const split = ctx.config.split === 'train' ? ctx.train : ctx.test;
+  if (split.D !== host.D) throw new Error(`${file} models D=${host.D} columns but ${split.name} has ${split.D}`);
+  const data = missingOf(split);
+  const t0 = performance.now();
+  const { imputed, loglikRows } = await imputeMissingOn(ctx.backend, host, data);
+  const result: Record<string, unknown> = {
+    model: 'ppca', latent: host.d, split: split.name, n: split.n, estimator: 'exact', missing: 'nan',
+    missing_entries: missingCount(split.x), missing_fraction: missingCount(split.x) / (split.n * split.D), rows_with_nothing_observed: emptyRows(data),
+    loglik: mean(loglikRows), loglik_kind: 'observed-data, per row', sigma2: host.sigma2, seconds: (performance.now() - t0) / 1000,
+  };
+  if (impute !== undefined) {
+    await writeFileAtomic(impute, encodeNpy(imputed, split.n, split.D));
+    result.imputed = impute;
   }
   return result;
 }
