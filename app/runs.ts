@@ -1,11 +1,10 @@
 // How the page builds its runs (createRun / loadRun of the library): the PPCA
-// closed-form optimum and the missing-values EM computed in Web Workers,
+// closed-form optimum computed in a Web Worker,
 // likelihood messages naming the page's control, and the data's metadata saved
 // with the model.
-import type { Dataset, MissingData, MissingFitOptions, MissingFitResult, ModelRunOptions } from '../src/browser.ts';
+import type { Dataset, ModelRunOptions } from '../src/browser.ts';
 import type { AppData } from './data.ts';
 import type { ClosedFormReply, ClosedFormRequest } from './workers/closed-form.worker.ts';
-import type { MissingFitReply, MissingFitRequest } from './workers/missing-fit.worker.ts';
 
 /** How the setup panel asks for the Gaussian decoder, for the likelihood messages. */
 export const APP_HINT = { gaussian: 'likelihood: Gaussian' };
@@ -37,19 +36,7 @@ async function closedFormOptimum(train: Dataset, d: number): Promise<number | un
   }
 }
 
-/** fitPpcaMissing in a Web Worker (its iterations take ~0.2 s each on MNIST); errors come back as the library's message. */
-async function fitMissingInWorker(data: MissingData, d: number, opts: MissingFitOptions): Promise<MissingFitResult> {
-  const req: MissingFitRequest = { x: data.x.slice(), n: data.n, D: data.D, name: data.name ?? 'data', d, iters: opts.iters ?? 200 };
-  if (opts.tol !== undefined) req.tol = opts.tol;
-  if (opts.seed !== undefined) req.seed = opts.seed;
-  if (opts.init) req.init = opts.init;
-  const worker = new Worker(new URL('./workers/missing-fit.worker.ts', import.meta.url), { type: 'module' });
-  const reply = await askWorker<MissingFitRequest, MissingFitReply>(worker, req, [req.x.buffer]);
-  if ('error' in reply) throw new Error(reply.error);
-  return reply.result;
-}
-
 /** The page's options for a run on `data`. */
 export function runOptions(data: AppData): ModelRunOptions {
-  return { metadata: data.metadata, optimum: closedFormOptimum, likelihoodHint: APP_HINT, fitMissing: fitMissingInWorker };
+  return { metadata: data.metadata, optimum: closedFormOptimum, likelihoodHint: APP_HINT };
 }

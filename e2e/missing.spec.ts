@@ -1,8 +1,9 @@
 // PPCA with missing values in the app (issue 15 item 2): MNIST with 30% of the
-// pixels hidden at random trains by EM over the observed entries (in a Web
-// Worker); the page's observed-data log-likelihood and imputation RMSE equal the
-// library's on the same hidden pixels (computed here in Node), and the model's
-// imputation beats the column means. A user's CSV with empty cells is refused
+// pixels hidden at random trains by EM over the observed entries (its sums on
+// the page's backend, WebGPU here); the page's observed-data log-likelihood
+// and imputation RMSE equal the host float64 library fit's on the same hidden
+// pixels (computed here in Node), and the model's imputation beats the column
+// means. A user's CSV with empty cells is refused
 // by the other models with a clear message and fits with this one.
 import { readFileSync } from 'node:fs';
 import { decodeMnist } from '../src/data/mnist.ts';
@@ -41,7 +42,7 @@ test('MNIST with 30% of pixels hidden: observed-data log-likelihood and imputati
   expect(Math.abs(trainLl - ref.loglik), 'observed-data log-likelihood per row').toBeLessThan(1e-3);
   expect(Math.abs(testLl - refTest), 'held-out observed-data log-likelihood').toBeLessThan(1e-3);
   expect(imp.entries).toBe(refRmse.entries);
-  expect(Math.abs(imp.model - refRmse.rmse)).toBeLessThan(1e-5);
+  expect(Math.abs(imp.model - refRmse.rmse)).toBeLessThan(1e-4);
   expect(imp.model, 'the model imputes better than the column means').toBeLessThan(imp.mean);
   expect(await shown(page, 'rmse-model')).toBeCloseTo(imp.model, 4);
   for (const id of ['complete', 'holes', 'imputed', 'mean-imputed']) expect((await canvasContrast(page, id)).distinct, id).toBeGreaterThan(5);

@@ -17,6 +17,7 @@ const data = syntheticRunData({ n: 400, D: 12, d: 3, sigma: 0.4, seed: 5 });
 const { train, test } = data;
 const host = (ds: typeof train) => ({ host: ds.x, n: ds.n, D: ds.D });
 const none = { optimum: async () => undefined };
+const hidden = hideAtRandom(data, 0.3, 9);
 
 function suite(name: string, backendOf: () => Promise<Backend>): void {
   describe(`runs beyond the lecture on ${name}`, () => {
@@ -66,29 +67,10 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
       expect([file.kind, file.file.metadata.method]).toEqual(['ppca-closed', 'closed']);
       run.dispose();
     });
-  });
-}
 
-suite('cpu', async () => cpu);
-for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
-
-describe('missing values in a run (host float64 EM)', () => {
-  const hidden = hideAtRandom(data, 0.3, 9);
-
-  it('hides each entry with the asked probability (seeded), the complete rows kept', () => {
-    const total = (train.n + test.n) * train.D;
-    // binomial: mean 0.3 N, sd √(0.21 N) ≈ 0.0115 N^½; 5 sd
-    expect(Math.abs(hidden.hidden - 0.3 * total)).toBeLessThan(5 * Math.sqrt(0.21 * total));
-    let nan = 0;
-    for (const v of [...hidden.train.x, ...hidden.test.x]) if (Number.isNaN(v)) nan++;
-    expect(nan).toBe(hidden.hidden);
-    expect(hidden.complete.train).toBe(train);
-    expect(hideAtRandom(data, 0.3, 9).train.x).toEqual(hidden.train.x);
-    expect(() => hideAtRandom(data, 1, 1)).toThrow('must lie in [0, 1)');
-  });
-
-  it('ticks equal fitPpcaMissing of the same total; imputation beats the column means; the file continues the run', async () => {
-    const run = await createRun(cpu, { kind: 'ppca-missing', latent: 3, stepsPerTick: 3, seed: 1 }, hidden.train, hidden.test, none);
+  it('ppca-missing: ticks (sums on the backend) equal the host float64 fitPpcaMissing of the same total; imputation beats the column means; the file continues the run', async () => {
+    const b = await backendOf();
+    const run = await createRun(b, { kind: 'ppca-missing', latent: 3, stepsPerTick: 3, seed: 1 }, hidden.train, hidden.test, none);
     let last = NaN;
     for (let t = 0; t < 2; t++) last = (await run.tick()).trainObjective!;
     const ref = fitPpcaMissing({ x: hidden.train.x, n: hidden.train.n, D: 12 }, 3, { iters: 6, tol: 0, seed: 1 });
@@ -101,11 +83,29 @@ describe('missing values in a run (host float64 EM)', () => {
     expect(Math.abs(model.rmse - refImp.rmse)).toBeLessThan(1e-4);
     expect(model.rmse, `model ${model.rmse} vs column means ${mean.rmse}`).toBeLessThan(0.8 * mean.rmse);
     const bytes = await run.save();
-    const back = await loadRun(cpu, bytes, { stepsPerTick: 1 }, hidden.train, hidden.test, none);
+    const back = await loadRun(b, bytes, { stepsPerTick: 1 }, hidden.train, hidden.test, none);
     expect(back.kind).toBe('ppca-missing');
     expect(Math.abs((await back.evaluate()).train - last)).toBeLessThan(1e-4);
     run.dispose();
     back.dispose();
+  });
+  });
+}
+
+suite('cpu', async () => cpu);
+for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
+
+describe('missing values: hiding entries, scoring imputations', () => {
+  it('hides each entry with the asked probability (seeded), the complete rows kept', () => {
+    const total = (train.n + test.n) * train.D;
+    // binomial: mean 0.3 N, sd √(0.21 N) ≈ 0.0115 N^½; 5 sd
+    expect(Math.abs(hidden.hidden - 0.3 * total)).toBeLessThan(5 * Math.sqrt(0.21 * total));
+    let nan = 0;
+    for (const v of [...hidden.train.x, ...hidden.test.x]) if (Number.isNaN(v)) nan++;
+    expect(nan).toBe(hidden.hidden);
+    expect(hidden.complete.train).toBe(train);
+    expect(hideAtRandom(data, 0.3, 9).train.x).toEqual(hidden.train.x);
+    expect(() => hideAtRandom(data, 1, 1)).toThrow('must lie in [0, 1)');
   });
 
   it('imputation RMSE: only the hidden entries known in the complete rows count', () => {

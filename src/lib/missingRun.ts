@@ -1,15 +1,16 @@
 // PPCA with missing values (src/models/ppca/missing.ts: NaN marks a missing
 // entry) as a ModelRun. A tick is K EM iterations over the observed entries
-// from the current parameters (fitPpcaMissing from them; EM needs nothing else
-// to resume), by default on this thread, or wherever the page's `fitMissing`
-// runs it (the app: a Web Worker). The objective is the exact observed-data
-// log-likelihood. Pictures on the host: posterior means E = M_O⁻¹W_Oᵀ(x_O − μ_O)
+// from the current parameters (fitPpcaMissingOn from them, its sums on the
+// run's backend; EM needs nothing else to resume). The objective is the exact
+// observed-data log-likelihood. Pictures on the host: posterior means E = M_O⁻¹W_Oᵀ(x_O − μ_O)
 // with M_O = W_OᵀW_O + σ²I over each row's observed entries, reconstructions
 // W E + μ; `impute` fills the NaN entries by the posterior mean and, to compare,
 // by the observed training means of their columns.
+import type { Backend } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { factorSpd } from '../models/ppca/linalg.ts';
-import { fitPpcaMissing, imputeMissing, missingMeanLogLik, observedMeans, type MissingData, type MissingFitOptions, type MissingFitResult } from '../models/ppca/missing.ts';
+import { imputeMissing, missingMeanLogLik, observedMeans, type MissingData } from '../models/ppca/missing.ts';
+import { fitPpcaMissingOn } from '../models/ppca/missingOn.ts';
 import type { PpcaHost } from '../models/ppca/model.ts';
 import { LinearHostRun, type LinearParams } from './linearRun.ts';
 import { encodeModelFile } from './modelFiles.ts';
@@ -19,11 +20,6 @@ import type { EstimatorRow, Imputation, ModelRun, ModelRunOptions, ResolvedRunCo
 const EM_TOL = 1e-6;
 
 const missingOf = (ds: Dataset): MissingData => ({ name: ds.name, x: ds.x, n: ds.n, D: ds.D });
-
-/** fitPpcaMissing on this thread (the default of ModelRunOptions.fitMissing). */
-async function fitHere(data: MissingData, d: number, opts: MissingFitOptions): Promise<MissingFitResult> {
-  return fitPpcaMissing(data, d, opts);
-}
 
 class MissingRun extends LinearHostRun implements ModelRun {
   readonly kind = 'ppca-missing' as const;
@@ -42,7 +38,7 @@ class MissingRun extends LinearHostRun implements ModelRun {
     private step: number,
     private readonly train: Dataset,
     private readonly test: Dataset,
-    private readonly fit: NonNullable<ModelRunOptions['fitMissing']>,
+    private readonly be: Backend,
     private readonly dataMeta: Record<string, string>,
   ) {
     super();
@@ -58,7 +54,7 @@ class MissingRun extends LinearHostRun implements ModelRun {
 
   async tick(): Promise<RunTick> {
     const K = this.config.stepsPerTick;
-    const r = await this.fit(missingOf(this.train), this.latent, { iters: K, tol: 0, init: this.params, seed: this.config.seed });
+    const r = await fitPpcaMissingOn(this.be, missingOf(this.train), this.latent, { iters: K, tol: 0, init: this.params, seed: this.config.seed });
     const change = Math.abs(r.loglik - this.lastTrain);
     this.params = { D: r.D, d: r.d, W: r.W, mu: r.mu, sigma2: r.sigma2 };
     this.lastTrain = r.loglik;
@@ -127,15 +123,14 @@ class MissingRun extends LinearHostRun implements ModelRun {
  * mean-imputed data).
  */
 export async function createMissingRun(
-  cfg: ResolvedRunConfig, train: Dataset, test: Dataset, init: PpcaHost | null, step: number, opts: ModelRunOptions,
+  backend: Backend, cfg: ResolvedRunConfig, train: Dataset, test: Dataset, init: PpcaHost | null, step: number, opts: ModelRunOptions,
 ): Promise<ModelRun> {
   if (test.D !== train.D) throw new Error(`${test.name} has ${test.D} columns but ${train.name} has ${train.D}`);
   if (init && init.D !== train.D) throw new Error(`the model has D = ${init.D}; this dataset has D = ${train.D}`);
   const d = init?.d ?? cfg.latent;
   if (!(d < train.D)) throw new Error(`${train.name}: latent dimension d = ${d} must be smaller than the data dimension D = ${train.D}`);
-  const fit = opts.fitMissing ?? fitHere;
   // no iterations: the starting parameters and their log-likelihood (the data's checks run here)
-  const start = await fit(missingOf(train), d, { iters: 0, seed: cfg.seed, ...(init ? { init } : {}) });
+  const start = await fitPpcaMissingOn(backend, missingOf(train), d, { iters: 0, seed: cfg.seed, ...(init ? { init } : {}) });
   const params: PpcaHost = { D: start.D, d: start.d, W: start.W, mu: start.mu, sigma2: start.sigma2 };
-  return new MissingRun({ ...cfg, latent: d }, params, start.loglik, step, train, test, fit, opts.metadata ?? {});
+  return new MissingRun({ ...cfg, latent: d }, params, start.loglik, step, train, test, backend, opts.metadata ?? {});
 }

@@ -6,7 +6,6 @@
 import type { Dataset } from '../data/dataset.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS } from '../models/config.ts';
 import type { LikelihoodRequest } from '../models/likelihood.ts';
-import type { MissingData, MissingFitOptions, MissingFitResult } from '../models/ppca/missing.ts';
 import type { Schedule } from '../train/schedule.ts';
 
 /**
@@ -134,12 +133,6 @@ export interface ModelRunOptions {
    * page computes it in a Web Worker and passes the answer).
    */
   optimum?: (train: Dataset, d: number) => Promise<number | undefined>;
-  /**
-   * PPCA with missing values: runs fitPpcaMissing (a tick's EM iterations).
-   * Default: on this thread (host float64, ~0.2 s per iteration for 2,000 MNIST
-   * rows); a page runs it in a Web Worker.
-   */
-  fitMissing?: (data: MissingData, d: number, opts: MissingFitOptions) => Promise<MissingFitResult>;
   /** how the caller's interface asks for the Gaussian decoder, named in likelihood messages */
   likelihoodHint?: {
     /** e.g. the CLI's "--likelihood gaussian" */

@@ -58,7 +58,7 @@ export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model 
 export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions = {}): Promise<ModelRun> {
   const full = resolveRunConfig(cfg, train.n);
   if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
-  if (full.kind === 'ppca-missing') return createMissingRun(full, train, test, null, 0, opts);
+  if (full.kind === 'ppca-missing') return createMissingRun(backend, full, train, test, null, 0, opts);
   if (full.kind === 'fa') return createFaRun(backend, full, train, test, null, opts);
   if (full.kind === 'vae' || full.kind === 'lvm') return createLatentRun(backend, full.kind, full, train, test, opts);
   throw new Error(`'${String(full.kind)}' is not a run kind (${RUN_KINDS.join(', ')})`);
@@ -81,7 +81,7 @@ export async function loadRun(
     if (!isPpcaKind(kind) && kind !== 'ppca-missing') throw new ModelFileError(`the model file holds a PPCA model, not ${kind}`);
     const full = resolveRunConfig({ ...cfg, kind, latent: f.ppca.d }, train.n);
     const step = readMetaInt(f.metadata, 'step', 'the model file', { optional: true, min: 0 }) ?? 0;
-    if (kind === 'ppca-missing') return createMissingRun(full, train, test, f.ppca, step, opts);
+    if (kind === 'ppca-missing') return createMissingRun(backend, full, train, test, f.ppca, step, opts);
     return createPpcaRun(backend, kind, full, train, test, f.ppca, step, opts);
   }
   if (kind !== f.kind) throw new ModelFileError(`the model file holds a '${f.kind}' model, not ${kind}`);
