@@ -355,8 +355,9 @@ async function runEval<T, E>(
   const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;
   checkAdapter(opts);
   const data = loadData(opts, undefined);
-  validateForModel(data.train, {});
-  validateForModel(data.test, {});
+  const missing = o.missing === 'nan' ? 'nan' : undefined;
+  validateForModel(data.train, { missing });
+  validateForModel(data.test, { missing });
   const mod = await load();
   await execute({ command: 'eval', runner: mod.evaluate, config, data, opts, base: { model: kind, model_file: file } }, io, deps, started);
 }

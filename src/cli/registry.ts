@@ -85,6 +85,10 @@ const isEm = (m: string): m is EmMethod => (EM_METHODS as readonly string[]).inc
 const EM_ITERS = option('--iters <n>', 'exact EM (ppca, fa, mppca): most iterations', intIn(1, L.iters));
 const EM_TOL = option('--tol <x>', 'exact EM (ppca, fa, mppca): stop when the log-likelihood per sample changes less than this', positiveNumber);
 
+/** missing values in the evaluated data, read by ppca and fa eval; --impute there by ppca */
+const EVAL_MISSING = option('--missing <how>', 'ppca, fa: NaN in the evaluated data marks a missing entry; the observed-data log-likelihood (default: NaN is an error)', ['nan']);
+const EVAL_IMPUTE = option('--impute <file>', 'ppca --missing nan: write the evaluated rows with missing entries imputed (posterior mean) as .npy', String);
+
 export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   methods: PPCA_METHODS,
   method: (v) => String(v.method ?? PPCA_DEFAULTS.method),
@@ -105,6 +109,8 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   ],
   eval: [
     { spec: option('--q <q>', 'ppca elbo/iwae proposal: the exact posterior or its mean-field optimum', ['posterior', 'mean-field']) },
+    { spec: EVAL_MISSING },
+    { spec: EVAL_IMPUTE },
   ],
   trainConfig(v, facts) {
     const D = PPCA_DEFAULTS;
@@ -127,10 +133,14 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   },
   minibatches: (cfg) => ('batch' in cfg ? { epochs: cfg.epochs, batch: cfg.batch, perStep: 1 } : null),
   evalConfig(v, file) {
+    if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
+    // --impute must not land on a file the run reads
+    const keep = [['--data', v.data], ['--test', v.test]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
     return {
       ...evalConfig(v, file, PPCA_DEFAULTS.samples),
       estimator: (v.estimator ?? 'exact') as PpcaEvalConfig['estimator'],
       q: v.q === 'mean-field' ? 'mean-field' : 'posterior',
+      ...(v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) } : {}),
     };
   },
   load: () => import('./ppca.ts'),
