@@ -11,22 +11,23 @@ import type { MppcaHost } from '../src/models/mppca/mppca.ts';
 describe('mppca from the CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latentgpu-mppca-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  async function run(args: string[]): Promise<[number, string, string]> {
-    let out = '';
-    let err = '';
-    const code = await runCli([...args, '--backend', 'cpu', '--json'], { stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: {} });
-    return [code, out, err];
-  }
-  async function ok(args: string[]): Promise<Record<string, unknown>> {
-    const [code, out, err] = await run(args);
-    if (code !== 0) throw new Error(`exit ${code}: ${err}`);
-    return JSON.parse(out) as Record<string, unknown>;
-  }
-  async function refused(args: string[]): Promise<string> {
-    const [code, out, err] = await run(args);
-    expect([code, out]).toEqual([1, '']);
-    return err;
-  }
+  /** The CLI in-process on the CPU backend with --json: exit code, stdout, stderr. */
+  const cli = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const io = { out: '', err: '' };
+    const code = await runCli([...args, '--backend', 'cpu', '--json'], { stdout: (t) => { io.out += t; }, stderr: (t) => { io.err += t; }, env: {} });
+    return { code, ...io };
+  };
+  const ok = async (args: string[]): Promise<Record<string, unknown>> => {
+    const r = await cli(args);
+    expect(r.code, r.err).toBe(0);
+    return JSON.parse(r.out) as Record<string, unknown>;
+  };
+  /** stderr of a run that fails with exit 1 and an empty stdout */
+  const refused = async (args: string[]): Promise<string> => {
+    const r = await cli(args);
+    expect({ code: r.code, out: r.out }).toEqual({ code: 1, out: '' });
+    return r.err;
+  };
   const synthetic = ['--data', 'synthetic', '--n', '600', '--dim', '12', '--true-latent', '3', '--sigma', '0.3', '--data-seed', '1'];
 
   it('train writes metrics, curve and model; eval of the file reproduces the figures and writes --points', async () => {

@@ -50,14 +50,17 @@ function figures(ev: MppcaEvaluation, ds: Dataset, K: number, prefix: string): R
   return out;
 }
 
+/** --run-dir DIR made before any work (an existing file there is an error); undefined stays undefined. */
+function runFolder(dir: string | undefined): string | undefined {
+  if (dir !== undefined && existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--run-dir ${dir} is a file, not a directory; give a folder for the run's files`);
+  if (dir !== undefined) mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 export const train: Runner<MppcaTrainConfig> = async (ctx) => {
   const cfg = ctx.config;
   const d = cfg.latent;
-  const runDir = cfg.runDir;
-  if (runDir !== undefined) {
-    if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--run-dir ${runDir} is a file, not a directory; give a folder for the run's files`);
-    mkdirSync(runDir, { recursive: true });
-  }
+  const runDir = runFolder(cfg.runDir);
   const b = ctx.backend;
   const data = uploadData(b, ctx.train);
   let r;
@@ -90,12 +93,12 @@ export const train: Runner<MppcaTrainConfig> = async (ctx) => {
   };
   const modelFile = cfg.out ?? (runDir !== undefined ? join(runDir, 'model.safetensors') : undefined);
   if (modelFile !== undefined) {
-    const meta: Record<string, string> = { method: 'em', train_loglik: String(trainEv.loglik) };
-    if (cfg.synthetic) meta[SYNTHETIC_METADATA_KEY] = JSON.stringify(cfg.synthetic);
-    const { tensors, metadata } = mppcaToTensors(model, meta);
+    // eval --data synthetic regenerates the data from the settings stored with the model
+    const synthetic: Record<string, string> = cfg.synthetic ? { [SYNTHETIC_METADATA_KEY]: JSON.stringify(cfg.synthetic) } : {};
+    const { tensors, metadata } = mppcaToTensors(model, { method: 'em', train_loglik: String(trainEv.loglik), ...synthetic });
     await saveSafetensors(modelFile, tensors, metadata);
-    if (cfg.out !== undefined) result.out = cfg.out;
   }
+  if (cfg.out !== undefined) result.out = cfg.out;
   if (runDir !== undefined) {
     result.run_dir = runDir;
     result.model_file = modelFile;
