@@ -11,7 +11,8 @@ import type { Schedule } from '../train/schedule.ts';
 export type { Dataset };
 
 export interface Progress {
-  start(total: number, what: string): void;
+  /** `rowsPerUnit`: data rows one unit stands for (an epoch, an EM iteration, a pass), for rows/s */
+  start(total: number, what: string, rowsPerUnit?: number): void;
   tick(done: number, info?: Record<string, number | string>): void;
   stop(): void;
 }

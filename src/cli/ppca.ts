@@ -136,7 +136,7 @@ function exactInPasses(cfg: PpcaTrainConfig, data: Dataset): boolean {
 
 /** Exact EM on the uploaded rows, or (train null) in passes over the rows within --device-memory and --host-memory. */
 async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData | null): Promise<Fit> {
-  ctx.progress.start(cfg.iters, `ppca ${cfg.method}`);
+  ctx.progress.start(cfg.iters, `ppca ${cfg.method}`, ctx.train.n);
   const { name, x, n, D } = ctx.train;
   const budget = { deviceBytes: deviceBytes(cfg), hostBytes: cfg.hostMemoryMB === undefined ? undefined : cfg.hostMemoryMB * 2 ** 20 };
   const r = await fitEm(ctx.backend, train ?? arraySource(name, x, n, D), {
@@ -180,7 +180,7 @@ async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticCo
     }
     ctx.log(`resuming from ${file} at epoch ${resume.step / stepsPerEpoch} (step ${resume.step})`);
   }
-  ctx.progress.start(epochs, `ppca ${cfg.method}`);
+  ctx.progress.start(epochs, `ppca ${cfg.method}`, ctx.train.n);
   const onEval = (p: { epoch: number; loglik: number }): void => ctx.progress.tick(Math.round(p.epoch), { loglik: p.loglik.toFixed(4) });
   const checkpointFile = runDir !== undefined ? join(runDir, 'checkpoint.safetensors') : '';
   const onEpoch = async (epoch: number, fitter: StochasticFitter): Promise<void> => {

@@ -18,7 +18,7 @@ import {
   FLAG_LIMITS, MEMORY, commanderOption, count, intIn, nonNegativeInt, nonNegativeNumber, positiveInt, seedValue, type OptionSpec,
 } from './options.ts';
 import { checkOutputs, type OutputPlan, type PathInput } from './outputs.ts';
-import { silentProgress, terminalProgress } from './progress.ts';
+import { plainInterval, plainProgress, terminalProgress } from './progress.ts';
 import { FA, LVM, MPPCA, PPCA, REGISTRY, VAE, type EntryOf, type ModelEntry, type OptionValues, type TrainFacts } from './registry.ts';
 import { syntheticOptionsForEval, syntheticSettings } from './synthetic.ts';
 import { latentRange, runSweep, type SweepRun } from './sweep.ts';
@@ -282,7 +282,8 @@ interface Run<C> {
 /** Starts the backend, runs the model's entry on its config, and prints the merged result. */
 async function execute<C>(run: Run<C>, io: CliIO, deps: CliDeps, started: number): Promise<void> {
   const { opts, data } = run;
-  const sink = io.tty && !opts.json ? terminalProgress(io.tty) : silentProgress(io.stderr);
+  // a bar on a terminal; otherwise (or with --json) a plain line every LATENTGPU_PROGRESS_SECONDS
+  const sink = io.tty && !opts.json ? terminalProgress(io.tty) : plainProgress(io.stderr, plainInterval(io.env));
   const backend = await deps.createBackend({
     backend: opts.backend as BackendChoice,
     adapter: opts.adapter as AdapterChoice,

@@ -118,7 +118,7 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   }
 
   const stepsPerEpoch = Math.ceil(ds.n / batch);
-  ctx.progress.start(epochs * stepsPerEpoch, `training ${kind}`);
+  ctx.progress.start(epochs * stepsPerEpoch, `training ${kind}`, batch);
   const history: TrainProgress[] = [];
   // the VAE's test curve: the test ELBO on a fixed seeded subset after every epoch (a per-point model would fit φ first)
   const curve = model instanceof Vae ? new TestCurve(model, ctx.test, cfg.seed) : null;
@@ -162,7 +162,7 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   if (model instanceof Lvm && run.kind === 'lvm') await model.fitPosterior(ctx.test.x, ctx.test.n, { steps: run.fitSteps, seed: cfg.seed });
   const testSet = new EvalSet(be, ctx.test, ds.D);
   const testElbo = await evaluateElbo(model, testSet, { seed: cfg.seed });
-  ctx.progress.start(ctx.test.n, `IWAE_${K}`);
+  ctx.progress.start(ctx.test.n, `IWAE_${K}`, 1);
   const iwae = await evaluateIwae(model, testSet, K, { seed: cfg.seed, onChunk: (r) => ctx.progress.tick(r) });
   ctx.progress.stop();
 
