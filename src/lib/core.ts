@@ -76,6 +76,8 @@ export {
 } from '../models/ppca/fitter.ts';
 /** The maximum-likelihood PPCA in closed form (the top d eigenpairs of the float64 sample covariance, on the host; `'full'` decomposes all of it). */
 export { closedFormPpca, type ClosedFormPpca, type ClosedFormSolver } from '../models/ppca/closed.ts';
+/** The closed form with the covariance and the subspace iteration's products on a backend's matmul, the eigenvalues by a float64 Rayleigh–Ritz step on the host. */
+export { closedFormPpcaOn } from '../models/ppca/closed.ts';
 /** The top d eigenpairs of a symmetric PSD matrix (Chebyshev-filtered subspace iteration, float64 Rayleigh–Ritz). */
 export { topEigenpairs, type TopEigenpairs, type TopEigOptions } from '../models/ppca/eigs.ts';
 /** Choosing d: PPCA's train/held-out log-likelihood, BIC and Minka's evidence for every d of a range, from one eigendecomposition. */
@@ -84,6 +86,8 @@ export { ppcaSweep, minkaLogEvidence, ppcaParams, type PpcaSweep, type SweepRow 
 export { logLikRows, meanLogLik } from '../models/ppca/loglik.ts';
 /** PPCA with missing values (NaN): exact EM over the observed entries (host float64), the observed-data log-likelihood, posterior-mean imputation. */
 export { fitPpcaMissing, missingLogLikRows, missingMeanLogLik, imputeMissing, type MissingData, type MissingFitOptions, type MissingFitResult, type PpcaParams } from '../models/ppca/missing.ts';
+/** PPCA with missing values on a backend: the E- and M-step sums by its matmul (float32), the small solves in float64 on the host; `onIteration` reports each E-step. */
+export { fitPpcaMissingOn, missingLogLikRowsOn, imputeMissingOn, type MissingOnOptions, type MissingOnResult } from '../models/ppca/missingOn.ts';
 /** log p(x) estimators for PPCA: exact, ELBO, IWAE_K, prior Monte Carlo and its Jensen bound, with standard errors. */
 export {
   estimateLogLik, ESTIMATORS, type EstimatorName, type EstimateOptions, type Estimate, type Proposal, type GivenGaussian,
