@@ -4,7 +4,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.ts';
 import { saveSafetensors } from '../src/io/atomic.node.ts';
@@ -13,54 +12,8 @@ import type { Backend } from '../src/backend.ts';
 import { faLogLikRows, faMeanLogLik, fitFa, psiFloor, type FaHost } from '../src/models/fa/fa.ts';
 import { releaseData, uploadData } from '../src/models/ppca/model.ts';
 import { principalAngles } from '../src/models/ppca/subspace.ts';
-import { TEST_ADAPTERS, cpu, gpuBackend, rng } from './gpu.ts';
-
-/** log N(x | μ, W Wᵀ + diag ψ) per row with the dense D×D covariance (ml-matrix's Cholesky and solve), float64. */
-function denseLogLik(h: FaHost, x: Float32Array, n: number): Float64Array {
-  const { D, d } = h;
-  const C = Matrix.zeros(D, D);
-  for (let a = 0; a < D; a++) {
-    for (let b = 0; b < D; b++) {
-      let s = a === b ? h.psi[a]! : 0;
-      for (let j = 0; j < d; j++) s += h.W[a * d + j]! * h.W[b * d + j]!;
-      C.set(a, b, s);
-    }
-  }
-  const chol = new CholeskyDecomposition(C);
-  const L = chol.lowerTriangularMatrix;
-  let logDet = 0;
-  for (let j = 0; j < D; j++) logDet += 2 * Math.log(L.get(j, j));
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = Matrix.columnVector(Array.from({ length: D }, (_, a) => x[i * D + a]! - h.mu[a]!));
-    const quad = r.transpose().mmul(chol.solve(r)).get(0, 0);
-    out[i] = -0.5 * (D * Math.log(2 * Math.PI) + logDet + quad);
-  }
-  return out;
-}
-
-function normal(r: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-}
-
-/** A known FA model with heteroscedastic noise (ψ from 0.05 to 0.5) and n rows drawn from it. */
-function synthetic(D: number, d: number, n: number, seed: number): { truth: FaHost; x: Float32Array } {
-  const g = normal(rng(seed));
-  const W = Float64Array.from({ length: D * d }, () => g());
-  const mu = Float64Array.from({ length: D }, () => 2 * g());
-  const psi = Float64Array.from({ length: D }, (_, j) => 0.05 + (0.45 * j) / (D - 1));
-  const x = new Float32Array(n * D);
-  const z = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < d; k++) z[k] = g();
-    for (let r = 0; r < D; r++) {
-      let s = mu[r]! + Math.sqrt(psi[r]!) * g();
-      for (let k = 0; k < d; k++) s += W[r * d + k]! * z[k]!;
-      x[i * D + r] = s;
-    }
-  }
-  return { truth: { D, d, W, mu, psi }, x };
-}
+import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
+import { denseLogLik, synthetic } from './fa-helpers.ts';
 
 describe('fa log-likelihood (host, Woodbury)', () => {
   it('equals the dense float64 reference to 1e-9 relative, heteroscedastic ψ', () => {
@@ -172,8 +125,20 @@ describe('fa from the CLI', () => {
       expect((await ok(['eval', '--model', file, '--data', 'synthetic', '--split', split])).loglik).toBe(tr[`${split}_loglik`]);
     }
     expect(await refused(['eval', '--model', file, ...synthetic, '--estimator', 'iwae'])).toMatch(/^latentgpu: --estimator iwae: an fa model is evaluated by its exact log-likelihood only/);
-    await refused(['train', '--model', 'fa', ...synthetic, '--method', 'squarem']);
+    expect(await refused(['train', '--model', 'fa', ...synthetic, '--method', 'oem'])).toMatch(/^latentgpu: --method oem: fa is fitted by em, squarem, anderson, sem/);
+    expect(await refused(['train', '--model', 'fa', ...synthetic, '--method', 'sem', '--iters', '5'])).toContain('--iters does not apply to --model fa --method sem');
   }, 60_000);
+
+  it('train --model fa --method squarem | anderson: the same fit in fewer EM maps', async () => {
+    const fit = (method: string, more: string[] = []) => ok(['train', '--model', 'fa', '--latent', '3', ...synthetic, '--method', method, ...more]);
+    const em = await fit('em', ['--tol', '1e-7', '--iters', '3000']);
+    for (const method of ['squarem', 'anderson']) {
+      const r = await fit(method, ['--tol', '1e-6']);
+      expect(r).toMatchObject({ method, converged: true });
+      expect(Math.abs((r.train_loglik as number) - (em.train_loglik as number))).toBeLessThan(1e-3);
+      expect(r.iterations as number).toBeLessThan(em.iterations as number);
+    }
+  }, 120_000);
 
   it('eval rejects a model file with a non-positive ψ or sizes that disagree, naming the file', async () => {
     const h = { D: 12, d: 3, W: new Float64Array(36), mu: new Float64Array(12), psi: new Float64Array(12).fill(1) };

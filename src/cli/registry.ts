@@ -7,13 +7,14 @@ import { printable } from '../data/dataset.ts';
 import { EM_METHODS, type EmMethod } from '../models/ppca/em.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS, resolveBatch, type ModelKind } from '../models/config.ts';
 import { FA_DEFAULTS } from '../models/fa/fa.ts';
+import { FA_SEM_DEFAULTS } from '../models/fa/sem.ts';
 import type { Objective } from '../models/latent.ts';
 import type { Schedule } from '../train/schedule.ts';
 import type {
   EvalConfig, LatentEvalConfig, LvmTrainConfig, ModelModule, PpcaEvalConfig, PpcaMethod, PpcaTrainConfig, RunConfig,
   StochasticConfig, SyntheticSettings, VaeTrainConfig,
 } from './context.ts';
-import type { FaEvalConfig, FaTrainConfig } from './fa.ts';
+import type { FaEvalConfig, FaMethod, FaTrainConfig } from './fa.ts';
 import { MPPCA_DEFAULTS } from '../models/mppca/mppca.ts';
 import type { MppcaEvalConfig, MppcaTrainConfig } from './mppca.ts';
 import { FLAG_LIMITS as L, SHARED, intIn, option, positiveNumber, varFloor, widthList, type OptionSpec } from './options.ts';
@@ -85,19 +86,32 @@ const isEm = (m: string): m is EmMethod => (EM_METHODS as readonly string[]).inc
 const EM_ITERS = option('--iters <n>', 'exact EM (ppca, fa, mppca): most iterations', intIn(1, L.iters));
 const EM_TOL = option('--tol <x>', 'exact EM (ppca, fa, mppca): stop when the log-likelihood per sample changes less than this', positiveNumber);
 
+/** --method, read by ppca (all its methods) and fa (em, squarem, anderson, sem) */
+const METHOD = option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM, or the closed form (top eigenpairs of the covariance; default ${PPCA_DEFAULTS.method}); fa: em, squarem, anderson or sem (default em)`, PPCA_METHODS);
+/** missing values, read by ppca em and fa em */
+const MISSING = option('--missing <how>', 'ppca em, fa em: NaN (in CSV also an empty, nan or NA cell) marks a missing entry; EM over the observed entries (default: NaN is an error)', ['nan']);
+const IMPUTE = option('--impute <file>', 'ppca em, fa em --missing nan: write the training data with missing entries imputed (posterior mean) as .npy', String);
 /** missing values in the evaluated data, read by ppca and fa eval; --impute there by ppca */
 const EVAL_MISSING = option('--missing <how>', 'ppca, fa: NaN in the evaluated data marks a missing entry; the observed-data log-likelihood (default: NaN is an error)', ['nan']);
 const EVAL_IMPUTE = option('--impute <file>', 'ppca --missing nan: write the evaluated rows with missing entries imputed (posterior mean) as .npy', String);
+
+/** --missing nan and --impute FILE of an exact-EM train (ppca, fa); --impute must not land on a file the run reads or writes */
+function missingTrainConfig(v: OptionValues): { missing?: 'nan'; impute?: string; imputeKeep?: [string, string][] } {
+  if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
+  if (v.missing !== 'nan') return {};
+  const keep = [['--data', v.data], ['--test', v.test], ['--out', v.out]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
+  return { missing: 'nan', ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) };
+}
 
 export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   methods: PPCA_METHODS,
   method: (v) => String(v.method ?? PPCA_DEFAULTS.method),
   train: [
-    { spec: option('--method <m>', `ppca: exact EM, SQUAREM- or Anderson-accelerated exact EM, stochastic EM, online EM, or the closed form (top eigenpairs of the covariance; default ${PPCA_DEFAULTS.method})`, PPCA_METHODS) },
+    { spec: METHOD },
     { spec: EM_ITERS, methods: EM_METHODS },
     { spec: EM_TOL, methods: EM_METHODS },
-    { spec: option('--missing <how>', 'ppca em: NaN (in CSV also an empty, nan or NA cell) marks a missing entry; EM over the observed entries on the host (default: NaN is an error)', ['nan']), methods: ['em'] },
-    { spec: option('--impute <file>', 'ppca em --missing nan: write the training data with missing entries imputed (posterior mean) as .npy', String), methods: ['em'] },
+    { spec: MISSING, methods: ['em'] },
+    { spec: IMPUTE, methods: ['em'] },
     { spec: SHARED.epochs, methods: STOCHASTIC },
     { spec: SHARED.batch, methods: STOCHASTIC },
     { spec: SHARED.lr, methods: ['sem'] },
@@ -118,11 +132,7 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
     if (method === 'closed') return { ...run, method };
     if (isEm(method)) {
-      // --impute must not land on a file the run reads or writes
-      const keep = [['--data', v.data], ['--test', v.test], ['--out', v.out]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
-      const missing = v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) } : {};
-      if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
-      return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missing };
+      return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missingTrainConfig(v) };
     }
     const stochastic = stochasticConfig('ppca', v, facts.rows, D.epochs);
     if (method === 'oem') return { ...run, ...stochastic, method, kappa: num(v.kappa, D.oem.kappa) };
@@ -146,19 +156,42 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   load: () => import('./ppca.ts'),
 };
 
-// ---- factor analysis (exact EM)
+// ---- factor analysis (exact EM, accelerated or not; stochastic EM)
+
+const FA_METHODS: readonly FaMethod[] = [...EM_METHODS, 'sem'];
 
 export const FA: ModelEntry<FaTrainConfig, FaEvalConfig> = {
-  train: [{ spec: EM_ITERS }, { spec: EM_TOL }],
-  eval: [],
-  trainConfig: (v, facts) => ({
-    ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}), iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol),
-  }),
-  minibatches: () => null,
+  methods: FA_METHODS,
+  method: (v) => String(v.method ?? 'em'),
+  train: [
+    { spec: METHOD },
+    { spec: EM_ITERS, methods: EM_METHODS },
+    { spec: EM_TOL, methods: EM_METHODS },
+    { spec: MISSING, methods: ['em'] },
+    { spec: IMPUTE, methods: ['em'] },
+    { spec: SHARED.epochs, methods: ['sem'] },
+    { spec: SHARED.batch, methods: ['sem'] },
+    { spec: SHARED.kappa, methods: ['sem'] },
+    { spec: SHARED.tau, methods: ['sem'] },
+  ],
+  eval: [
+    { spec: EVAL_MISSING },
+  ],
+  trainConfig(v, facts) {
+    const method = String(v.method ?? 'em') as FaMethod;
+    if (!FA_METHODS.includes(method)) throw new Error(`--method ${printable(method, 40)}: fa is fitted by ${FA_METHODS.join(', ')}`);
+    const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}), method };
+    if (method === 'sem') {
+      const batch = v.batch === undefined ? Math.min(FA_SEM_DEFAULTS.batch, facts.rows) : Number(v.batch);
+      return { ...run, iters: 0, tol: 0, epochs: num(v.epochs, FA_SEM_DEFAULTS.epochs), batch, kappa: num(v.kappa, FA_SEM_DEFAULTS.kappa), tau: num(v.tau, FA_SEM_DEFAULTS.tau) };
+    }
+    return { ...run, iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol), ...missingTrainConfig(v) };
+  },
+  minibatches: (cfg) => (cfg.method === 'sem' && cfg.batch !== undefined ? { epochs: cfg.epochs ?? FA_SEM_DEFAULTS.epochs, batch: cfg.batch, perStep: 1 } : null),
   evalConfig(v, file) {
     const estimator = String(v.estimator ?? 'exact');
     if (estimator !== 'exact') throw new Error(`--estimator ${printable(estimator, 40)}: an fa model is evaluated by its exact log-likelihood only (--estimator exact)`);
-    return evalConfig(v, file, 0);
+    return { ...evalConfig(v, file, 0), ...(v.missing === 'nan' ? { missing: 'nan' as const } : {}) };
   },
   load: () => import('./fa.ts'),
 };

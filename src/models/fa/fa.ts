@@ -22,10 +22,11 @@
 // M = I + WᵀΨ⁻¹W became so ill-conditioned that the float32 products made EM go
 // downhill by up to 4 nats/sample, and a test row with ink there scored −1e4 nats.
 // Columns whose ψ sits at the floor at the end are reported.
-import { KernelError, VIEW_ALIGN, need, type Backend, type Tensor } from '../../backend.ts';
+import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor } from '../../backend.ts';
+import { ACCEL_METHODS, accelerate, type AccelMethod } from '../accel.ts';
 import { factorSpd, mul, symmetrize, transpose, type Mat } from '../ppca/linalg.ts';
 import { LOG_2PI, Workspace, checkShape, type DeviceData, type HostData } from '../ppca/model.ts';
-import { centredHost, columnStats, internalScale } from '../ppca/scale.ts';
+import { centredHost, columnStats, internalScale, type ColumnStats } from '../ppca/scale.ts';
 import { explainedSquares } from '../ppca/loglik.ts';
 import { HostRng } from '../../train/rng.ts';
 
@@ -57,6 +58,12 @@ export interface FaOptions {
   seed?: number;
   /** starting W and ψ (μ is always the sample mean) */
   init?: FaHost;
+  /** plain EM, or SQUAREM- or Anderson-accelerated EM (default 'em'); every method keeps the ψ floor */
+  method?: AccelMethod;
+  /** Anderson acceleration: past iterates combined (default 10) */
+  memory?: number;
+  /** rows per device buffer of the data (default: one storage binding's worth; LATENTGPU_CHUNK_ROWS forces one) */
+  chunkRows?: number;
   onIter?: (p: FaProgress) => void;
 }
 
@@ -69,7 +76,11 @@ export interface FaProgress {
 
 export interface FaResult {
   model: FaHost;
+  method: AccelMethod;
+  /** EM maps (E- and M-steps) spent */
   iterations: number;
+  /** accepted iterates (SQUAREM: cycles; plain EM: iterations) */
+  cycles: number;
   converged: boolean;
   /** mean exact log-likelihood per sample of the returned model (float64 host evaluation) */
   loglik: number;
@@ -82,7 +93,8 @@ export interface FaResult {
 }
 
 /** rows per chunk of the n-long sums (a multiple of VIEW_ALIGN), as em.ts */
-const SUM_CHUNK_ROWS = 256;
+export const FA_SUM_CHUNK_ROWS = 256;
+const SUM_CHUNK_ROWS = FA_SUM_CHUNK_ROWS;
 
 /** The ψ floor of each column (see the header). */
 export function psiFloor(variance: ArrayLike<number>): Float64Array {
@@ -106,7 +118,7 @@ export function checkFa(h: FaHost, kernel = 'fa'): void {
 }
 
 /** What log p needs of (W, ψ): B = Ψ⁻¹W, M = I + WᵀB factored, Σ log ψ. */
-interface FaFactors {
+export interface FaFactors {
   B: Float64Array;
   M: Mat;
   Minv: Mat;
@@ -115,7 +127,7 @@ interface FaFactors {
   sumLogPsi: number;
 }
 
-function faFactors(W: Float64Array, psi: Float64Array, D: number, d: number): FaFactors {
+export function faFactors(W: Float64Array, psi: Float64Array, D: number, d: number): FaFactors {
   const B = new Float64Array(D * d);
   let sumLogPsi = 0;
   for (let r = 0; r < D; r++) {
@@ -180,105 +192,233 @@ export function initialFa(variance: Float64Array, mu: Float64Array, d: number, s
   return { D, d, W, mu: Float64Array.from(mu), psi };
 }
 
-/** Fits factor analysis by exact EM on data already on the backend. */
+/**
+ * Queues the E-step products of `rows` centred rows x (rows×D; rows a multiple of
+ * min(rows, FA_SUM_CHUNK_ROWS), extra rows zero): Y = X B (B = Ψ⁻¹W, float32), XᵀY (D×d)
+ * and YᵀY (d×d) summed chunk by chunk and the chunks then added by the tree reduction
+ * (as em.ts rowSum), and ‖L⁻¹y_i‖² per row when `cholInv` is given (loglik.ts).
+ */
+export function faProducts(b: Backend, ws: Workspace, x: Tensor, rows: number, D: number, f: FaFactors, d: number, withSquares: boolean): { xty: Tensor; yty: Tensor; rowSq: Tensor | null } {
+  const R = Math.min(rows, SUM_CHUNK_ROWS);
+  const chunks = rows / R;
+  if (!Number.isInteger(chunks)) throw new KernelError('fa EM', `${rows} rows are not whole chunks of ${R}`);
+  const bT = ws.get('B', Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN);
+  b.upload(bT, Float32Array.from(f.B));
+  const y = ws.get('Y', rows * d);
+  b.matmul({ a: x, b: bT, c: y, m: rows, n: d, k: D });
+  const rowSum = (p: Tensor, pc: number, q: Tensor, qc: number, name: string): Tensor => {
+    const out = ws.get(name, pc * qc);
+    if (chunks === 1) {
+      b.matmul({ a: p, b: q, c: out, m: pc, n: qc, k: R, transA: true });
+      return out;
+    }
+    const parts = ws.get(`${name}Parts`, chunks * pc * qc);
+    b.matmul({ a: p, b: q, c: parts, m: pc, n: qc, k: R, transA: true, batch: chunks, strideA: R * pc, strideB: R * qc, strideC: pc * qc });
+    b.sumCols({ x: parts, out, rows: chunks, cols: pc * qc });
+    return out;
+  };
+  const xty = rowSum(x, D, y, d, 'XtY');
+  const yty = rowSum(y, d, y, d, 'YtY');
+  const rowSq = withSquares ? explainedSquares(b, ws, y, f.cholInv, rows, d) : null;
+  return { xty, yty, rowSq };
+}
+
+/** The E-step statistics in float64: Σ x̃ E[z]ᵀ = (XᵀY)M⁻¹ and Σ⟨zzᵀ⟩ = n M⁻¹ + M⁻¹(YᵀY)M⁻¹ over n rows. */
+export function faEStats(xty: ArrayLike<number>, yty: ArrayLike<number>, f: FaFactors, n: number, D: number, d: number): { G: Float64Array; S: Mat } {
+  const G = mul(Float64Array.from({ length: D * d }, (_, i) => xty[i]!), f.Minv, D, d, d);
+  const S = symmetrize(mul(mul(f.Minv, Float64Array.from({ length: d * d }, (_, i) => yty[i]!), d, d, d), f.Minv, d, d, d), d);
+  for (let i = 0; i < d * d; i++) S[i]! += n * f.Minv[i]!;
+  return { G, S };
+}
+
+/**
+ * The M-step from statistics averaged over rows, G = avg x̃ E[z]ᵀ and S = avg ⟨zzᵀ⟩:
+ * W' = G S⁻¹, ψ'_j = max(s_jj − (W'Gᵀ)_jj, floor_j), s_jj the column variance.
+ */
+export function faMStep(G: Float64Array, S: Mat, variance: Float64Array, floor: Float64Array, d: number, kernel = 'fa EM'): { W: Float64Array; psi: Float64Array } {
+  const D = variance.length;
+  const W = mul(G, factorSpd(symmetrize(S, d), d, `${kernel}: Σ⟨z zᵀ⟩`).inverse, D, d, d);
+  const psi = new Float64Array(D);
+  for (let j = 0; j < D; j++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += W[j * d + k]! * G[j * d + k]!;
+    const v = variance[j]! - s;
+    if (!Number.isFinite(v)) throw new KernelError(kernel, `ψ[${j}] became ${v}`);
+    psi[j] = Math.max(v, floor[j]!);
+  }
+  return { W, psi };
+}
+
+/** log p per sample of (W, ψ) from Σ_j s_jj/ψ_j and the mean of ‖L⁻¹y_i‖² (fitted space; D log c added by the caller). */
+function logLikOf(f: FaFactors, variance: Float64Array, psi: Float64Array, explainedMean: number): number {
+  const D = variance.length;
+  let quad = 0;
+  for (let j = 0; j < D; j++) quad += variance[j]! / psi[j]!;
+  return -0.5 * (D * LOG_2PI + f.sumLogPsi + f.logDetM + quad - explainedMean);
+}
+
+/**
+ * Exact EM's device state: the centred, scaled rows in buffers of at most one
+ * storage binding (a multiple of FA_SUM_CHUNK_ROWS rows each, the last padded with
+ * zero rows), each with its own scratch; one map reads every buffer's products back
+ * and adds them in float64.
+ */
+class FaEngine {
+  private readonly blocks: { x: Tensor; rows: number; padded: number; ws: Workspace }[] = [];
+
+  constructor(private readonly b: Backend, data: DeviceData, mu: Float64Array, scale: number, private readonly d: number, readonly variance: Float64Array, chunkRows?: number) {
+    const { n, D } = data;
+    const R = Math.min(Math.ceil(n / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS, dataChunkRows(b, D, { align: SUM_CHUNK_ROWS, override: chunkRows }));
+    try {
+      for (let r0 = 0; r0 < n; r0 += R) {
+        const rows = Math.min(R, n - r0);
+        const padded = Math.ceil(rows / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS;
+        const host = centredHost({ host: data.host.subarray(r0 * D, (r0 + rows) * D), n: rows, D }, mu, scale, padded);
+        const k = this.blocks.length;
+        this.blocks.push({ x: b.tensor(padded * D, { label: `fa.em.xc${k}`, data: host }), rows, padded, ws: new Workspace(b, `fa.em${k}`) });
+      }
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  get buffers(): number {
+    return this.blocks.length;
+  }
+
+  /** One E-step at (W, ψ) (fitted space): log p per sample of (W, ψ), then the M-step. */
+  async map(W: Float64Array, psi: Float64Array, floor: Float64Array): Promise<{ loglik: number; W: Float64Array; psi: Float64Array }> {
+    const { b, d, variance } = this;
+    const D = variance.length;
+    // evaluate at the W whose B = Ψ⁻¹W is exactly the float32 B the device uses: M from the
+    // float64 B while the device multiplies by its rounding is an error shared by every row,
+    // which made the log-likelihood jump by ~1e-5 nats between iterates (synthetic D = 24)
+    const f = faFactors(deviceExactW(W, psi, d), psi, D, d);
+    const queued = this.blocks.map((k) => faProducts(b, k.ws, k.x, k.padded, D, f, d, true));
+    const read = await Promise.all(queued.map((q) => Promise.all([b.read(q.xty), b.read(q.yty), b.read(q.rowSq!)])));
+    const xty = new Float64Array(D * d);
+    const yty = new Float64Array(d * d);
+    let explained = 0;
+    let n = 0;
+    read.forEach(([a, c, sq], k) => {
+      for (let i = 0; i < D * d; i++) xty[i]! += a[i]!;
+      for (let i = 0; i < d * d; i++) yty[i]! += c[i]!;
+      const rows = this.blocks[k]!.rows;
+      for (let i = 0; i < rows; i++) explained += sq[i]!;
+      n += rows;
+    });
+    const loglik = logLikOf(f, variance, psi, explained / n);
+    if (!Number.isFinite(loglik)) return { loglik, W, psi };
+    const { G, S } = faEStats(xty, yty, f, n, D, d);
+    for (let i = 0; i < G.length; i++) G[i]! /= n;
+    for (let i = 0; i < S.length; i++) S[i]! /= n;
+    const next = faMStep(G, S, variance, floor, d);
+    return { loglik, ...next };
+  }
+
+  release(): void {
+    for (const k of this.blocks) {
+      this.b.release(k.x);
+      k.ws.releaseAll();
+    }
+    this.blocks.length = 0;
+  }
+}
+
+/** W with Ψ⁻¹W rounded to float32: W_rk = fround(W_rk/ψ_r)·ψ_r (within 6e-8 relative of W). */
+export function deviceExactW(W: Float64Array, psi: Float64Array, d: number): Float64Array {
+  return W.map((w, i) => Math.fround(w / psi[Math.floor(i / d)]!) * psi[Math.floor(i / d)]!);
+}
+
+/** The columns whose ψ sits at the floor (Heywood cases; constant columns included). */
+function floorHits(psi: Float64Array, floor: Float64Array): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < psi.length; j++) if (psi[j]! <= floor[j]! * (1 + 1e-9)) out.push(j);
+  return out;
+}
+
+/** What every FA fit checks and prepares: the column statistics, the internal scale and the ψ floor (fitted space). */
+export function faSetup(data: HostData, d: number, kernel: string): { stats: ColumnStats; constant: number[]; c: number; variance: Float64Array; floor: Float64Array } {
+  const { D } = data;
+  checkShape(kernel, D, d);
+  const stats = columnStats(data);
+  const constant: number[] = [];
+  for (let j = 0; j < D; j++) if (!(stats.variance[j]! > 0)) constant.push(j);
+  need(D - constant.length > d, kernel, `${data.name ?? 'data'}: only ${D - constant.length} of ${D} columns vary, fewer than d + 1 = ${d + 1}; use a smaller latent dimension`);
+  // fitted space: x' = c(x − μ), W' = cW, ψ' = c²ψ; log p(x) = log p(x') + D log c
+  const c = internalScale(stats);
+  const variance = Float64Array.from(stats.variance, (v) => v * c * c);
+  return { stats, constant, c, variance, floor: psiFloor(variance) };
+}
+
+/** The starting (W, ψ) in the fitted space: opts.init or initialFa, ψ floored. */
+export function faStart(init: FaHost | undefined, stats: ColumnStats, D: number, d: number, c: number, floor: Float64Array, seed: number, kernel: string): { W: Float64Array; psi: Float64Array } {
+  const start = init ?? initialFa(stats.variance, stats.mu, d, seed);
+  if (start.D !== D || start.d !== d) throw new KernelError(kernel, `initial model is ${start.D}×${start.d}, data need ${D}×${d}`);
+  checkFa(start, kernel);
+  return { W: Float64Array.from(start.W, (w) => w * c), psi: Float64Array.from(start.psi, (p, j) => Math.max(p * c * c, floor[j]!)) };
+}
+
+/**
+ * Fits factor analysis by exact EM (plain, SQUAREM or Anderson; opts.method) on
+ * data already on the backend, in one buffer or several (DeviceData.parts).
+ * The accelerations extrapolate in θ = (W, log ψ) and floor ψ after every
+ * extrapolation; an extrapolated point that lowers the log-likelihood is
+ * replaced by the plain EM step (accel.ts).
+ */
 export async function fitFa(backend: Backend, data: DeviceData, opts: FaOptions): Promise<FaResult> {
-  const b = backend;
-  const { n, D } = data;
+  const { D } = data;
   const { d } = opts;
-  checkShape('fa EM', D, d);
+  const method = opts.method ?? 'em';
+  if (!ACCEL_METHODS.includes(method)) throw new KernelError('fa EM', `unknown method '${String(method)}' (${ACCEL_METHODS.join(' | ')})`);
   const maxIters = opts.maxIters ?? FA_DEFAULTS.iters;
   const tol = opts.tol ?? FA_DEFAULTS.tol;
   need(Number.isInteger(maxIters) && maxIters >= 1, 'fa EM', `maxIters must be a positive integer, got ${maxIters}`);
   need(tol > 0, 'fa EM', `tol must be positive, got ${tol}`);
-  const stats = columnStats(data);
-  const constant: number[] = [];
-  for (let j = 0; j < D; j++) if (!(stats.variance[j]! > 0)) constant.push(j);
-  need(D - constant.length > d, 'fa EM', `${data.name}: only ${D - constant.length} of ${D} columns vary, fewer than d + 1 = ${d + 1}; use a smaller latent dimension`);
-  // fitted space: x' = c(x − μ), W' = cW, ψ' = c²ψ; log p(x) = log p(x') + D log c
-  const c = internalScale(stats);
-  const c2 = c * c;
-  const variance = Float64Array.from(stats.variance, (v) => v * c2);
-  const floor = psiFloor(variance);
-  const start = opts.init ?? initialFa(stats.variance, stats.mu, d, opts.seed ?? 0);
-  if (start.D !== D || start.d !== d) throw new KernelError('fa EM', `initial model is ${start.D}×${start.d}, data need ${D}×${d}`);
-  checkFa(start, 'fa EM');
-  let W: Float64Array = Float64Array.from(start.W, (w) => w * c);
-  let psi = Float64Array.from(start.psi, (p, j) => Math.max(p * c2, floor[j]!));
-
-  const chunks = Math.ceil(n / SUM_CHUNK_ROWS);
-  const nPad = chunks * SUM_CHUNK_ROWS;
-  const ws = new Workspace(b, 'fa.em');
-  const xc = b.tensor(nPad * D, { label: 'fa.em.xc', data: centredHost(data, stats.mu, c, nPad) });
-  /** out = Pᵀ Q (p×q) for P (nPad×p), Q (nPad×q): per-chunk products, then the chunks summed (see em.ts rowSum) */
-  const rowSum = (p: Tensor, pc: number, q: Tensor, qc: number, name: string): Tensor => {
-    const out = ws.get(name, pc * qc);
-    if (chunks === 1) {
-      b.matmul({ a: p, b: q, c: out, m: pc, n: qc, k: SUM_CHUNK_ROWS, transA: true });
-      return out;
-    }
-    const parts = ws.get(`${name}Parts`, chunks * pc * qc);
-    b.matmul({ a: p, b: q, c: parts, m: pc, n: qc, k: SUM_CHUNK_ROWS, transA: true, batch: chunks, strideA: SUM_CHUNK_ROWS * pc, strideB: SUM_CHUNK_ROWS * qc, strideC: pc * qc });
-    b.sumCols({ x: parts, out, rows: chunks, cols: pc * qc });
-    return out;
-  };
+  const { stats, constant, c, variance, floor } = faSetup(data, d, 'fa EM');
+  const start = faStart(opts.init, stats, D, d, c, floor, opts.seed ?? 0, 'fa EM');
+  const engine = new FaEngine(backend, data, stats.mu, c, d, variance, opts.chunkRows);
   const t0 = performance.now() / 1000;
   const trace: FaProgress[] = [];
-  let iterations = 0;
-  let converged = false;
+  const logFloor = floor.map(Math.log);
+  const Dd = D * d;
+  const pack = (W: Float64Array, psi: Float64Array): Float64Array => {
+    const t = new Float64Array(Dd + D);
+    t.set(W);
+    for (let j = 0; j < D; j++) t[Dd + j] = Math.log(psi[j]!);
+    return t;
+  };
+  const unpack = (t: Float64Array): { W: Float64Array; psi: Float64Array } => ({ W: t.subarray(0, Dd), psi: Float64Array.from(t.subarray(Dd), Math.exp) });
+  const logC = D * Math.log(c);
+  let r;
   try {
-    let prev = -Infinity;
-    const bLen = Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN;
-    while (iterations < maxIters) {
-      const f = faFactors(W, psi, D, d);
-      const bT = ws.get('B', bLen);
-      b.upload(bT, Float32Array.from(f.B));
-      const y = ws.get('Y', nPad * d);
-      b.matmul({ a: xc, b: bT, c: y, m: nPad, n: d, k: D });
-      const gyT = rowSum(xc, D, y, d, 'GY');
-      const ytyT = rowSum(y, d, y, d, 'YtY');
-      const rowSq = explainedSquares(b, ws, y, f.cholInv, nPad, d);
-      const [gyH, ytyH, sqH] = await Promise.all([b.read(gyT), b.read(ytyT), b.read(rowSq)]);
-      // Σ x̃_i E_iᵀ = (X̃ᵀY) M⁻¹ and EᵀE = M⁻¹ YᵀY M⁻¹, in float64
-      const G = mul(Float64Array.from(gyH.subarray(0, D * d)), f.Minv, D, d, d);
-      const EtE = symmetrize(mul(mul(f.Minv, Float64Array.from(ytyH.subarray(0, d * d)), d, d, d), f.Minv, d, d, d), d);
-      // log p of (W, ψ): the mean of x̃ᵀΨ⁻¹x̃ is Σ_j s_jj/ψ_j; yᵀM⁻¹y = ‖L⁻¹y‖² per row on the device (loglik.ts)
-      let quad = 0;
-      for (let j = 0; j < D; j++) quad += variance[j]! / psi[j]!;
-      let explained = 0;
-      for (let i = 0; i < n; i++) explained += sqH[i]!;
-      const loglik = -0.5 * (D * LOG_2PI + f.sumLogPsi + f.logDetM + quad - explained / n) + D * Math.log(c);
-      if (!Number.isFinite(loglik)) throw new KernelError('fa EM', `the log-likelihood became ${loglik} at iteration ${iterations}`);
-      const p = { iteration: iterations, loglik, seconds: performance.now() / 1000 - t0 };
-      trace.push(p);
-      opts.onIter?.(p);
-      if (Math.abs(loglik - prev) < tol) {
-        converged = true;
-        break;
-      }
-      prev = loglik;
-      // M-step: S = Σ⟨zzᵀ⟩ = nM⁻¹ + EᵀE, W' = G S⁻¹, ψ'_j = s_jj − (1/n)(W'Gᵀ)_jj
-      const S = Float64Array.from(EtE);
-      for (let i = 0; i < d * d; i++) S[i]! += n * f.Minv[i]!;
-      const Wn = mul(G, factorSpd(symmetrize(S, d), d, 'fa EM: Σ⟨z zᵀ⟩').inverse, D, d, d);
-      const psiN = new Float64Array(D);
-      for (let j = 0; j < D; j++) {
-        let s = 0;
-        for (let k = 0; k < d; k++) s += Wn[j * d + k]! * G[j * d + k]!;
-        const v = variance[j]! - s / n;
-        psiN[j] = Number.isFinite(v) ? Math.max(v, floor[j]!) : NaN;
-        if (!Number.isFinite(psiN[j]!)) throw new KernelError('fa EM', `ψ[${j}] became ${v} at iteration ${iterations}`);
-      }
-      W = Wn;
-      psi = psiN;
-      iterations++;
-    }
+    r = await accelerate(method, async (theta) => {
+      const { W, psi } = unpack(theta);
+      const m = await engine.map(W, psi, floor);
+      // a non-finite log-likelihood of an extrapolated point is rejected by accel.ts; of an EM iterate it is an error
+      return { loglik: m.loglik + logC, next: pack(m.W, m.psi) };
+    }, pack(start.W, start.psi), {
+      // the device's figure is float32 per row: ~1e-5 nats/sample of noise between iterates
+      maxIters, tol, slack: tol, ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
+      project: (t) => {
+        for (let j = 0; j < D; j++) t[Dd + j] = Math.max(t[Dd + j]!, logFloor[j]!);
+      },
+      onIter: (iteration, loglik) => {
+        if (!Number.isFinite(loglik)) throw new KernelError('fa EM', `the log-likelihood became ${loglik} at iteration ${iteration}`);
+        const p = { iteration, loglik, seconds: performance.now() / 1000 - t0 };
+        trace.push(p);
+        opts.onIter?.(p);
+      },
+    });
   } finally {
-    b.release(xc);
-    ws.releaseAll();
+    engine.release();
   }
-  const heywood: number[] = [];
-  for (let j = 0; j < D; j++) if (psi[j]! <= floor[j]! * (1 + 1e-12)) heywood.push(j);
-  const model: FaHost = { D, d, W: W.map((w) => w / c), mu: Float64Array.from(stats.mu), psi: psi.map((p) => p / c2) };
+  const { W, psi } = unpack(r.theta);
+  const model: FaHost = { D, d, W: W.map((w) => w / c), mu: Float64Array.from(stats.mu), psi: psi.map((p) => p / (c * c)) };
   const loglik = faMeanLogLik(model, data);
-  return { model, iterations, converged, loglik, heywood, constant, trace, seconds: performance.now() / 1000 - t0 };
+  return {
+    model, method, iterations: r.iterations, cycles: r.cycles, converged: r.converged, loglik,
+    heywood: floorHits(psi, floor), constant, trace, seconds: performance.now() / 1000 - t0,
+  };
 }
