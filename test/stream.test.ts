@@ -6,11 +6,11 @@
 // streamed set equals the resident one.
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../src/backend.ts';
-import { arraySource, chunksOf, epochChunkOrder, type Chunk, type RowSource } from '../src/data/source.ts';
+import { arraySource, type RowSource } from '../src/data/source.ts';
 import { EvalSet, evaluateElbo, evaluateIwae, latentMeans, reconstruct } from '../src/models/evaluate.ts';
 import { columnVariance } from '../src/models/latent.ts';
 import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
-import { ChunkStream, sourceColumnVariance, streamChunkRows, streams } from '../src/models/stream.ts';
+import { ChunkStream, chunkRowsOf, sourceColumnVariance, streamChunkRows, streamEpoch, streamLayout, streams } from '../src/models/stream.ts';
 import { Vae, type VaeConfig } from '../src/models/vae.ts';
 import { Trainer, train } from '../src/train/trainer.ts';
 import { TEST_ADAPTERS, cpu, gpuBackend, randomArray } from './gpu.ts';
@@ -30,20 +30,24 @@ const sliced = (x = X, rows = n): RowSource => ({ ...arraySource('sliced', x, ro
 
 /**
  * The reference: the resident model stepped by hand through the documented epoch order
- * (epochChunkOrder: chunks permuted, rows permuted within each, minibatches within a chunk).
+ * (streamEpoch: blocks permuted and grouped into chunks, rows permuted within each chunk,
+ * minibatches within a chunk).
  */
-async function stepByHand(model: Vae | Lvm, chunks: Chunk[], o: { seed: number; epochs: number; batch: number; lr: number }): Promise<void> {
+async function stepByHand(model: Vae | Lvm, chunkRows: number, o: { seed: number; epochs: number; batch: number; lr: number }): Promise<void> {
   const be = model.backend;
   const sums = be.tensor(128);
   const idx = be.tensor(o.batch, { dtype: 'u32' });
+  const layout = streamLayout(chunkRows, model.rows, o.batch);
   let step = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
-    const { order, within } = epochChunkOrder(chunks, o.seed, epoch);
-    for (const c of order) {
-      const { r0, rows } = chunks[c]!;
+    const { chunks, within } = streamEpoch(model.rows, layout, o.seed, epoch);
+    for (let c = 0; c < chunks.length; c++) {
+      const { rows } = chunks[c]!;
       const perm = within(c);
       for (let k = 0; k * o.batch < rows; k++) {
-        const global = perm.slice(k * o.batch, Math.min(rows, (k + 1) * o.batch)).map((i) => i + r0);
+        const local = perm.subarray(k * o.batch, Math.min(rows, (k + 1) * o.batch));
+        const global = new Uint32Array(local.length);
+        chunkRowsOf(chunks[c]!, local, global);
         const view = be.view(idx, 0, global.length);
         be.upload(view, global);
         model.step({ idx: view, idxHost: global, rows: global.length, step, epoch, lr: o.lr, sumLogLik: be.view(sums, 0, 1), sumKl: be.view(sums, 64, 1) });
@@ -80,13 +84,36 @@ describe('stream sizing', () => {
   });
   it('chunks hold two device buffers within the budget, one host staging, whole minibatches', () => {
     const big = { name: 'big', n: 680_000, D: 784 };
-    // --device-memory 64: two buffers of 32 MiB = 10,699 rows of 3,136 bytes, down to a multiple of the batch 100
-    expect(streamChunkRows(cpu, big, { deviceBytes: 64 * 2 ** 20, hostBytes: 256 * 2 ** 20 }, 100)).toBe(10_600);
+    // --device-memory 64: two buffers of 32 MiB = 10,699 rows of 3,136 bytes
+    expect(streamChunkRows(cpu, big, { deviceBytes: 64 * 2 ** 20, hostBytes: 256 * 2 ** 20 }, 100)).toBe(10_699);
+    // blocks of 6 minibatches, 17 of them per chunk
+    expect(streamLayout(10_699, 680_000, 100)).toEqual({ chunkRows: 10_200, blockRows: 600, blocksPerChunk: 17 });
+    expect(streamLayout(1000, 1000, 100)).toEqual({ chunkRows: 1000, blockRows: 1000, blocksPerChunk: 1 });
+    expect(streamLayout(50, 203, 16)).toEqual({ chunkRows: 48, blockRows: 16, blocksPerChunk: 3 });
     // --host-memory 16: one staging of 16 MiB = 5,349 rows
     expect(streamChunkRows(cpu, big, { hostBytes: 16 * 2 ** 20 }, 1)).toBe(5349);
     expect(streamChunkRows(cpu, { ...big, n: 1000 }, { hostBytes: 256 * 2 ** 20 }, 100)).toBe(1000);
     expect(() => streamChunkRows(cpu, big, { deviceBytes: 2 ** 20 }, 500)).toThrow(/holds 167 rows per chunk, fewer than a minibatch of 500; raise the budget/);
     expect(() => streamChunkRows(cpu, big, { hostBytes: 1000 })).toThrow(/does not fit the memory budget/);
+  });
+  it('an epoch visits every row once, each chunk mixing blocks from over the data, another order each epoch', () => {
+    const layout = streamLayout(50, n, 16);
+    const orders = [0, 1].map((epoch) => {
+      const { chunks, within } = streamEpoch(n, layout, 7, epoch);
+      const seen: number[] = [];
+      chunks.forEach((c, k) => {
+        expect(c.parts.length).toBeLessThanOrEqual(3);
+        expect(c.rows).toBeLessThanOrEqual(48);
+        const g = new Uint32Array(c.rows);
+        chunkRowsOf(c, within(k), g);
+        seen.push(...g);
+      });
+      // blocks come from over the data, not one contiguous slice
+      expect(chunks.some((c) => c.parts.at(-1)!.r0 - c.parts[0]!.r0 > 3 * 16)).toBe(true);
+      expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      return seen;
+    });
+    expect(orders[0]).not.toEqual(orders[1]);
   });
   it('a stream reads a resident chunk once, reads the next one ahead, and reports a failed read when it is needed', async () => {
     const src = source();
@@ -131,20 +158,18 @@ for (const [name, get] of backends) {
   };
 
   describe(`streamed rows on ${name}`, () => {
-    for (const [label, chunkRows] of [['one chunk', n], ['chunks of 50 rows', 50], ['chunks of 37 rows (ragged minibatches)', 37]] as const) {
+    for (const [label, chunkRows] of [['one chunk', n], ['chunks of 48 rows', 50], ['chunks of 32 rows', 37]] as const) {
       it(`VAE, ${label}: the streamed fit equals the resident rows stepped in the same order${exact ? ' (bit for bit)' : ''}`, async () => {
         const be = await get();
         const o = { seed: 5, epochs: 3, batch: 16, lr: 1e-2 };
         const streamed = new Vae(be, vaeCfg, source(), n, { memory: { chunkRows }, batch: o.batch });
-        expect(streamed.stream?.chunks.length).toBe(Math.ceil(n / chunkRows));
         const r = await train(streamed, o);
-        expect(r.steps).toBe(3 * streamed.stream!.chunks.reduce((s, c) => s + Math.ceil(c.rows / o.batch), 0));
-        // one chunk stays resident after its first read; more are read every epoch, but for one still resident at an epoch's start
-        const C = streamed.stream!.chunks.length;
-        if (C === 1) expect(streamed.stream!.reads).toBe(1);
-        else expect(streamed.stream!.reads).toBeGreaterThanOrEqual(3 * C - 4);
+        expect(r.steps).toBe(3 * Math.ceil(n / o.batch));
+        // one chunk stays resident after its first read; else the 13 blocks of 16 rows are read every epoch
+        if (chunkRows === n) expect(streamed.stream!.reads).toBe(1);
+        else expect(streamed.stream!.reads).toBeGreaterThan(2 * 13);
         const resident = new Vae(be, vaeCfg, X, n);
-        await stepByHand(resident, chunksOf(n, chunkRows), o);
+        await stepByHand(resident, chunkRows, o);
         same(await be.read(streamed.params), await be.read(resident.params), 1e-4);
         streamed.release();
         resident.release();
@@ -158,7 +183,7 @@ for (const [name, get] of backends) {
       expect(() => streamed.data).toThrow(/stream in chunks of 37/);
       await train(streamed, o);
       const resident = new Lvm(be, lvmCfg, X, n);
-      await stepByHand(resident, chunksOf(n, 37), o);
+      await stepByHand(resident, 37, o);
       const [a, b] = [await streamed.state(), await resident.state()];
       for (const k of ['params', 'phi.m', 'phi.logvar', 'phi.adam.v.m']) same(a[k]!, b[k]!, 1e-4);
       streamed.release();
@@ -172,7 +197,7 @@ for (const [name, get] of backends) {
       const whole = new Vae(be, vaeCfg, sliced(), n, { memory, batch: o.batch });
       const r = await train(whole, o);
       const first = new Vae(be, vaeCfg, sliced(), n, { memory, batch: o.batch });
-      // 17 steps: epoch 1 (14 steps), then 3 steps into epoch 2, inside its first chunk
+      // 17 steps: epoch 1 (13 steps), then 4 steps into epoch 2: its second chunk (3 minibatches each)
       const t1 = new Trainer(first, { ...o, maxSteps: 17 });
       await t1.run();
       expect([t1.epoch, t1.step]).toEqual([1, 17]);
@@ -237,3 +262,43 @@ for (const [name, get] of backends) {
     });
   });
 }
+
+// Rows ordered by cluster (as files often are): chunked streaming sees one cluster per
+// chunk, so its ELBO must still match full shuffling within the spread across seeds.
+describe('chunked streaming vs full shuffling', () => {
+  const rows = 640;
+  const clustered = new Float32Array(rows * D);
+  const r = randomArray(rows * D, 31, 0, 1);
+  for (let i = 0; i < rows; i++) {
+    const k = Math.floor((i * 4) / rows);
+    for (let j = 0; j < D; j++) clustered[i * D + j] = (Math.floor(j / 5) === k ? 0.8 : 0.15) * r[i * D + j]! + (Math.floor(j / 5) === k ? 0.2 : 0);
+  }
+  for (const [name, get] of backends) {
+    it(`on ${name}: the training ELBO after 2 epochs is within the seed spread`, async () => {
+      const be = await get();
+      const set = new EvalSet(be, { x: clustered, n: rows }, D);
+      const elbos = async (chunkRows?: number): Promise<number[]> => {
+        const out: number[] = [];
+        for (const seed of [1, 2, 3, 4, 5]) {
+          const cfg = { ...vaeCfg, seed };
+          const vae = chunkRows ? new Vae(be, cfg, sliced(clustered, rows), rows, { memory: { chunkRows }, batch: 16 }) : new Vae(be, cfg, clustered, rows);
+          if (chunkRows) expect(vae.stream!.chunkRows).toBe(chunkRows);
+          await train(vae, { epochs: 2, batch: 16, lr: 1e-2, seed });
+          out.push((await evaluateElbo(vae, set, { seed: 9 })).elbo);
+          vae.release();
+        }
+        return out;
+      };
+      const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+      const sd = (a: number[]) => Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / (a.length - 1));
+      const full = await elbos();
+      // chunks of 16 blocks of 16 rows: 3 chunks an epoch
+      const chunked = await elbos(256);
+      const spread = Math.max(sd(full), sd(chunked));
+      console.log(name, 'full', full.map((v) => v.toFixed(3)).join(' '), 'chunked (256 rows)', chunked.map((v) => v.toFixed(3)).join(' '));
+      // two standard errors of a difference of means over 5 seeds each
+      expect(Math.abs(mean(full) - mean(chunked))).toBeLessThan(2 * spread * Math.sqrt(2 / 5) + 1e-3);
+      set.release();
+    });
+  }
+});

@@ -1,13 +1,20 @@
 // Rows streamed from a RowSource to the device a chunk at a time (issue 14 item 3),
 // model-neutral: the VAE, the per-point model and the evaluations use it, and any
-// minibatch method can. Two device buffers: while the caller trains on chunk k in
-// one, chunk k+1 is read from the source into one reused host staging array and
+// minibatch method can. Two device buffers: while the caller trains on one chunk,
+// the next is read from the source into one reused host staging array and
 // uploaded into the other. Memory is flat: the buffers and the staging are made
 // once. When the data are in memory and fit the device budget, callers keep the
 // resident path (DeviceRows) instead: `streams` decides.
+//
+// A training chunk is not one contiguous slice: files are often ordered (MNIST by
+// digit), and minibatches drawn from one contiguous chunk would see one class at a
+// time. The rows are cut into blocks (contiguous, the read unit); each epoch
+// permutes the blocks, and each run of MIX_BLOCKS blocks in that order is one chunk
+// (one upload), its rows shuffled (streamEpoch, DESIGN §3.4).
 import { KernelError, dataChunkRows, need, type Backend, type Tensor } from '../backend.ts';
 import { DataError } from '../data/dataset.ts';
-import { arraySource, chunksOf, type Chunk, type RowSource } from '../data/source.ts';
+import { arraySource, chunksOf, epochChunkOrder, type Chunk, type RowSource } from '../data/source.ts';
+import { epochPermutation, mixSeed } from '../train/rng.ts';
 import type { StepInput } from '../train/trainer.ts';
 import { columnVariance } from './latent.ts';
 import { DeviceRows } from './rows.ts';
@@ -25,6 +32,9 @@ export interface MemoryBudget {
 /** The host staging a stream may use when no budget is given: 256 MiB. */
 export const DEFAULT_HOST_BYTES = 256 * 2 ** 20;
 
+/** Blocks per training chunk: each chunk mixes rows from this many places in the data. */
+export const MIX_BLOCKS = 16;
+
 const MB = 2 ** 20;
 
 /**
@@ -38,54 +48,115 @@ export function streams(source: RowSource, budget: MemoryBudget = {}): boolean {
 
 /**
  * Rows per streamed chunk: one host staging of a chunk within hostBytes, two device
- * buffers within deviceBytes, one buffer within a storage binding, rounded down to a
- * multiple of `batch` (so an epoch has ⌈n / batch⌉ minibatches, as resident) when a
- * chunk holds a minibatch at least. A forced `chunkRows` is taken as given.
+ * buffers within deviceBytes, one buffer within a storage binding; at least one
+ * minibatch of `batch` rows. A forced `chunkRows` is taken as given.
  */
 export function streamChunkRows(backend: Backend, source: Pick<RowSource, 'n' | 'D' | 'name'>, budget: MemoryBudget = {}, batch = 1): number {
   const { n, D } = source;
   const rowBytes = D * 4;
   if (budget.chunkRows !== undefined) {
     need(Number.isInteger(budget.chunkRows) && budget.chunkRows >= 1, 'stream', `chunk rows must be a positive integer, got ${budget.chunkRows}`);
+    need(budget.chunkRows >= Math.min(batch, n), 'stream', `chunks of ${budget.chunkRows} rows cannot hold a minibatch of ${batch}`);
     return Math.max(1, Math.min(budget.chunkRows, n));
   }
   const host = budget.hostBytes ?? DEFAULT_HOST_BYTES;
   const limits: number[] = [Math.max(1, n), dataChunkRows(backend, D), Math.floor(host / rowBytes)];
   if (budget.deviceBytes !== undefined) limits.push(Math.floor(budget.deviceBytes / 2 / rowBytes));
-  let rows = Math.min(...limits);
+  const rows = Math.min(...limits);
   if (rows < 1) {
     throw new DataError(`${source.name}: a row of ${D} floats (${rowBytes} bytes) does not fit the memory budget (host ${(host / MB).toFixed(1)} MB${budget.deviceBytes === undefined ? '' : `, device ${(budget.deviceBytes / MB).toFixed(1)} MB for two chunk buffers`})`);
   }
-  if (rows >= n) return n;
-  if (rows < batch) {
+  if (rows < Math.min(batch, n)) {
     throw new DataError(`${source.name}: the memory budget holds ${rows} rows per chunk, fewer than a minibatch of ${batch}; raise the budget (--device-memory, --host-memory) or lower --batch`);
   }
-  rows -= rows % batch;
   return rows;
 }
 
-/** Chunk c's rows on the device: valid until the stream's next `load`. */
-export interface LoadedChunk {
-  x: Tensor;
-  chunk: Chunk;
-  index: number;
+/**
+ * How training rows stream: chunks of at most `chunkRows` rows (one device buffer),
+ * made of `blocksPerChunk` blocks of `blockRows` contiguous rows. Blocks are whole
+ * minibatches, so an epoch has ⌈n / batch⌉ minibatches whatever the grouping. When
+ * the rows fit one chunk, that chunk holds every block and is read once.
+ */
+export interface StreamLayout {
+  chunkRows: number;
+  blockRows: number;
+  blocksPerChunk: number;
+}
+
+export function streamLayout(chunkRows: number, n: number, batch: number): StreamLayout {
+  need(Number.isInteger(batch) && batch >= 1, 'stream', `batch must be a positive integer, got ${batch}`);
+  if (chunkRows >= n) return { chunkRows: n, blockRows: n, blocksPerChunk: 1 };
+  const blockRows = batch * Math.max(1, Math.floor(chunkRows / (MIX_BLOCKS * batch)));
+  need(blockRows <= chunkRows, 'stream', `chunks of ${chunkRows} rows cannot hold a minibatch of ${batch}`);
+  const blocksPerChunk = Math.floor(chunkRows / blockRows);
+  return { chunkRows: blocksPerChunk * blockRows, blockRows, blocksPerChunk };
+}
+
+/** One chunk of an epoch: its blocks in ascending row order, and their rows in all. */
+export interface EpochChunk {
+  parts: Chunk[];
+  rows: number;
 }
 
 /**
- * A source's rows in chunks of `chunkRows`, streamed to two device buffers (one
- * when there is a single chunk). `load(c, next)` makes chunk c resident (at once
- * when it already is, or when `next` of the previous load named it and its read
- * finished) and starts reading `next` into the other buffer.
+ * An epoch's order over streamed rows (DESIGN §3.4): the blocks of `blockRows` rows
+ * are permuted by the order epochChunkOrder draws from (seed, epoch); consecutive runs
+ * of `blocksPerChunk` blocks in that order are the epoch's chunks, in that order; a
+ * chunk's rows (its blocks laid out in ascending order) are permuted by a permutation
+ * drawn from (seed, epoch, chunk position). Minibatches are consecutive runs of that
+ * permutation, so they never span two chunks.
+ */
+export function streamEpoch(n: number, layout: StreamLayout, seed: number, epoch: number): { chunks: EpochChunk[]; within: (k: number) => Uint32Array } {
+  const blocks = chunksOf(n, layout.blockRows);
+  const { order } = epochChunkOrder(blocks, seed, epoch);
+  const chunks: EpochChunk[] = [];
+  for (let i = 0; i < order.length; i += layout.blocksPerChunk) {
+    const parts = order.slice(i, i + layout.blocksPerChunk).sort((a, b) => a - b).map((b) => blocks[b]!);
+    chunks.push({ parts, rows: parts.reduce((s, p) => s + p.rows, 0) });
+  }
+  return { chunks, within: (k: number) => epochPermutation(chunks[k]!.rows, mixSeed(seed, 0x67727570, k), epoch) };
+}
+
+/** The data rows of positions `local` in a chunk's buffer (its blocks laid out in order), into `out` at `at`. */
+export function chunkRowsOf(chunk: EpochChunk, local: ArrayLike<number>, out: Uint32Array, at = 0): void {
+  const starts: number[] = [];
+  let o = 0;
+  for (const p of chunk.parts) {
+    starts.push(o);
+    o += p.rows;
+  }
+  for (let i = 0; i < local.length; i++) {
+    const l = local[i]!;
+    let k = chunk.parts.length - 1;
+    while (starts[k]! > l) k--;
+    out[at + i] = chunk.parts[k]!.r0 + l - starts[k]!;
+  }
+}
+
+/** The device rows of a chunk: valid until the stream's next load. */
+export interface LoadedChunk {
+  x: Tensor;
+  rows: number;
+}
+
+/**
+ * A source's rows streamed into two device buffers of `chunkRows` rows (one when the
+ * rows fit one). `loadParts(parts, next)` makes the rows of `parts` (slices laid out
+ * one after the other) resident, at once when they already are or when the previous
+ * load read them ahead, and starts reading `next` into the other buffer. `load(c)`
+ * does it for the contiguous chunk c of `chunks`.
  */
 export class ChunkStream {
+  /** contiguous chunks of chunkRows rows (load's unit) */
   readonly chunks: Chunk[];
   readonly D: number;
-  /** chunks read from the source so far (tests and benchmarks) */
+  /** slices read from the source so far (tests and benchmarks) */
   reads = 0;
-  private readonly slots: { x: Tensor; chunk: number }[];
+  private readonly slots: { x: Tensor; key: string }[];
   private readonly staging: Float32Array;
   private current = -1;
-  private prefetch: { chunk: number; slot: number; done: Promise<void> } | null = null;
+  private prefetch: { key: string; slot: number; done: Promise<void> } | null = null;
   private released = false;
 
   constructor(readonly backend: Backend, readonly source: RowSource, readonly chunkRows: number, label = 'rows') {
@@ -95,7 +166,7 @@ export class ChunkStream {
     this.chunks = chunksOf(source.n, chunkRows);
     const R = this.chunks[0]!.rows;
     const count = this.chunks.length === 1 ? 1 : 2;
-    this.slots = Array.from({ length: count }, (_, i) => ({ x: backend.tensor(R * this.D, { label: `${label} chunk buffer ${i}` }), chunk: -1 }));
+    this.slots = Array.from({ length: count }, (_, i) => ({ x: backend.tensor(R * this.D, { label: `${label} chunk buffer ${i}` }), key: '' }));
     this.staging = new Float32Array(R * this.D);
   }
 
@@ -113,52 +184,64 @@ export class ChunkStream {
     return this.staging.byteLength;
   }
 
-  /**
-   * Chunk c on the device; then starts reading chunk `next` (if given) into the other
-   * buffer. The tensor returned by the previous load is overwritten from then on.
-   */
-  async load(c: number, next?: number): Promise<LoadedChunk> {
-    need(!this.released, 'stream', 'the stream was released');
+  /** contiguous chunk c (and reads chunk `next` ahead) */
+  load(c: number, next?: number): Promise<LoadedChunk> {
     need(Number.isInteger(c) && c >= 0 && c < this.chunks.length, 'stream', `chunk ${c} is outside the ${this.chunks.length} chunks`);
-    let slot = this.slots.findIndex((s) => s.chunk === c);
+    return this.loadParts([this.chunks[c]!], next === undefined ? undefined : [this.chunks[next]!]);
+  }
+
+  /**
+   * The rows of `parts` on the device, one slice after the other; then starts reading
+   * `next` (if given) into the other buffer. The tensor returned by the previous load
+   * is overwritten from then on.
+   */
+  async loadParts(parts: readonly Chunk[], next?: readonly Chunk[]): Promise<LoadedChunk> {
+    need(!this.released, 'stream', 'the stream was released');
+    const key = keyOf(parts);
+    const rows = parts.reduce((s, p) => s + p.rows, 0);
+    need(rows <= this.chunks[0]!.rows, 'stream', `${rows} rows do not fit a chunk buffer of ${this.chunks[0]!.rows}`);
+    let slot = this.slots.findIndex((s) => s.key === key);
     if (slot < 0) {
       const p = this.prefetch;
       if (p) {
         this.prefetch = null;
         // a read in flight into the staging: wait for it (and for its error) even when it is of no use now
         await p.done;
-        if (p.chunk === c) slot = p.slot;
+        if (p.key === key) slot = p.slot;
       }
       if (slot < 0) {
         slot = this.slots.length === 1 || this.current !== 0 ? 0 : 1;
-        await this.fill(c, slot);
+        await this.fill(parts, key, slot);
       }
     } else if (this.prefetch?.slot === slot) {
-      // the read ahead landed: it was of this chunk
+      // the read ahead landed: it was of these rows
       this.prefetch = null;
     }
     this.current = slot;
-    if (next !== undefined && next !== c && this.slots.length > 1 && !this.slots.some((s) => s.chunk === next) && !this.prefetch) {
+    const nextKey = next && keyOf(next);
+    if (next && nextKey !== key && this.slots.length > 1 && !this.slots.some((s) => s.key === nextKey) && !this.prefetch) {
       const other = 1 - slot;
-      const done = this.fill(next, other);
+      const done = this.fill(next, nextKey!, other);
       // a failed read is reported by the load that needs it
       done.catch(() => {});
-      this.prefetch = { chunk: next, slot: other, done };
+      this.prefetch = { key: nextKey!, slot: other, done };
     }
-    return { x: this.slots[slot]!.x, chunk: this.chunks[c]!, index: c };
+    return { x: this.slots[slot]!.x, rows };
   }
 
-  /** reads chunk c from the source and uploads it into slot */
-  private async fill(c: number, slot: number): Promise<void> {
+  /** reads the parts from the source one after the other into the staging, and uploads them into slot */
+  private async fill(parts: readonly Chunk[], key: string, slot: number): Promise<void> {
     const s = this.slots[slot]!;
-    const { r0, rows } = this.chunks[c]!;
-    s.chunk = -1;
-    const host = this.staging.subarray(0, rows * this.D);
-    await this.source.read(r0, rows, host);
-    this.reads++;
+    s.key = '';
+    let o = 0;
+    for (const { r0, rows } of parts) {
+      await this.source.read(r0, rows, this.staging.subarray(o * this.D, (o + rows) * this.D));
+      this.reads++;
+      o += rows;
+    }
     if (this.released) return;
-    this.backend.upload(s.x, host);
-    s.chunk = c;
+    this.backend.upload(s.x, this.staging.subarray(0, o * this.D));
+    s.key = key;
   }
 
   /** Waits for a read ahead in flight (before the source is closed). */
@@ -174,6 +257,10 @@ export class ChunkStream {
     this.released = true;
     for (const s of this.slots) this.backend.release(s.x);
   }
+}
+
+function keyOf(parts: readonly Chunk[]): string {
+  return parts.map((p) => `${p.r0}+${p.rows}`).join(',');
 }
 
 /**

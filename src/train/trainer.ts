@@ -7,10 +7,9 @@
 // at a time (`tick`: the page draws between ticks), stops between steps on an
 // AbortSignal, evaluates held-out data every few steps, and resumes from
 // (step, epoch). A model whose rows stream (Trainable.stream) is trained chunk by
-// chunk in the order of epochChunkOrder (DESIGN §3.4). No Node imports.
+// chunk in the order of streamEpoch (DESIGN §3.4). No Node imports.
 import { VIEW_ALIGN, need, type Backend, type Tensor } from '../backend.ts';
-import { epochChunkOrder } from '../data/source.ts';
-import type { ChunkStream } from '../models/stream.ts';
+import { chunkRowsOf, streamEpoch, streamLayout, type ChunkStream, type EpochChunk, type StreamLayout } from '../models/stream.ts';
 import { epochPermutation } from './rng.ts';
 import { learningRate, type Schedule } from './schedule.ts';
 
@@ -496,27 +495,31 @@ export async function train(model: Trainable, o: TrainOptions): Promise<TrainRes
 }
 
 /**
- * The minibatches of streamed rows: an epoch visits the chunks in the order
- * epochChunkOrder draws from (seed, epoch), and each chunk's rows in its own
- * permutation, cut into minibatches that never span two chunks. The chunk after the
- * current one (the next epoch's first at an epoch's end) is read ahead. Index memory
- * is one chunk's: the local and the global row indices of its minibatches.
+ * The minibatches of streamed rows: an epoch visits the chunks streamEpoch draws from
+ * (seed, epoch) in turn (blocks of whole minibatches, permuted, grouped into chunks),
+ * each chunk's rows in its own permutation, cut into minibatches that never span two
+ * chunks. The chunk after the current one (the next epoch's first at an epoch's end)
+ * is read ahead. Index memory is one chunk's: the local and the global row indices of
+ * its minibatches.
  */
 class StreamFeed {
   readonly stepsPerEpoch: number;
+  private readonly layout: StreamLayout;
   private readonly local: Tensor;
   private readonly global: Tensor;
   private readonly localHost: Uint32Array;
   private readonly globalHost: Uint32Array;
   private readonly views = new Map<string, { local: Tensor; global: Tensor }>();
-  private plan: { epoch: number; order: number[]; within: (c: number) => Uint32Array; starts: number[] } | null = null;
+  private plan: { epoch: number; chunks: EpochChunk[]; within: (k: number) => Uint32Array; starts: number[] } | null = null;
+  private nextPlan: { epoch: number; chunks: EpochChunk[] } | null = null;
   private loaded: { pos: number; x: Tensor } | null = null;
 
   constructor(private readonly be: Backend, private readonly stream: ChunkStream, private readonly size: number,
     private readonly stride: number, private readonly seed: number, private readonly epochs: number) {
-    const per = stream.chunks.map((c) => Math.ceil(c.rows / size));
-    this.stepsPerEpoch = per.reduce((a, b) => a + b, 0);
-    const slots = Math.max(...per) * stride;
+    this.layout = streamLayout(stream.chunkRows, stream.n, size);
+    const { chunks } = streamEpoch(stream.n, this.layout, seed, 0);
+    this.stepsPerEpoch = chunks.reduce((a, c) => a + Math.ceil(c.rows / size), 0);
+    const slots = Math.ceil(this.layout.chunkRows / size) * stride;
     this.localHost = new Uint32Array(slots);
     this.globalHost = new Uint32Array(slots);
     this.local = be.tensor(slots, { dtype: 'u32', label: 'chunk batch indices' });
@@ -525,24 +528,22 @@ class StreamFeed {
 
   /** minibatch b of the epoch, its chunk resident */
   async batch(epoch: number, b: number): Promise<Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk'>> {
-    const { chunks } = this.stream;
     if (this.plan?.epoch !== epoch) {
-      const { order, within } = epochChunkOrder(chunks, this.seed, epoch);
+      const { chunks, within } = streamEpoch(this.stream.n, this.layout, this.seed, epoch);
       const starts = [0];
-      for (const c of order) starts.push(starts.at(-1)! + Math.ceil(chunks[c]!.rows / this.size));
-      this.plan = { epoch, order, within, starts };
+      for (const c of chunks) starts.push(starts.at(-1)! + Math.ceil(c.rows / this.size));
+      this.plan = { epoch, chunks, within, starts };
       this.loaded = null;
     }
-    const { order, starts } = this.plan;
+    const { chunks, starts } = this.plan;
     let pos = this.loaded?.pos ?? 0;
     if (!(this.loaded && b >= starts[pos]! && b < starts[pos + 1]!)) {
       pos = 0;
       while (starts[pos + 1]! <= b) pos++;
       this.loaded = { pos, x: await this.load(pos) };
     }
-    const c = order[pos]!;
     const k = b - starts[pos]!;
-    const rows = Math.min(this.size, chunks[c]!.rows - k * this.size);
+    const rows = Math.min(this.size, chunks[pos]!.rows - k * this.size);
     const key = `${k}:${rows}`;
     let v = this.views.get(key);
     if (!v) {
@@ -555,25 +556,31 @@ class StreamFeed {
     };
   }
 
-  /** uploads the minibatch indices of the chunk at position pos of the epoch's order, once its rows are on the device */
+  /** uploads the minibatch indices of the epoch's chunk at position pos, once its rows are on the device */
   private async load(pos: number): Promise<Tensor> {
-    const { chunks } = this.stream;
     const plan = this.plan!;
-    const c = plan.order[pos]!;
-    const epoch = plan.epoch;
-    const next = pos + 1 < plan.order.length ? plan.order[pos + 1]
-      : epoch + 1 < this.epochs ? epochChunkOrder(chunks, this.seed, epoch + 1).order[0] : undefined;
-    const { x, chunk } = await this.stream.load(c, next);
-    const perm = plan.within(c);
+    const chunk = plan.chunks[pos]!;
+    const { x } = await this.stream.loadParts(chunk.parts, this.following(pos)?.parts);
+    const perm = plan.within(pos);
     const batches = Math.ceil(chunk.rows / this.size);
     for (let k = 0; k < batches; k++) {
       const part = perm.subarray(k * this.size, Math.min(chunk.rows, (k + 1) * this.size));
       this.localHost.set(part, k * this.stride);
-      for (let i = 0; i < part.length; i++) this.globalHost[k * this.stride + i] = part[i]! + chunk.r0;
+      chunkRowsOf(chunk, part, this.globalHost, k * this.stride);
     }
     this.be.upload(this.local, this.localHost);
     this.be.upload(this.global, this.globalHost);
     return x;
+  }
+
+  /** the chunk after position pos: the next of this epoch, or the next epoch's first */
+  private following(pos: number): EpochChunk | undefined {
+    const plan = this.plan!;
+    if (pos + 1 < plan.chunks.length) return plan.chunks[pos + 1];
+    const e = plan.epoch + 1;
+    if (e >= this.epochs) return undefined;
+    if (this.nextPlan?.epoch !== e) this.nextPlan = { epoch: e, chunks: streamEpoch(this.stream.n, this.layout, this.seed, e).chunks };
+    return this.nextPlan.chunks[0];
   }
 
   release(): void {
