@@ -109,6 +109,21 @@ export { faToTensors, faFromTensors, roundFa, FA_FILE_LIMITS } from '../models/f
 /** Choosing d for FA: an EM fit per d with its train/held-out log-likelihood and BIC. */
 export { faSweep, faParams, type FaSweep, type FaSweepRow } from '../models/fa/sweep.ts';
 
+// ---- mixtures of PPCA
+
+/**
+ * Mixtures of PPCA by EM (`fitMppca`, or `MppcaFitter` step by step), the evaluation of a model
+ * (per-row log-likelihood, responsibilities, assignments), cluster purity, the parameter count,
+ * the k-means++ start, the σ² floor and the defaults.
+ */
+export {
+  fitMppca, MppcaFitter, evaluateMppca, clusterPurity, componentSizes, mppcaParameterCount, checkMppca, initialMppca, roundMppca,
+  MPPCA_DEFAULTS, MPPCA_SIGMA2_FLOOR, MPPCA_INIT_LLOYD,
+  type MppcaHost, type MppcaOptions, type MppcaProgress, type MppcaResult, type MppcaDrop, type MppcaEvaluation,
+} from '../models/mppca/mppca.ts';
+/** mppca model files: parameters as safetensors tensors and back (checked: shapes, finite, σ² range, π on the simplex). */
+export { mppcaToTensors, mppcaFromTensors, MPPCA_FILE_LIMITS } from '../models/mppca/file.ts';
+
 // ---- latent-variable models: the VAE and the per-point model
 
 /** The variational autoencoder and its configuration; `classicVaeConfig` is 784→400→20 with a Bernoulli decoder. */

@@ -10,6 +10,7 @@ import type { MppcaHost } from './mppca.ts';
 /** Caps of an mppca model file (as PPCA_FILE_LIMITS, per component). */
 export const MPPCA_FILE_LIMITS = { D: 2 ** 24, K: 4096, values: 2 ** 28, maxAbs: 1e12, sigma2: [1e-30, 1e30] as const, simplex: 1e-6 };
 
+/** The parameters as safetensors tensors and metadata (model=mppca, D, latent, components, plus `extra`). */
 export function mppcaToTensors(h: MppcaHost, extra: Record<string, string> = {}): { tensors: TensorMap; metadata: Record<string, string> } {
   return {
     tensors: {

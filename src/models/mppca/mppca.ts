@@ -26,18 +26,22 @@ import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor
 import { HostRng } from '../../train/rng.ts';
 import { factorSpd, mul, symmetrize, transpose, traceOfProduct, type Mat } from '../ppca/linalg.ts';
 import { LOG_2PI, Workspace, checkShape, sampleMean, type DeviceData, type HostData } from '../ppca/model.ts';
-import { centredHost, checkDataScale, internalScale, type ColumnStats } from '../ppca/scale.ts';
+import { centredHost, checkDataScale, internalScale } from '../ppca/scale.ts';
 
 /** σ_k² is floored at this fraction of the mean column variance of the training data. */
 export const MPPCA_SIGMA2_FLOOR = 1e-3;
 /** Lloyd iterations (assign, then means) after the k-means++ seeding, before the first EM map. */
 export const MPPCA_INIT_LLOYD = 3;
+/** Defaults of a fit: K = 5 components of latent dimension 10, at most 200 EM maps, stop when the log-likelihood per sample moves less than 1e-5. */
 export const MPPCA_DEFAULTS = { components: 5, latent: 10, iters: 200, tol: 1e-5 } as const;
 
 /** Parameters of a mixture of PPCA on the host, float64 (data space). */
 export interface MppcaHost {
+  /** number of components */
   K: number;
+  /** data dimension */
   D: number;
+  /** latent dimension of every component */
   d: number;
   /** mixing weights, length K, on the simplex */
   pi: Float64Array;
@@ -49,6 +53,7 @@ export interface MppcaHost {
   sigma2: Float64Array;
 }
 
+/** What fitMppca and MppcaFitter take. */
 export interface MppcaOptions {
   /** number of components K */
   K: number;
@@ -64,15 +69,19 @@ export interface MppcaOptions {
   init?: MppcaHost;
   /** rows per device buffer of the data (default: one storage binding's worth) */
   chunkRows?: number;
+  /** called with every iterate's log-likelihood */
   onIter?: (p: MppcaProgress) => void;
 }
 
+/** One EM iterate as the fit reports it. */
 export interface MppcaProgress {
+  /** M-steps taken to reach it */
   iteration: number;
   /** mean log-likelihood per sample of the iterate (nats) */
   loglik: number;
   /** components alive */
   K: number;
+  /** since the fit started */
   seconds: number;
 }
 
@@ -86,12 +95,17 @@ export interface MppcaDrop {
   rows: number;
 }
 
+/** A finished fit. */
 export interface MppcaResult {
+  /** the parameters (data space, float64) */
   model: MppcaHost;
+  /** M-steps taken */
   iterations: number;
+  /** the log-likelihood moved less than tol */
   converged: boolean;
   /** mean exact log-likelihood per sample of the returned model */
   loglik: number;
+  /** every iterate's progress */
   trace: MppcaProgress[];
   /** components dropped on the way (model.K is what is left) */
   dropped: MppcaDrop[];
@@ -99,6 +113,7 @@ export interface MppcaResult {
   atFloor: number[];
   /** the floor on σ², data space */
   sigma2Floor: number;
+  /** wall time of the fit */
   seconds: number;
 }
 
@@ -553,9 +568,12 @@ export class MppcaEngine {
  * runs it to the end.
  */
 export class MppcaFitter {
-  readonly engine: MppcaEngine;
+  private readonly engine: MppcaEngine;
+  /** every iterate's progress so far */
   readonly trace: MppcaProgress[] = [];
+  /** components dropped so far */
   readonly dropped: MppcaDrop[] = [];
+  /** the floor on σ², data space */
   readonly sigma2Floor: number;
   /** the floor in the fitted space */
   private readonly floorFitted: number;
@@ -565,13 +583,19 @@ export class MppcaFitter {
   private alive: number[];
   private prev = -Infinity;
   private t0 = performance.now() / 1000;
+  /** M-steps taken */
   iterations = 0;
+  /** the log-likelihood moved less than tol */
   converged = false;
+  /** converged or out of iterations: step() may not be called again */
   done = false;
+  /** most M-steps */
   readonly maxIters: number;
+  /** convergence threshold on the log-likelihood per sample */
   readonly tol: number;
 
-  constructor(readonly backend: Backend, data: DeviceData, readonly opts: MppcaOptions, stats?: ColumnStats) {
+  /** Checks the data and options, uploads the centred rows and makes the starting point (k-means++ unless opts.init). */
+  constructor(readonly backend: Backend, data: DeviceData, readonly opts: MppcaOptions) {
     const { K, d } = opts;
     checkShape('mppca EM', data.D, d);
     need(Number.isInteger(K) && K >= 1, 'mppca EM', `the number of components must be a positive integer, got ${K}`);
@@ -580,7 +604,7 @@ export class MppcaFitter {
     this.tol = opts.tol ?? MPPCA_DEFAULTS.tol;
     need(Number.isInteger(this.maxIters) && this.maxIters >= 0, 'mppca EM', `maxIters must be a non-negative integer, got ${this.maxIters}`);
     need(this.tol > 0, 'mppca EM', `tol must be positive, got ${this.tol}`);
-    const report = checkDataScale(data, d, stats);
+    const report = checkDataScale(data, d);
     const scale = internalScale(report.stats);
     this.engine = new MppcaEngine(backend, data, report.stats.mu, scale, opts.chunkRows);
     let meanVar = 0;
@@ -642,6 +666,7 @@ export class MppcaFitter {
     };
   }
 
+  /** Releases the device buffers. */
   release(): void {
     this.engine.release();
   }
@@ -670,6 +695,7 @@ export interface MppcaEvaluation {
   assign: Int32Array;
 }
 
+/** The exact log p(x_i) of every row, the responsibilities and the hard assignments of a model (one E-step on the backend). */
 export async function evaluateMppca(backend: Backend, data: DeviceData, model: MppcaHost, opts: { chunkRows?: number } = {}): Promise<MppcaEvaluation> {
   checkMppca(model);
   if (data.D !== model.D) throw new KernelError('mppca log-likelihood', `${data.name} has ${data.D} columns, the model D=${model.D}`);
