@@ -148,7 +148,7 @@ $('model').addEventListener('change', () => {
 function applyDatasetDefaults(): void {
   const ds = $<HTMLSelectElement>('dataset').value;
   const kind = $<HTMLSelectElement>('model').value;
-  $<HTMLInputElement>('latent').value = ds === 'mnist' && (kind.startsWith('ppca') || kind === 'fa') ? String(PPCA_DEFAULTS.latent) : '2';
+  $<HTMLInputElement>('latent').value = ds === 'mnist' && (kind.startsWith('ppca') || kind === 'fa' || kind === 'mppca') ? String(PPCA_DEFAULTS.latent) : '2';
   // chosen from the data when the model is built (src/models/likelihood.ts)
   $<HTMLSelectElement>('likelihood').value = 'auto';
   previewLikelihood();
@@ -156,7 +156,7 @@ function applyDatasetDefaults(): void {
   $<HTMLInputElement>('sem-lr').value = ds === 'mnist' ? '0.0001' : '0.05';
 }
 /** The kinds whose step is a whole pass (an EM iteration, the closed form): one per update. */
-const ONE_STEP_KINDS = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa'];
+const ONE_STEP_KINDS = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'mppca'];
 function applyModelDefaults(): void {
   const kind = $<HTMLSelectElement>('model').value;
   $<HTMLInputElement>('steps-per-tick').value = ONE_STEP_KINDS.includes(kind) ? '1' : '10';
@@ -176,6 +176,7 @@ function readConfig(): RunConfig {
     semTau: num('sem-tau', 'τ', { min: 0 }),
     semKappa: num('sem-kappa', 'κ', { min: 0 }),
     oemKappa: num('oem-kappa', 'κ', { min: 0 }),
+    components: num('components', 'components K', { int: true, min: 1, max: 64 }),
     hidden,
     likelihood: $<HTMLSelectElement>('likelihood').value as RunConfig['likelihood'],
     lr: num('lr', 'learning rate', { min: 0 }),
@@ -297,12 +298,13 @@ function resetRun(): void {
   app.curves = { train: [], test: [] };
   objectiveChart.reset('objective', 'step');
   latentChart.clear();
-  for (const id of ['cv-originals', 'cv-recon', 'cv-samples', 'cv-manifold', 'cv-loadings', 'cv-psi', 'cv-complete', 'cv-holes', 'cv-imputed', 'cv-mean-imputed']) {
+  for (const id of ['cv-originals', 'cv-recon', 'cv-samples', 'cv-manifold', 'cv-loadings', 'cv-psi', 'cv-components', 'cv-complete', 'cv-holes', 'cv-imputed', 'cv-mean-imputed']) {
     clearCanvas($<HTMLCanvasElement>(id));
   }
   $('fig-manifold').hidden = true;
   $('fig-loadings').hidden = true;
   $('fig-psi').hidden = true;
+  $('fig-components').hidden = true;
   $('imputation').hidden = true;
   app.imputation = null;
   for (const id of ['st-rmse-model', 'st-rmse-mean', 'st-rmse-entries']) setText(id, '–');
@@ -360,6 +362,7 @@ async function build(modelFile?: RunFile): Promise<void> {
   $('fig-manifold').hidden = runner.latent !== 2;
   $('fig-loadings').hidden = !runner.loadings;
   $('fig-psi').hidden = !runner.noiseVariances;
+  $('fig-components').hidden = !runner.components;
   $('imputation').hidden = !runner.impute;
   $('fig-complete').hidden = !data.complete;
   app.controller = new TrainingController(runner, {
@@ -374,6 +377,13 @@ async function build(modelFile?: RunFile): Promise<void> {
       }
       // the test curve's periodic points, measured by the trainer during the tick
       for (const [step, y] of r.test ?? []) addTestPoint(step, y);
+      // train figures of earlier parameters (a mixture's E-steps)
+      for (const [step, y] of r.train ?? []) {
+        if (!Number.isFinite(y) || app.curves.train.at(-1)?.[0] === step) continue;
+        app.curves.train.push([step, y]);
+        objectiveChart.add('train', step, y);
+        setText('st-train', fmt(y));
+      }
     },
     onState: (s) => setButtons(s),
     onRefresh: refreshViews,
@@ -421,6 +431,11 @@ async function refreshViews(): Promise<void> {
   }
   if (runner.loadings) {
     drawGrid($<HTMLCanvasElement>('cv-loadings'), await runner.loadings(), d, D, { scaling: 'signed', columns: true, cols: Math.min(d, 10) });
+  }
+  if (runner.components) {
+    const c = await runner.components();
+    drawGrid($<HTMLCanvasElement>('cv-components'), c.means, c.K, D, { scaling, cols: Math.min(c.K, 8) });
+    setText('cap-components', `component means (π = ${Array.from(c.weights, (w) => w.toFixed(2)).join(', ')})`);
   }
   if (runner.noiseVariances) drawGrid($<HTMLCanvasElement>('cv-psi'), await runner.noiseVariances(), 1, D, { scaling: 'range' });
   if (runner.figures) showFigures(await runner.figures());

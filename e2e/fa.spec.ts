@@ -7,7 +7,7 @@ import { CpuBackend } from '../src/cpu/backend.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
 import { uploadData } from '../src/models/ppca/model.ts';
 import { latentgpu } from './cli.ts';
-import { SYNTHETIC, canvasContrast, curves, expect, screenshot, setValue, setupSynthetic, test } from './fixtures.ts';
+import { SYNTHETIC, canvasContrast, curves, expect, screenshot, setValue, setupSynthetic, stepTwice, test } from './fixtures.ts';
 
 const SYNTHETIC_CLI = ['--data', 'synthetic', '--n', '500', '--dim', '16', '--true-latent', '2', '--sigma', '0.3', '--data-seed', '1'];
 
@@ -19,11 +19,7 @@ for (const backend of ['webgpu', 'cpu'] as const) {
 
     await setupSynthetic(page, backend, 'fa');
     await setValue(page, 'steps-per-tick', '5');
-    await page.locator('#btn-step').click();
-    await expect(page.getByTestId('state')).toHaveText('idle');
-    await page.locator('#btn-step').click();
-    await expect(page.getByTestId('step')).toHaveText('10');
-    await expect(page.getByTestId('state')).toHaveText('idle');
+    await stepTwice(page, 10);
     const c = await curves(page);
     const train = c.train.at(-1)![1];
     const held = c.test.at(-1)![1];

@@ -92,3 +92,22 @@ export async function shown(page: Page, testId: string): Promise<number> {
 export async function hook<T>(page: Page, name: string): Promise<T> {
   return page.evaluate((n) => (window as unknown as { latentgpu: Record<string, () => unknown> }).latentgpu[n]!(), name) as Promise<T>;
 }
+
+/** MNIST in the setup panel (`train` and `test` rows of the bundled split) and a model of `kind` with latent d. */
+export async function setupMnist(page: Page, backend: 'webgpu' | 'cpu', kind: string, o: { train: number; test: number; latent: number }): Promise<void> {
+  await openApp(page, { backend });
+  await page.locator('#dataset').selectOption('mnist');
+  await setValue(page, 'mnist-subset', String(o.train));
+  await setValue(page, 'mnist-test', String(o.test));
+  await page.locator('#model').selectOption(kind);
+  await setValue(page, 'latent', String(o.latent));
+}
+
+/** Two "step once" clicks, each waited for, until the step counter shows `total`. */
+export async function stepTwice(page: Page, total: number): Promise<void> {
+  await page.locator('#btn-step').click();
+  await expect(page.getByTestId('state')).toHaveText('idle');
+  await page.locator('#btn-step').click();
+  await expect(page.getByTestId('step')).toHaveText(String(total));
+  await expect(page.getByTestId('state')).toHaveText('idle');
+}

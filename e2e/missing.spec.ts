@@ -10,7 +10,7 @@ import { decodeMnist } from '../src/data/mnist.ts';
 import { subsetRows } from '../src/data/dataset.ts';
 import { hideAtRandom, imputationRmse } from '../src/lib/runData.ts';
 import { fitPpcaMissing, imputeMissing, missingMeanLogLik } from '../src/models/ppca/missing.ts';
-import { canvasContrast, curves, expect, hook, openApp, screenshot, setValue, setupSynthetic, shown, test } from './fixtures.ts';
+import { canvasContrast, curves, expect, hook, screenshot, setValue, setupMnist, setupSynthetic, shown, stepTwice, test } from './fixtures.ts';
 
 test('MNIST with 30% of pixels hidden: observed-data log-likelihood and imputation RMSE equal the library\'s; the model beats the column means', async ({ page }) => {
   const { train, test: all } = decodeMnist(new Uint8Array(readFileSync('data/mnist-10k.bin')), { subset: 500 });
@@ -19,20 +19,11 @@ test('MNIST with 30% of pixels hidden: observed-data log-likelihood and imputati
   const refTest = missingMeanLogLik(ref, { x: hidden.test.x, n: 200, D: 784 });
   const refRmse = imputationRmse(hidden.complete.test.x, hidden.test.x, imputeMissing(ref, { x: hidden.test.x, n: 200, D: 784 }));
 
-  await openApp(page, { backend: 'webgpu' });
-  await page.locator('#dataset').selectOption('mnist');
-  await setValue(page, 'mnist-subset', '500');
-  await setValue(page, 'mnist-test', '200');
-  await page.locator('#model').selectOption('ppca-missing');
-  await setValue(page, 'latent', '5');
+  await setupMnist(page, 'webgpu', 'ppca-missing', { train: 500, test: 200, latent: 5 });
   await setValue(page, 'hide-pct', '30');
   await setValue(page, 'hide-seed', '1');
   await setValue(page, 'steps-per-tick', '2');
-  await page.locator('#btn-step').click();
-  await expect(page.getByTestId('state')).toHaveText('idle');
-  await page.locator('#btn-step').click();
-  await expect(page.getByTestId('step')).toHaveText('4');
-  await expect(page.getByTestId('state')).toHaveText('idle');
+  await stepTwice(page, 4);
   await expect(page.getByTestId('data-status')).toContainText('30% of entries hidden');
   const c = await curves(page);
   const trainLl = c.train.at(-1)![1];

@@ -8,6 +8,7 @@ import type { Backend } from '../src/backend.ts';
 import { hideAtRandom, imputationRmse, syntheticRunData } from '../src/lib/runData.ts';
 import { createRun, decodeRunFile, loadRun } from '../src/lib/runs.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
+import { fitMppca } from '../src/models/mppca/mppca.ts';
 import { closedFormPpca } from '../src/models/ppca/closed.ts';
 import { fitPpcaMissing, imputeMissing } from '../src/models/ppca/missing.ts';
 import { releaseData, uploadData } from '../src/models/ppca/model.ts';
@@ -52,6 +53,31 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
         errMean += (mu[k % 12]! - test.x[k]!) ** 2;
       }
       expect(errRec).toBeLessThan(0.5 * errMean);
+      run.dispose();
+    });
+
+    it('mppca: two ticks of 3 EM steps report the E-step figures of fitMppca\'s first 6 iterates; components and figures', async () => {
+      const b = await backendOf();
+      const run = await createRun(b, { kind: 'mppca', components: 2, latent: 2, seed: 3, stepsPerTick: 3 }, train, test, none);
+      const points: [number, number][] = [];
+      for (let t = 0; t < 2; t++) {
+        const r = await run.tick();
+        expect([r.steps, r.trainObjective]).toEqual([3, undefined]);
+        points.push(...r.train!);
+      }
+      const dev = uploadData(b, train);
+      const ref = await fitMppca(b, dev, { K: 2, d: 2, seed: 3, maxIters: 5 });
+      releaseData(b, dev);
+      expect(points.map((p) => p[0])).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(points.map((p) => p[1])).toEqual(ref.trace.map((p) => p.loglik));
+      // the current parameters' figures: the train E-step continues the climb, the test one is finite
+      const { train: now, test: held } = await run.evaluate();
+      expect(now).toBeGreaterThanOrEqual(points.at(-1)![1] - 1e-9);
+      expect(Number.isFinite(held)).toBe(true);
+      const c = await run.components!();
+      expect([c.K, c.means.length, c.weights.reduce((a, w) => a + w, 0)]).toEqual([2, 24, expect.closeTo(1, 9)]);
+      expect((await run.figures!()).map((f) => f.name)).toEqual(['components', 'σ² at the floor']);
+      expect((await run.reconstruct(test.x, 5)).length).toBe(60);
       run.dispose();
     });
 

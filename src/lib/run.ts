@@ -6,16 +6,17 @@
 import type { Dataset } from '../data/dataset.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS } from '../models/config.ts';
 import type { LikelihoodRequest } from '../models/likelihood.ts';
+import { MPPCA_DEFAULTS } from '../models/mppca/mppca.ts';
 import type { Schedule } from '../train/schedule.ts';
 
 /**
  * What a run trains: PPCA by exact, stochastic or online EM or in closed form,
- * PPCA with missing values (NaN entries), factor analysis, the per-point model
- * (lvm) or the VAE.
+ * PPCA with missing values (NaN entries), factor analysis, a mixture of PPCA,
+ * the per-point model (lvm) or the VAE.
  */
-export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' | 'ppca-missing' | 'fa' | 'lvm' | 'vae';
+export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' | 'ppca-missing' | 'fa' | 'mppca' | 'lvm' | 'vae';
 /** Every {@link RunKind}. */
-export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'ppca-closed', 'ppca-missing', 'fa', 'lvm', 'vae'];
+export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'ppca-closed', 'ppca-missing', 'fa', 'mppca', 'lvm', 'vae'];
 
 /** A run's settings; everything but `kind` has a default (src/models/config.ts). */
 export interface RunConfig {
@@ -37,6 +38,8 @@ export interface RunConfig {
   semKappa?: number;
   /** online EM's step-size exponent κ: new statistics weigh (t + 2)^(−κ) */
   oemKappa?: number;
+  /** mixtures of PPCA: the number of components K (default 5) */
+  components?: number;
   /** the latent models' hidden widths (the VAE's encoder; the decoder mirrors them) */
   hidden?: readonly number[];
   /** the decoder likelihood: 'auto' (default) chooses Bernoulli when every value lies in [0, 1], else Gaussian */
@@ -61,11 +64,11 @@ export function isPpcaKind(kind: RunKind): kind is 'ppca-em' | 'ppca-sem' | 'ppc
 }
 
 /** The kinds whose tick is one exact step (an EM iteration, the closed form): one per tick by default. */
-const ONE_STEP_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa'];
+const ONE_STEP_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'mppca'];
 
 /** Fills in a run's defaults for `rows` training rows (the batch is capped at the rows). */
 export function resolveRunConfig(cfg: RunConfig, rows: number): ResolvedRunConfig {
-  const ppca = isPpcaKind(cfg.kind) || cfg.kind === 'ppca-missing' || cfg.kind === 'fa';
+  const ppca = isPpcaKind(cfg.kind) || cfg.kind === 'ppca-missing' || cfg.kind === 'fa' || cfg.kind === 'mppca';
   const model = ppca ? PPCA_DEFAULTS : cfg.kind === 'lvm' ? LVM_DEFAULTS : VAE_DEFAULTS;
   return {
     kind: cfg.kind,
@@ -77,6 +80,7 @@ export function resolveRunConfig(cfg: RunConfig, rows: number): ResolvedRunConfi
     semTau: cfg.semTau ?? PPCA_DEFAULTS.sem.tau,
     semKappa: cfg.semKappa ?? PPCA_DEFAULTS.sem.kappa,
     oemKappa: cfg.oemKappa ?? PPCA_DEFAULTS.oem.kappa,
+    components: cfg.components ?? MPPCA_DEFAULTS.components,
     hidden: cfg.hidden ?? VAE_DEFAULTS.hidden,
     likelihood: cfg.likelihood ?? 'auto',
     lr: cfg.lr ?? VAE_DEFAULTS.lr,
@@ -97,6 +101,8 @@ export interface RunTick {
   converged?: boolean;
   /** test objectives measured during the tick: [steps of this run, nats per sample] */
   test?: [number, number][];
+  /** train objectives of earlier parameters measured during the tick (a mixture's E-steps): [steps of this run, nats per sample] */
+  train?: [number, number][];
 }
 
 /** One row of a run's estimator table. */
@@ -121,6 +127,16 @@ export interface Imputation {
   posterior: Float32Array;
   /** each NaN replaced by its column's mean over the observed training entries */
   mean: Float32Array;
+}
+
+/** A mixture's components: their means (K×D row-major) and weights. */
+export interface ComponentView {
+  /** components alive */
+  K: number;
+  /** the component means, K×D row-major */
+  means: Float32Array;
+  /** the mixing weights π, length K */
+  weights: Float64Array;
 }
 
 /** How a run is built besides its settings. */
@@ -184,7 +200,9 @@ export interface ModelRun {
   loadings?(): Promise<Float32Array>;
   /** FA: the noise variances ψ (length D) */
   noiseVariances?(): Promise<Float32Array>;
-  /** figures beyond the objective (FA: Heywood and constant columns), as of the last tick */
+  /** mixtures of PPCA: the components' means and weights */
+  components?(): Promise<ComponentView>;
+  /** figures beyond the objective (FA: Heywood and constant columns; mixtures: components, purity), as of the last tick */
   figures?(): Promise<RunFigure[]>;
   /** missing values: rows of x (NaN where missing) imputed by the model and by the column means */
   impute?(x: Float32Array, rows: number): Promise<Imputation>;
