@@ -208,6 +208,8 @@ export {
 export { createRun, loadRun, decodeRunFile, type RunFile } from './runs.ts';
 /** A run's data: a user's CSV/NPY File read with its size checked first, synthetic PPCA data, or any dataset split into train and test. */
 export { readDataBlob, splitRunData, syntheticRunData, BLOB_LIMITS, type RunData } from './runData.ts';
+/** Synthetic PPCA rows generated on demand from (seed, row index): a RowSource of any size that is never held in memory. */
+export { generatedPpca, type GeneratedPpca, type GeneratedPpcaOptions } from '../data/generated.ts';
 /** What a run reports beyond its objective (FA's Heywood columns) and a missing-values run's imputations. */
 export type { RunFigure, Imputation, ComponentView } from './run.ts';
 /** Missing values in a page: entries hidden at random (seeded) with the complete rows kept, the imputation RMSE on them, NaN counted. */
