@@ -4,9 +4,14 @@
 // flat over epochs, resume mid-epoch continues exactly, full shuffling and chunked
 // streaming reach the same ELBO within the seed spread, and evaluation over a
 // streamed set equals the resident one.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../src/backend.ts';
+import { runCli } from '../src/cli/program.ts';
 import { arraySource, type RowSource } from '../src/data/source.ts';
+import { loadSafetensors } from '../src/io/atomic.node.ts';
 import { EvalSet, evaluateElbo, evaluateIwae, latentMeans, reconstruct } from '../src/models/evaluate.ts';
 import { columnVariance } from '../src/models/latent.ts';
 import { Lvm, type LvmConfig } from '../src/models/lvm.ts';
@@ -299,6 +304,34 @@ describe('chunked streaming vs full shuffling', () => {
       // two standard errors of a difference of means over 5 seeds each
       expect(Math.abs(mean(full) - mean(chunked))).toBeLessThan(2 * spread * Math.sqrt(2 / 5) + 1e-3);
       set.release();
+    });
+  }
+});
+
+describe('train --model vae|lvm --device-memory', () => {
+  const cli = async (args: string[]): Promise<Record<string, unknown>> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli([...args, '--json'], { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {} });
+    expect(code, err.join('')).toBe(0);
+    return JSON.parse(out.join('')) as Record<string, unknown>;
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'latentgpu-stream-'));
+  // 600 MNIST rows are 1.9 MB: over 1 MiB of device memory, so they stream in chunks of 160 rows
+  const base = ['train', '--data', 'mnist', '--subset', '600', '--test-subset', '100', '--hidden', '16', '--latent', '2', '--batch', '32',
+    '--samples', '2', '--backend', 'cpu', '--device-memory', '1', '--seed', '3', '--checkpoint-every', '1'];
+  const params = async (file: string): Promise<Float32Array> => (await loadSafetensors(file)).tensors.params!.data as Float32Array;
+
+  for (const model of ['vae', 'lvm']) {
+    it(`${model}: streams, and resuming after epoch 1 equals 2 epochs in one run`, async () => {
+      const whole = await cli([...base, '--model', model, '--epochs', '2', '--run-dir', join(dir, `${model}-whole`)]);
+      expect(whole.stream).toMatchObject({ chunk_rows: 167 });
+      expect(Number.isFinite(whole.test_iwae)).toBe(true);
+      await cli([...base, '--model', model, '--epochs', '1', '--run-dir', join(dir, `${model}-first`)]);
+      const resumed = await cli([...base, '--model', model, '--epochs', '2', '--run-dir', join(dir, `${model}-resumed`), '--resume', join(dir, `${model}-first`, 'checkpoint.safetensors')]);
+      expect(resumed.steps).toBe(whole.steps);
+      expect(await params(join(dir, `${model}-resumed`, 'model.safetensors'))).toEqual(await params(join(dir, `${model}-whole`, 'model.safetensors')));
+      expect(resumed.test_elbo).toBe(whole.test_elbo);
     });
   }
 });

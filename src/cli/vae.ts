@@ -8,17 +8,26 @@
 // every value lies in [0, 1], else gaussian (src/models/likelihood.ts).
 // --var-floor sets σ²_min of the Gaussian decoders (default 1e-3, quoted in the results because it decides the
 // nats on constant pixels, see src/models/decoder.ts).
+// --device-memory MB streams training and evaluation rows larger than it in chunks
+// (src/models/stream.ts); a data file over --host-memory arrives as a RowSource
+// (ctx.trainSource) and is read in slices, never whole.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { subsetRows, type Dataset } from '../data/dataset.ts';
+import { arraySource, chunksOf, type RowSource } from '../data/source.ts';
 import { loadSafetensors, saveSafetensors } from '../io/atomic.node.ts';
 import { decodeLatentModel, readMetaInt, type LatentModelFile } from '../io/modelFile.ts';
 import type { TensorMap } from '../io/safetensors.ts';
 import {
   EvalSet, decode, evaluateElbo, evaluateIwae, latentMeans, manifoldGrid, priorSamples, reconstruct,
 } from '../models/evaluate.ts';
-import { checkLikelihoodFits, chooseLikelihood, varianceCeiling, type LikelihoodChoice } from '../models/likelihood.ts';
+import {
+  LikelihoodError, checkLikelihoodFits, chooseLikelihood, describeOutside, firstOutsideUnit, varianceCeiling,
+  type LikelihoodChoice, type OutsideUnit,
+} from '../models/likelihood.ts';
+import { DEFAULT_VAR_CEIL } from '../models/decoder.ts';
+import { DEFAULT_HOST_BYTES, sourceColumnVariance, type MemoryBudget } from '../models/stream.ts';
 import { PriorProposal, type LatentVariableModel } from '../models/latent.ts';
 import { Lvm, type LvmConfig } from '../models/lvm.ts';
 import { Vae, type VaeConfig } from '../models/vae.ts';
@@ -33,18 +42,70 @@ import type { LatentEvalConfig, LvmTrainConfig, Runner, VaeTrainConfig } from '.
 type Kind = 'vae' | 'lvm';
 type AnyConfig = VaeConfig | LvmConfig;
 
+/** The rows a run trains and scores: in memory, or RowSources read in slices (ctx.trainSource, ctx.testSource). */
+interface RunRows {
+  train: RowSource;
+  test: RowSource;
+  /** the memory budget of --host-memory and --device-memory */
+  memory: MemoryBudget;
+  /** the training rows' column variance when they are read in slices and the decoder is Gaussian */
+  columnVariance?: Float32Array;
+}
+
+function runRows(ctx: { train: Dataset; test: Dataset; trainSource?: RowSource; testSource?: RowSource }, run: VaeTrainConfig | LvmTrainConfig): RunRows {
+  const MB = 2 ** 20;
+  return {
+    train: ctx.trainSource ?? arraySource(ctx.train.name, ctx.train.x, ctx.train.n, ctx.train.D),
+    test: ctx.testSource ?? arraySource(ctx.test.name, ctx.test.x, ctx.test.n, ctx.test.D),
+    memory: {
+      ...(run.hostMemoryMB !== undefined ? { hostBytes: run.hostMemoryMB * MB } : {}),
+      ...(run.deviceMemoryMB !== undefined ? { deviceBytes: run.deviceMemoryMB * MB } : {}),
+    },
+  };
+}
+
+/** The first value outside [0, 1] of rows read in slices within the host budget (as firstOutsideUnit on rows in memory). */
+async function outsideUnitIn(src: RowSource, hostBytes: number): Promise<OutsideUnit | null> {
+  const R = Math.max(1, Math.min(src.n, Math.floor(hostBytes / (src.D * 4))));
+  const buf = new Float32Array(R * src.D);
+  for (const { r0, rows } of chunksOf(src.n, R)) {
+    await src.read(r0, rows, buf);
+    const o = firstOutsideUnit([{ name: src.name, x: buf.subarray(0, rows * src.D), D: src.D }]);
+    if (o) return { ...o, row: o.row + r0 };
+  }
+  return null;
+}
+
 /**
  * The model's configuration from the run's; the decoder likelihood is
  * --likelihood if given, else chosen from the train and test rows
- * (src/models/likelihood.ts).
+ * (src/models/likelihood.ts). Rows read in slices are scanned a slice at a time.
  */
-function configFrom(run: VaeTrainConfig | LvmTrainConfig, train: Dataset, test: Dataset): { cfg: AnyConfig; choice: LikelihoodChoice } {
+async function configFrom(run: VaeTrainConfig | LvmTrainConfig, rows: RunRows): Promise<{ cfg: AnyConfig; choice: LikelihoodChoice }> {
   const { hidden } = run;
-  const choice = chooseLikelihood(run.likelihood, [train, test]);
+  const inMemory = [rows.train, rows.test].filter((r) => r.array).map((r) => ({ name: r.name, x: r.array!, D: r.D }));
+  const hostBytes = rows.memory.hostBytes ?? DEFAULT_HOST_BYTES;
+  let sliced: OutsideUnit | null = null;
+  for (const r of [rows.train, rows.test]) if (!r.array && !sliced) sliced = await outsideUnitIn(r, hostBytes);
+  let choice = chooseLikelihood(run.likelihood, inMemory);
+  if (sliced && !choice.outside) {
+    // what chooseLikelihood decides for values outside [0, 1], on the rows read in slices
+    if (run.likelihood === 'bernoulli') throw new LikelihoodError(`the Bernoulli decoder describes values in [0, 1], but ${describeOutside(sliced)}; use the Gaussian decoder (--likelihood gaussian)`);
+    if (choice.auto) choice = { ...choice, likelihood: 'gaussian', variance: 'vector', name: 'gaussian', reason: `data values lie outside [0, 1] (${describeOutside(sliced)}); using the Gaussian decoder (--likelihood gaussian)` };
+    choice = { ...choice, outside: sliced };
+  }
   const { likelihood, variance } = choice;
+  let varCeil: number;
+  if (rows.train.array) varCeil = varianceCeiling(likelihood, { x: rows.train.array, n: rows.train.n, D: rows.train.D });
+  else if (likelihood !== 'gaussian') varCeil = DEFAULT_VAR_CEIL;
+  else {
+    // varianceCeiling's rule on the streamed column variance
+    rows.columnVariance = await sourceColumnVariance(rows.train, hostBytes);
+    varCeil = Math.max(DEFAULT_VAR_CEIL, 2 * Math.fround(Math.max(...rows.columnVariance)));
+  }
   const base = {
-    dataDim: train.D, latent: run.latent, decoderHidden: [...hidden].reverse(), act: 'relu' as const,
-    likelihood, variance, varFloor: run.varFloor, varCeil: varianceCeiling(likelihood, train),
+    dataDim: rows.train.D, latent: run.latent, decoderHidden: [...hidden].reverse(), act: 'relu' as const,
+    likelihood, variance, varFloor: run.varFloor, varCeil,
     objective: run.objective, seed: run.seed,
   };
   if (run.kind === 'vae') return { cfg: { ...base, encoderHidden: [...hidden] }, choice };
@@ -53,6 +114,12 @@ function configFrom(run: VaeTrainConfig | LvmTrainConfig, train: Dataset, test: 
 
 function buildModel(be: Backend, kind: Kind, cfg: AnyConfig, ds: Dataset): Vae | Lvm {
   return kind === 'vae' ? new Vae(be, cfg as VaeConfig, ds.x, ds.n) : new Lvm(be, cfg as LvmConfig, ds.x, ds.n);
+}
+
+/** The model to train on the run's rows: resident, or streamed under the memory budget in chunks of whole minibatches. */
+function trainModel(be: Backend, kind: Kind, cfg: AnyConfig, rows: RunRows, batch: number): Vae | Lvm {
+  const opts = { memory: rows.memory, batch, ...(rows.columnVariance ? { columnVariance: rows.columnVariance } : {}) };
+  return kind === 'vae' ? new Vae(be, cfg as VaeConfig, rows.train, rows.train.n, opts) : new Lvm(be, cfg as LvmConfig, rows.train, rows.train.n, opts);
 }
 
 function stamp(): string {
@@ -98,7 +165,8 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   const { kind } = run;
   const be = ctx.backend;
   const ds = ctx.train;
-  const { cfg, choice } = configFrom(run, ds, ctx.test);
+  const rows = runRows(ctx, run);
+  const { cfg, choice } = await configFrom(run, rows);
   if (choice.auto && choice.likelihood === 'gaussian') ctx.log(`latentgpu: ${choice.reason}`);
   // the batch is resolved and checked against the rows by the command line (src/cli/registry.ts)
   const { epochs, batch, lr, schedule, checkpointEvery, samples: K } = run;
@@ -109,7 +177,8 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   const resume = run.resume === undefined ? null : await readCheckpoint(run.resume, kind, cfg, batch, ds.n);
   mkdirSync(runDir, { recursive: true });
 
-  const model = buildModel(be, kind, cfg, ds);
+  const model = trainModel(be, kind, cfg, rows, batch);
+  if (model.stream) ctx.log(`latentgpu: the training rows stream in chunks of ${model.stream.chunkRows.toLocaleString('en-US')} rows (${(model.stream.deviceBytes / 2 ** 20).toFixed(1)} MiB on the device, ${(model.stream.hostBytes / 2 ** 20).toFixed(1)} MiB host staging)`);
   const startEpoch = resume?.epoch ?? 0;
   const startStep = resume?.step ?? 0;
   if (resume) {
@@ -120,8 +189,9 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   const stepsPerEpoch = Math.ceil(ds.n / batch);
   ctx.progress.start(epochs * stepsPerEpoch, `training ${kind}`, batch);
   const history: TrainProgress[] = [];
-  // the VAE's test curve: the test ELBO on a fixed seeded subset after every epoch (a per-point model would fit φ first)
-  const curve = model instanceof Vae ? new TestCurve(model, ctx.test, cfg.seed) : null;
+  // the VAE's test curve: the test ELBO on a fixed seeded subset after every epoch (a per-point model would fit φ first;
+  // test rows read in slices have none)
+  const curve = model instanceof Vae && rows.test.array ? new TestCurve(model, ctx.test, cfg.seed) : null;
   const t0 = performance.now();
   const result = await runTraining(model, {
     epochs, batch, lr, schedule, seed: cfg.seed, startEpoch, startStep,
@@ -156,11 +226,11 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   // evaluation
   ctx.log('evaluating the test set');
   const evalT0 = performance.now();
-  const trainSet = new EvalSet(be, ds, ds.D);
+  const trainSet = new EvalSet(be, rows.train, ds.D, rows.memory);
   const trainElbo = await evaluateElbo(model, trainSet, { seed: cfg.seed });
   trainSet.release();
-  if (model instanceof Lvm && run.kind === 'lvm') await model.fitPosterior(ctx.test.x, ctx.test.n, { steps: run.fitSteps, seed: cfg.seed });
-  const testSet = new EvalSet(be, ctx.test, ds.D);
+  const testSet = new EvalSet(be, rows.test, ds.D, rows.memory);
+  if (model instanceof Lvm && run.kind === 'lvm') await model.fitPosterior(testSet, testSet.n, { steps: run.fitSteps, seed: cfg.seed });
   const testElbo = await evaluateElbo(model, testSet, { seed: cfg.seed });
   ctx.progress.start(ctx.test.n, `IWAE_${K}`, 1);
   const iwae = await evaluateIwae(model, testSet, K, { seed: cfg.seed, onChunk: (r) => ctx.progress.tick(r) });
@@ -182,7 +252,7 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   await saveSafetensors(join(runDir, 'test_latent_means.safetensors'), latentTensors, { model: kind, what: 'posterior means of the test rows' });
   files.push('test_latent_means.safetensors');
   if (images) {
-    writePng(join(runDir, 'reconstructions.png'), interleaveRows(subsetRows(ctx.test, nShow).x, recon, nShow, ds.D), 2 * nShow, side, 16);
+    writePng(join(runDir, 'reconstructions.png'), interleaveRows(await shownOriginals(ctx.test, rows.test, shownRows), recon, nShow, ds.D), 2 * nShow, side, 16);
     writePng(join(runDir, 'prior_samples.png'), await priorSamples(model, 64, (cfg.seed + 1) >>> 0), 64, side, 8);
     files.push('reconstructions.png', 'prior_samples.png');
     if (cfg.latent === 2) {
@@ -224,6 +294,9 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
     test_iwae: iwae.iwae,
     iwae_k: K,
     ...(run.kind === 'lvm' ? { test_fit_steps: run.fitSteps, phi_lr: run.phiLr, phi_steps: run.phiSteps } : {}),
+    ...(model.stream ? {
+      stream: { chunk_rows: model.stream.chunkRows, device_bytes: model.stream.deviceBytes, host_staging_bytes: model.stream.hostBytes, slices_read: model.stream.reads },
+    } : {}),
     samples_per_second: result.samplesPerSecond,
     train_seconds: trainSeconds,
     eval_seconds: evalSeconds,
@@ -237,6 +310,14 @@ export const train: Runner<VaeTrainConfig | LvmTrainConfig> = async (ctx) => {
   model.release();
   return out;
 };
+
+/** The rows a picture shows (those subsetRows picks), from memory or read one by one. */
+async function shownOriginals(test: Dataset, src: RowSource, picked: Uint32Array): Promise<Float32Array> {
+  if (src.array) return subsetRows(test, picked.length).x;
+  const out = new Float32Array(picked.length * src.D);
+  for (let i = 0; i < picked.length; i++) await src.read(picked[i]!, 1, out.subarray(i * src.D, (i + 1) * src.D));
+  return out;
+}
 
 /**
  * A checkpoint to resume this run from, checked by the shared decoder (types,
