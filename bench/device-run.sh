@@ -19,6 +19,8 @@
 #   vae           bench/suite/webgpu.ts --parts vae,breakdown: VAE batch 32/128/512, the large network, per-kernel step breakdown -> vae.json
 #   ppca          bench/device-bench.ts ppca: exact EM s/iter and stochastic EM steps/s on synthetic 56,000 × 784 (d = 10, 50) -> ppca.json
 #   scale         bench/device-bench.ts scale: stochastic EM at n = 10⁶ (rows repeated) against n = 56,000 -> scale.json
+#   scale-curve   bench/scale.ts: the VAE, stochastic and online EM on generated rows streamed from the host, the same
+#                 steps at n = 10⁴, 10⁵, 10⁶ (--quick: 10⁴, 10⁵): samples/s, peak RSS and device memory -> scale-curve.json/.md
 #   tests-models  vitest on the model test files (ppca, vae, fa, lvm, train), with whatever time is left
 #   report        bench/device-bench.ts report: device-<date>.md/.json/.svg from the JSON files above
 # Each step's output is in logs/<step>.log; steps.tsv lists status and seconds;
@@ -166,12 +168,14 @@ if [ $quick -eq 1 ]; then
   kernel_tests=(test/runtime.test.ts test/peak.test.ts)
   ppca_args=(--n 8000 --latent 10 --em-iters 2 --sem-steps 50)
   scale_args=(--n 8000 --scale-n 32000 --sem-steps 50)
+  curve_args=(--n 1e4,1e5 --steps 50)
   vae_parts=vae
 else
   kernel_tests=(test/runtime.test.ts test/peak.test.ts test/matmul.test.ts test/elementwise.test.ts test/reduce.test.ts
     test/random.test.ts test/likelihood.test.ts test/optim.test.ts)
   ppca_args=(--n 56000 --latent 10,50 --em-iters 3 --sem-steps 300)
   scale_args=(--n 56000 --scale-n 1000000 --sem-steps 300)
+  curve_args=(--n 1e4,1e5,1e6 --steps 200)
   vae_parts=vae,breakdown
 fi
 
@@ -183,6 +187,7 @@ step kernels 75 "${tsx[@]}" bench/suite/webgpu.ts --adapter "$adapter" --parts p
 step vae 90 "${tsx[@]}" bench/suite/webgpu.ts --adapter "$adapter" --parts "$vae_parts" --out "$out/vae.json"
 step ppca 120 "${tsx[@]}" bench/device-bench.ts ppca --adapter "$adapter" "${ppca_args[@]}" --out "$out/ppca.json"
 step scale 60 "${tsx[@]}" bench/device-bench.ts scale --adapter "$adapter" "${scale_args[@]}" --out "$out/scale.json"
+step scale-curve 90 "${tsx[@]}" bench/scale.ts --targets "$adapter" --methods vae,sem,oem "${curve_args[@]}" --max-n "$adapter=1e6" --out "$out/scale-curve"
 [ $quick -eq 1 ] || step tests-models 120 env LATENTGPU_TEST_ADAPTERS="$adapter" "${vitest[@]}" test/ppca.test.ts test/vae.test.ts test/fa.test.ts test/lvm.test.ts test/train.test.ts
 adapter_ok=1 step report 20 "${tsx[@]}" bench/device-bench.ts report "$out"
 

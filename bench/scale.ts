@@ -7,8 +7,8 @@
 // (pooled buffers included: the peak); the CPU backend's rows are host memory.
 //   npx tsx bench/scale.ts [--targets cpu,llvmpipe,swiftshader] [--methods vae,sem,oem]
 //        [--n 1e4,1e5,1e6,1e7] [--max-n cpu=1e7,llvmpipe=1e7,swiftshader=1e6]
-//        [--steps 200] [--batch 128] [--host-memory MB] [--device-memory MB] [--out name]
-// Writes bench/results/<name>.json and .md (default name: scale).
+//        [--steps 200] [--batch 128] [--host-memory MB] [--device-memory MB] [--out NAME|PATH]
+// Writes bench/results/NAME.json and .md (default NAME: scale), or PATH.json and .md when it holds a '/'.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -175,16 +175,16 @@ async function main(): Promise<void> {
     }
   }
   const name = arg('out', 'scale');
-  const dir = join(here, 'results');
-  mkdirSync(dir, { recursive: true });
+  const base = name.includes('/') ? name : join(here, 'results', name);
+  mkdirSync(dirname(base), { recursive: true });
   const meta = { date: new Date().toISOString(), D, latent: LATENT, steps, batch, hostMB: hostMB ?? null, deviceMB: devMB ?? null, adapters: [...new Set(points.map((p) => p.adapter))] };
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...meta, points }, null, 2)}\n`);
+  writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, points }, null, 2)}\n`);
   const md = [
     `# Scale curve: ${steps} steps of ${batch} rows at every n (D = ${D}, generated rows)`, '',
     `Measured ${meta.date}; adapters: ${meta.adapters.join('; ')}. \`npx tsx bench/scale.ts ${args.join(' ')}\`.`, '',
     scaleTable(points), '',
   ].join('\n');
-  writeFileSync(join(dir, `${name}.md`), md);
+  writeFileSync(`${base}.md`, md);
   process.stdout.write(md);
 }
 
