@@ -36,18 +36,33 @@ function upperPairs(k: number): { a: Int32Array; b: Int32Array } {
   return { a: Int32Array.from(a), b: Int32Array.from(b) };
 }
 
-/** One block of rows on the device: the centred data with missing entries 0, and the mask. */
+/**
+ * One block of rows on the device: the centred data with missing entries 0, and the mask,
+ * padded with zero rows to `chunks` × `chunk` rows (the M-step sums chunk by chunk).
+ */
 interface Block {
   r0: number;
   rows: number;
+  chunk: number;
+  chunks: number;
   x0: Tensor;
   mask: Tensor;
-  /** E-step outputs (rows × K1, rows × (d+1)) and M-step inputs (rows × K2, rows × (d+1)) */
+  /** E-step outputs (rows × w1, rows × w2) and M-step inputs (padded rows × wz, × w2) */
   out1: Tensor;
   out2: Tensor;
   z: Tensor;
   e: Tensor;
+  /** M-step: the chunks' products (chunks × D × wz, × w2) and their sums (D × wz, D × w2) */
+  partsA?: Tensor;
+  partsB?: Tensor;
+  A: Tensor;
+  B: Tensor;
 }
+
+/** Rows per chunk of the M-step's n-long sums: a float32 sum of 8,000 products in one accumulator carries ~n·ε, and one long product is one narrow task on a GPU. */
+const SUM_CHUNK_ROWS = 256;
+/** Most floats of chunk products an M-step keeps per block (64 MiB): the chunk grows past SUM_CHUNK_ROWS for wide d. */
+const PARTS_BUDGET = 1 << 24;
 
 /** The per-row results of an E-step (float64). */
 interface EStep {
@@ -67,11 +82,13 @@ class MissingEngine {
   readonly observed: number;
   readonly K1: number;
   readonly K2: number;
+  /** device row widths of the K1-, (d+1)- and K2-wide operands: on WebGPU rounded up to 4 (the vec4 matmul kernels), the extra columns 0 */
+  readonly w1: number;
+  readonly w2: number;
+  readonly wz: number;
   private readonly blocks: Block[] = [];
   private readonly p1: Tensor;
   private readonly p2: Tensor;
-  private readonly A: Tensor;
-  private readonly B: Tensor;
   private readonly pairs: { a: Int32Array; b: Int32Array };
   private readonly pairs1: { a: Int32Array; b: Int32Array };
   timing = { productMs: 0, rowSolveMs: 0, mStepMs: 0 };
@@ -89,6 +106,10 @@ class MissingEngine {
     const T = this.pairs.a.length;
     this.K1 = T + d + 1;
     this.K2 = this.pairs1.a.length;
+    const pad = (w: number) => (backend.info.backend === 'webgpu' ? Math.ceil(w / 4) * 4 : w);
+    this.w1 = pad(this.K1);
+    this.w2 = pad(d + 1);
+    this.wz = pad(this.K2);
     this.rowX2 = new Float64Array(n);
     this.rowObs = new Int32Array(n);
     this.colX2 = new Float64Array(D);
@@ -99,13 +120,19 @@ class MissingEngine {
       return t;
     };
     try {
-      // rows per block: every per-row operand (D, K1 or K2 floats a row) within one storage binding
+      // rows per block: every per-row operand (D, w1 or wz floats a row) within one storage binding,
+      // a whole number of M-step chunks when it holds more than one
       let observed = 0;
-      const R = Math.min(n, dataChunkRows(backend, Math.max(D, this.K1, this.K2), { override: chunkRows }));
+      const sumRows = Math.max(SUM_CHUNK_ROWS, Math.ceil((n * D * this.wz) / PARTS_BUDGET / SUM_CHUNK_ROWS) * SUM_CHUNK_ROWS);
+      const fits = dataChunkRows(backend, Math.max(D, this.w1, this.wz), { override: chunkRows });
+      const R = Math.min(n, fits >= sumRows ? Math.floor(fits / sumRows) * sumRows : fits);
       for (let r0 = 0; r0 < n; r0 += R) {
         const rows = Math.min(R, n - r0);
-        const xb = new Float32Array(rows * D);
-        const mb = new Float32Array(rows * D);
+        const chunk = Math.min(sumRows, rows);
+        const chunks = Math.ceil(rows / chunk);
+        const padded = chunks * chunk;
+        const xb = new Float32Array(padded * D);
+        const mb = new Float32Array(padded * D);
         for (let i = 0; i < rows; i++) {
           const g = r0 + i;
           for (let j = 0; j < D; j++) {
@@ -122,20 +149,21 @@ class MissingEngine {
         }
         const k = this.blocks.length;
         this.blocks.push({
-          r0, rows,
-          x0: tensor(rows * D, `ppca-missing:x${k}`, xb),
-          mask: tensor(rows * D, `ppca-missing:m${k}`, mb),
-          out1: tensor(rows * this.K1, `ppca-missing:mWW${k}`),
-          out2: tensor(rows * (d + 1), `ppca-missing:xW${k}`),
-          z: tensor(rows * this.K2, `ppca-missing:zz${k}`),
-          e: tensor(rows * (d + 1), `ppca-missing:z${k}`),
+          r0, rows, chunk, chunks,
+          x0: tensor(padded * D, `ppca-missing:x${k}`, xb),
+          mask: tensor(padded * D, `ppca-missing:m${k}`, mb),
+          out1: tensor(rows * this.w1, `ppca-missing:mWW${k}`),
+          out2: tensor(rows * this.w2, `ppca-missing:xW${k}`),
+          z: tensor(padded * this.wz, `ppca-missing:zz${k}`),
+          e: tensor(padded * this.w2, `ppca-missing:z${k}`),
+          ...(chunks > 1 ? { partsA: tensor(chunks * D * this.wz, `ppca-missing:Aparts${k}`), partsB: tensor(chunks * D * this.w2, `ppca-missing:bparts${k}`) } : {}),
+          A: tensor(D * this.wz, `ppca-missing:A${k}`),
+          B: tensor(D * this.w2, `ppca-missing:b${k}`),
         });
       }
       this.observed = observed;
-      this.p1 = tensor(D * this.K1, 'ppca-missing:WW');
-      this.p2 = tensor(D * (d + 1), 'ppca-missing:W');
-      this.A = tensor(D * this.K2, 'ppca-missing:A');
-      this.B = tensor(D * (d + 1), 'ppca-missing:b');
+      this.p1 = tensor(D * this.w1, 'ppca-missing:WW');
+      this.p2 = tensor(D * this.w2, 'ppca-missing:W');
       this.owned = owned;
     } catch (e) {
       for (const t of owned) backend.release(t);
@@ -156,28 +184,28 @@ class MissingEngine {
    * uploaded for the M-step.
    */
   async eStep(p: PpcaParams, stats: boolean): Promise<EStep> {
-    const { backend: b, D, d, n, K1, K2 } = this;
+    const { backend: b, D, d, n, K2, w1, w2, wz } = this;
     const T = this.pairs.a.length;
     const t0 = performance.now();
-    const P1 = new Float32Array(D * K1);
-    const P2 = new Float32Array(D * (d + 1));
+    const P1 = new Float32Array(D * w1);
+    const P2 = new Float32Array(D * w2);
     for (let j = 0; j < D; j++) {
       const w = j * d;
       const delta = p.mu[j]! - this.mu0[j]!;
-      const o1 = j * K1;
+      const o1 = j * w1;
       for (let t = 0; t < T; t++) P1[o1 + t] = p.W[w + this.pairs.a[t]!]! * p.W[w + this.pairs.b[t]!]!;
       for (let a = 0; a < d; a++) {
         P1[o1 + T + a] = delta * p.W[w + a]!;
-        P2[j * (d + 1) + a] = p.W[w + a]!;
+        P2[j * w2 + a] = p.W[w + a]!;
       }
       P1[o1 + T + d] = delta * delta;
-      P2[j * (d + 1) + d] = delta;
+      P2[j * w2 + d] = delta;
     }
     b.upload(this.p1, P1);
     b.upload(this.p2, P2);
     for (const blk of this.blocks) {
-      b.matmul({ a: blk.mask, b: this.p1, c: blk.out1, m: blk.rows, n: K1, k: D });
-      b.matmul({ a: blk.x0, b: this.p2, c: blk.out2, m: blk.rows, n: d + 1, k: D });
+      b.matmul({ a: blk.mask, b: this.p1, c: blk.out1, m: blk.rows, n: w1, k: D });
+      b.matmul({ a: blk.x0, b: this.p2, c: blk.out2, m: blk.rows, n: w2, k: D });
     }
     const outs = await Promise.all(this.blocks.map(async (blk) => [await b.read(blk.out1), await b.read(blk.out2)] as const));
     const t1 = performance.now();
@@ -192,12 +220,12 @@ class MissingEngine {
     for (let k = 0; k < this.blocks.length; k++) {
       const blk = this.blocks[k]!;
       const [o1, o2] = outs[k]!;
-      const zb = stats ? new Float32Array(blk.rows * K2) : undefined;
-      const eb = stats ? new Float32Array(blk.rows * (d + 1)) : undefined;
+      const zb = stats ? new Float32Array(blk.rows * wz) : undefined;
+      const eb = stats ? new Float32Array(blk.rows * w2) : undefined;
       for (let i = 0; i < blk.rows; i++) {
         const g = blk.r0 + i;
-        const r1 = i * K1;
-        const r2 = i * (d + 1);
+        const r1 = i * w1;
+        const r2 = i * w2;
         for (let t = 0; t < T; t++) {
           const a = this.pairs.a[t]!;
           const c = this.pairs.b[t]!;
@@ -246,7 +274,7 @@ class MissingEngine {
             Linv[r * d + c] = s / M[r * d + r]!;
           }
         }
-        const zo = i * K2;
+        const zo = i * wz;
         for (let t = 0; t < K2; t++) {
           const a = this.pairs1.a[t]!;
           const c = this.pairs1.b[t]!;
@@ -259,8 +287,8 @@ class MissingEngine {
           }
           zb[zo + t] = v;
         }
-        for (let a = 0; a < d; a++) eb[i * (d + 1) + a] = e[a]!;
-        eb[i * (d + 1) + d] = 1;
+        for (let a = 0; a < d; a++) eb[i * w2 + a] = e[a]!;
+        eb[i * w2 + d] = 1;
       }
       if (zb && eb) {
         b.upload(blk.z, zb);
@@ -274,14 +302,30 @@ class MissingEngine {
 
   /** M-step from the statistics the last eStep(…, true) uploaded: W, μ and σ² in data space. */
   async mStep(prevSigma2: number): Promise<{ W: Float64Array; mu: Float64Array; sigma2: number }> {
-    const { backend: b, D, d, K2 } = this;
+    const { backend: b, D, d, K2, wz, w2 } = this;
     const t0 = performance.now();
     const k = d + 1;
-    this.blocks.forEach((blk, i) => {
-      b.matmul({ a: blk.mask, b: blk.z, c: this.A, m: D, n: K2, k: blk.rows, transA: true, accumulate: i > 0 });
-      b.matmul({ a: blk.x0, b: blk.e, c: this.B, m: D, n: k, k: blk.rows, transA: true, accumulate: i > 0 });
-    });
-    const [Ah, Bh] = await Promise.all([b.read(this.A), b.read(this.B)]);
+    // per block: each chunk's products (batched), then their sum; the blocks' sums added on the host in float64
+    for (const blk of this.blocks) {
+      const R = blk.chunk;
+      if (!blk.partsA || !blk.partsB) {
+        b.matmul({ a: blk.mask, b: blk.z, c: blk.A, m: D, n: wz, k: R, transA: true });
+        b.matmul({ a: blk.x0, b: blk.e, c: blk.B, m: D, n: w2, k: R, transA: true });
+        continue;
+      }
+      const batch = { batch: blk.chunks, strideA: R * D, transA: true, k: R, m: D };
+      b.matmul({ a: blk.mask, b: blk.z, c: blk.partsA, n: wz, strideB: R * wz, strideC: D * wz, ...batch });
+      b.matmul({ a: blk.x0, b: blk.e, c: blk.partsB, n: w2, strideB: R * w2, strideC: D * w2, ...batch });
+      b.sumCols({ x: blk.partsA, out: blk.A, rows: blk.chunks, cols: D * wz });
+      b.sumCols({ x: blk.partsB, out: blk.B, rows: blk.chunks, cols: D * w2 });
+    }
+    const sums = await Promise.all(this.blocks.map(async (blk) => [await b.read(blk.A), await b.read(blk.B)] as const));
+    const Ah = new Float64Array(D * wz);
+    const Bh = new Float64Array(D * w2);
+    for (const [a, bb] of sums) {
+      for (let t = 0; t < Ah.length; t++) Ah[t]! += a[t]!;
+      for (let t = 0; t < Bh.length; t++) Bh[t]! += bb[t]!;
+    }
     const W = new Float64Array(D * d);
     const mu = new Float64Array(D);
     const A = new Float64Array(k * k);
@@ -289,11 +333,11 @@ class MissingEngine {
     let resid = 0;
     for (let j = 0; j < D; j++) {
       for (let t = 0; t < K2; t++) {
-        const v = Ah[j * K2 + t]!;
+        const v = Ah[j * wz + t]!;
         A[this.pairs1.a[t]! * k + this.pairs1.b[t]!] = v;
         A[this.pairs1.b[t]! * k + this.pairs1.a[t]!] = v;
       }
-      for (let a = 0; a < k; a++) bj[a] = Bh[j * k + a]!;
+      for (let a = 0; a < k; a++) bj[a] = Bh[j * w2 + a]!;
       const w = solveSpd(A, bj, k);
       for (let a = 0; a < d; a++) W[j * d + a] = w[a]!;
       mu[j] = this.mu0[j]! + w[d]!;
