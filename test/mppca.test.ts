@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import {
-  MppcaEngine, checkMppca, componentW, evaluateMppca, fitMppca, initialMppca, mppcaParameterCount, type MppcaHost,
+  MppcaEngine, MppcaFitter, checkMppca, componentW, evaluateMppca, fitMppca, initialMppca, mppcaParameterCount, type MppcaHost,
 } from '../src/models/mppca/mppca.ts';
 import { referenceEStep, referenceMap } from '../src/models/mppca/reference.ts';
 import { closedFormPpca } from '../src/models/ppca/closed.ts';
@@ -179,7 +179,8 @@ function suite(name: string, backend: () => Promise<Backend>): void {
       const b = await backend();
       const [K, D, d, n] = [2, 6, 1, 400];
       const { x } = synthetic(K, D, d, n, 31);
-      const data = uploadData(b, { name: 'drop', x, n, D });
+      // rows in several device buffers: the fit reads the host copy, never one buffer
+      const data = uploadData(b, { name: 'drop', x, n, D }, { chunkRows: 37 });
       try {
         const start = initialMppca({ host: x, n, D }, K, d, 0, 1e-3);
         // a third component far from every row
@@ -196,6 +197,7 @@ function suite(name: string, backend: () => Promise<Backend>): void {
         expect(r.trace[0]!.K).toBe(3);
         expect(r.trace.at(-1)!.K).toBe(2);
         checkMppca(r.model);
+        await expect(fitMppca(b, data, { K: 4096, d: 5, maxIters: 1 })).rejects.toThrow(/rows are too few for 4096 components/);
       } finally {
         releaseData(b, data);
       }
@@ -205,3 +207,13 @@ function suite(name: string, backend: () => Promise<Backend>): void {
 
 suite('cpu', async () => cpu);
 for (const adapter of TEST_ADAPTERS) suite(adapter, () => gpuBackend(adapter));
+
+describe('mppca size checks', () => {
+  it('refuses a fit whose per-component products exceed the cap before allocating them', () => {
+    const n = 30000;
+    const D = 3;
+    // a DeviceData stand-in: the check runs before any upload
+    const data = { name: 'big', n, D, host: new Float32Array(n * D), x: undefined as never };
+    expect(() => new MppcaFitter(cpu, data, { K: 4096, d: 2 })).toThrow(/over 268435456; use fewer components or rows/);
+  });
+});

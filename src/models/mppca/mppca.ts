@@ -30,6 +30,8 @@ import { centredHost, checkDataScale, internalScale } from '../ppca/scale.ts';
 
 /** σ_k² is floored at this fraction of the mean column variance of the training data. */
 export const MPPCA_SIGMA2_FLOOR = 1e-3;
+/** Most values K·n·(d + 1) of the per-row, per-component products a fit holds (1 GiB of float32). */
+export const MPPCA_MAX_VALUES = 2 ** 28;
 /** Lloyd iterations (assign, then means) after the k-means++ seeding, before the first EM map. */
 export const MPPCA_INIT_LLOYD = 3;
 /** Defaults of a fit: K = 5 components of latent dimension 10, at most 200 EM maps, stop when the log-likelihood per sample moves less than 1e-5. */
@@ -600,6 +602,8 @@ export class MppcaFitter {
     checkShape('mppca EM', data.D, d);
     need(Number.isInteger(K) && K >= 1, 'mppca EM', `the number of components must be a positive integer, got ${K}`);
     need(data.n >= K * (d + 1), 'mppca EM', `${data.name}: ${data.n} rows are too few for ${K} components of latent dimension ${d} (each needs at least d + 1 = ${d + 1})`);
+    // the per-row, per-component products (Y_k and V) are K·n·(d + 1) floats on the device and the host
+    need(K * data.n * (d + 1) <= MPPCA_MAX_VALUES, 'mppca EM', `${K} components × ${data.n} rows × (d + 1 = ${d + 1}) is ${K * data.n * (d + 1)} values per EM map, over ${MPPCA_MAX_VALUES}; use fewer components or rows`);
     this.maxIters = opts.maxIters ?? MPPCA_DEFAULTS.iters;
     this.tol = opts.tol ?? MPPCA_DEFAULTS.tol;
     need(Number.isInteger(this.maxIters) && this.maxIters >= 0, 'mppca EM', `maxIters must be a non-negative integer, got ${this.maxIters}`);
