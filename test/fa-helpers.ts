@@ -1,7 +1,9 @@
 // Shared by the factor-analysis tests: a dense float64 reference of log p(x) and
 // synthetic data from a known FA model.
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import type { Backend } from '../src/backend.ts';
 import type { FaHost } from '../src/models/fa/fa.ts';
+import { releaseData, uploadData, type DeviceData } from '../src/models/ppca/model.ts';
 import { rng } from './gpu.ts';
 
 /** log N(x | μ, W Wᵀ + diag ψ) per row with the dense D×D covariance (ml-matrix's Cholesky and solve), float64. */
@@ -51,3 +53,13 @@ export function synthetic(D: number, d: number, n: number, seed: number): { trut
   return { truth: { D, d, W, mu, psi }, x };
 }
 
+
+/** Runs f on the rows uploaded to b (in buffers of chunkRows rows when given), released afterwards. */
+export async function withData<T>(b: Backend, ds: { name: string; x: Float32Array; n: number; D: number }, chunkRows: number | undefined, f: (data: DeviceData) => Promise<T>): Promise<T> {
+  const data = uploadData(b, ds, chunkRows === undefined ? {} : { chunkRows });
+  try {
+    return await f(data);
+  } finally {
+    releaseData(b, data);
+  }
+}

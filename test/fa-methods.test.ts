@@ -7,19 +7,9 @@ import type { Backend } from '../src/backend.ts';
 import { subsetRows } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
 import { fitFa, psiFloor, type FaResult } from '../src/models/fa/fa.ts';
-import { releaseData, uploadData, type DeviceData } from '../src/models/ppca/model.ts';
 import { columnStats } from '../src/models/ppca/scale.ts';
 import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
-import { synthetic } from './fa-helpers.ts';
-
-async function withData<T>(b: Backend, ds: { name: string; x: Float32Array; n: number; D: number }, chunkRows: number | undefined, f: (data: DeviceData) => Promise<T>): Promise<T> {
-  const data = uploadData(b, ds, chunkRows === undefined ? {} : { chunkRows });
-  try {
-    return await f(data);
-  } finally {
-    releaseData(b, data);
-  }
-}
+import { synthetic, withData } from './fa-helpers.ts';
 
 /** Each accepted iterate at least as good as the one before (to `slack` nats: float32 products). */
 function expectMonotone(r: FaResult, slack: number): void {

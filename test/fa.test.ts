@@ -129,7 +129,7 @@ describe('fa from the CLI', () => {
     expect(await refused(['train', '--model', 'fa', ...synthetic, '--method', 'sem', '--iters', '5'])).toContain('--iters does not apply to --model fa --method sem');
   }, 60_000);
 
-  it('train --model fa --method squarem | anderson: the same fit in fewer EM maps', async () => {
+  it('train --model fa --method squarem | anderson | sem: the same fit in fewer EM maps, or from minibatches', async () => {
     const fit = (method: string, more: string[] = []) => ok(['train', '--model', 'fa', '--latent', '3', ...synthetic, '--method', method, ...more]);
     const em = await fit('em', ['--tol', '1e-7', '--iters', '3000']);
     for (const method of ['squarem', 'anderson']) {
@@ -138,6 +138,10 @@ describe('fa from the CLI', () => {
       expect(Math.abs((r.train_loglik as number) - (em.train_loglik as number))).toBeLessThan(1e-3);
       expect(r.iterations as number).toBeLessThan(em.iterations as number);
     }
+    // stochastic EM on 500 rows, batch 100, 40 epochs: within 0.1 nats/sample of exact EM (fa-sem.test.ts checks it statistically)
+    const sem = await fit('sem', ['--epochs', '40', '--batch', '100']);
+    expect(sem).toMatchObject({ method: 'sem', epochs: 40, batch: 100, steps: 40 * Math.ceil((sem.n_train as number) / 100) });
+    expect(Math.abs((sem.train_loglik as number) - (em.train_loglik as number))).toBeLessThan(0.1);
   }, 120_000);
 
   it('eval rejects a model file with a non-positive ψ or sizes that disagree, naming the file', async () => {
