@@ -3,12 +3,16 @@
 // CPU backend measured in a separate process. Writes
 // bench/results/kernels-<date>-<host>.json and .md and prints the table.
 //   npx tsx bench/kernels.ts [--quick] [--adapters swiftshader,llvmpipe,gpu]
+//   npx tsx bench/kernels.ts --narrow [--adapters llvmpipe] [--m 8192 --n 12 --k 784]
+// --narrow times one narrow product (PPCA EM's Y = Xc W at d = 10, padded to 12) under every
+// variant and a few launch shapes, alternating twice, wall and process-CPU ms side by side
+// (docs/kernels-results.md §7); it prints the table and writes nothing.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NoAdapterError, adapterName, createWebGpuBackend, type AdapterChoice } from '../src/index.ts';
-import { MATMUL_VARIANTS, matmulVariant } from '../src/lib/kernels.node.ts';
+import { MATMUL_VARIANTS, matmulVariant, type MatmulVariantOptions } from '../src/lib/kernels.node.ts';
 import { elementwiseCases, implementedCases, matmulCases } from './shapes.ts';
 import { timeKernel } from './timing.ts';
 
@@ -30,6 +34,55 @@ const notes: string[] = [];
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const started = new Date();
 const load0 = loadavg();
+
+/** The narrow-product probe (--narrow): variants × launch shapes on one m×n×k product, twice in turn. */
+async function narrowProbe(): Promise<void> {
+  const num = (name: string, fallback: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : fallback);
+  const m = num('m', 8192), n = num('n', 12), k = num('k', 784);
+  const n4 = Math.ceil(n / 4);
+  const cases: [string, (typeof MATMUL_VARIANTS)[number], MatmulVariantOptions][] = [
+    ['vec4 (default launch)', 'vec4', {}],
+    ['vec4, workgroup 1×64', 'vec4', { workgroup: [1, 64] }],
+    ['texture (default launch)', 'texture', {}],
+    [`texture, block 16×${n4}, workgroup 1×8`, 'texture', { block: [16, n4], workgroup: [1, 8] }],
+    [`texture, block 16×${n4}, workgroup 1×64`, 'texture', { block: [16, n4], workgroup: [1, 64] }],
+    ['unrolled (default launch)', 'unrolled', {}],
+    [`unrolled, block 16×${n4}, workgroup 1×64`, 'unrolled', { block: [16, n4], workgroup: [1, 64] }],
+    [`unrolled, block 8×${n4}, workgroup 1×64`, 'unrolled', { block: [8, n4], workgroup: [1, 64] }],
+  ];
+  for (const choice of argv.includes('--adapters') ? adapters : ['llvmpipe' as AdapterChoice]) {
+    const gpu = await createWebGpuBackend(choice);
+    const a = gpu.tensor(m * k, { data: Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5) });
+    const b = gpu.tensor(k * n, { data: Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 11) / 11 - 0.5) });
+    const c = gpu.tensor(m * n);
+    const probe = gpu.view(c, 0, 1);
+    const times = new Map<string, { wall: number[]; cpu: number[] }>();
+    const l0 = loadavg()[0]!;
+    for (let rep = 0; rep < 2; rep++) {
+      for (const [name, v, o] of cases) {
+        if (v !== 'vec4' && (m % 4 || n % 4 || k % 4)) continue;
+        const t = await timeKernel(gpu, () => matmulVariant(gpu, { a, b, c, m, n, k }, v, o), probe, { reps: 3, minSampleMs: 50, maxInner: 16 });
+        const e = times.get(name) ?? { wall: [], cpu: [] };
+        e.wall.push(t.median);
+        e.cpu.push(t.cpuMs);
+        times.set(name, e);
+      }
+    }
+    const flop = 2 * m * n * k;
+    process.stdout.write(`\n${adapterName(gpu.info.adapter!)}: ${m}×${n}×${k} (${(flop / 1e6).toFixed(0)} MFLOP), load ${l0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}\n\n`);
+    process.stdout.write('| variant, launch | wall ms (two runs) | CPU ms (two runs) | GFLOP/s (best wall) |\n|---|---:|---:|---:|\n');
+    for (const [name, e] of times) {
+      process.stdout.write(`| ${name} | ${e.wall.map((x) => x.toFixed(1)).join(', ')} | ${e.cpu.map((x) => x.toFixed(1)).join(', ')} | ${(flop / (Math.min(...e.wall) * 1e6)).toFixed(2)} |\n`);
+    }
+    for (const t of [a, b, c]) gpu.release(t);
+    gpu.destroy();
+  }
+}
+
+if (argv.includes('--narrow')) {
+  await narrowProbe();
+  process.exit(0);
+}
 
 // ---- CPU first, in a child that never touches WebGPU --------------------------
 log('cpu backend (child process)...');
