@@ -7,7 +7,9 @@
 // (pooled buffers included: the peak); the CPU backend's rows are host memory.
 //   npx tsx bench/scale.ts [--targets cpu,llvmpipe,swiftshader] [--methods vae,sem,oem]
 //        [--n 1e4,1e5,1e6,1e7] [--max-n cpu=1e7,llvmpipe=1e7,swiftshader=1e6]
-//        [--steps 200] [--batch 128] [--host-memory MB] [--device-memory MB] [--out NAME|PATH]
+//        [--steps 200] [--batch 128] [--reps 1] [--host-memory MB] [--device-memory MB] [--out NAME|PATH]
+// --reps R sweeps the n values R times in turn (n₁ n₂ … n₁ n₂ …) and reports each point's median
+// samples/s with its range: on a shared machine the load drifts between points.
 // Writes bench/results/NAME.json and .md (default NAME: scale), or PATH.json and .md when it holds a '/'.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,8 +42,10 @@ export interface ScalePoint {
   n: number;
   steps: number;
   batch: number;
-  /** samples per second over the timed steps */
+  /** samples per second over the timed steps (the median over --reps) */
   samplesPerSecond: number;
+  /** every repetition's samples/s */
+  samples?: number[];
   seconds: number;
   /** seconds before the first step (statistics passes, buffers) */
   setupSeconds: number;
@@ -125,17 +129,32 @@ async function child(spec: ChildSpec): Promise<ScalePoint> {
   }
 }
 
+/** One point from its repetitions: the median samples/s (their range in `samples`), the largest RSS and device memory, the first and last load. */
+export function medianPoint(runs: ScalePoint[]): ScalePoint {
+  const ok = runs.filter((p) => !p.error);
+  if (ok.length === 0) return runs[0]!;
+  const rates = ok.map((p) => p.samplesPerSecond).sort((a, b) => a - b);
+  const mid = rates.length >> 1;
+  const median = rates.length % 2 ? rates[mid]! : (rates[mid - 1]! + rates[mid]!) / 2;
+  const most = (f: (p: ScalePoint) => number | null): number | null => (ok.some((p) => f(p) !== null) ? Math.max(...ok.map((p) => f(p) ?? 0)) : null);
+  return {
+    ...ok[0]!, samplesPerSecond: median, samples: ok.map((p) => p.samplesPerSecond), peakRssMB: most((p) => p.peakRssMB)!, deviceMB: most((p) => p.deviceMB),
+    load: [ok[0]!.load[0], ok.at(-1)!.load[1]],
+  };
+}
+
 /** Markdown table: one row per (target, method, n), throughput relative to the smallest n of its (target, method). */
 export function scaleTable(points: ScalePoint[]): string {
   const lines = [
-    '| target | method | n | samples/s | vs smallest n | setup s | peak RSS MiB | device MiB | load |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| target | method | n | samples/s (median) | range | vs smallest n | setup s | peak RSS MiB | device MiB | load |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const p of points) {
     const first = points.find((q) => q.target === p.target && q.method === p.method && !q.error);
     const ratio = first && !p.error ? (p.samplesPerSecond / first.samplesPerSecond).toFixed(2) : '';
     const fix = (v: number | null, k = 0) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(k));
-    lines.push(`| ${p.target} | ${p.method} | ${p.n.toExponential(0).replace('e+', 'e')} | ${p.error ? `not run: ${p.error}` : fix(p.samplesPerSecond)} | ${ratio} | ${fix(p.setupSeconds, 1)} | ${fix(p.peakRssMB)} | ${fix(p.deviceMB)} | ${p.load[0].toFixed(1)}→${p.load[1].toFixed(1)} |`);
+    const range = p.samples && p.samples.length > 1 ? `${fix(Math.min(...p.samples))}–${fix(Math.max(...p.samples))}` : '';
+    lines.push(`| ${p.target} | ${p.method} | ${p.n.toExponential(0).replace('e+', 'e')} | ${p.error ? `not run: ${p.error}` : fix(p.samplesPerSecond)} | ${range} | ${ratio} | ${fix(p.setupSeconds, 1)} | ${fix(p.peakRssMB)} | ${fix(p.deviceMB)} | ${p.load[0].toFixed(1)}→${p.load[1].toFixed(1)} |`);
   }
   return lines.join('\n');
 }
@@ -156,10 +175,13 @@ async function main(): Promise<void> {
   const batch = Number(arg('batch', '128'));
   const hostMB = args.includes('--host-memory') ? Number(arg('host-memory', '')) : undefined;
   const devMB = args.includes('--device-memory') ? Number(arg('device-memory', '')) : undefined;
+  const reps = Number(arg('reps', '1'));
   const points: ScalePoint[] = [];
   for (const target of targets) {
     for (const method of methods) {
-      for (const n of ns.filter((v) => v <= (maxN[target] ?? Infinity))) {
+      const sweep = ns.filter((v) => v <= (maxN[target] ?? Infinity));
+      const runs: ScalePoint[][] = sweep.map(() => []);
+      for (let r = 0; r < reps; r++) for (const [i, n] of sweep.entries()) {
         const spec: ChildSpec = { target, method, n, steps, batch, ...(hostMB ? { hostMB } : {}), ...(devMB ? { deviceMB: devMB } : {}) };
         const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
         const last = r.stdout.trim().split('\n').at(-1) ?? '';
@@ -169,15 +191,16 @@ async function main(): Promise<void> {
         } catch {
           p = { target, adapter: '', method, n, steps, batch, samplesPerSecond: NaN, seconds: NaN, setupSeconds: NaN, peakRssMB: NaN, deviceMB: null, load: [loadavg()[0]!, loadavg()[0]!], error: `child failed (${r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}` };
         }
-        points.push(p);
+        runs[i]!.push(p);
         process.stderr.write(`${target} ${method} n=${n}: ${p.error ?? `${p.samplesPerSecond.toFixed(0)} samples/s, setup ${p.setupSeconds.toFixed(1)} s, RSS ${p.peakRssMB.toFixed(0)} MiB, device ${p.deviceMB?.toFixed(0) ?? '–'} MiB`}\n`);
       }
+      for (const got of runs) points.push(medianPoint(got));
     }
   }
   const name = arg('out', 'scale');
   const base = name.includes('/') ? name : join(here, 'results', name);
   mkdirSync(dirname(base), { recursive: true });
-  const meta = { date: new Date().toISOString(), D, latent: LATENT, steps, batch, hostMB: hostMB ?? null, deviceMB: devMB ?? null, adapters: [...new Set(points.map((p) => p.adapter))] };
+  const meta = { date: new Date().toISOString(), D, latent: LATENT, steps, batch, reps, hostMB: hostMB ?? null, deviceMB: devMB ?? null, adapters: [...new Set(points.map((p) => p.adapter))] };
   writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, points }, null, 2)}\n`);
   const md = [
     `# Scale curve: ${steps} steps of ${batch} rows at every n (D = ${D}, generated rows)`, '',
