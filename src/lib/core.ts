@@ -132,6 +132,16 @@ export { Vae, classicVaeConfig, type VaeConfig } from '../models/vae.ts';
 export { Lvm, defaultLvmConfig, FIT_STEPS, type LvmConfig } from '../models/lvm.ts';
 /** What the VAE and the per-point model share: the configuration, the objective, the evaluable model half. */
 export { PriorProposal, type LatentModelConfig, type LatentVariableModel, type Objective } from '../models/latent.ts';
+/**
+ * Training and evaluation rows streamed from a RowSource (a file read in slices, a generator) in chunks
+ * under a memory budget: `new Vae(backend, cfg, source, source.n, { memory, batch })`, the same for Lvm and
+ * EvalSet. `streams` says whether rows stream; `streamEpoch` is the documented epoch order over chunks;
+ * `sourceColumnVariance` gives the Gaussian decoder's initial variance of rows not in memory.
+ */
+export {
+  streams, streamEpoch, sourceColumnVariance, DEFAULT_HOST_BYTES, MIX_BLOCKS,
+  type MemoryBudget, type RowsOptions, type StreamLayout, type EpochChunk,
+} from '../models/stream.ts';
 /** The hidden layers' activation (`LatentModelConfig.act`). */
 export type { Activation } from '../kernels/elementwise.ts';
 /** The decoder's likelihood and variance settings and their defaults. */
