@@ -69,7 +69,9 @@ for (const K of ks) {
   const pte = await evaluate(cpu, test, single);
   fits.push({
     K, d, parameters: params, iterations: r.iterations, converged: r.converged, dropped: r.dropped.length, seconds: r.seconds,
-    s_per_iter: r.seconds / r.trace.length, load1,
+    init_seconds: r.initSeconds, s_per_iter: (r.seconds - r.initSeconds) / r.trace.length, load1,
+    last_change: r.trace.length > 1 ? r.trace.at(-1)!.loglik - r.trace.at(-2)!.loglik : null,
+    curve: r.trace.filter((_, t) => t % 10 === 0 || t === r.trace.length - 1).map((p) => [p.iteration, p.loglik]),
     train_loglik: tr.loglik, test_loglik: te.loglik, test_per_digit: te.perDigit, train_purity: tr.purity, test_purity: te.purity,
     weights: Array.from(r.model.pi),
     ppca: { d: q, parameters: ppcaParams(q), train_loglik: ptr.loglik, test_loglik: pte.loglik, test_per_digit: pte.perDigit },

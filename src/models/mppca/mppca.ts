@@ -115,8 +115,10 @@ export interface MppcaResult {
   atFloor: number[];
   /** the floor on σ², data space */
   sigma2Floor: number;
-  /** wall time of the fit */
+  /** wall time of the fit, the start included */
   seconds: number;
+  /** of which the start (upload, k-means++, per-cluster PPCA) */
+  initSeconds: number;
 }
 
 /** rows per chunk of the n-long sums (a multiple of VIEW_ALIGN) */
@@ -585,6 +587,8 @@ export class MppcaFitter {
   private alive: number[];
   private prev = -Infinity;
   private t0 = performance.now() / 1000;
+  /** seconds the constructor took (upload and start) */
+  readonly initSeconds: number;
   /** M-steps taken */
   iterations = 0;
   /** the log-likelihood moved less than tol */
@@ -627,6 +631,7 @@ export class MppcaFitter {
     }
     this.alive = Array.from({ length: K }, (_, k) => k);
     this.floorFitted = floorFitted;
+    this.initSeconds = performance.now() / 1000 - this.t0;
   }
 
   /** One E-step (and M-step unless finished); returns the iterate's progress. */
@@ -666,7 +671,7 @@ export class MppcaFitter {
     for (let k = 0; k < this.theta.K; k++) if (this.theta.sigma2[k]! <= this.floorFitted * (1 + 1e-12)) atFloor.push(k);
     return {
       model, iterations: this.iterations, converged: this.converged, loglik: this.trace.at(-1)?.loglik ?? NaN, trace: this.trace,
-      dropped: this.dropped, atFloor, sigma2Floor: this.sigma2Floor, seconds: performance.now() / 1000 - this.t0,
+      dropped: this.dropped, atFloor, sigma2Floor: this.sigma2Floor, seconds: performance.now() / 1000 - this.t0, initSeconds: this.initSeconds,
     };
   }
 
