@@ -118,7 +118,7 @@ export { faSweep, faParams, type FaSweep, type FaSweepRow } from '../models/fa/s
  */
 export {
   fitMppca, MppcaFitter, evaluateMppca, clusterPurity, componentSizes, mppcaParameterCount, checkMppca, initialMppca, roundMppca,
-  MPPCA_DEFAULTS, MPPCA_SIGMA2_FLOOR, MPPCA_INIT_LLOYD,
+  MPPCA_DEFAULTS, MPPCA_SIGMA2_FLOOR, MPPCA_INIT_LLOYD, MPPCA_MAX_VALUES,
   type MppcaHost, type MppcaOptions, type MppcaProgress, type MppcaResult, type MppcaDrop, type MppcaEvaluation,
 } from '../models/mppca/mppca.ts';
 /** mppca model files: parameters as safetensors tensors and back (checked: shapes, finite, σ² range, π on the simplex). */
