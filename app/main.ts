@@ -4,7 +4,7 @@
 // here blocks the main thread for long.
 import {
   PPCA_DEFAULTS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
-  type Backend, type Dataset, type FaSweep, type ModelRun, type PpcaSweep, type RunConfig, type RunFile, type RunKind,
+  type Backend, type Dataset, type FaRunMethod, type FaSweep, type ModelRun, type PpcaSweep, type RunConfig, type RunFile, type RunKind,
 } from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
 import { hideEntries, loadMnist, loadUserFile, makeSynthetic, type AppData } from './data.ts';
@@ -177,6 +177,7 @@ function readConfig(): RunConfig {
     semKappa: num('sem-kappa', 'κ', { min: 0 }),
     oemKappa: num('oem-kappa', 'κ', { min: 0 }),
     components: num('components', 'components K', { int: true, min: 1, max: 64 }),
+    faMethod: $<HTMLSelectElement>('fa-method').value as FaRunMethod,
     hidden,
     likelihood: $<HTMLSelectElement>('likelihood').value as RunConfig['likelihood'],
     lr: num('lr', 'learning rate', { min: 0 }),

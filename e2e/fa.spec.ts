@@ -2,6 +2,8 @@
 // backend equals the library's fitFa of the same iterations (computed here in
 // Node on the CPU backend), ψ is drawn, the Heywood count shown, and the model
 // file is the CLI's: `latentgpu eval` of it gives the page's test figure.
+import { readFileSync } from 'node:fs';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { syntheticRunData } from '../src/lib/runData.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
@@ -44,3 +46,33 @@ for (const backend of ['webgpu', 'cpu'] as const) {
     expect(cliEval.loglik as number, 'CLI eval of the page\'s fa file').toBeCloseTo(held, 3);
   });
 }
+
+test('factor analysis by SQUAREM and by stochastic EM on WebGPU: the objective climbs past 10 plain EM iterations\' and the file names the method', async ({ page }) => {
+  const data = syntheticRunData(SYNTHETIC);
+  const plain = await fitFa(new CpuBackend(), uploadData(new CpuBackend(), data.train), { d: 2, maxIters: 10, seed: 1 });
+  for (const method of ['squarem', 'sem'] as const) {
+    await setupSynthetic(page, 'webgpu', 'fa');
+    await page.locator('#fa-method').selectOption(method);
+    await setValue(page, 'batch', '100');
+    await setValue(page, 'steps-per-tick', method === 'sem' ? '20' : '6');
+    // SQUAREM spends its EM maps in cycles of three (at most the tick's 6)
+    for (let t = 0; t < 2; t++) {
+      await page.locator('#btn-step').click();
+      await expect(page.getByTestId('state')).toHaveText('idle');
+    }
+    const steps = Number(await page.getByTestId('step').textContent());
+    if (method === 'sem') expect(steps).toBe(40);
+    else expect(steps).toBe(12);
+    const c = await curves(page);
+    const last = c.train.at(-1)![1];
+    console.log(`fa ${method}: train ${c.train.map((p) => p[1].toFixed(4)).join(' → ')}; plain EM after 10: ${plain.loglik}`);
+    expect(last, `${method} after its steps vs plain EM after 10`).toBeGreaterThan(plain.loglik - (method === 'sem' ? 0.05 : 0));
+    expect(Number.isFinite(c.test.at(-1)![1])).toBe(true);
+    await expect(page.locator('#st-unit-label')).toHaveText(method === 'sem' ? 'stochastic EM step' : 'EM iteration');
+    const downloadPromise = page.waitForEvent('download');
+    await page.locator('#btn-download').click();
+    const bytes = readFileSync(await (await downloadPromise).path());
+    expect(decodeSafetensors(new Uint8Array(bytes)).metadata.method).toBe(method);
+  }
+  await screenshot(page, 'fa-sem');
+});

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { hideAtRandom, imputationRmse, syntheticRunData } from '../src/lib/runData.ts';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { createRun, decodeRunFile, loadRun } from '../src/lib/runs.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
 import { fitMppca } from '../src/models/mppca/mppca.ts';
@@ -19,6 +20,7 @@ const { train, test } = data;
 const host = (ds: typeof train) => ({ host: ds.x, n: ds.n, D: ds.D });
 const none = { optimum: async () => undefined };
 const hidden = hideAtRandom(data, 0.3, 9);
+const decodeSafetensorsMeta = (bytes: Uint8Array): Record<string, string> => decodeSafetensors(bytes).metadata;
 
 function suite(name: string, backendOf: () => Promise<Backend>): void {
   describe(`runs beyond the lecture on ${name}`, () => {
@@ -54,6 +56,21 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
       }
       expect(errRec).toBeLessThan(0.5 * errMean);
       run.dispose();
+    });
+
+    it('fa: SQUAREM, Anderson and stochastic EM ticks climb from the start and file their method', async () => {
+      const b = await backendOf();
+      for (const faMethod of ['squarem', 'anderson', 'sem'] as const) {
+        const run = await createRun(b, { kind: 'fa', latent: 3, seed: 2, stepsPerTick: 9, faMethod, batch: 50 }, train, test, none);
+        const start = (await run.evaluate()).train;
+        let last = -Infinity;
+        for (let t = 0; t < 3; t++) last = (await run.tick()).trainObjective!;
+        expect(last, `${faMethod}: ${start} → ${last}`).toBeGreaterThan(start + 0.5);
+        expect(run.unitName).toBe(faMethod === 'sem' ? 'stochastic EM step' : 'EM iteration');
+        expect((await run.figures!()).length).toBe(2);
+        expect(decodeSafetensorsMeta(await run.save()).method).toBe(faMethod);
+        run.dispose();
+      }
     });
 
     it('mppca: two ticks of 3 EM steps report the E-step figures of fitMppca\'s first 6 iterates; components and figures', async () => {

@@ -222,5 +222,7 @@ export { readDataBlob, splitRunData, syntheticRunData, BLOB_LIMITS, type RunData
 export { generatedPpca, type GeneratedPpca, type GeneratedPpcaOptions } from '../data/generated.ts';
 /** What a run reports beyond its objective (FA's Heywood columns) and a missing-values run's imputations. */
 export type { RunFigure, Imputation, ComponentView } from './run.ts';
+/** Factor analysis's methods in a run (exact EM, SQUAREM, Anderson, stochastic EM). */
+export { FA_RUN_METHODS, type FaRunMethod } from './run.ts';
 /** Missing values in a page: entries hidden at random (seeded) with the complete rows kept, the imputation RMSE on them, NaN counted. */
 export { hideAtRandom, imputationRmse, countMissing, type HiddenRunData } from './runData.ts';

@@ -1,20 +1,24 @@
-// Factor analysis (src/models/fa) as a ModelRun. A tick continues exact EM from
-// the current parameters (fitFa from them, K maps; EM needs nothing else to
-// resume, so ticks of K equal one fit of the same total), and ends with the
-// exact train log-likelihood (float64, Woodbury). The pictures are host float64
+// Factor analysis (src/models/fa) as a ModelRun. A tick of exact EM (plain,
+// SQUAREM or Anderson) continues from the current parameters (fitFa from them,
+// at most K maps; plain EM needs nothing else to resume, so its ticks of K equal
+// one fit of the same total; an accelerated tick starts its extrapolation
+// afresh); a tick of stochastic EM runs K steps of one resumable fitter
+// (createFaSemFitter). Each tick ends with the exact train log-likelihood
+// (float64, Woodbury). The pictures are host float64
 // on the fitted parameters: posterior means E = M⁻¹WᵀΨ⁻¹(x − μ) with
 // M = I + WᵀΨ⁻¹W, reconstructions W E + μ, prior samples W z + μ (noise-free).
 // The model file is the CLI's fa file (`latentgpu train --model fa --out`).
 import type { Backend } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { encodeSafetensors } from '../io/safetensors.ts';
-import { FA_DEFAULTS, faMeanLogLik, fitFa, initialFa, type FaHost } from '../models/fa/fa.ts';
+import { FA_DEFAULTS, faMeanLogLik, fitFa, initialFa, psiFloor, type FaHost } from '../models/fa/fa.ts';
 import { faToTensors, roundFa } from '../models/fa/file.ts';
+import { createFaSemFitter, type FaSemFitter } from '../models/fa/sem.ts';
 import { factorSpd } from '../models/ppca/linalg.ts';
 import { releaseData, uploadData, type DeviceData, type HostData } from '../models/ppca/model.ts';
 import { columnStats } from '../models/ppca/scale.ts';
 import { LinearHostRun, type LinearParams } from './linearRun.ts';
-import type { EstimatorRow, ModelRun, ModelRunOptions, ResolvedRunConfig, RunFigure, RunTick } from './run.ts';
+import type { EstimatorRow, FaRunMethod, ModelRun, ModelRunOptions, ResolvedRunConfig, RunFigure, RunTick } from './run.ts';
 
 const hostOf = (ds: Dataset): HostData => ({ name: ds.name, host: ds.x, n: ds.n, D: ds.D });
 
@@ -23,8 +27,13 @@ class FaRun extends LinearHostRun implements ModelRun {
   readonly D: number;
   readonly latent: number;
   readonly objectiveName = 'exact log-likelihood per sample';
-  readonly unitName = 'EM iteration';
+  readonly unitName: string;
   private step = 0;
+  /** stochastic EM's fitter (the exact methods keep only the parameters) */
+  private readonly sem: FaSemFitter | null;
+  /** each column's ψ floor, to report the Heywood columns of stochastic EM */
+  private readonly floor: Float64Array;
+  private readonly constantCols: number[];
   private lastTrain = NaN;
   private heywood: number[] | null = null;
   private constant: number[] | null = null;
@@ -41,6 +50,12 @@ class FaRun extends LinearHostRun implements ModelRun {
     super();
     this.D = model.D;
     this.latent = model.d;
+    const { variance } = columnStats(hostOf(train));
+    this.floor = psiFloor(variance);
+    this.constantCols = [];
+    for (let j = 0; j < this.D; j++) if (!(variance[j]! > 0)) this.constantCols.push(j);
+    this.unitName = config.faMethod === 'sem' ? 'stochastic EM step' : 'EM iteration';
+    this.sem = config.faMethod === 'sem' ? createFaSemFitter(be, data, { d: model.d, batch: config.batch, seed: config.seed, init: model }) : null;
   }
 
   protected linear(): LinearParams {
@@ -48,7 +63,21 @@ class FaRun extends LinearHostRun implements ModelRun {
   }
 
   async tick(): Promise<RunTick> {
-    const r = await fitFa(this.be, this.data, { d: this.latent, maxIters: this.config.stepsPerTick, tol: FA_DEFAULTS.tol, init: this.model });
+    if (this.sem) {
+      const K = this.config.stepsPerTick;
+      await this.sem.step(K);
+      this.model = this.sem.model();
+      const loglik = this.sem.evaluate().loglik;
+      this.lastTrain = loglik;
+      this.heywood = [];
+      for (let j = 0; j < this.D; j++) if (this.model.psi[j]! <= this.floor[j]! * (1 + 1e-9)) this.heywood.push(j);
+      this.constant = this.constantCols;
+      this.step += K;
+      return { samples: K * this.config.batch, steps: K, trainObjective: loglik };
+    }
+    const r = await fitFa(this.be, this.data, {
+      d: this.latent, maxIters: this.config.stepsPerTick, tol: FA_DEFAULTS.tol, init: this.model, method: this.config.faMethod as Exclude<FaRunMethod, 'sem'>,
+    });
     const change = Math.abs(r.loglik - this.lastTrain);
     this.model = r.model;
     this.lastTrain = r.loglik;
@@ -110,12 +139,13 @@ class FaRun extends LinearHostRun implements ModelRun {
   async save(): Promise<Uint8Array> {
     const model = roundFa(this.model);
     const { tensors, metadata } = faToTensors(model, {
-      ...this.dataMeta, method: 'em', kind: 'fa', step: String(this.step), train_loglik: String(faMeanLogLik(model, hostOf(this.train))),
+      ...this.dataMeta, method: this.config.faMethod, kind: 'fa', step: String(this.step), train_loglik: String(faMeanLogLik(model, hostOf(this.train))),
     });
     return encodeSafetensors(tensors, metadata);
   }
 
   dispose(): void {
+    this.sem?.dispose();
     releaseData(this.be, this.data);
   }
 }

@@ -38,6 +38,8 @@ export interface RunConfig {
   semKappa?: number;
   /** online EM's step-size exponent κ: new statistics weigh (t + 2)^(−κ) */
   oemKappa?: number;
+  /** factor analysis: exact EM (plain, SQUAREM- or Anderson-accelerated) or stochastic EM (default 'em') */
+  faMethod?: FaRunMethod;
   /** mixtures of PPCA: the number of components K (default 5) */
   components?: number;
   /** the latent models' hidden widths (the VAE's encoder; the decoder mirrors them) */
@@ -51,6 +53,11 @@ export interface RunConfig {
   /** measure the VAE's test curve while training (default true; a benchmark times training alone) */
   testCurve?: boolean;
 }
+
+/** Factor analysis's methods in a run: exact EM, its SQUAREM and Anderson accelerations, stochastic EM. */
+export type FaRunMethod = 'em' | 'squarem' | 'anderson' | 'sem';
+/** Every {@link FaRunMethod}. */
+export const FA_RUN_METHODS: readonly FaRunMethod[] = ['em', 'squarem', 'anderson', 'sem'];
 
 /** A {@link RunConfig} with its defaults filled in for the training rows. */
 export type ResolvedRunConfig = Required<Omit<RunConfig, 'schedule'>> & {
@@ -81,6 +88,7 @@ export function resolveRunConfig(cfg: RunConfig, rows: number): ResolvedRunConfi
     semKappa: cfg.semKappa ?? PPCA_DEFAULTS.sem.kappa,
     oemKappa: cfg.oemKappa ?? PPCA_DEFAULTS.oem.kappa,
     components: cfg.components ?? MPPCA_DEFAULTS.components,
+    faMethod: cfg.faMethod ?? 'em',
     hidden: cfg.hidden ?? VAE_DEFAULTS.hidden,
     likelihood: cfg.likelihood ?? 'auto',
     lr: cfg.lr ?? VAE_DEFAULTS.lr,
