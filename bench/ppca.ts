@@ -5,9 +5,12 @@
 // bench/results/ppca.json and ppca.md.
 //   npx tsx bench/ppca.ts [--targets swiftshader,llvmpipe,cpu] [--quick]
 //   npx tsx bench/ppca.ts --em-breakdown [--targets llvmpipe] [--d 10]
+//   npx tsx bench/ppca.ts --em-passes [--targets cpu,llvmpipe] [--d 10] [--block 4096]
 // --em-breakdown prints, per target, one plain-EM iteration on the MNIST train split
 // beside its two n-long products (Y = Xc W and Gᵀ = Yᵀ Xc, the shapes em.ts records)
 // replayed alone, and what those products need at a given rate (--gflops, default 15).
+// --em-passes compares plain-EM iterations on the rows uploaded once with the same rows read in
+// passes (a source that is not in memory, blocks of --block rows), alternating, in one process.
 // The CPU backend should be measured in a process that never created a WebGPU
 // instance (Dawn may keep a core spinning, DESIGN.md §3): `--targets cpu` alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -141,6 +144,36 @@ export async function emBreakdown(be: Backend, d: number, iters = 6): Promise<{ 
   return { iterMs, yMs, gMs, mflop: (4 * train.n * D * d) / 1e6 };
 }
 
+/** Median seconds per plain-EM iteration: resident rows against passes over a source of the same rows (blocks of `block`), alternating `reps` times. */
+export async function emPasses(be: Backend, d: number, block: number, reps = 3, iters = 5): Promise<{ resident: number[]; passes: number[]; loglik: [number, number] }> {
+  const { train } = loadMnist();
+  const source = {
+    name: 'mnist (passes)', n: train.n, D: train.D, array: null,
+    async read(r0: number, count: number, dst: Float32Array) { dst.set(train.x.subarray(r0 * train.D, (r0 + count) * train.D)); },
+    async close() {},
+  };
+  const perIter = (r: { trace: { seconds: number }[] }): number => {
+    const t = r.trace.slice(0, -1);
+    return stats(t.slice(1).map((p, i) => p.seconds - t[i]!.seconds)).median;
+  };
+  const out = { resident: [] as number[], passes: [] as number[], loglik: [0, 0] as [number, number] };
+  const opts = { d, maxIters: iters + 1, tol: 0, seed: 1, method: 'em' as const };
+  // warm-up: pipelines of both paths
+  releasePpca((await fitEm(be, { ...source, n: 512 }, { ...opts, maxIters: 2, chunkRows: 256 })).model);
+  for (let r = 0; r < reps; r++) {
+    const data = uploadData(be, train);
+    const a = await fitEm(be, data, opts);
+    releaseData(be, data);
+    const b = await fitEm(be, source, { ...opts, chunkRows: block });
+    out.resident.push(perIter(a));
+    out.passes.push(perIter(b));
+    out.loglik = [a.loglik, b.loglik];
+    releasePpca(a.model);
+    releasePpca(b.model);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -150,6 +183,19 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const backendFor = async (target: string): Promise<Backend> => (target === 'cpu' ? new CpuBackend()
     : createWebGpuBackend(target as 'swiftshader' | 'llvmpipe' | 'gpu'));
+  if (process.argv.includes('--em-passes')) {
+    const d = Number(arg('d', '10')), block = Number(arg('block', '4096'));
+    for (const target of arg('targets', 'cpu,llvmpipe').split(',')) {
+      const be = await backendFor(target);
+      const load0 = loadavg()[0]!.toFixed(2);
+      const r = await emPasses(be, d, block);
+      const f = (v: number[]) => `${(stats(v).median * 1e3).toFixed(1)} ms (${v.map((x) => (x * 1e3).toFixed(0)).join(', ')})`;
+      process.stdout.write(`${target} d=${d}: resident ${f(r.resident)}; passes of ${block} rows ${f(r.passes)}; `
+        + `ratio ${(stats(r.passes).median / stats(r.resident).median).toFixed(2)}; log-lik ${r.loglik[0].toFixed(6)} / ${r.loglik[1].toFixed(6)}; load ${load0} → ${loadavg()[0]!.toFixed(2)}\n`);
+      be.destroy();
+    }
+    return;
+  }
   if (process.argv.includes('--em-breakdown')) {
     const d = Number(arg('d', '10')), gflops = Number(arg('gflops', '15'));
     for (const target of arg('targets', 'llvmpipe').split(',')) {
