@@ -8,8 +8,10 @@ import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
-import { closedFormPpca } from '../src/models/ppca/closed.ts';
-import { minkaLogEvidence, ppcaSweep } from '../src/models/ppca/sweep.ts';
+import { closedFormPpca, sampleCovariance, type ClosedFormPpca } from '../src/models/ppca/closed.ts';
+import { fullEigenpairs, symmetricEigenvalues } from '../src/models/ppca/eigs.ts';
+import { columnStats } from '../src/models/ppca/scale.ts';
+import { minkaLogEvidence, ppcaSweep, type PpcaSweep } from '../src/models/ppca/sweep.ts';
 
 const { data } = syntheticPpca({ n: 2500, D: 20, d: 5, sigma: 0.5, seed: 7 });
 const split = (lo: number, hi: number) => ({ host: data.x.slice(lo * 20, hi * 20), n: hi - lo, D: 20 });
@@ -46,6 +48,16 @@ function denseMeanLogLik(W: Float32Array, mu: Float32Array, sigma2: number, rows
   return total / rows.n;
 }
 
+/** The sweep's row d against closedFormPpca(…, 'full') (train ℓ to 1e-9, σ²) and a dense test log-likelihood (1e-5); returns the closed form. */
+function expectFullDecomposition(sw: PpcaSweep, tr: typeof train, te: typeof test, d: number): ClosedFormPpca {
+  const row = sw.rows.find((r) => r.d === d)!;
+  const cf = closedFormPpca(tr, d, 'full');
+  expect(Math.abs(row.train_loglik - cf.loglik)).toBeLessThan(1e-9);
+  expect(row.sigma2).toBeCloseTo(cf.sigma2, 12);
+  expect(Math.abs(row.test_loglik - denseMeanLogLik(cf.W, cf.mu, cf.sigma2, te, d))).toBeLessThan(1e-5);
+  return cf;
+}
+
 describe('ppca sweep', () => {
   it('picks the true d = 5 by Minka and BIC, and the held-out log-likelihood peaks at or next to it', () => {
     expect(sweep.chosen.minka).toBe(5);
@@ -56,12 +68,8 @@ describe('ppca sweep', () => {
 
   it("equals closedFormPpca's train log-likelihood and σ², and a dense float64 test log-likelihood, for several d", () => {
     for (const d of [1, 5, 9]) {
-      const row = sweep.rows[d - 1]!;
-      const cf = closedFormPpca(train, d, 'full');
-      expect(Math.abs(row.train_loglik - cf.loglik)).toBeLessThan(1e-9);
-      expect(row.sigma2).toBeCloseTo(cf.sigma2, 12);
-      expect(Math.abs(row.test_loglik - denseMeanLogLik(cf.W, cf.mu, cf.sigma2, test, d))).toBeLessThan(1e-5);
-      expect(row.bic).toBeCloseTo(-2 * 2000 * cf.loglik + (20 * d - (d * (d - 1)) / 2 + 21) * Math.log(2000), 6);
+      const cf = expectFullDecomposition(sweep, train, test, d);
+      expect(sweep.rows[d - 1]!.bic).toBeCloseTo(-2 * 2000 * cf.loglik + (20 * d - (d * (d - 1)) / 2 + 21) * Math.log(2000), 6);
     }
   });
 
@@ -74,6 +82,37 @@ describe('ppca sweep', () => {
     const rank3 = Float64Array.from([9, 6, 4, 0.26, 0.255, 0.25, 0.245, 0.24]);
     const ev = [1, 2, 3, 4, 5].map((k) => minkaLogEvidence(rank3, k, 500));
     expect(ev.indexOf(Math.max(...ev)) + 1).toBe(3);
+  });
+
+  it('with a range well below the columns (eigenvalues without vectors, the top eigenvectors by subspace iteration) equals the full decomposition', () => {
+    // D = 64, d ≤ 10: block 20 < 32, so the fast path; the full decomposition's figures are the reference
+    const wide = syntheticPpca({ n: 1500, D: 64, d: 6, sigma: 0.4, seed: 3 }).data;
+    const part = (lo: number, hi: number) => ({ host: wide.x.slice(lo * 64, hi * 64), n: hi - lo, D: 64 });
+    const [tr, te] = [part(0, 1200), part(1200, 1500)];
+    const fast = ppcaSweep(tr, te, 1, 10);
+    const all = fullEigenpairs(sampleCovariance(tr, columnStats(tr).mu), 64).values;
+    for (let j = 0; j < 64; j++) expect(Math.abs(fast.eigenvalues[j]! - all[j]!)).toBeLessThan(1e-12 * all[0]!);
+    for (const d of [1, 6, 10]) expectFullDecomposition(fast, tr, te, d);
+    expect(fast.chosen.minka).toBe(6);
+  });
+
+  it('symmetricEigenvalues equals the full decomposition on random, repeated, zero, 1×1 and 2×2 matrices', () => {
+    let seed = 11;
+    const r = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+    const cases: [Float64Array, number][] = [1, 2, 3, 17, 65].map((D) => {
+      const S = new Float64Array(D * D);
+      for (let i = 0; i < D; i++) for (let j = 0; j <= i; j++) S[i * D + j] = S[j * D + i] = r();
+      return [S, D];
+    });
+    const rep = new Float64Array(30 * 30);
+    for (let i = 0; i < 30; i++) rep[i * 30 + i] = i % 3;
+    cases.push([rep, 30], [new Float64Array(100), 10]);
+    for (const [S, D] of cases) {
+      const got = symmetricEigenvalues(S, D);
+      const want = fullEigenpairs(S, D).values;
+      const scale = Math.max(1e-300, ...Array.from(want, Math.abs));
+      for (let j = 0; j < D; j++) expect(Math.abs(got[j]! - want[j]!) / scale).toBeLessThan(1e-13);
+    }
   });
 
   it('rejects a range that reaches the number of varying columns', () => {

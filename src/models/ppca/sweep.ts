@@ -1,8 +1,11 @@
-// Choosing d for PPCA (DESIGN.md §1.7, "Choosing d"): one float64 eigendecomposition
-// of the training covariance gives the ML solution for every d at once (σ²_d = mean
-// of the discarded eigenvalues), so each d's train log-likelihood, BIC, Minka's
-// Laplace evidence and held-out log-likelihood cost O(D) to O(n_test·d) after it.
-import { fullEigenpairs } from './eigs.ts';
+// Choosing d for PPCA (DESIGN.md §1.7, "Choosing d"): the spectrum of the training
+// covariance gives the ML solution for every d at once (σ²_d = mean of the
+// discarded eigenvalues), so each d's train log-likelihood, BIC, Minka's Laplace
+// evidence and held-out log-likelihood cost O(D) to O(n_test·d) after it. The
+// spectrum comes without vectors (eigs.ts symmetricEigenvalues), the top dMax
+// eigenvectors from the filtered subspace iteration; one full decomposition
+// only where the range reaches past half the columns.
+import { blockWidth, fullEigenpairs, symmetricEigenvalues, topEigenpairs } from './eigs.ts';
 import { sampleCovariance, mlLogLik } from './closed.ts';
 import { LOG_2PI, type HostData } from './model.ts';
 import { columnStats } from './scale.ts';
@@ -119,9 +122,19 @@ export function ppcaSweep(train: HostData & { name?: string }, test: HostData, d
   }
   const Sl = new Float64Array(L * L);
   for (let p = 0; p < L; p++) for (let q = 0; q < L; q++) Sl[p * L + q] = S[live[p]! * D + live[q]!]!;
-  const full = fullEigenpairs(Sl, L);
+  // every eigenvalue (Minka's evidence needs them all) and the top dMax eigenvectors, U[j·L + q] = (u_j)_q
+  let values: Float64Array;
+  let U: Float64Array;
+  if (blockWidth(L, dMax) === 0) {
+    ({ values, vectors: U } = fullEigenpairs(Sl, L));
+  } else {
+    values = symmetricEigenvalues(Sl, L);
+    const top = topEigenpairs(Sl, L, dMax);
+    U = new Float64Array(dMax * L);
+    for (let j = 0; j < dMax; j++) for (let q = 0; q < L; q++) U[j * L + q] = top.vectors[q * dMax + j]!;
+  }
   const spectrum = new Float64Array(D);
-  for (let j = 0; j < L; j++) spectrum[j] = Math.max(0, full.values[j]!);
+  for (let j = 0; j < L; j++) spectrum[j] = Math.max(0, values[j]!);
   let trace = 0;
   for (let a = 0; a < D; a++) trace += S[a * D + a]!;
 
@@ -140,7 +153,7 @@ export function ppcaSweep(train: HostData & { name?: string }, test: HostData, d
     for (let j = 0; j < dMax; j++) {
       let p = 0;
       const base = j * L;
-      for (let q = 0; q < L; q++) p += full.vectors[base + q]! * xc[live[q]!]!;
+      for (let q = 0; q < L; q++) p += U[base + q]! * xc[live[q]!]!;
       proj[i * dMax + j] = p;
     }
   }
