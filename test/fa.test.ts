@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.ts';
 import { saveSafetensors } from '../src/io/atomic.node.ts';
 import { faToTensors } from '../src/models/fa/file.ts';
+import { faSweep } from '../src/models/fa/sweep.ts';
 import type { Backend } from '../src/backend.ts';
 import { faLogLikRows, faMeanLogLik, fitFa, psiFloor, type FaHost } from '../src/models/fa/fa.ts';
 import { releaseData, uploadData } from '../src/models/ppca/model.ts';
@@ -157,4 +158,25 @@ describe('fa from the CLI', () => {
     await saveSafetensors(wrong, tensors, { ...metadata, latent: '4' });
     expect(await refused(['eval', '--model', wrong, ...synthetic])).toContain('"W"');
   });
+});
+
+describe('fa sweep (Anderson EM, each d started from the fit of d − 1)', () => {
+  it('chooses the true d by held-out log-likelihood and BIC; a warm-started fit equals a cold one', async () => {
+    const D = 15;
+    const { x } = synthetic(D, 3, 2500, 12);
+    const train = { name: 'train', x: x.subarray(0, 2000 * D), n: 2000, D };
+    const test = { name: 'test', x: x.subarray(2000 * D), n: 500, D };
+    const s = await faSweep(cpu, train, test, 1, 5, { tol: 1e-6 });
+    expect(s.rows.map((r) => r.d)).toEqual([1, 2, 3, 4, 5]);
+    expect(s.chosen.bic).toBe(3);
+    expect(s.chosen.test_loglik).toBeGreaterThanOrEqual(3);
+    for (const r of s.rows) expect(r.converged).toBe(true);
+    const data = uploadData(cpu, train);
+    try {
+      const cold = await fitFa(cpu, data, { d: 3, method: 'anderson', tol: 1e-6 });
+      expect(Math.abs(cold.loglik - s.rows[2]!.train_loglik)).toBeLessThan(1e-3);
+    } finally {
+      releaseData(cpu, data);
+    }
+  }, 120_000);
 });
