@@ -64,7 +64,7 @@ export { uploadData, releaseData, type DeviceData } from '../models/ppca/model.t
 /** PPCA parameters on a backend (`PpcaModel`) and on the host (`PpcaHost`), and the moves between them. */
 export { createPpca, readPpca, releasePpca, type PpcaModel, type PpcaHost } from '../models/ppca/model.ts';
 /** Exact EM (plain, SQUAREM or Anderson-accelerated) to convergence; `onIter` reports each iterate's log-likelihood. */
-export { fitEm, EM_METHODS, type EmMethod, type EmOptions, type EmProgress, type EmResult } from '../models/ppca/em.ts';
+export { fitEm, emPassRows, EM_METHODS, type EmMethod, type EmOptions, type EmProgress, type EmResult, type EmBudget } from '../models/ppca/em.ts';
 /** Stochastic EM (minibatch gradient steps on the exact log-likelihood): a whole fit, or a fitter stepped a tick at a time. */
 export { fitSem, createSemFitter, type SemOptions, type SemFitterOptions } from '../models/ppca/sem.ts';
 /** Online EM (running sufficient statistics, Robbins–Monro steps): a whole fit, or a fitter stepped a tick at a time. */
@@ -97,7 +97,7 @@ export { principalAngles } from '../models/ppca/subspace.ts';
 
 // ---- factor analysis
 
-/** Factor analysis by exact EM (`fitFa`), its exact log-likelihood (Woodbury, float64), the ψ floor rule and the defaults. */
+/** Factor analysis by exact EM (`fitFa`: plain, SQUAREM or Anderson; data in one device buffer or several), its exact log-likelihood (Woodbury, float64), the ψ floor rule and the defaults. */
 export {
   fitFa, faLogLikRows, faMeanLogLik, psiFloor, initialFa, FA_DEFAULTS, FA_PSI_FLOOR, FA_PSI_FLOOR_MEAN,
   type FaHost, type FaOptions, type FaProgress, type FaResult,
@@ -108,6 +108,16 @@ export { type HostData } from '../models/ppca/model.ts';
 export { faToTensors, faFromTensors, roundFa, FA_FILE_LIMITS } from '../models/fa/file.ts';
 /** Choosing d for FA: an EM fit per d with its train/held-out log-likelihood and BIC. */
 export { faSweep, faParams, type FaSweep, type FaSweepRow } from '../models/fa/sweep.ts';
+/** The EM accelerations FA uses (`FaOptions.method`): SQUAREM and Anderson over a host parameter vector, with a monotone safeguard. */
+export { accelerate, ACCEL_METHODS, ACCEL_ANDERSON_MEMORY, type AccelMethod, type AccelOptions, type AccelResult, type EmMap } from '../models/accel.ts';
+/** Stochastic EM for FA: a whole fit (`fitFaSem`), or a fitter stepped a tick at a time (`createFaSemFitter`). */
+export {
+  fitFaSem, createFaSemFitter, FA_SEM_DEFAULTS, type FaSemOptions, type FaSemFitter, type FaSemProgress, type FaSemResult,
+} from '../models/fa/sem.ts';
+/** FA with missing values (NaN): EM over the observed entries (host float64), the observed-data log-likelihood, imputation by the posterior mean. */
+export {
+  fitFaMissing, faMissingLogLikRows, faMissingMeanLogLik, faImpute, type FaMissingOptions, type FaMissingResult,
+} from '../models/fa/missing.ts';
 
 // ---- mixtures of PPCA
 
