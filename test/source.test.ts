@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError } from '../src/data/dataset.ts';
+import { DataError, makeDataset, splitTrainTest } from '../src/data/dataset.ts';
 import { parseNpy } from '../src/data/npy.ts';
 import { blobSource, type BlobLike } from '../src/data/source.blob.ts';
 import { openFileSource } from '../src/data/source.node.ts';
-import type { RowSource } from '../src/data/source.ts';
+import { arraySource, splitSource, type RowSource } from '../src/data/source.ts';
 import { CONTROL, npyBytes } from './data-files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'latentgpu-source-'));
@@ -163,6 +163,28 @@ describe('file sources', () => {
   });
 });
 
+/** A Blob of the bytes (Node's Blob types want an ArrayBuffer-backed view). */
+const blobOf = (b: Uint8Array): Blob => new Blob([b as Uint8Array<ArrayBuffer>]);
+
+describe('the canonical split of a source', () => {
+  it('splitSource reads the rows splitTrainTest keeps, in spans of any size', async () => {
+    for (const n of [5, 9, 10, 14, 103]) {
+      const D = 3;
+      const x = values(n, D, n);
+      const { train, test } = splitTrainTest(makeDataset('m', x, n, D));
+      for (const span of [1, 4, 7, 1024]) {
+        const s = splitSource(arraySource('m', x, n, D), span);
+        expect([s.train.n, s.test.n]).toEqual([train.n, test.n]);
+        for (const [src, want] of [[s.train, train], [s.test, test]] as const) {
+          const got = new Float32Array(src.n * D);
+          for (let r0 = 0; r0 < src.n; r0 += 3) await src.read(r0, Math.min(3, src.n - r0), got.subarray(r0 * D));
+          expect(got).toEqual(want.x);
+        }
+      }
+    }
+  });
+});
+
 describe('Blob sources (the browser\'s large user files)', () => {
   const n = 97;
   const D = 29;
@@ -170,19 +192,19 @@ describe('Blob sources (the browser\'s large user files)', () => {
 
   it('.npy (f4, f8 big-endian) and raw float32 Blobs give the rows', async () => {
     for (const [size, little] of [[4, true], [8, false]] as const) {
-      const src = await blobSource(new Blob([npyOf(x, n, D, size, little)]), { name: 'user.npy', format: 'npy', sliceBytes: 700 });
+      const src = await blobSource(blobOf(npyOf(x, n, D, size, little)), { name: 'user.npy', format: 'npy', sliceBytes: 700 });
       expect([src.n, src.D, src.array]).toEqual([n, D, null]);
       await checkSlices(src, x);
       await src.close();
     }
-    const raw = await blobSource(new Blob([new Uint8Array(x.buffer)]), { name: 'user.f32', format: 'f32', dim: D });
+    const raw = await blobSource(blobOf(new Uint8Array(x.buffer)), { name: 'user.f32', format: 'f32', dim: D });
     await checkSlices(raw, x);
-    await expect(blobSource(new Blob([new Uint8Array(x.buffer)]), { name: 'user.f32', format: 'f32', dim: 5 })).rejects.toThrow(/not whole rows of 5/);
-    await expect(blobSource(new Blob([new Uint8Array(10)]), { name: 'user.npy', format: 'npy' })).rejects.toThrow(/not a NumPy .npy file/);
+    await expect(blobSource(blobOf(new Uint8Array(x.buffer)), { name: 'user.f32', format: 'f32', dim: 5 })).rejects.toThrow(/not whole rows of 5/);
+    await expect(blobSource(blobOf(new Uint8Array(10)), { name: 'user.npy', format: 'npy' })).rejects.toThrow(/not a NumPy .npy file/);
   });
 
   it('a Blob that returns fewer bytes than asked (a File changed on disk) is an error', async () => {
-    const blob = new Blob([new Uint8Array(x.buffer)]);
+    const blob = blobOf(new Uint8Array(x.buffer));
     const short: BlobLike = {
       size: blob.size,
       slice: (a, b) => ({ arrayBuffer: async () => (await blob.slice(a, b).arrayBuffer()).slice(0, 8) }),

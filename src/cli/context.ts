@@ -2,6 +2,7 @@
 // by its registry entry in src/cli/registry.ts) and what it must export.
 import type { Backend } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
+import type { RowSource } from '../data/source.ts';
 import type { SyntheticKey, SyntheticPpca } from '../data/synthetic.ts';
 import type { Objective } from '../models/latent.ts';
 import type { EmMethod } from '../models/ppca/em.ts';
@@ -133,6 +134,13 @@ export interface CliContext<C> {
   log(msg: string): void;
   /** the generating parameters when --data synthetic */
   truth?: SyntheticPpca;
+  /**
+   * A data file over the host budget (--host-memory), read in slices: then
+   * `train` and `test` are shape only (no rows in x) and these hold the rows.
+   * Only the models and methods in program.ts STREAMING get them.
+   */
+  trainSource?: RowSource;
+  testSource?: RowSource;
 }
 
 /** A model's CLI entry: returns the JSON result object (printed by main with --json, summarized otherwise). */

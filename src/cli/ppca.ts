@@ -12,7 +12,8 @@ import {
   releasePpca, uploadData, type CheckpointRun, type DeviceData, type FitterSnapshot, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
 import { gramOf } from '../models/ppca/model.ts';
-import { arraySource } from '../data/source.ts';
+import { arraySource, type RowSource } from '../data/source.ts';
+import { PpcaStream, sourceLogLik } from '../models/ppca/stream.ts';
 import { lineChartSvg, type Series } from '../report/curve.ts';
 import { imageGrid, interleaveRows } from '../report/grid.ts';
 import { encodePng } from '../report/png.node.ts';
@@ -162,7 +163,7 @@ async function fitClosed(ctx: CliContext<PpcaTrainConfig>, cfg: ClosedConfig): P
 }
 
 /** Stochastic or online EM, resumed from --resume and checkpointed into the run folder every --checkpoint-every epochs. */
-async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticConfig, train: DeviceData, runDir: string | undefined): Promise<Fit> {
+async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticConfig, train: DeviceData | PpcaStream, runDir: string | undefined): Promise<Fit> {
   const { epochs, batch, checkpointEvery, seed, latent: d } = cfg;
   const stepsPerEpoch = Math.ceil(ctx.train.n / batch);
   // what a checkpoint records of the run, and a resumed one must match
@@ -204,37 +205,72 @@ async function fitStochastic(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticCo
   };
 }
 
+/**
+ * Stochastic and online EM stream their rows (ppca/stream.ts) from a file over
+ * the host budget, or from rows in memory over --device-memory; null: the rows
+ * go to the device whole.
+ */
+async function openStream(ctx: CliContext<PpcaTrainConfig>, cfg: StochasticConfig): Promise<PpcaStream | null> {
+  const budget = deviceBytes(cfg);
+  const { n, D } = ctx.train;
+  if (!ctx.trainSource && (budget === undefined || n * D * 4 <= budget)) return null;
+  const src = ctx.trainSource ?? arraySource(ctx.train.name, ctx.train.x, n, D);
+  const memory = { ...(cfg.hostMemoryMB !== undefined ? { hostBytes: cfg.hostMemoryMB * 2 ** 20 } : {}), ...(budget !== undefined ? { deviceBytes: budget } : {}) };
+  ctx.progress.start(n, 'ppca: column means and spreads (one pass)');
+  const stream = await PpcaStream.open(ctx.backend, src, { batch: cfg.batch, memory, norms: cfg.method === 'oem', onStatsRows: (r) => ctx.progress.tick(r) });
+  ctx.progress.stop();
+  const s = stream.stream;
+  ctx.log(`${src.name}: ${n.toLocaleString('en-US')} rows streamed in chunks of ${s.chunkRows.toLocaleString('en-US')} (${stream.layout.blocksPerChunk} blocks of ${stream.layout.blockRows}; device buffers ${(s.deviceBytes / 2 ** 20).toFixed(1)} MiB, host staging ${(s.hostBytes / 2 ** 20).toFixed(1)} MiB)`);
+  return stream;
+}
+
+/** Rows spread evenly over a source (row ⌊i·n/rows⌋), for the run folder's reconstructions. */
+async function spreadRows(src: RowSource, rows: number): Promise<Dataset> {
+  const m = Math.min(rows, src.n);
+  const x = new Float32Array(m * src.D);
+  for (let i = 0; i < m; i++) await src.read(Math.floor((i * src.n) / m), 1, x.subarray(i * src.D));
+  return { name: src.name, x, n: m, D: src.D };
+}
+
 export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   const cfg = ctx.config;
   // --missing nan: exact EM over the observed entries, its sums on the backend (src/cli/ppcaMissing.ts)
   if (cfg.method === 'em' && cfg.missing === 'nan') return (await import('./ppcaMissing.ts')).trainMissing(ctx, cfg);
   const { method, latent: d } = cfg;
   const stochastic = cfg.method === 'sem' || cfg.method === 'oem' ? cfg : null;
+  if (ctx.trainSource && !stochastic) throw new Error(`ppca --method ${method} does not read data in slices; ${ctx.train.name} streams (use --method sem or oem)`);
+  const streamed = stochastic ? await openStream(ctx, stochastic) : null;
   // columns float32 cannot fit are an error before any work; constant ones a notice
-  for (const line of checkDataScale({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d).notices) ctx.log(line);
+  const shape = { name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D };
+  for (const line of checkDataScale(shape, d, streamed?.stats).notices) ctx.log(line);
   const checkpointEvery = stochastic?.checkpointEvery ?? 0;
   const runDir = cfg.runDir ?? (checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined);
   if (runDir !== undefined) prepareRunDir(runDir);
   const b = ctx.backend;
   // exact EM over more than --device-memory reads the rows in passes: they are not uploaded whole
-  const train = exactInPasses(cfg, ctx.train) ? null : uploadData(b, ctx.train);
-  const test = uploadData(b, ctx.test);
+  const train = streamed || exactInPasses(cfg, ctx.train) ? null : uploadData(b, ctx.train);
+  const test = ctx.testSource ? null : uploadData(b, ctx.test);
   let model: PpcaModel | null = null;
   const t0 = performance.now();
   try {
     const closedRun = cfg.method === 'closed' ? await fitClosed(ctx, cfg) : null;
-    const fit = closedRun?.fit ?? (stochastic ? await fitStochastic(ctx, stochastic, train!, runDir) : await fitExact(ctx, cfg as ExactConfig, train));
+    const fit = closedRun?.fit ?? (stochastic ? await fitStochastic(ctx, stochastic, streamed ?? train!, runDir) : await fitExact(ctx, cfg as ExactConfig, train));
     model = fit.model;
     // the fit alone; main adds wall_seconds for the whole command (data, device start, closed form)
     const seconds = (performance.now() - t0) / 1000;
-    const trainLoglik = fit.trainLoglik ?? await meanLogLik(model, train!);
-    const testLoglik = await meanLogLik(model, test);
+    // streamed rows: the fit's last evaluation is the pass over them
+    const trainLoglik = fit.trainLoglik ?? (streamed ? fit.curve.at(-1)![1] : await meanLogLik(model, train!));
+    const testLoglik = test ? await meanLogLik(model, test) : await sourceLogLik(model, ctx.testSource!);
     const result: Record<string, unknown> = {
-      model: 'ppca', method, latent: d, n_train: ctx.train.n, n_test: test.n,
+      model: 'ppca', method, latent: d, n_train: ctx.train.n, n_test: ctx.test.n,
       train_loglik: trainLoglik, test_loglik: testLoglik, sigma2: model.sigma2, iterations: fit.iterations, seconds,
     };
+    if (streamed) {
+      const s = streamed.stream;
+      result.streamed = { from_file: Boolean(ctx.trainSource), chunk_rows: s.chunkRows, block_rows: streamed.layout.blockRows, reads: s.reads, device_bytes: s.deviceBytes, host_bytes: s.hostBytes };
+    }
     let closedForm: number | undefined;
-    if (closedRun || closedFormIsCheap(ctx.train.n, ctx.train.D)) {
+    if (test && ctx.train.x.length > 0 && (closedRun || closedFormIsCheap(ctx.train.n, ctx.train.D))) {
       // --method closed is its own reference (gap 0 up to the device's log-likelihood evaluation)
       const cf = closedRun?.closed ?? closedFormPpca({ name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D }, d);
       closedForm = cf.loglik;
@@ -263,7 +299,8 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
     if (runDir !== undefined) {
       result.run_dir = runDir;
       result.model_file = modelFile;
-      const files = await writeRunDir(runDir, h, ctx.test, fit.curve, stochastic ? 'epoch' : 'EM iteration', closedForm, result);
+      const shown = ctx.testSource ? await spreadRows(ctx.testSource, 32) : ctx.test;
+      const files = await writeRunDir(runDir, h, shown, fit.curve, stochastic ? 'epoch' : 'EM iteration', closedForm, result);
       result.files = [...files, 'metrics.json', ...(cfg.out === undefined ? ['model.safetensors'] : []), ...(checkpointEvery > 0 ? ['checkpoint.safetensors'] : [])];
       await writeFileAtomic(join(runDir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`));
     }
@@ -271,7 +308,8 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   } finally {
     if (model) releasePpca(model);
     if (train) releaseData(b, train);
-    releaseData(b, test);
+    if (test) releaseData(b, test);
+    await streamed?.settle();
   }
 };
 

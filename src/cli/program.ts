@@ -5,9 +5,11 @@
 // arguments so tests can drive it in-process.
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { printable, validateForModel } from '../data/dataset.ts';
 import { loadDataSource, type LoadedData } from '../data/files.node.ts';
+import { RAW_F32_EXTENSIONS } from '../data/source.node.ts';
 import { ADAPTER_CHOICES, backendDetails, type AdapterChoice } from '../gpu/device.ts';
 import { loadSafetensorsMetadata } from '../io/atomic.node.ts';
 import { quoteValue } from '../io/modelFile.ts';
@@ -82,13 +84,13 @@ function addBackendOptions(cmd: Command, env: CliIO['env']): Command {
 
 function addDataOptions(cmd: Command): Command {
   return cmd
-    .option('--data <source>', "'mnist' (bundled 8,000/2,000 split), 'synthetic' (PPCA data), or a .csv/.tsv/.npy file", 'mnist')
+    .option('--data <source>', "'mnist' (bundled 8,000/2,000 split), 'synthetic' (PPCA data), or a .csv/.tsv/.npy file or raw float32 rows (.f32/.bin with --dim D)", 'mnist')
     .option('--test <file>', 'test data file (default: every 5th row of --data FILE, rows i % 5 == 4)')
     .option('--subset <n>', 'use only the first n training rows', positiveInt)
     .option('--test-subset <n>', 'use only the first n test rows', positiveInt)
     .addOption(new Option('--header <mode>', 'CSV header row').choices(['auto', 'yes', 'no']).default('auto'))
     .option('--n <rows>', 'synthetic data: rows before the split', positiveInt, 2500)
-    .option('--dim <D>', 'synthetic data: data dimension', positiveInt, 20)
+    .option('--dim <D>', 'synthetic data: data dimension; a raw float32 --data file (.f32, .bin): its row width', positiveInt, 20)
     .option('--true-latent <d>', 'synthetic data: generating latent dimension (default: --latent)', positiveInt)
     .option('--sigma <s>', 'synthetic data: noise standard deviation', nonNegativeNumber, 0.5)
     .option('--data-seed <s>', 'synthetic data: seed', nonNegativeInt, 1);
@@ -169,7 +171,10 @@ function checkScope(cmd: Command, scope: Map<string, Scoped>, kind: ModelKind, m
 function checkDataScope(cmd: Command, o: Opts): void {
   const given = givenIn(cmd);
   const data = String(o.data);
-  const stray = SYNTHETIC_OPTIONS.find((n) => given(n));
+  // --dim is also the row width of a raw float32 data file, which needs it
+  const raw = isRawF32(data);
+  if (raw && !given('dim')) throw new Error(`--data ${printable(data, 200)}: a raw float32 file has no header; give its row width with --dim D`);
+  const stray = SYNTHETIC_OPTIONS.find((n) => given(n) && !(raw && n === 'dim'));
   if (data !== 'synthetic' && stray) throw new Error(`${flagOf(cmd, stray)} sets up --data synthetic; it does not apply to --data ${printable(data, 200)}`);
   if ((data === 'mnist' || data === 'synthetic') && given('header')) throw new Error(`--header applies to a data file, not to --data ${data}`);
 }
@@ -209,10 +214,33 @@ function checkStepCount(plan: { epochs: number; batch: number; perStep: number }
   }
 }
 
-function loadData(o: Opts, latent: number | undefined): LoadedData {
+/** Whether a --data value names a headerless float32 file (.f32/.bin, row width from --dim). */
+function isRawF32(data: string): boolean {
+  return (RAW_F32_EXTENSIONS as readonly string[]).includes(extname(data).toLowerCase());
+}
+
+/**
+ * The models (and methods) whose train reads a data file over the host budget
+ * in slices (issue 14); each streaming model adds itself here.
+ */
+const STREAMING: Partial<Record<ModelKind, readonly string[] | 'all'>> = { ppca: ['sem', 'oem'] };
+
+/** Whether train of this model and method streams, and the list of those that do for the error. */
+function streamPlan(kind: ModelKind, method: string | undefined): { allowed: boolean; which: string } {
+  const m = STREAMING[kind];
+  const allowed = m === 'all' || (m !== undefined && method !== undefined && m.includes(method));
+  const which = (Object.entries(STREAMING) as [ModelKind, readonly string[] | 'all'][])
+    .map(([k, ms]) => (ms === 'all' ? k : `${k} --method ${ms.join(', ')}`)).join('; ');
+  return { allowed, which };
+}
+
+function loadData(o: Opts, latent: number | undefined, stream?: { allowed: boolean; which: string }): LoadedData {
   const data = String(o.data);
   return loadDataSource({
     data,
+    ...(isRawF32(data) ? { dim: o.dim as number } : {}),
+    ...(o.hostMemory !== undefined ? { hostMemoryMB: o.hostMemory as number } : {}),
+    ...(stream ? { stream } : {}),
     test: o.test as string | undefined,
     subset: o.subset as number | undefined,
     testSubset: o.testSubset as number | undefined,
@@ -293,10 +321,14 @@ async function execute<C>(run: Run<C>, io: CliIO, deps: CliDeps, started: number
   try {
     const ctx: CliContext<C> = { backend, train: data.train, test: data.test, config: run.config, progress: sink, log: sink.log };
     if (data.truth) ctx.truth = data.truth;
+    if (data.trainSource) ctx.trainSource = data.trainSource;
+    if (data.testSource) ctx.testSource = data.testSource;
     result = await run.runner(ctx);
   } finally {
     sink.stop();
     backend.destroy();
+    await data.trainSource?.close();
+    await data.testSource?.close();
   }
   const merged: Record<string, unknown> = {
     command: run.command,
@@ -332,7 +364,7 @@ async function runTrain<T, E>(
 ): Promise<void> {
   checkAdapter(o);
   const latent = (o.latent as number | undefined) ?? defaultLatent(kind);
-  const data = loadData(o, latent);
+  const data = loadData(o, latent, streamPlan(kind, entry.method?.(o)));
   const facts: TrainFacts = { latent, rows: data.train.n };
   if (String(o.data) === 'synthetic') facts.synthetic = syntheticSettings(o, latent);
   const config = entry.trainConfig(o, facts);

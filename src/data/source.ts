@@ -78,3 +78,40 @@ export function epochChunkOrder(chunks: readonly Chunk[], seed: number, epoch: n
     within: (c: number) => epochPermutation(chunks[c]!.rows, mixSeed(seed, 0x726f7773, c), epoch),
   };
 }
+
+/**
+ * The canonical train/test split (dataset.ts isTestRow: row i is a test row when
+ * i % 5 == 4) of a source, as two sources that read the rows they keep in spans
+ * of at most `spanRows` source rows through one scratch buffer each.
+ */
+export function splitSource(src: RowSource, spanRows = 1024): { train: RowSource; test: RowSource } {
+  const { n, D } = src;
+  const nTest = Math.floor(n / 5);
+  // the j-th kept row of each side, as a source row
+  const trainRow = (j: number): number => j + Math.floor(j / 4);
+  const testRow = (j: number): number => 5 * j + 4;
+  const side = (name: string, count: number, at: (j: number) => number): RowSource => {
+    let scratch: Float32Array | null = null;
+    const out: RowSource = {
+      name, n: count, D, array: null,
+      async read(r0: number, rows: number, dst: Float32Array): Promise<void> {
+        checkSlice(out, r0, rows, dst);
+        let j = r0;
+        while (j < r0 + rows) {
+          const first = at(j);
+          // the kept rows whose source rows fall in [first, first + spanRows)
+          let last = j;
+          while (last + 1 < r0 + rows && at(last + 1) < first + spanRows) last++;
+          const span = at(last) - first + 1;
+          scratch ??= new Float32Array(Math.min(spanRows, n) * D);
+          await src.read(first, span, scratch);
+          for (let k = j; k <= last; k++) dst.set(scratch.subarray((at(k) - first) * D, (at(k) - first + 1) * D), (k - r0) * D);
+          j = last + 1;
+        }
+      },
+      close: () => src.close(),
+    };
+    return out;
+  };
+  return { train: side(`${src.name}:train`, n - nTest, trainRow), test: side(`${src.name}:test`, nTest, testRow) };
+}

@@ -92,7 +92,28 @@ export interface StochasticFitter {
   dispose(): void;
 }
 
-export function checkStochastic(kernel: string, data: DeviceData, o: { d: number; batch: number }): void {
+/**
+ * Training rows that are not in memory (stream.ts PpcaStream): their column
+ * statistics from a streamed pass, the centred rows streamed to the device in
+ * chunks, and the exact log-likelihood by another pass.
+ */
+export interface StreamedRows {
+  readonly name: string;
+  readonly n: number;
+  readonly D: number;
+  readonly stats: ColumnStats;
+  /** exact mean log-likelihood per row of a model over every row (a pass over the source) */
+  loglik(model: PpcaModel): Promise<number>;
+  /** minibatches per epoch (absent: ⌈n / batch⌉) */
+  readonly stepsPerEpoch?: number;
+}
+
+/** Whether a fitter's rows stream (else they are on the device with a host copy). */
+export function isStreamed(data: DeviceData | StreamedRows): data is StreamedRows {
+  return 'stats' in data;
+}
+
+export function checkStochastic(kernel: string, data: Pick<DeviceData, 'name' | 'n' | 'D'>, o: { d: number; batch: number }): void {
   checkShape(kernel, data.D, o.d);
   need(Number.isInteger(o.batch) && o.batch >= 1, kernel, `batch size must be a positive integer, got ${o.batch}`);
   need(o.batch <= data.n, kernel, `${data.name}: ${data.n} rows, fewer than the batch size ${o.batch}`);
@@ -113,10 +134,12 @@ export abstract class FitterBase implements StochasticFitter {
   /** the data's column statistics (checked by checkDataScale) */
   protected readonly stats: ColumnStats;
 
-  constructor(protected readonly kernel: string, protected readonly data: DeviceData, private readonly opts: FitterOptions) {
+  constructor(protected readonly kernel: string, protected readonly data: DeviceData | StreamedRows, private readonly opts: FitterOptions) {
     checkStochastic(kernel, data, opts);
-    this.stats = checkDataScale(data, opts.d).stats;
-    this.stepsPerEpoch = Math.ceil(data.n / opts.batch);
+    this.stats = isStreamed(data)
+      ? checkDataScale({ name: data.name, host: new Float32Array(0), n: data.n, D: data.D }, opts.d, data.stats).stats
+      : checkDataScale(data, opts.d).stats;
+    this.stepsPerEpoch = (isStreamed(data) ? data.stepsPerEpoch : undefined) ?? Math.ceil(data.n / opts.batch);
     this.evalEvery = opts.evalEvery ?? this.stepsPerEpoch;
     need(Number.isInteger(this.evalEvery) && this.evalEvery >= 0, kernel, `evalEvery must be a non-negative integer, got ${this.evalEvery}`);
   }
@@ -187,7 +210,7 @@ export abstract class FitterBase implements StochasticFitter {
   private async evaluateNow(): Promise<StochasticProgress> {
     const e0 = performance.now();
     this.syncModel();
-    const loglik = await meanLogLik(this.model, this.data);
+    const loglik = isStreamed(this.data) ? await this.data.loglik(this.model) : await meanLogLik(this.model, this.data);
     this.evalMs += performance.now() - e0;
     const p = { step: this.t, epoch: this.t / this.stepsPerEpoch, loglik, sigma2: this.sigma2, seconds: (this.trainMs + this.evalMs) / 1000 };
     this.trace.push(p);

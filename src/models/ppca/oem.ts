@@ -18,9 +18,10 @@ import {
 } from './fitter.ts';
 import { PPCA_DEFAULTS } from '../config.ts';
 import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
-import { Workspace, centeredRowNorms, initialPpca, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
-import { MinibatchSampler } from './sem.ts';
-import { CentredData } from './scale.ts';
+import { Workspace, centeredRowNorms, latentFactors, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { MinibatchSampler, fittedSpace, gatherBatch, initialFor } from './sem.ts';
+import type { CentredData, CentredSpace } from './scale.ts';
+import type { PpcaStream } from './stream.ts';
 
 export interface OemFitterOptions extends FitterOptions {
   /** γ_t = (t+1)^(−κ) */
@@ -48,6 +49,7 @@ class OemFitter extends FitterBase {
   readonly method = 'oem' as const;
   readonly model: PpcaModel;
   private readonly kappa: number;
+  /** ‖x_i‖² of the centred rows (streamed: filled as the chunks are read) */
   private readonly norms: Float64Array;
   private readonly ws: Workspace;
   /** W̃ = [W | μ], row-major D×(d+1) */
@@ -58,17 +60,22 @@ class OemFitter extends FitterBase {
   private readonly syncEtE: Tensor;
   private readonly syncK: Tensor;
   private readonly kAlign: number;
-  private readonly sampler: MinibatchSampler;
+  readonly sampler: MinibatchSampler;
+  /** the batch's row indices (gatherBatch) */
+  last?: Uint32Array;
   /** [W | μ]ᵀ[W | μ] of the current W̃ */
   private Gt: Mat;
   private s2: number;
   /** running averages of ⟨z̃ z̃ᵀ⟩ and ‖x‖² */
   private Szz: Mat;
   private sxx = 0;
-  /** the rows centred on the host; W̃'s μ column is centred-space, model.mu = μ + μ̂ */
-  private readonly centred: CentredData;
+  /** the fitted space; W̃'s μ column is centred-space, model.mu = μ + μ̂ */
+  private readonly centred: CentredSpace;
+  /** the centred rows in memory, or the stream of them */
+  readonly rows: CentredData | null;
+  readonly stream: PpcaStream | null;
 
-  constructor(private readonly b: Backend, data: DeviceData, private readonly o: OemFitterOptions) {
+  constructor(private readonly b: Backend, data: DeviceData | PpcaStream, private readonly o: OemFitterOptions) {
     super('ppca online EM', data, o);
     this.kappa = o.kappa ?? PPCA_DEFAULTS.oem.kappa;
     need(this.kappa > 0.5 && this.kappa <= 1, this.kernel, `kappa must be in (0.5, 1], got ${this.kappa}`);
@@ -76,13 +83,18 @@ class OemFitter extends FitterBase {
     const { d } = o;
     const k = d + 1;
     const seed = o.seed ?? 0;
-    const init = o.init ?? initialPpca(data, { d, seed });
+    const init = o.init ?? initialFor(data, this.stats, d, seed);
     need(init.D === D && init.d === d, this.kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
     // the fit runs on centred rows times c = centred.scale: W̃ = [cW | c(μ − μ̂)], σ²' = c²σ²
-    this.centred = new CentredData(b, data, this.stats);
+    ({ centred: this.centred, rows: this.rows, stream: this.stream } = fittedSpace(b, data, this.stats));
     const c = this.centred.scale;
     // ‖x_i‖² of the centred rows
-    this.norms = centeredRowNorms(this.centred.data, new Float64Array(D));
+    if (this.stream) {
+      need(this.stream.norms !== null, this.kernel, 'the stream keeps no row norms: open it with norms: true for online EM');
+      this.norms = this.stream.norms;
+    } else {
+      this.norms = centeredRowNorms(this.rows!.data, new Float64Array(D));
+    }
     const mu0 = this.centred.toCentred(init.mu);
     const W0 = Float32Array.from(init.W, (w) => w * c);
     this.ws = new Workspace(b, 'ppca.oem');
@@ -121,7 +133,7 @@ class OemFitter extends FitterBase {
   protected async stepOnce(t: number): Promise<void> {
     const { b, ws, data, o, kernel } = this;
     const { D } = data;
-    const { d, batch: B } = o;
+    const { d } = o;
     const k = d + 1;
     const gamma = Math.pow(t + 1, -this.kappa);
     const sigma2 = this.s2;
@@ -139,15 +151,15 @@ class OemFitter extends FitterBase {
       bias[i] = -v;
     }
     bias[d] = 1;
-    const batchIdx = this.sampler.next();
-    const idx = ws.upload('idx', batchIdx);
+    const xb = ws.get('xb', o.batch * D);
+    // B: this step's rows (a chunk's last minibatch may be shorter when streaming)
+    const B = await gatherBatch(this, t, ws, xb, o.seed ?? 0);
+    const batchIdx = this.last!;
     const Pt = ws.upload('P', P);
     const biasT = ws.upload('bias', bias);
-    const xb = ws.get('xb', B * D);
     const A = ws.get('A', D * k);
-    const Et = ws.get('Etilde', B * k);
+    const Et = ws.get('Etilde', o.batch * k);
     const { Wt, s } = this;
-    this.centred.rows.gather(idx, batchIdx, xb, B);
     b.matmul({ a: Wt, b: Pt, c: A, m: D, n: k, k });
     b.matmul({ a: xb, b: A, c: Et, m: B, n: k, k: D, bias: biasT });
     b.matmul({ a: Et, b: Et, c: this.syncEtE, m: k, n: k, k: B, transA: true });
@@ -206,7 +218,7 @@ class OemFitter extends FitterBase {
     const s2 = this.stateArray(state, 'sigma2', 1, Float64Array)[0]!;
     need(s2 > 0, this.kernel, `checkpoint state 'sigma2' is ${s2}, must be positive`);
     this.s2 = s2;
-    for (let t = 0; t < step; t++) this.sampler.next();
+    if (!this.stream) for (let t = 0; t < step; t++) this.sampler.next();
   }
 
   /** W = W̃ [I_d; 0], μ = W̃ e_{d+1} into the model's own tensors. */
@@ -232,14 +244,16 @@ class OemFitter extends FitterBase {
     this.b.release(this.model.W);
     this.b.release(this.model.mu);
     this.centred.release();
+    this.stream?.release();
   }
 }
 
 /** A resumable online-EM run: step(k) continues the same run (running averages, γ_t, minibatch stream). */
-export function createOemFitter(backend: Backend, data: DeviceData, opts: OemFitterOptions): StochasticFitter {
+export function createOemFitter(backend: Backend, data: DeviceData | PpcaStream, opts: OemFitterOptions): StochasticFitter {
   return new OemFitter(backend, data, opts);
 }
 
-export async function fitOem(backend: Backend, data: DeviceData, opts: OemOptions): Promise<StochasticResult> {
+/** `data` on the device, or a PpcaStream opened with norms: true (released with the fitter; the caller closes the source). */
+export async function fitOem(backend: Backend, data: DeviceData | PpcaStream, opts: OemOptions): Promise<StochasticResult> {
   return runStochasticFit(new OemFitter(backend, data, opts), opts);
 }

@@ -146,24 +146,20 @@ export function internalScale(stats: ColumnStats): number {
 }
 
 /**
- * A fitter's view of its data: the rows centred on the host (float64, rounded
- * once) and multiplied by `scale` (internalScale) on the backend, and the way
- * back from that space: μ = μ'/scale + μ̂, W = W'/scale, σ² = σ²'/scale².
+ * The fitted space of a float32 fit: rows centred on the host (float64, rounded
+ * once) and multiplied by `scale` (internalScale), and the way back from it:
+ * μ = μ'/scale + μ̂, W = W'/scale, σ² = σ²'/scale². Rows in memory use
+ * CentredData; rows streamed from a source (stream.ts) only this.
  */
-export class CentredData {
-  /** the centred, scaled rows on the host */
-  readonly data: HostData;
-  /** the same rows on the device (gather minibatches with rows.gather) */
-  readonly rows: DeviceRows;
+export class CentredSpace {
   readonly mu: Float64Array;
   readonly scale: number;
   private readonly muT: Tensor;
 
-  constructor(private readonly b: Backend, raw: DeviceData, stats: ColumnStats = columnStats(raw)) {
+  constructor(protected readonly b: Backend, stats: ColumnStats) {
     this.mu = stats.mu;
     this.scale = internalScale(stats);
-    ({ data: this.data, rows: this.rows } = centreData(b, raw, this.mu, this.scale));
-    this.muT = b.tensor(raw.D, { label: 'ppca.sampleMean', data: Float32Array.from(this.mu) });
+    this.muT = b.tensor(stats.mu.length, { label: 'ppca.sampleMean', data: Float32Array.from(this.mu) });
   }
 
   /** (μ − μ̂)·scale per entry (float64, rounded once): a data-space mean in the fitted space */
@@ -173,7 +169,7 @@ export class CentredData {
 
   /** dst = src/scale + μ̂ (D values, queued): a fitted-space mean back in data space */
   restoreMean(src: Tensor, dst: Tensor): void {
-    const D = this.data.D;
+    const D = this.mu.length;
     this.b.copy({ src, dst, n: D });
     if (this.scale !== 1) this.b.scale({ x: dst, n: D, alpha: 1 / this.scale });
     this.b.axpy({ x: this.muT, y: dst, n: D, alpha: 1 });
@@ -186,7 +182,27 @@ export class CentredData {
   }
 
   release(): void {
-    this.rows.release();
     this.b.release(this.muT);
+  }
+}
+
+/**
+ * A fitter's view of rows in memory: the fitted space (CentredSpace) and the
+ * centred, scaled rows on the host and on the device.
+ */
+export class CentredData extends CentredSpace {
+  /** the centred, scaled rows on the host */
+  readonly data: HostData;
+  /** the same rows on the device (gather minibatches with rows.gather) */
+  readonly rows: DeviceRows;
+
+  constructor(b: Backend, raw: DeviceData, stats: ColumnStats = columnStats(raw)) {
+    super(b, stats);
+    ({ data: this.data, rows: this.rows } = centreData(b, raw, this.mu, this.scale));
+  }
+
+  override release(): void {
+    this.rows.release();
+    super.release();
   }
 }

@@ -24,9 +24,10 @@ import {
   FitterBase, runStochasticFit, type FitterOptions, type FitterSnapshot, type RunOptions, type StochasticFitter, type StochasticResult,
 } from './fitter.ts';
 import { symmetrize } from './linalg.ts';
-import { Workspace, gramOf, initialPpca, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
+import { Workspace, gramOf, initialFromMoments, initialPpca, type DeviceData, type PpcaHost, type PpcaModel } from './model.ts';
 import { centreRows, posteriorMeans, uploadPosterior } from './posterior.ts';
-import { CentredData } from './scale.ts';
+import { CentredData, CentredSpace, type ColumnStats } from './scale.ts';
+import type { PpcaStream } from './stream.ts';
 
 export { checkStochastic, type FitterSnapshot, type FitterState, type RunOptions, type StochasticFitter, type StochasticProgress, type StochasticResult } from './fitter.ts';
 
@@ -67,6 +68,24 @@ export class MinibatchSampler {
 
 const RNG_STREAM_SEM = 0x5e3;
 
+/** The starting point of a fit: in memory initialPpca; streamed, the same from the streamed pass's moments. */
+export function initialFor(data: DeviceData | PpcaStream, stats: ColumnStats, d: number, seed: number): PpcaHost {
+  if (!('stream' in data)) return initialPpca(data, { d, seed });
+  let total = 0;
+  for (const v of stats.variance) total += v;
+  return initialFromMoments(data.name, stats.mu, total / data.D, { d, seed });
+}
+
+/**
+ * The fitted space and the way minibatches reach the device: rows in memory
+ * (CentredData, uniform minibatches from `sampler`) or streamed in chunks.
+ */
+export function fittedSpace(b: Backend, data: DeviceData | PpcaStream, stats: ColumnStats): { centred: CentredSpace; rows: CentredData | null; stream: PpcaStream | null } {
+  if ('stream' in data) return { centred: new CentredSpace(b, stats), rows: null, stream: data };
+  const rows = new CentredData(b, data, stats);
+  return { centred: rows, rows, stream: null };
+}
+
 /** The flat parameter buffer (W | μ | log σ²) of stochastic EM; checkpoints store it whole. */
 export function semLayout(D: number, d: number): ParamLayout {
   const layout = new ParamLayout();
@@ -87,14 +106,17 @@ class SemFitter extends FitterBase {
   private readonly syncWtw: Tensor;
   private readonly syncLogS2: Tensor;
   private readonly syncTail: number;
-  private readonly sampler: MinibatchSampler;
+  readonly sampler: MinibatchSampler;
   private readonly seed: number;
-  /** the rows centred on the host; the parameter μ is centred-space, model.mu = μ + μ̂ */
-  private readonly centred: CentredData;
+  /** the fitted space; the parameter μ is centred-space, model.mu = μ + μ̂ */
+  private readonly centred: CentredSpace;
+  /** the centred rows in memory, or the stream of them */
+  readonly rows: CentredData | null;
+  readonly stream: PpcaStream | null;
   private wtw: Float64Array;
   private s2: number;
 
-  constructor(private readonly b: Backend, data: DeviceData, private readonly o: SemFitterOptions) {
+  constructor(private readonly b: Backend, data: DeviceData | PpcaStream, private readonly o: SemFitterOptions) {
     super('ppca stochastic EM', data, o);
     const kernel = this.kernel;
     need(Number.isFinite(o.lr) && o.lr > 0, kernel, `learning rate must be positive, got ${o.lr}`);
@@ -108,11 +130,11 @@ class SemFitter extends FitterBase {
     const { D } = data;
     const { d } = o;
     this.seed = o.seed ?? 0;
-    const init = o.init ?? initialPpca(data, { d, seed: this.seed });
+    const init = o.init ?? initialFor(data, this.stats, d, this.seed);
     need(init.D === D && init.d === d, kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
 
     // the fit runs on centred rows times c = centred.scale: W' = cW, μ' = c(μ − μ̂), σ²' = c²σ²
-    this.centred = new CentredData(b, data, this.stats);
+    ({ centred: this.centred, rows: this.rows, stream: this.stream } = fittedSpace(b, data, this.stats));
     const c = this.centred.scale;
     const W0 = Float32Array.from(init.W, (w) => w * c);
     const layout = semLayout(D, d);
@@ -147,14 +169,14 @@ class SemFitter extends FitterBase {
   protected async stepOnce(t: number): Promise<void> {
     const { b, ws, store, data, o } = this;
     const { D } = data;
-    const { d, batch: B } = o;
+    const { d } = o;
     const W = store.param('W');
     const mu = store.param('mu');
     const logSigma2 = store.param('logSigma2');
     const post = uploadPosterior(ws, this.wtw, this.s2, d);
-    const batchIdx = this.sampler.next();
-    const idx = ws.upload('idx', batchIdx);
-    const xb = ws.get('xb', B * D);
+    const xb = ws.get('xb', o.batch * D);
+    // B: this step's rows (a chunk's last minibatch may be shorter when streaming)
+    const B = await gatherBatch(this, t, ws, xb, this.seed);
     const e = ws.get('e', B * d);
     const eps = ws.get('eps', B * d);
     const zh = ws.get('zhat', B * d);
@@ -162,7 +184,6 @@ class SemFitter extends FitterBase {
     const dDec = ws.get('dDecoded', B * D);
     const dOut = ws.constant('dOut', B, -1 / B);
     // E′: E = (x − μ)ᵀ W M⁻¹ for the batch rows, xb holding x − μ from here on
-    this.centred.rows.gather(idx, batchIdx, xb, B);
     centreRows(b, ws, xb, mu, B, D);
     posteriorMeans(b, ws, { xc: xb, W, Minv: post.Minv, e, rows: B, D, d });
     b.reparamChol({ m: e, l: post.chol, eps, z: zh, rows: B, d, key: { seed: this.seed, stream: RNG_STREAM_SEM, counter: t } });
@@ -225,7 +246,7 @@ class SemFitter extends FitterBase {
     } else {
       need(!('adamM' in state), this.kernel, 'the checkpoint holds Adam moments; resume it with --optimizer adam');
     }
-    for (let t = 0; t < step; t++) this.sampler.next();
+    if (!this.stream) for (let t = 0; t < step; t++) this.sampler.next();
   }
 
   protected syncModel(): void {
@@ -243,6 +264,7 @@ class SemFitter extends FitterBase {
     this.b.release(this.model.W);
     this.b.release(this.model.mu);
     this.centred.release();
+    this.stream?.release();
     if (this.adam) {
       this.b.release(this.adam.m);
       this.b.release(this.adam.v);
@@ -250,11 +272,35 @@ class SemFitter extends FitterBase {
   }
 }
 
-/** A resumable stochastic-EM run: step(k) continues the same run (minibatch stream, t, Adam moments). */
-export function createSemFitter(backend: Backend, data: DeviceData, opts: SemFitterOptions): StochasticFitter {
+/**
+ * Minibatch t's centred rows into xb: uniform rows of the data in memory, or
+ * the epoch order's next rows of the streamed chunk. Returns the batch's rows
+ * and leaves their indices in the source in `last` (online EM's row norms).
+ */
+export async function gatherBatch(
+  f: { rows: CentredData | null; stream: PpcaStream | null; sampler: MinibatchSampler; last?: Uint32Array },
+  t: number, ws: Workspace, xb: Tensor, seed: number,
+): Promise<number> {
+  if (f.stream) {
+    const { idx, rows } = await f.stream.gather(t, seed, ws, xb);
+    f.last = idx;
+    return rows;
+  }
+  const batchIdx = f.sampler.next();
+  f.rows!.rows.gather(ws.upload('idx', batchIdx), batchIdx, xb, batchIdx.length);
+  f.last = batchIdx;
+  return batchIdx.length;
+}
+
+/**
+ * A resumable stochastic-EM run: step(k) continues the same run (minibatch stream, t, Adam moments).
+ * `data` on the device (uploadData), or a PpcaStream over a RowSource (its
+ * chunk buffers are released with the fitter; the caller closes the source).
+ */
+export function createSemFitter(backend: Backend, data: DeviceData | PpcaStream, opts: SemFitterOptions): StochasticFitter {
   return new SemFitter(backend, data, opts);
 }
 
-export async function fitSem(backend: Backend, data: DeviceData, opts: SemOptions): Promise<StochasticResult> {
+export async function fitSem(backend: Backend, data: DeviceData | PpcaStream, opts: SemOptions): Promise<StochasticResult> {
   return runStochasticFit(new SemFitter(backend, data, opts), opts);
 }
