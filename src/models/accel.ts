@@ -10,7 +10,9 @@
 import { KernelError } from '../backend.ts';
 import { factorSpd, symmetrize } from './ppca/linalg.ts';
 
+/** Plain EM, SQUAREM (scheme S3) or Anderson acceleration. */
 export type AccelMethod = 'em' | 'squarem' | 'anderson';
+/** Every AccelMethod. */
 export const ACCEL_METHODS: readonly AccelMethod[] = ['em', 'squarem', 'anderson'];
 
 /** past iterates Anderson acceleration combines by default */
@@ -19,6 +21,7 @@ export const ACCEL_ANDERSON_MEMORY = 10;
 /** One EM map: the log-likelihood per sample of θ and F(θ). */
 export type EmMap = (theta: Float64Array) => Promise<{ loglik: number; next: Float64Array }>;
 
+/** How long to iterate and how to keep extrapolated points valid. */
 export interface AccelOptions {
   maxIters: number;
   /** stop when the log-likelihood per sample changes less than this between accepted iterates */
@@ -36,6 +39,7 @@ export interface AccelOptions {
   onIter?: (evals: number, loglik: number) => void;
 }
 
+/** Where the iteration ended and what it spent. */
 export interface AccelResult {
   theta: Float64Array;
   /** EM-map evaluations spent */

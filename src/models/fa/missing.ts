@@ -21,6 +21,7 @@ import { FA_DEFAULTS, checkFa, initialFa, psiFloor, type FaHost } from './fa.ts'
 
 export type { MissingData } from '../ppca/missing.ts';
 
+/** Options of fitFaMissing. */
 export interface FaMissingOptions {
   /** most EM iterations (default FA_DEFAULTS.iters) */
   iters?: number;
@@ -33,6 +34,7 @@ export interface FaMissingOptions {
   onIteration?: (iter: number, loglik: number) => void;
 }
 
+/** A factor-analysis fit over the observed entries. */
 export interface FaMissingResult {
   model: FaHost;
   /** observed-data log-likelihood per row of the returned model */

@@ -23,6 +23,7 @@ import {
 /** Stochastic EM's defaults: γ_t = (1 + t/τ)^−κ. */
 export const FA_SEM_DEFAULTS = { epochs: 20, batch: 256, kappa: 1, tau: 20 } as const;
 
+/** Options of a stochastic-EM fit of factor analysis (defaults FA_SEM_DEFAULTS). */
 export interface FaSemOptions {
   d: number;
   batch?: number;
@@ -33,6 +34,7 @@ export interface FaSemOptions {
   init?: FaHost;
 }
 
+/** One evaluation of a stochastic-EM fit. */
 export interface FaSemProgress {
   step: number;
   epoch: number;
@@ -180,6 +182,7 @@ export function createFaSemFitter(b: Backend, data: DeviceData, o: FaSemOptions)
   return new SemFitter(b, data, o);
 }
 
+/** A finished stochastic-EM fit. */
 export interface FaSemResult {
   model: FaHost;
   steps: number;
