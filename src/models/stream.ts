@@ -8,9 +8,9 @@
 //
 // A training chunk is not one contiguous slice: files are often ordered (MNIST by
 // digit), and minibatches drawn from one contiguous chunk would see one class at a
-// time. The rows are cut into blocks (contiguous, the read unit); each epoch
-// permutes the blocks, and each run of MIX_BLOCKS blocks in that order is one chunk
-// (one upload), its rows shuffled (streamEpoch, DESIGN §3.4).
+// time. The rows are cut into small blocks (contiguous, the read unit); each epoch
+// permutes the blocks, and each run of about MIX_BLOCKS blocks in that order is one
+// chunk (one upload), its rows shuffled (streamEpoch, DESIGN §3.4).
 import { KernelError, dataChunkRows, need, type Backend, type Tensor } from '../backend.ts';
 import { DataError } from '../data/dataset.ts';
 import { arraySource, chunksOf, epochChunkOrder, type Chunk, type RowSource } from '../data/source.ts';
@@ -32,8 +32,12 @@ export interface MemoryBudget {
 /** The host staging a stream may use when no budget is given: 256 MiB. */
 export const DEFAULT_HOST_BYTES = 256 * 2 ** 20;
 
-/** Blocks per training chunk: each chunk mixes rows from this many places in the data. */
-export const MIX_BLOCKS = 16;
+/**
+ * Blocks per training chunk, about: each chunk mixes rows from this many places in the
+ * data. On MNIST ordered by digit, 10 blocks a chunk trained 4.6 nats short of full
+ * shuffling after 5 epochs (docs/scale-results.md); 64 matched it.
+ */
+export const MIX_BLOCKS = 64;
 
 const MB = 2 ** 20;
 
@@ -74,9 +78,10 @@ export function streamChunkRows(backend: Backend, source: Pick<RowSource, 'n' | 
 
 /**
  * How training rows stream: chunks of at most `chunkRows` rows (one device buffer),
- * made of `blocksPerChunk` blocks of `blockRows` contiguous rows. Blocks are whole
- * minibatches, so an epoch has ⌈n / batch⌉ minibatches whatever the grouping. When
- * the rows fit one chunk, that chunk holds every block and is read once.
+ * made of `blocksPerChunk` blocks of `blockRows` contiguous rows. A full chunk holds
+ * whole minibatches (blocks are a multiple or a divisor of the batch), so an epoch has
+ * ⌈n / batch⌉ minibatches whatever the grouping. When the rows fit one chunk, that
+ * chunk holds every row and is read once.
  */
 export interface StreamLayout {
   chunkRows: number;
@@ -84,12 +89,17 @@ export interface StreamLayout {
   blocksPerChunk: number;
 }
 
+/** The layout for chunk buffers of `chunkRows` rows (streamChunkRows) and minibatches of `batch`. */
 export function streamLayout(chunkRows: number, n: number, batch: number): StreamLayout {
   need(Number.isInteger(batch) && batch >= 1, 'stream', `batch must be a positive integer, got ${batch}`);
   if (chunkRows >= n) return { chunkRows: n, blockRows: n, blocksPerChunk: 1 };
-  const blockRows = batch * Math.max(1, Math.floor(chunkRows / (MIX_BLOCKS * batch)));
-  need(blockRows <= chunkRows, 'stream', `chunks of ${chunkRows} rows cannot hold a minibatch of ${batch}`);
-  const blocksPerChunk = Math.floor(chunkRows / blockRows);
+  need(chunkRows >= batch, 'stream', `chunks of ${chunkRows} rows cannot hold a minibatch of ${batch}`);
+  const target = Math.max(1, Math.floor(chunkRows / MIX_BLOCKS));
+  let blockRows = 1;
+  if (target >= batch) blockRows = batch * Math.floor(target / batch);
+  else for (let r = 1; r <= target; r++) if (batch % r === 0) blockRows = r;
+  let blocksPerChunk = Math.floor(chunkRows / blockRows);
+  if (blockRows < batch) blocksPerChunk -= blocksPerChunk % (batch / blockRows);
   return { chunkRows: blocksPerChunk * blockRows, blockRows, blocksPerChunk };
 }
 
@@ -102,19 +112,27 @@ export interface EpochChunk {
 /**
  * An epoch's order over streamed rows (DESIGN §3.4): the blocks of `blockRows` rows
  * are permuted by the order epochChunkOrder draws from (seed, epoch); consecutive runs
- * of `blocksPerChunk` blocks in that order are the epoch's chunks, in that order; a
- * chunk's rows (its blocks laid out in ascending order) are permuted by a permutation
- * drawn from (seed, epoch, chunk position). Minibatches are consecutive runs of that
- * permutation, so they never span two chunks.
+ * of `blocksPerChunk` full blocks in that order are the epoch's chunks, in that order,
+ * and the blocks left over with the last, shorter block (if any) make the epoch's last
+ * chunk; a chunk's rows (its blocks laid out in ascending order) are permuted by a
+ * permutation drawn from (seed, epoch, chunk position). Minibatches are consecutive
+ * runs of that permutation, so they never span two chunks.
  */
 export function streamEpoch(n: number, layout: StreamLayout, seed: number, epoch: number): { chunks: EpochChunk[]; within: (k: number) => Uint32Array } {
   const blocks = chunksOf(n, layout.blockRows);
-  const { order } = epochChunkOrder(blocks, seed, epoch);
-  const chunks: EpochChunk[] = [];
-  for (let i = 0; i < order.length; i += layout.blocksPerChunk) {
-    const parts = order.slice(i, i + layout.blocksPerChunk).sort((a, b) => a - b).map((b) => blocks[b]!);
-    chunks.push({ parts, rows: parts.reduce((s, p) => s + p.rows, 0) });
+  const short = blocks.at(-1)!.rows < layout.blockRows ? blocks.length - 1 : -1;
+  const full = epochChunkOrder(blocks, seed, epoch).order.filter((b) => b !== short);
+  const groups: number[][] = [];
+  for (let i = 0; i < full.length; i += layout.blocksPerChunk) groups.push(full.slice(i, i + layout.blocksPerChunk));
+  // the short block joins the leftover blocks, so every other chunk holds whole minibatches
+  if (short >= 0) {
+    if (groups.length === 0 || groups.at(-1)!.length === layout.blocksPerChunk) groups.push([]);
+    groups.at(-1)!.push(short);
   }
+  const chunks = groups.map((g): EpochChunk => {
+    const parts = g.sort((a, b) => a - b).map((b) => blocks[b]!);
+    return { parts, rows: parts.reduce((s, p) => s + p.rows, 0) };
+  });
   return { chunks, within: (k: number) => epochPermutation(chunks[k]!.rows, mixSeed(seed, 0x67727570, k), epoch) };
 }
 
