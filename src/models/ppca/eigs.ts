@@ -87,25 +87,34 @@ function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, D: number
   return s;
 }
 
-/** Orthonormalise vectors from..k−1 of Y (k×D) in place against all before them: modified Gram–Schmidt, twice for float64 orthogonality. */
+/**
+ * Orthonormalise vectors from..k−1 of Y (k×D) in place against all before them:
+ * modified Gram–Schmidt, repeated for a vector whose norm fell below 1/√2 of what it
+ * was (the Daniel–Gragg–Kaufman–Stewart test: without such cancellation one pass is
+ * already orthogonal to working precision; with it, a second pass is).
+ */
 function orthonormalise(Y: Float64Array, D: number, k: number, seed: { s: number }, from = 0): void {
-  for (let pass = 0; pass < 2; pass++) {
-    for (let j = from; j < k; j++) {
-      const jb = j * D;
+  for (let j = from; j < k; j++) {
+    const jb = j * D;
+    let before = Math.sqrt(dot(Y, jb, Y, jb, D));
+    let nrm = 0;
+    for (let pass = 0; pass < 3; pass++) {
       for (let i = 0; i < j; i++) {
         const ib = i * D;
         const c = dot(Y, ib, Y, jb, D);
         for (let a = 0; a < D; a++) Y[jb + a]! -= c * Y[ib + a]!;
       }
-      const nrm = Math.sqrt(dot(Y, jb, Y, jb, D));
-      if (!(nrm > 1e-150)) {
-        // a vector that collapsed (S of rank < k): restart it at random and orthogonalise it again
-        for (let a = 0; a < D; a++) Y[jb + a] = gauss(seed);
-        j--;
-        continue;
-      }
-      for (let a = 0; a < D; a++) Y[jb + a]! /= nrm;
+      nrm = Math.sqrt(dot(Y, jb, Y, jb, D));
+      if (nrm >= Math.SQRT1_2 * before) break;
+      before = nrm;
     }
+    if (!(nrm > 1e-150)) {
+      // a vector that collapsed (S of rank < k): restart it at random and orthogonalise it again
+      for (let a = 0; a < D; a++) Y[jb + a] = gauss(seed);
+      j--;
+      continue;
+    }
+    for (let a = 0; a < D; a++) Y[jb + a]! /= nrm;
   }
 }
 
