@@ -91,11 +91,12 @@ describe('stream sizing', () => {
     const big = { name: 'big', n: 680_000, D: 784 };
     // --device-memory 64: two buffers of 32 MiB = 10,699 rows of 3,136 bytes
     expect(streamChunkRows(cpu, big, { deviceBytes: 64 * 2 ** 20, hostBytes: 256 * 2 ** 20 }, 100)).toBe(10_699);
-    // blocks of a minibatch, 106 of them a chunk; blocks of 16 rows (a divisor of the batch 128), 80 a chunk
-    expect(streamLayout(10_699, 680_000, 100)).toEqual({ chunkRows: 10_600, blockRows: 100, blocksPerChunk: 106 });
-    expect(streamLayout(1337, 8000, 128)).toEqual({ chunkRows: 1280, blockRows: 16, blocksPerChunk: 80 });
+    // blocks of 41 rows at most: 25 (a divisor of the batch 100), 424 of them a chunk; 4 rows (a divisor of 128), 320 a chunk
+    expect(streamLayout(10_699, 680_000, 100)).toEqual({ chunkRows: 10_600, blockRows: 25, blocksPerChunk: 424 });
+    expect(streamLayout(1337, 8000, 128)).toEqual({ chunkRows: 1280, blockRows: 4, blocksPerChunk: 320 });
     expect(streamLayout(1000, 1000, 100)).toEqual({ chunkRows: 1000, blockRows: 1000, blocksPerChunk: 1 });
-    expect(streamLayout(300, 1000, 16)).toEqual({ chunkRows: 288, blockRows: 4, blocksPerChunk: 72 });
+    expect(streamLayout(300_000, 10 ** 6, 128)).toEqual({ chunkRows: 299_520, blockRows: 1152, blocksPerChunk: 260 });
+    expect(streamLayout(300, 1000, 16)).toEqual({ chunkRows: 288, blockRows: 1, blocksPerChunk: 288 });
     // --host-memory 16: one staging of 16 MiB = 5,349 rows
     expect(streamChunkRows(cpu, big, { hostBytes: 16 * 2 ** 20 }, 1)).toBe(5349);
     expect(streamChunkRows(cpu, { ...big, n: 1000 }, { hostBytes: 256 * 2 ** 20 }, 100)).toBe(1000);
@@ -299,7 +300,7 @@ describe('chunked streaming vs full shuffling', () => {
       const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
       const sd = (a: number[]) => Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / (a.length - 1));
       const full = await elbos();
-      // chunks of 64 blocks of 4 rows: 3 chunks an epoch
+      // chunks of 256 blocks of 1 row: 3 chunks an epoch
       const chunked = await elbos(256);
       const spread = Math.max(sd(full), sd(chunked));
       console.log(name, 'full', full.map((v) => v.toFixed(3)).join(' '), 'chunked (256 rows)', chunked.map((v) => v.toFixed(3)).join(' '));
