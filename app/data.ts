@@ -3,7 +3,8 @@
 // (src/browser.ts); this module fetches, caches and describes them.
 import mnistUrl from '../data/mnist-10k.bin?url';
 import {
-  DataError, countMissing, decodeMnist, hideAtRandom, readDataBlob, splitRunData, subsetRows, syntheticRunData, type Dataset, type RunData,
+  DataError, STREAM_SAMPLE_ROWS, countMissing, decodeMnist, hideAtRandom, readDataBlob, splitRunData, streamDataBlob, subsetRows, syntheticRunData,
+  type Dataset, type RunData, type StreamedRunData,
 } from '../src/browser.ts';
 
 /** A run's data with a one-line description for the page. */
@@ -13,6 +14,8 @@ export interface AppData extends RunData {
   missing?: number;
   /** entries were hidden by the page: the rows before hiding, to score the imputation */
   complete?: { train: Dataset; test: Dataset };
+  /** a large file read in slices: every training row (train and test are then samples) */
+  source?: StreamedRunData['source'];
 }
 
 let mnistBytes: Promise<Uint8Array> | null = null;
@@ -43,8 +46,23 @@ export function makeSynthetic(o: { n: number; D: number; d: number; sigma: numbe
   return { ...data, describe: `synthetic PPCA: ${data.train.n} train, ${data.test.n} test rows, D = ${data.train.D}, true d = ${o.d}` };
 }
 
-/** A user's CSV or NPY file (size-checked before it is read); NaN (CSV: empty, nan, NA) is read as a missing entry and counted. */
-export async function loadUserFile(file: File): Promise<AppData> {
+/** `\x93NUMPY`: an NPY file's first bytes */
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/**
+ * A user's CSV or NPY file (size-checked before it is read); NaN (CSV: empty,
+ * nan, NA) is read as a missing entry and counted. An NPY file over
+ * `streamBytes` is never read whole: its training rows are read a slice at a
+ * time while training (stochastic and online EM), samples kept in memory.
+ */
+export async function loadUserFile(file: File, streamBytes = Infinity): Promise<AppData> {
+  const head = new Uint8Array(await file.slice(0, NPY_MAGIC.length).arrayBuffer());
+  if (file.size > streamBytes && NPY_MAGIC.every((b, i) => head[i] === b)) {
+    const s = await streamDataBlob(file, file.name);
+    const describe = `${file.name}: ${s.fileRows.toLocaleString('en-US')} rows, D = ${s.train.D}, read in slices while training ` +
+      `(${(file.size / 2 ** 20).toFixed(0)} MiB; figures and pictures on ${s.train.n} train and ${s.test.n} test rows sampled, at most ${STREAM_SAMPLE_ROWS} each)`;
+    return { ...s, describe };
+  }
   const data = splitRunData(await readDataBlob(file, file.name, { missing: 'nan' }));
   const missing = countMissing(data.train) + countMissing(data.test);
   const describe = `${file.name}: ${data.train.n} train, ${data.test.n} test rows, D = ${data.train.D}` + (missing ? `, ${missing} missing entries` : '');

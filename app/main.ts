@@ -190,6 +190,9 @@ function readConfig(): RunConfig {
  */
 async function readData(kind: RunKind = $<HTMLSelectElement>('model').value as RunKind): Promise<AppData> {
   const base = await readBaseData();
+  if (base.source && kind !== 'ppca-sem' && kind !== 'ppca-oem') {
+    throw new InputError(`${base.source.name} is read in slices (over the stream size under Data): only PPCA by stochastic or online EM trains on it; choose one of those, or raise the size to read it whole`);
+  }
   if (kind === 'ppca-missing') {
     const pct = num('hide-pct', 'hide %', { min: 0, max: 95 });
     const seed = num('hide-seed', 'hide seed', { int: true, min: 0 });
@@ -263,7 +266,7 @@ $<HTMLInputElement>('data-file').addEventListener('change', async (ev) => {
   setText('data-status', '');
   if (!file) return;
   try {
-    app.userData = await loadUserFile(file);
+    app.userData = await loadUserFile(file, num('stream-mib', 'stream .npy over (MiB)', { min: 1 }) * 2 ** 20);
     setText('data-status', app.userData.describe);
     previewLikelihood();
   } catch (e) {

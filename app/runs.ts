@@ -38,5 +38,5 @@ async function closedFormOptimum(train: Dataset, d: number): Promise<number | un
 
 /** The page's options for a run on `data`. */
 export function runOptions(data: AppData): ModelRunOptions {
-  return { metadata: data.metadata, optimum: closedFormOptimum, likelihoodHint: APP_HINT };
+  return { metadata: data.metadata, optimum: closedFormOptimum, likelihoodHint: APP_HINT, ...(data.source ? { trainSource: data.source } : {}) };
 }

@@ -5,7 +5,8 @@
 // imputation RMSE counts exactly the hidden entries.
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
-import { hideAtRandom, imputationRmse, syntheticRunData } from '../src/lib/runData.ts';
+import { encodeNpy } from '../src/data/npy.ts';
+import { hideAtRandom, imputationRmse, streamDataBlob, syntheticRunData } from '../src/lib/runData.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { createRun, decodeRunFile, loadRun } from '../src/lib/runs.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
@@ -149,6 +150,22 @@ describe('missing values: hiding entries, scoring imputations', () => {
     expect(hidden.complete.train).toBe(train);
     expect(hideAtRandom(data, 0.3, 9).train.x).toEqual(hidden.train.x);
     expect(() => hideAtRandom(data, 1, 1)).toThrow('must lie in [0, 1)');
+  });
+
+  it('a .npy Blob streamed: samples in memory, the training rows as a source; stochastic EM trains on it, other kinds refuse it', async () => {
+    const all = syntheticRunData({ n: 5000, D: 12, d: 3, sigma: 0.4, seed: 5 });
+    const rows = new Float32Array([...all.train.x, ...all.test.x]);
+    const s = await streamDataBlob(new Blob([encodeNpy(rows, 5000, 12).slice()]), 'big.npy');
+    expect([s.fileRows, s.source.n, s.train.n, s.test.n, s.source.array]).toEqual([5000, 4000, 2000, 1000, null]);
+    await expect(createRun(cpu, { kind: 'ppca-em', latent: 3 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('only PPCA by stochastic or online EM streams it');
+    await expect(createRun(cpu, { kind: 'fa', latent: 3 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('is read a slice at a time');
+    const run = await createRun(cpu, { kind: 'ppca-oem', latent: 3, batch: 100, stepsPerTick: 40 }, s.train, s.test, { trainSource: s.source, ...none });
+    expect(run.objectiveName).toContain('2000 sampled rows');
+    const first = (await run.evaluate()).train;
+    const r = await run.tick();
+    expect(r.steps).toBe(40);
+    expect(r.trainObjective!, `online EM over the streamed rows: ${first} → ${r.trainObjective}`).toBeGreaterThan(first + 0.5);
+    run.dispose();
   });
 
   it('imputation RMSE: only the hidden entries known in the complete rows count', () => {

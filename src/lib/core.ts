@@ -236,3 +236,5 @@ export type { RunFigure, Imputation, ComponentView } from './run.ts';
 export { FA_RUN_METHODS, type FaRunMethod } from './run.ts';
 /** Missing values in a page: entries hidden at random (seeded) with the complete rows kept, the imputation RMSE on them, NaN counted. */
 export { hideAtRandom, imputationRmse, countMissing, type HiddenRunData } from './runData.ts';
+/** A .npy File/Blob larger than a page's memory: the training rows read a slice at a time (a RowSource for stochastic and online EM), samples in memory. */
+export { streamDataBlob, STREAM_SAMPLE_ROWS, type StreamedRunData } from './runData.ts';

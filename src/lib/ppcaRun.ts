@@ -7,7 +7,10 @@
 // `--method sem|oem` run. The closed form (`--method closed`) is one tick: the
 // top d eigenpairs of the covariance with the products on the backend
 // (closedFormPpcaOn); later ticks report it converged. Each tick ends with the
-// exact train log-likelihood.
+// exact train log-likelihood. Stochastic and online EM may instead train on a
+// RowSource read a slice at a time (ModelRunOptions.trainSource: a file larger
+// than memory, streamed through models/ppca/stream.ts); the train figure is then
+// that of the in-memory sample of the training rows.
 // A model file holds W, μ, σ² and the step: stochastic EM resumes its schedule
 // there; online EM's running statistics are not in the file, so a loaded
 // online-EM run starts them afresh (γ₀ = 1). Pictures: posterior means
@@ -21,6 +24,7 @@ import {
   posteriorMeansOf, readPpca, releaseData, releasePpca, uploadData,
   type DeviceData, type EstimatorName, type PpcaHost, type PpcaModel, type StochasticFitter,
 } from '../models/ppca.ts';
+import { PpcaStream } from '../models/ppca/stream.ts';
 import { encodeModelFile } from './modelFiles.ts';
 import type { EstimatorRow, ModelRun, ResolvedRunConfig, ModelRunOptions, RunTick } from './run.ts';
 
@@ -37,7 +41,7 @@ export type PpcaRunKind = keyof typeof PPCA_METHOD;
 class PpcaRun implements ModelRun {
   readonly D: number;
   readonly latent: number;
-  readonly objectiveName = 'exact log-likelihood per sample';
+  readonly objectiveName: string;
   readonly unitName: string;
   private step: number;
   private ticks = 0;
@@ -45,6 +49,8 @@ class PpcaRun implements ModelRun {
   /** exact EM's parameters (the minibatch methods' live in their fitter) */
   private em: PpcaModel | null;
   private readonly fitter: StochasticFitter | null;
+  /** the minibatch methods read their rows from a RowSource; `train` is a sample of them */
+  private readonly streamed: boolean;
 
   constructor(
     readonly kind: PpcaRunKind,
@@ -56,8 +62,12 @@ class PpcaRun implements ModelRun {
     readonly optimum: number | undefined,
     start: number,
     private readonly dataMeta: Record<string, string>,
+    stream: PpcaStream | null,
   ) {
     const cfg = config;
+    this.streamed = stream !== null;
+    this.objectiveName = stream ? `exact log-likelihood per sample (train: ${train.n} sampled rows)` : 'exact log-likelihood per sample';
+    const rows = stream ?? train;
     this.D = init.D;
     this.latent = init.d;
     this.unitName = { 'ppca-em': 'EM iteration', 'ppca-sem': 'stochastic EM step', 'ppca-oem': 'online EM step', 'ppca-closed': 'closed-form fit' }[kind];
@@ -72,10 +82,10 @@ class PpcaRun implements ModelRun {
       // so a fitter counting from 0 with α₀' and τ' continues the same schedule
       const t0 = cfg.semTau > 0 ? start : 0;
       const lr = cfg.semLr * (1 + t0 / Math.max(cfg.semTau, 1e-300)) ** -cfg.semKappa;
-      this.fitter = createSemFitter(be, train, { ...common, lr, tau: cfg.semTau + t0, kappa: cfg.semKappa });
+      this.fitter = createSemFitter(be, rows, { ...common, lr, tau: cfg.semTau + t0, kappa: cfg.semKappa });
     } else {
       this.em = null;
-      this.fitter = createOemFitter(be, train, { ...common, kappa: cfg.oemKappa });
+      this.fitter = createOemFitter(be, rows, { ...common, kappa: cfg.oemKappa });
     }
   }
 
@@ -109,7 +119,8 @@ class PpcaRun implements ModelRun {
       const fitter = this.fitter!;
       const before = fitter.steps;
       await fitter.step(K);
-      loglik = (await fitter.evaluate()).loglik;
+      // streamed rows: a pass over all of them per tick would dominate; the sample's figure instead
+      loglik = this.streamed ? await meanLogLik(fitter.model, this.train) : (await fitter.evaluate()).loglik;
       steps = fitter.steps - before;
     }
     const change = Math.abs(loglik - this.lastTrain);
@@ -224,14 +235,22 @@ export async function createPpcaRun(
   backend: Backend, kind: PpcaRunKind, cfg: ResolvedRunConfig, train: Dataset, test: Dataset,
   host: PpcaHost | null, step: number, opts: ModelRunOptions,
 ): Promise<ModelRun> {
+  const src = opts.trainSource;
+  if (src && kind !== 'ppca-sem' && kind !== 'ppca-oem') {
+    throw new Error(`${src.name} is read a slice at a time (${src.n.toLocaleString('en-US')} training rows); of PPCA's methods only stochastic and online EM stream it`);
+  }
   const trainData = uploadData(backend, train);
   const testData = uploadData(backend, test);
+  let stream: PpcaStream | null = null;
   try {
     const init = host ?? initialPpca(trainData, { d: cfg.latent, seed: cfg.seed });
     if (init.D !== train.D) throw new Error(`the model has D = ${init.D}; this dataset has D = ${train.D}`);
-    const optimum = await (opts.optimum ?? closedFormHere)(train, init.d);
-    return new PpcaRun(kind, { ...cfg, latent: init.d }, backend, init, trainData, testData, optimum, step, opts.metadata ?? {});
+    if (src) stream = await PpcaStream.open(backend, src, { batch: cfg.batch, norms: kind === 'ppca-oem' });
+    // streamed: the closed form of the whole data is not computed (it needs every row in memory)
+    const optimum = src ? undefined : await (opts.optimum ?? closedFormHere)(train, init.d);
+    return new PpcaRun(kind, { ...cfg, latent: init.d }, backend, init, trainData, testData, optimum, step, opts.metadata ?? {}, stream);
   } catch (e) {
+    stream?.release();
     releaseData(backend, trainData);
     releaseData(backend, testData);
     throw e;

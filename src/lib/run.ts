@@ -4,6 +4,7 @@
 // per-point runs (src/lib/latentRun.ts) implement it; src/lib/runs.ts builds
 // them. Defaults come from src/models/config.ts, the one place they live.
 import type { Dataset } from '../data/dataset.ts';
+import type { RowSource } from '../data/source.ts';
 import { LVM_DEFAULTS, PPCA_DEFAULTS, VAE_DEFAULTS } from '../models/config.ts';
 import type { LikelihoodRequest } from '../models/likelihood.ts';
 import { MPPCA_DEFAULTS } from '../models/mppca/mppca.ts';
@@ -157,6 +158,13 @@ export interface ModelRunOptions {
    * page computes it in a Web Worker and passes the answer).
    */
   optimum?: (train: Dataset, d: number) => Promise<number | undefined>;
+  /**
+   * Rows to train on read a slice at a time (a file larger than memory, e.g.
+   * streamDataBlob's source): PPCA's stochastic and online EM stream them;
+   * `train` and `test` are then in-memory samples, for the figures and
+   * pictures. Other kinds refuse it.
+   */
+  trainSource?: RowSource;
   /** how the caller's interface asks for the Gaussian decoder, named in likelihood messages */
   likelihoodHint?: {
     /** e.g. the CLI's "--likelihood gaussian" */

@@ -9,6 +9,8 @@ import { parseNpy } from '../data/npy.ts';
 import { syntheticPpca } from '../data/synthetic.ts';
 import { firstOutsideUnit } from '../models/likelihood.ts';
 import { HostRng } from '../train/rng.ts';
+import { blobSource } from '../data/source.blob.ts';
+import { splitSource, type RowSource } from '../data/source.ts';
 
 /** Train and test rows of a run, with what a page needs to know of them. */
 export interface RunData {
@@ -52,6 +54,54 @@ export async function readDataBlob(file: Blob, name = (file as Partial<File>).na
   const data = isNpy ? parseNpy(bytes, { source: name, missing }) : parseCsvBytes(bytes, { source: name, missing });
   validateForModel(data, { missing });
   return data;
+}
+
+/** A run's data read from a file a slice at a time: the training rows as a source, samples of both splits in memory. */
+export interface StreamedRunData extends RunData {
+  /** every training row (the project's split of the file), read in slices while training */
+  source: RowSource;
+  /** rows in the file */
+  fileRows: number;
+}
+
+/** Rows of each split kept in memory from a streamed file, for the figures and pictures. */
+export const STREAM_SAMPLE_ROWS = 2000;
+/** Consecutive rows read at a time when sampling a streamed file: the sample is blocks spread evenly over the rows. */
+const SAMPLE_BLOCK_ROWS = 50;
+
+/** About `rows` rows of a source in blocks of SAMPLE_BLOCK_ROWS spread evenly over it (all of it when it is small). */
+async function sampleRows(src: RowSource, rows: number, name: string): Promise<Dataset> {
+  const { n, D } = src;
+  const m = Math.min(rows, n);
+  const blocks = Math.ceil(m / SAMPLE_BLOCK_ROWS);
+  const x = new Float32Array(m * D);
+  let at = 0;
+  for (let b = 0; b < blocks; b++) {
+    const count = Math.min(SAMPLE_BLOCK_ROWS, m - at);
+    // block b starts at ⌊b·n/blocks⌋, moved back where it would run past the end
+    const r0 = Math.min(Math.floor((b * n) / blocks), n - count);
+    await src.read(r0, count, x.subarray(at * D, (at + count) * D));
+    at += count;
+  }
+  return makeDataset(name, x, m, D);
+}
+
+/**
+ * A .npy File/Blob read a slice at a time, never whole (data larger than a
+ * page's memory): the training rows (every row but each 5th) as a RowSource
+ * for the models that stream, and STREAM_SAMPLE_ROWS rows of each split in
+ * memory for the figures, pictures and the likelihood choice. The file's
+ * values are checked as they are read.
+ */
+export async function streamDataBlob(file: Blob, name = (file as Partial<File>).name ?? 'the file'): Promise<StreamedRunData> {
+  const src = await blobSource(file, { name, format: 'npy' });
+  if (src.n < 5) throw new DataError(`${printable(name, 200)}: ${src.n} rows; at least 5 are needed (every 5th row is held out for testing)`);
+  const { train, test } = splitSource(src);
+  const trainSample = await sampleRows(train, STREAM_SAMPLE_ROWS, `${name}:train sample`);
+  const testSample = await sampleRows(test, STREAM_SAMPLE_ROWS, `${name}:test sample`);
+  return {
+    train: trainSample, test: testSample, unitRange: firstOutsideUnit([trainSample, testSample]) === null, metadata: {}, source: train, fileRows: src.n,
+  };
 }
 
 /** The NaN (missing) entries of a dataset. */

@@ -58,6 +58,9 @@ export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model 
  */
 export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions = {}): Promise<ModelRun> {
   const full = resolveRunConfig(cfg, train.n);
+  if (opts.trainSource && full.kind !== 'ppca-sem' && full.kind !== 'ppca-oem') {
+    throw new Error(`${opts.trainSource.name} is read a slice at a time (${opts.trainSource.n.toLocaleString('en-US')} training rows); only PPCA by stochastic or online EM streams it here: choose one of those`);
+  }
   if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
   if (full.kind === 'ppca-missing') return createMissingRun(backend, full, train, test, null, 0, opts);
   if (full.kind === 'fa') return createFaRun(backend, full, train, test, null, opts);
