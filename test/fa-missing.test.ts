@@ -13,8 +13,10 @@ import { loadMnist } from '../src/data/mnist.node.ts';
 import { encodeNpy, parseNpy } from '../src/data/npy.ts';
 import type { FaHost } from '../src/models/fa/fa.ts';
 import { faImpute, faMissingLogLikRows, fitFaMissing, type MissingData } from '../src/models/fa/missing.ts';
+import { fitFaMissingOn } from '../src/models/fa/missingOn.ts';
+import type { Backend } from '../src/backend.ts';
 import { denseLogLik, synthetic } from './fa-helpers.ts';
-import { rng } from './gpu.ts';
+import { TEST_ADAPTERS, cpu, gpuBackend, rng } from './gpu.ts';
 
 /** x with each entry NaN with probability p (seeded); a column left with no observed entry keeps its first row. */
 function hide(x: Float32Array, n: number, D: number, p: number, seed: number): Float32Array {
@@ -59,7 +61,7 @@ describe('fa with missing values (host, float64)', () => {
     expect(model).toBeLessThan(0.8 * mean);
   });
 
-  it('on MNIST with 10%, 30%, 50% hidden: EM\'s figure equals the dense reference, imputation beats the column mean', () => {
+  it('on MNIST with 10%, 30%, 50% hidden: EM\'s figure equals the dense reference, imputation beats the column mean', async () => {
     const train = subsetRows(loadMnist().train, 1000);
     const { n, D } = train;
     const out: string[] = [];
@@ -76,11 +78,45 @@ describe('fa with missing values (host, float64)', () => {
       for (const i of [0, 1, 2, 500, 999]) expect(Math.abs(rows[i]! - denseObserved(fit.model, x, i))).toBeLessThan(1e-8 * Math.abs(rows[i]!));
       const r = rmses(train.x, x, faImpute(fit.model, data), n, D);
       expect(r.model).toBeLessThan(r.mean);
+      if (p === 0.3) {
+        // the same fit with the sums on the CPU backend (float32 products): the same figure
+        const on = await fitFaMissingOn(cpu, data, 8, { iters: 15, tol: 1e-6 });
+        expect(Math.abs(on.loglik - fit.loglik)).toBeLessThan(1e-3);
+        out.push(`0.3 on the CPU backend: loglik ${on.loglik.toFixed(4)}, ${on.seconds.toFixed(1)} s`);
+      }
       out.push(`${p}: loglik ${fit.loglik.toFixed(4)}, RMSE ${r.model.toFixed(4)} vs mean ${r.mean.toFixed(4)}, ${fit.iterations} iterations, ${fit.seconds.toFixed(1)} s`);
     }
     if (process.env.LATENTGPU_PRINT_FIGURES) console.log(out.join('\n'));
   }, 300_000);
 });
+
+function backendSuite(name: string, backend: () => Promise<Backend>): void {
+  describe(`fa with missing values on ${name} (the sums by the backend's matmul)`, () => {
+    it('follows the host float64 fit iterate by iterate; the same model, figure and imputation', async () => {
+      const b = await backend();
+      const D = 15;
+      const d = 3;
+      const n = 700; // not whole 256-row chunks
+      const { x: full } = synthetic(D, d, n, 9);
+      const x = hide(full, n, D, 0.3, 2);
+      const data: MissingData = { name: 'synthetic', x, n, D };
+      const host = fitFaMissing(data, d, { iters: 40, tol: 1e-12 });
+      const on = await fitFaMissingOn(b, data, d, { iters: 40, tol: 1e-12 });
+      expect(on.iterations).toBe(host.iterations);
+      let worst = 0;
+      for (let t = 0; t < host.curve.length; t++) worst = Math.max(worst, Math.abs(on.curve[t]! - host.curve[t]!));
+      if (process.env.LATENTGPU_PRINT_FIGURES) console.log(name, 'worst curve gap', worst, 'final', on.loglik - host.loglik);
+      expect(worst).toBeLessThan(1e-4);
+      expect(Math.abs(on.loglik - host.loglik)).toBeLessThan(1e-4);
+      const a = faImpute(on.model, data);
+      const c = faImpute(host.model, data);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - c[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(c[i]!)));
+    }, 120_000);
+  });
+}
+
+backendSuite('cpu', async () => cpu);
+for (const adapter of TEST_ADAPTERS) backendSuite(adapter, () => gpuBackend(adapter));
 
 /** RMSE on the hidden entries of the imputation and of the observed column means. */
 function rmses(full: Float32Array, x: Float32Array, imputed: Float32Array, n: number, D: number): { model: number; mean: number } {
@@ -127,7 +163,7 @@ describe('fa --missing nan from the CLI', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     const r = JSON.parse(out) as Record<string, number | string>;
-    expect(r).toMatchObject({ model: 'fa', missing: 'nan', where: 'host float64' });
+    expect(r).toMatchObject({ model: 'fa', missing: 'nan', where: 'sums on the backend, solves on the host in float64' });
     const back = parseNpy(readFileSync(imputed));
     expect([back.n, back.D]).toEqual([300, D]);
     // observed entries unchanged, every hidden one filled

@@ -9,7 +9,8 @@ import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.
 import { encodeNpy } from '../data/npy.ts';
 import { printable } from '../data/dataset.ts';
 import { faMeanLogLik, fitFa, type FaHost } from '../models/fa/fa.ts';
-import { faImpute, faMissingMeanLogLik, fitFaMissing } from '../models/fa/missing.ts';
+import { faImpute, faMissingMeanLogLik } from '../models/fa/missing.ts';
+import { fitFaMissingOn } from '../models/fa/missingOn.ts';
 import { fitFaSem } from '../models/fa/sem.ts';
 import { faFromTensors, faToTensors, roundFa } from '../models/fa/file.ts';
 import { releaseData, uploadData } from '../models/ppca/model.ts';
@@ -151,12 +152,12 @@ function checkImputePath(path: string, keep: [string, string][]): void {
 
 type Split = { name: string; x: Float32Array; n: number; D: number };
 
-/** --missing nan: EM over the observed entries (host float64); --out and --impute as the complete-data run. */
+/** --missing nan: EM over the observed entries (missingOn.ts: the sums on the backend, the solves in float64 on the host); --out and --impute. */
 async function trainMissing(train: Split, test: Split, cfg: FaTrainConfig, ctx: Parameters<Runner<FaTrainConfig>>[0]): Promise<Record<string, unknown>> {
   if (cfg.impute !== undefined) checkImputePath(cfg.impute, cfg.imputeKeep ?? []);
   const d = cfg.latent;
-  ctx.progress.start(cfg.iters, 'fa em (missing values, host float64)');
-  const fit = fitFaMissing(train, d, { iters: cfg.iters, tol: cfg.tol, seed: cfg.seed, onIteration: (it, ll) => ctx.progress.tick(it, { loglik: ll.toFixed(4) }) });
+  ctx.progress.start(cfg.iters, 'fa em (missing values)');
+  const fit = await fitFaMissingOn(ctx.backend, train, d, { iters: cfg.iters, tol: cfg.tol, seed: cfg.seed, onIteration: (it, ll) => ctx.progress.tick(it, { loglik: ll.toFixed(4) }) });
   ctx.progress.stop();
   // the figures of the model as its file stores it (float32), so eval --missing nan reproduces them
   const model = roundFa(fit.model);
@@ -167,7 +168,7 @@ async function trainMissing(train: Split, test: Split, cfg: FaTrainConfig, ctx: 
     model: 'fa', method: 'em', missing: 'nan', latent: d, n_train: train.n, n_test: test.n,
     missing_train: missingTrain, missing_fraction_train: missingTrain / (train.n * train.D), missing_test: missingCount(test.x),
     train_loglik: trainLoglik, test_loglik: testLoglik, loglik_kind: 'observed-data, per row',
-    iterations: fit.iterations, converged: fit.converged, psi_floor_hits: fit.heywood.length, seconds: fit.seconds, where: 'host float64',
+    iterations: fit.iterations, converged: fit.converged, psi_floor_hits: fit.heywood.length, seconds: fit.seconds, where: 'sums on the backend, solves on the host in float64',
     curve: fit.curve.map((v, i): [number, number] => [i, v]),
   };
   const modelFile = cfg.out ?? (cfg.runDir !== undefined ? join(cfg.runDir, 'model.safetensors') : undefined);

@@ -193,30 +193,37 @@ export function initialFa(variance: Float64Array, mu: Float64Array, d: number, s
 }
 
 /**
+ * out = Pᵀ Q (pc×qc) for P (rows×pc), Q (rows×qc), queued: per chunk of
+ * min(rows, FA_SUM_CHUNK_ROWS) rows, then the chunks added by the tree reduction
+ * (a float32 sum of thousands of products in one accumulator carries ~n·ε; em.ts rowSum).
+ */
+export function rowSumProduct(b: Backend, ws: Workspace, p: Tensor, pc: number, q: Tensor, qc: number, rows: number, name: string): Tensor {
+  const R = Math.min(rows, SUM_CHUNK_ROWS);
+  const chunks = rows / R;
+  if (!Number.isInteger(chunks)) throw new KernelError('fa', `${rows} rows are not whole chunks of ${R}`);
+  const out = ws.get(name, pc * qc);
+  if (chunks === 1) {
+    b.matmul({ a: p, b: q, c: out, m: pc, n: qc, k: R, transA: true });
+    return out;
+  }
+  const parts = ws.get(`${name}Parts`, chunks * pc * qc);
+  b.matmul({ a: p, b: q, c: parts, m: pc, n: qc, k: R, transA: true, batch: chunks, strideA: R * pc, strideB: R * qc, strideC: pc * qc });
+  b.sumCols({ x: parts, out, rows: chunks, cols: pc * qc });
+  return out;
+}
+
+/**
  * Queues the E-step products of `rows` centred rows x (rows×D; rows a multiple of
  * min(rows, FA_SUM_CHUNK_ROWS), extra rows zero): Y = X B (B = Ψ⁻¹W, float32), XᵀY (D×d)
  * and YᵀY (d×d) summed chunk by chunk and the chunks then added by the tree reduction
  * (as em.ts rowSum), and ‖L⁻¹y_i‖² per row when `cholInv` is given (loglik.ts).
  */
 export function faProducts(b: Backend, ws: Workspace, x: Tensor, rows: number, D: number, f: FaFactors, d: number, withSquares: boolean): { xty: Tensor; yty: Tensor; rowSq: Tensor | null } {
-  const R = Math.min(rows, SUM_CHUNK_ROWS);
-  const chunks = rows / R;
-  if (!Number.isInteger(chunks)) throw new KernelError('fa EM', `${rows} rows are not whole chunks of ${R}`);
   const bT = ws.get('B', Math.ceil((D * d) / VIEW_ALIGN) * VIEW_ALIGN);
   b.upload(bT, Float32Array.from(f.B));
   const y = ws.get('Y', rows * d);
   b.matmul({ a: x, b: bT, c: y, m: rows, n: d, k: D });
-  const rowSum = (p: Tensor, pc: number, q: Tensor, qc: number, name: string): Tensor => {
-    const out = ws.get(name, pc * qc);
-    if (chunks === 1) {
-      b.matmul({ a: p, b: q, c: out, m: pc, n: qc, k: R, transA: true });
-      return out;
-    }
-    const parts = ws.get(`${name}Parts`, chunks * pc * qc);
-    b.matmul({ a: p, b: q, c: parts, m: pc, n: qc, k: R, transA: true, batch: chunks, strideA: R * pc, strideB: R * qc, strideC: pc * qc });
-    b.sumCols({ x: parts, out, rows: chunks, cols: pc * qc });
-    return out;
-  };
+  const rowSum = (p: Tensor, pc: number, q: Tensor, qc: number, name: string): Tensor => rowSumProduct(b, ws, p, pc, q, qc, rows, name);
   const xty = rowSum(x, D, y, d, 'XtY');
   const yty = rowSum(y, d, y, d, 'YtY');
   const rowSq = withSquares ? explainedSquares(b, ws, y, f.cholInv, rows, d) : null;

@@ -65,6 +65,54 @@ function observedVariances(data: MissingData, mu: Float64Array): Float64Array {
   return s.map((v, j) => v / c[j]!);
 }
 
+/**
+ * One row's posterior and log p(x_O) from M − I (lower triangle in M, overwritten),
+ * y = W_OᵀΨ_O⁻¹r, |O|, Σ_O r_j²/ψ_j and Σ_O log ψ_j: E_i into E, M_i⁻¹ into cov (when given).
+ */
+export function finishRow(M: Float64Array, y: ArrayLike<number>, d: number, obs: number, quad: number, sumLog: number, E: Float64Array, cov: Float64Array | null, i: number): number {
+  for (let a = 0; a < d; a++) {
+    M[a * d + a]! += 1;
+    for (let b = 0; b < a; b++) M[b * d + a] = M[a * d + b]!;
+  }
+  const f = factorSpd(M, d, 'fa missing: M_i');
+  let explained = 0;
+  for (let a = 0; a < d; a++) {
+    let s = 0;
+    for (let b = 0; b < d; b++) s += f.inverse[a * d + b]! * y[b]!;
+    E[i * d + a] = s;
+    explained += s * y[a]!;
+  }
+  if (cov) cov.set(f.inverse, i * d * d);
+  return -0.5 * (obs * LOG_2PI + sumLog + f.logDet + quad - explained);
+}
+
+/**
+ * The M-step's per-column solves: `fillA(j, A)` writes column j's Σ_{i∋j} ⟨z̃z̃ᵀ⟩_i ((d+1)², full),
+ * bj its Σ_{i∋j} x_ij⟨z̃_i⟩, sxx its Σ_{i∋j} x_ij² (data centred on the observed means).
+ */
+export function solveColumns(fillA: (j: number, A: Float64Array) => void, bj: ArrayLike<number>, sxx: Float64Array, colObserved: ArrayLike<number>, floor: Float64Array, d: number): { W: Float64Array; mu: Float64Array; psi: Float64Array } {
+  const D = sxx.length;
+  const k = d + 1;
+  const W = new Float64Array(D * d);
+  const mu = new Float64Array(D);
+  const psi = new Float64Array(D);
+  const A = new Float64Array(k * k);
+  for (let j = 0; j < D; j++) {
+    fillA(j, A);
+    const inv = factorSpd(A, k, `fa missing: column ${j + 1}'s ⟨z̃z̃ᵀ⟩`).inverse;
+    let fit = 0;
+    for (let a = 0; a < k; a++) {
+      let s = 0;
+      for (let b = 0; b < k; b++) s += inv[a * k + b]! * bj[j * k + b]!;
+      if (a < d) W[j * d + a] = s;
+      else mu[j] = s;
+      fit += s * bj[j * k + a]!;
+    }
+    psi[j] = Math.max((sxx[j]! - fit) / colObserved[j]!, floor[j]!);
+  }
+  return { W, mu, psi };
+}
+
 /** Per-row posterior of z given the observed entries, and the observed-data log p of each row. */
 interface RowPosterior {
   /** E_i, n×d */
@@ -111,20 +159,7 @@ function posterior(h: FaHost, data: { name?: string; x: ArrayLike<number>; n: nu
       sumLog += logPsi[j]!;
       for (let a = 0; a < d; a++) y[a]! += B[j * d + a]! * r;
     }
-    for (let a = 0; a < d; a++) {
-      M[a * d + a]! += 1;
-      for (let b = 0; b < a; b++) M[b * d + a] = M[a * d + b]!;
-    }
-    const f = factorSpd(M, d, 'fa missing: M_i');
-    let explained = 0;
-    for (let a = 0; a < d; a++) {
-      let s = 0;
-      for (let b = 0; b < d; b++) s += f.inverse[a * d + b]! * y[b]!;
-      E[i * d + a] = s;
-      explained += s * y[a]!;
-    }
-    if (keepCov) cov.set(f.inverse, i * d * d);
-    logp[i] = -0.5 * (obs * LOG_2PI + sumLog + f.logDet + quad - explained);
+    logp[i] = finishRow(M, y, d, obs, quad, sumLog, E, keepCov ? cov : null, i);
   }
   return { E, cov, logp };
 }
@@ -156,32 +191,38 @@ export function faImpute(h: FaHost, data: MissingData): Float32Array {
   return out;
 }
 
-/** Fits factor analysis by exact EM over the observed entries (host, float64). */
-export function fitFaMissing(data: MissingData, d: number, opts: FaMissingOptions = {}): FaMissingResult {
-  const kernel = 'fa missing';
+/** What a missing-value fit checks and prepares: the data centred on the observed means (float64, NaN kept), the ψ floor, the start (centred μ), Σ_{i∋j} x_ij² and the counts. */
+export function missingSetup(data: MissingData, d: number, opts: FaMissingOptions, kernel: string) {
   const { n, D, x } = data;
   checkShape(kernel, D, d);
   const iters = opts.iters ?? FA_DEFAULTS.iters;
   const tol = opts.tol ?? FA_DEFAULTS.tol;
   need(Number.isInteger(iters) && iters >= 1, kernel, `iters must be a positive integer, got ${iters}`);
   need(tol > 0, kernel, `tol must be positive, got ${tol}`);
-  const t0 = performance.now();
   const { observed, colObserved } = checkMissing(data);
-  // centred on the observed means: μ below is relative to them
   const means = observedMeans(data);
   const xc = Float64Array.from(x, (v, k) => v - means[k % D]!);
-  const centred = { name: data.name ?? 'data', x: xc, n, D };
   const variance = observedVariances(data, means);
   const varying = variance.filter((v) => v > 0).length;
   need(varying > d, kernel, `${data.name ?? 'data'}: only ${varying} of ${D} columns vary over their observed entries, fewer than d + 1 = ${d + 1}; use a smaller latent dimension`);
   const floor = psiFloor(variance);
-  const start = opts.init ?? initialFa(variance, means, d, opts.seed ?? 0);
-  if (start.D !== D || start.d !== d) throw new KernelError(kernel, `initial model is ${start.D}×${start.d}, data need ${D}×${d}`);
-  checkFa(start, kernel);
-  let h: FaHost = { D, d, W: Float64Array.from(start.W), mu: start.mu.map((m, j) => m - means[j]!), psi: start.psi.map((p, j) => Math.max(p, floor[j]!)) };
-  // Σ_i x_ij² over the rows observing j (centred; fixed)
+  const init = opts.init ?? initialFa(variance, means, d, opts.seed ?? 0);
+  if (init.D !== D || init.d !== d) throw new KernelError(kernel, `initial model is ${init.D}×${init.d}, data need ${D}×${d}`);
+  checkFa(init, kernel);
+  const start: FaHost = { D, d, W: Float64Array.from(init.W), mu: init.mu.map((m, j) => m - means[j]!), psi: init.psi.map((p, j) => Math.max(p, floor[j]!)) };
   const sxx = new Float64Array(D);
   for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) if (!Number.isNaN(xc[i * D + j]!)) sxx[j]! += xc[i * D + j]! ** 2;
+  return { iters, tol, observed, colObserved, means, xc, floor, start, sxx };
+}
+
+/** Fits factor analysis by exact EM over the observed entries (host, float64). */
+export function fitFaMissing(data: MissingData, d: number, opts: FaMissingOptions = {}): FaMissingResult {
+  const kernel = 'fa missing';
+  const { n, D } = data;
+  const t0 = performance.now();
+  const { iters, tol, observed, colObserved, means, xc, floor, start, sxx } = missingSetup(data, d, opts, kernel);
+  const centred = { name: data.name ?? 'data', x: xc, n, D };
+  let h: FaHost = start;
   const k = d + 1;
   const curve: number[] = [];
   let prev = -Infinity;
@@ -225,25 +266,11 @@ export function fitFaMissing(data: MissingData, d: number, opts: FaMissingOption
         bj[j * k + d]! += v;
       }
     }
-    const W = new Float64Array(D * d);
-    const mu = new Float64Array(D);
-    const psi = new Float64Array(D);
-    const A = new Float64Array(k * k);
-    for (let j = 0; j < D; j++) {
+    const { W, mu, psi } = solveColumns((j, A) => {
       for (let a = 0; a < k; a++) {
         for (let b = 0; b <= a; b++) A[a * k + b] = A[b * k + a] = Aall[a * k + b]! - Amiss[j * k * k + a * k + b]!;
       }
-      const inv = factorSpd(A, k, `fa missing: column ${j + 1}'s ⟨z̃z̃ᵀ⟩`).inverse;
-      let fit = 0;
-      for (let a = 0; a < k; a++) {
-        let s = 0;
-        for (let b = 0; b < k; b++) s += inv[a * k + b]! * bj[j * k + b]!;
-        if (a < d) W[j * d + a] = s;
-        else mu[j] = s;
-        fit += s * bj[j * k + a]!;
-      }
-      psi[j] = Math.max((sxx[j]! - fit) / colObserved[j]!, floor[j]!);
-    }
+    }, bj, sxx, colObserved, floor, d);
     h = { D, d, W, mu, psi };
   }
   const model: FaHost = { D, d, W: h.W, mu: h.mu.map((m, j) => m + means[j]!), psi: h.psi };
