@@ -185,8 +185,20 @@ function rayleighRitz64(data: { host: Float32Array; n: number; D: number }, mu: 
   return { values: ritz.values, vectors };
 }
 
-/** Elements of centred data one covariance matmul takes (64 MiB of float32), so a large n goes in row chunks. */
+/** Elements of centred data one covariance upload takes (4 MiB of float32), so a large n goes in row chunks. */
 const COV_CHUNK_ELEMS = 1 << 20;
+/** Rows per product when the covariance is summed chunk by chunk (WebGPU; see closedFormPpcaOn). */
+const COV_SUM_ROWS = 256;
+
+/** Options of closedFormPpcaOn. */
+export interface ClosedFormOnOptions {
+  /**
+   * Sum the covariance's products over 256-row chunks (batched), each upload's sums read
+   * back and added in float64, rather than one long product per upload accumulated on the
+   * device. Default: on WebGPU (a long reduction is one narrow task there), not on the CPU.
+   */
+  chunkedSums?: boolean;
+}
 
 /**
  * closedFormPpca with the heavy products on `backend` (its matmul: WebAssembly
@@ -197,8 +209,9 @@ const COV_CHUNK_ELEMS = 1 << 20;
  * Rayleigh–Ritz step is float64 from the data, T = YᵀY/n with Y = X̃Q summed
  * over each row's nonzeros on the host, so the eigenvalues are float64 Ritz
  * values (lower bounds, short by ~λ·sin² of the subspace's float32 error).
+ * On WebGPU the covariance is summed 256 rows at a time (`opts.chunkedSums`).
  */
-export async function closedFormPpcaOn(backend: Backend, data: { name?: string; host: Float32Array; n: number; D: number }, d: number): Promise<ClosedFormPpca> {
+export async function closedFormPpcaOn(backend: Backend, data: { name?: string; host: Float32Array; n: number; D: number }, d: number, opts: ClosedFormOnOptions = {}): Promise<ClosedFormPpca> {
   const { host, n, D } = data;
   checkShape('ppca closed form', D, d);
   const clock = [performance.now()];
@@ -220,28 +233,63 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     // (columns in nb groups, each stored contiguously: nb(nb+1)/2 of nb² products; 3 groups save a third)
     const nb = L >= 192 ? 3 : 1;
     const edge = Array.from({ length: nb + 1 }, (_, b) => Math.round((b * L) / nb));
-    const rows = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L)));
+    const chunked = (opts.chunkedSums ?? backend.info.backend === 'webgpu') && n > COV_SUM_ROWS;
+    // rows per upload; chunked: a whole number of COV_SUM_ROWS, the last upload padded with zero rows
+    const fits = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L)));
+    const rows = chunked ? Math.max(1, Math.floor(fits / COV_SUM_ROWS)) * COV_SUM_ROWS : fits;
     const Xb = Array.from({ length: nb }, (_, b) => tensor(rows * (edge[b + 1]! - edge[b]!), `ppca-closed:X${b}`));
     const Sb = new Map<number, Tensor>();
-    for (let a = 0; a < nb; a++) for (let b = a; b < nb; b++) Sb.set(a * nb + b, tensor((edge[a + 1]! - edge[a]!) * (edge[b + 1]! - edge[b]!), `ppca-closed:S${a}${b}`));
+    const parts = new Map<number, Tensor>();
+    for (let a = 0; a < nb; a++) {
+      for (let b = a; b < nb; b++) {
+        const size = (edge[a + 1]! - edge[a]!) * (edge[b + 1]! - edge[b]!);
+        Sb.set(a * nb + b, tensor(size, `ppca-closed:S${a}${b}`));
+        if (chunked) parts.set(a * nb + b, tensor((rows / COV_SUM_ROWS) * size, `ppca-closed:S${a}${b}parts`));
+      }
+    }
     const buf = new Float32Array(rows * L);
     const muLive = Float64Array.from(live, (a) => mu[a]!);
+    // chunked: each upload's block sums read back and added here in float64 (the whole L×L)
+    const S64 = chunked ? new Float64Array(L * L) : undefined;
     for (let i0 = 0; i0 < n; i0 += rows) {
       const r = Math.min(rows, n - i0);
+      // rows the products take: chunked, whole chunks (the padding rows are zeros)
+      const rp = chunked ? Math.ceil(r / COV_SUM_ROWS) * COV_SUM_ROWS : r;
       for (let b = 0; b < nb; b++) {
         const [lo, hi] = [edge[b]!, edge[b + 1]!];
         const w = hi - lo;
-        const part = buf.subarray(0, r * w);
+        const part = buf.subarray(0, rp * w);
         for (let i = 0; i < r; i++) {
           const o = (i0 + i) * D;
           for (let p = lo; p < hi; p++) part[i * w + p - lo] = host[o + live[p]!]! - muLive[p]!;
         }
+        part.fill(0, r * w);
         backend.upload(Xb[b]!, part);
       }
       for (let a = 0; a < nb; a++) {
         for (let b = a; b < nb; b++) {
           const [ma, nn] = [edge[a + 1]! - edge[a]!, edge[b + 1]! - edge[b]!];
-          backend.matmul({ a: Xb[a]!, b: Xb[b]!, c: Sb.get(a * nb + b)!, m: ma, n: nn, k: r, transA: true, alpha: 1 / n, accumulate: i0 > 0 });
+          const key = a * nb + b;
+          if (!chunked) {
+            backend.matmul({ a: Xb[a]!, b: Xb[b]!, c: Sb.get(key)!, m: ma, n: nn, k: r, transA: true, alpha: 1 / n, accumulate: i0 > 0 });
+            continue;
+          }
+          const batch = rp / COV_SUM_ROWS;
+          backend.matmul({
+            a: Xb[a]!, b: Xb[b]!, c: parts.get(key)!, m: ma, n: nn, k: COV_SUM_ROWS, transA: true, alpha: 1 / n,
+            batch, strideA: COV_SUM_ROWS * ma, strideB: COV_SUM_ROWS * nn, strideC: ma * nn,
+          });
+          backend.sumCols({ x: parts.get(key)!, out: Sb.get(key)!, rows: batch, cols: ma * nn });
+        }
+      }
+      if (!S64) continue;
+      for (let a = 0; a < nb; a++) {
+        for (let b = a; b < nb; b++) {
+          const blk = await backend.read(Sb.get(a * nb + b)!);
+          const nn = edge[b + 1]! - edge[b]!;
+          for (let p = edge[a]!; p < edge[a + 1]!; p++) {
+            for (let q = edge[b]!; q < edge[b + 1]!; q++) S64[p * L + q]! += blk[(p - edge[a]!) * nn + q - edge[b]!]!;
+          }
         }
       }
     }
@@ -249,11 +297,11 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     const full32 = new Float32Array(L * L);
     for (let a = 0; a < nb; a++) {
       for (let b = a; b < nb; b++) {
-        const blk = await backend.read(Sb.get(a * nb + b)!);
+        const blk = S64 ? undefined : await backend.read(Sb.get(a * nb + b)!);
         const nn = edge[b + 1]! - edge[b]!;
         for (let p = edge[a]!; p < edge[a + 1]!; p++) {
           for (let q = edge[b]!; q < edge[b + 1]!; q++) {
-            const v = blk[(p - edge[a]!) * nn + q - edge[b]!]!;
+            const v = blk ? blk[(p - edge[a]!) * nn + q - edge[b]!]! : S64![p * L + q]!;
             full32[p * L + q] = v;
             full32[q * L + p] = v;
           }
