@@ -29,5 +29,7 @@ export { createWebGpuBackend } from './node/backend.ts';
 export { loadMnist, MNIST_PATH } from './data/mnist.node.ts';
 /** A .csv/.tsv/.txt or .npy file as a dataset, size-checked before it is read. */
 export { loadDataFile } from './data/files.node.ts';
+/** A .npy (float32/float64) or raw float32 file (.f32/.bin, `dim` values a row) as a RowSource read in slices, never whole. */
+export { openFileSource, type FileSourceOptions } from './data/source.node.ts';
 /** Model files on disk: atomic save, size-checked load through the one codec. */
 export { saveModelFile, loadModelFile } from './lib/modelFiles.node.ts';

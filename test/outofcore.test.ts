@@ -3,14 +3,14 @@
 // a file gives the figures rows in memory give under the same order, fits with
 // many chunks (and short last minibatches) reach the closed form, and on MNIST
 // the chunk order reaches what full shuffling reaches within the seed spread.
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { subsetRows } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
-import { encodeNpy } from '../src/data/npy.ts';
+import { encodeNpy, parseNpy } from '../src/data/npy.ts';
 import { openFileSource } from '../src/data/source.node.ts';
 import { arraySource, type RowSource } from '../src/data/source.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
@@ -209,4 +209,17 @@ describe('the command line streams a file over --host-memory', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect((JSON.parse(ok.stdout) as { n_train: number }).n_train).toBe(n - Math.floor(n / 5));
   }, 120_000);
+
+  it('convert saves a CSV as float32 .npy (atomically, never onto an input), which then reads as the CSV did', () => {
+    const csv = join(dir, 'table.csv');
+    writeFileSync(csv, 'a,b,c\n1,2,3\n4.5,-5,6e2\n');
+    const out = join(dir, 'table.npy');
+    const r = runCliChild(['convert', csv, out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ command: 'convert', rows: 2, cols: 3 });
+    expect(Array.from(parseNpy(readFileSync(out)).x)).toEqual([1, 2, 3, 4.5, -5, 600]);
+    expectRejected(runCliChild(['convert', out, out], { watch: [out] }), ['is the same file as the input', 'table.npy']);
+    expectRejected(runCliChild(['convert', csv, join(dir, 'table.txt')]), ['convert writes a .npy file']);
+    expectRejected(runCliChild(['convert', join(dir, 'absent.csv'), join(dir, 'absent.npy')]), ['no such file']);
+  }, 60_000);
 });

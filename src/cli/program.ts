@@ -492,6 +492,27 @@ export function buildProgram(io: CliIO, deps: CliDeps, started: number): Command
     io.stdout(await runSweep(run));
   });
 
+  // a table saved once as float32 .npy, which train then reads in slices when it is over --host-memory (src/cli/convert.ts)
+  program
+    .command('convert')
+    .description('save a data file (.csv, .tsv, .txt, raw .f32/.bin) as a float32 .npy, written atomically; large .npy files train in slices (--host-memory)')
+    .argument('<input>', 'the data file')
+    .argument('<output>', 'the .npy file to write (never one of the inputs)')
+    .addOption(new Option('--header <mode>', 'CSV header row').choices(['auto', 'yes', 'no']).default('auto'))
+    .addOption(new Option('--missing <how>', 'NaN (in CSV also an empty, nan or NA cell) marks a missing entry, kept as NaN (default: an error)').choices(['nan']))
+    .option('--dim <D>', 'a raw float32 input: its row width', positiveInt)
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (input: string, output: string, o: Opts) => {
+      const { convertToNpy } = await import('./convert.ts');
+      const r = await convertToNpy(input, output, {
+        header: o.header as 'auto' | 'yes' | 'no',
+        ...(o.missing === 'nan' ? { missing: 'nan' as const } : {}),
+        ...(o.dim !== undefined ? { dim: o.dim as number } : {}),
+      });
+      const result = { command: 'convert', input, output, ...r };
+      io.stdout(o.json ? `${toJson(result)}\n` : `${printable(output, 200)}: ${r.rows.toLocaleString('en-US')} rows × ${r.cols.toLocaleString('en-US')} float32 (${r.bytes.toLocaleString('en-US')} bytes)\n`);
+    });
+
   return program;
 }
 

@@ -67,6 +67,23 @@ export { createPpca, readPpca, releasePpca, type PpcaModel, type PpcaHost } from
 export { fitEm, emPassRows, EM_METHODS, type EmMethod, type EmOptions, type EmProgress, type EmResult, type EmBudget } from '../models/ppca/em.ts';
 /** Stochastic EM (minibatch gradient steps on the exact log-likelihood): a whole fit, or a fitter stepped a tick at a time. */
 export { fitSem, createSemFitter, type SemOptions, type SemFitterOptions } from '../models/ppca/sem.ts';
+/**
+ * Stochastic and online EM over rows that are not in memory (a file, a File/Blob, a generator):
+ * `fitSem(backend, await PpcaStream.open(backend, source, { batch, memory: { hostBytes, deviceBytes } }), opts)`
+ * (online EM: `norms: true`). The column statistics come from one streamed pass; every epoch reads
+ * the rows in chunks within the host budget, centres them in float64 and uploads them double-buffered
+ * within the device budget (`MemoryBudget`), minibatches in the `streamEpoch` order.
+ * `sourceLogLik` is the exact mean log-likelihood over a source (a host pass).
+ */
+export { PpcaStream, sourceLogLik, type PpcaStreamOptions } from '../models/ppca/stream.ts';
+/**
+ * Rows read a slice at a time: the RowSource contract, rows in memory as one (`arraySource`), the
+ * canonical train/test split of a source (`splitSource`, row i a test row when i % 5 == 4), the
+ * contiguous chunks of a source and their epoch order, and a browser File/Blob (.npy or raw float32)
+ * read in slices (`blobSource`).
+ */
+export { arraySource, splitSource, chunksOf, epochChunkOrder, type RowSource, type Chunk } from '../data/source.ts';
+export { blobSource, type BlobSourceOptions, type BlobLike } from '../data/source.blob.ts';
 /** Online EM (running sufficient statistics, Robbins–Monro steps): a whole fit, or a fitter stepped a tick at a time. */
 export { fitOem, createOemFitter, type OemOptions, type OemFitterOptions } from '../models/ppca/oem.ts';
 /** Drives a stochastic fitter over whole epochs; the fitter's `step(n)`, `snapshot()` and `restore()` run it in ticks. */
