@@ -21,7 +21,7 @@ import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor
 import { DataError } from '../../data/dataset.ts';
 import { chunksOf, type Chunk, type RowSource } from '../../data/source.ts';
 import { PPCA_DEFAULTS } from '../config.ts';
-import { factorSpd, mul, symmetrize, toF32, traceOfProduct, type Mat } from './linalg.ts';
+import { factorSpd, mul, symmetrize, toF32, traceOfProduct, transpose, type Mat } from './linalg.ts';
 import {
   Workspace, centeredRowNorms, checkShape, createPpca, gramOf, initialFromMoments, initialPpca, latentFactors,
   type DeviceData, type HostData, type PpcaHost, type PpcaModel,
@@ -115,6 +115,8 @@ const SUM_CHUNK_ROWS = 256;
 const DOT_BLOCK = 16;
 /** block Grams per call: a batch is one workgroup per product on WebGPU (≤ 65,535 per dimension) */
 const DOT_BLOCKS_PER_CALL = 32768;
+/** chunks per batched call of the transposed products (views of 64-element multiples: R·dp is one) */
+const BATCH_LIMIT = 32768;
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -216,6 +218,13 @@ class EmEngine {
    * backend gains nothing from it and keeps d.
    */
   readonly dp: number;
+  /**
+   * WebGPU holds Y transposed, chunk-major: chunk c (rows c·R … c·R + R − 1) as a dp×R block
+   * at c·R·dp, so every product streams Xc untransposed along the wide side. On llvmpipe
+   * Yᵀ_c = Wᵀ Xc_cᵀ on the texture kernel took 14–18 ms of CPU against 40–45 ms for
+   * Y = Xc W on vec4 (8,192 × 784 × 12; docs/kernels-results.md §7). The CPU backend keeps Y.
+   */
+  private readonly yt: boolean;
   private readonly ws: Workspace;
 
   /**
@@ -243,6 +252,7 @@ class EmEngine {
       this.uploadRows(rows.data);
     }
     this.dp = b.info.backend === 'webgpu' ? paddedLatent(d) : d;
+    this.yt = b.info.backend === 'webgpu';
     this.slotLen = Math.ceil((D * this.dp) / VIEW_ALIGN) * VIEW_ALIGN;
     this.slotBuffer = b.tensor(slotCount * this.slotLen, { label: 'ppca.em.W' });
     this.slots = Array.from({ length: slotCount }, (_, i) => b.view(this.slotBuffer, i * this.slotLen, D * this.dp, `ppca.em.W${i}`));
@@ -286,9 +296,9 @@ class EmEngine {
       const y = ws.get('y', nPad * dp);
       const yty = ws.get('yty', dp * dp);
       this.project(W, y);
-      this.rowSum(y, dp, (k) => this.yBlock(y, k), dp, yty, 'ytyParts');
+      this.rowSum(y, (k) => this.yBlock(y, k), dp, true, yty, 'ytyParts');
       // Gᵀ = Yᵀ Xc rather than G = Xcᵀ Y: the wide operand untransposed (25% faster on llvmpipe)
-      this.rowSum(y, dp, (k) => this.xc[k]!, D, gT, 'gParts');
+      this.rowSum(y, (k) => this.xc[k]!, D, false, gT, 'gParts');
       const rowSq = this.rowSquares(y, f.M.cholInv, nPad);
       const [ytyR, rowH] = await Promise.all([b.read(yty), b.read(rowSq)]);
       ytyH = ytyR;
@@ -321,11 +331,11 @@ class EmEngine {
    * of n = 8,000 products in one accumulator can carry ~n·ε relative error, and
    * SQUAREM extrapolates differences of EM maps, where that error is not small.
    */
-  private rowSum(y: Tensor, p: number, bOf: (block: number) => Tensor, q: number, out: Tensor, name: string): void {
-    const { backend: b, ws, chunks, xc } = this;
+  private rowSum(y: Tensor, bOf: (block: number) => Tensor, q: number, bIsY: boolean, out: Tensor, name: string): void {
+    const { backend: b, ws, chunks, xc, dp: p } = this;
     const R = SUM_CHUNK_ROWS;
     if (xc.length === 1) {
-      this.chunkSum(y, p, bOf(0), q, out, name, chunks);
+      this.chunkSum(y, bOf(0), q, bIsY, out, name, chunks);
       return;
     }
     // each buffer's chunk products at a view-aligned offset, perRows rows of parts per buffer; rows
@@ -339,21 +349,27 @@ class EmEngine {
     for (let k = 0; k < xc.length; k++) {
       const nb = Math.min(chunksPer, chunks - k * chunksPer);
       const c = xc.length === 1 ? parts : b.view(parts, k * stride, nb * p * q, `${name} block`);
-      b.matmul({ a: this.yBlock(y, k), b: bOf(k), c, m: p, n: q, k: R, transA: true, batch: nb, strideA: R * p, strideB: R * q, strideC: p * q });
+      b.matmul({ ...this.chunkOperands(bIsY), a: this.yBlock(y, k), b: bOf(k), c, m: p, n: q, k: R, batch: nb, strideA: R * p, strideB: R * q, strideC: p * q });
     }
     b.sumCols({ x: parts, out, rows, cols: p * q });
   }
 
-  /** out = Aᵀ B (p×q) for A (R·chunks × p) and B (R·chunks × q) in one buffer each, summed as rowSum does (queued). */
-  private chunkSum(a: Tensor, p: number, bm: Tensor, q: number, out: Tensor, name: string, chunks: number): void {
-    const { backend: b, ws } = this;
+  /** How a chunk of Y (R×dp rows, or dp×R when held transposed) enters Yᵀ B: A transposed or not; B = Y's chunk transposed or not. */
+  private chunkOperands(bIsY: boolean): { transA: boolean; transB: boolean } {
+    return { transA: !this.yt, transB: bIsY && this.yt };
+  }
+
+  /** out = Yᵀ B (dp×q) for Y and B (R·chunks rows each, B = Y when bIsY) in one buffer each, summed as rowSum does (queued). */
+  private chunkSum(a: Tensor, bm: Tensor, q: number, bIsY: boolean, out: Tensor, name: string, chunks: number): void {
+    const { backend: b, ws, dp: p } = this;
     const R = SUM_CHUNK_ROWS;
+    const t = this.chunkOperands(bIsY);
     if (chunks === 1) {
-      b.matmul({ a, b: bm, c: out, m: p, n: q, k: R, transA: true });
+      b.matmul({ ...t, a, b: bm, c: out, m: p, n: q, k: R });
       return;
     }
     const parts = ws.get(name, chunks * p * q);
-    b.matmul({ a, b: bm, c: parts, m: p, n: q, k: R, transA: true, batch: chunks, strideA: R * p, strideB: R * q, strideC: p * q });
+    b.matmul({ ...t, a, b: bm, c: parts, m: p, n: q, k: R, batch: chunks, strideA: R * p, strideB: R * q, strideC: p * q });
     b.sumCols({ x: parts, out, rows: chunks, cols: p * q });
   }
 
@@ -379,11 +395,11 @@ class EmEngine {
       // the staging is free once uploaded (writeBuffer copies it): read the next block meanwhile
       if (k + 1 < p.blocks.length) next = p.read(k + 1);
       const yk = rowsPad * dp === y.length ? y : b.view(y, 0, rowsPad * dp, 'ppca.em.y block');
-      b.matmul({ a: xc, b: W, c: yk, m: rowsPad, n: dp, k: D });
+      this.projectBlock(xc, W, yk);
       const reads: Promise<Float32Array>[] = [];
       if (sums) {
-        this.chunkSum(yk, dp, yk, dp, yty, 'ytyParts', rowsPad / SUM_CHUNK_ROWS);
-        this.chunkSum(yk, dp, xc, D, gBlock, 'gParts', rowsPad / SUM_CHUNK_ROWS);
+        this.chunkSum(yk, yk, dp, true, yty, 'ytyParts', rowsPad / SUM_CHUNK_ROWS);
+        this.chunkSum(yk, xc, D, false, gBlock, 'gParts', rowsPad / SUM_CHUNK_ROWS);
         reads.push(b.read(yty), b.read(gBlock));
       }
       reads.push(b.read(this.rowSquares(yk, cholInv, rowsPad)));
@@ -402,13 +418,24 @@ class EmEngine {
     return out;
   }
 
-  /** Y = Xc W (nPad×dp), buffer by buffer (queued). */
+  /** Y = Xc W (nPad×dp, or transposed chunk by chunk: see yt), buffer by buffer (queued). */
   private project(W: Tensor, y: Tensor): void {
+    for (let k = 0; k < this.xc.length; k++) this.projectBlock(this.xc[k]!, W, this.yBlock(y, k));
+  }
+
+  /** y = xc W for one buffer of rows (a multiple of SUM_CHUNK_ROWS): row-major, or Yᵀ_c = Wᵀ Xc_cᵀ per chunk (queued). */
+  private projectBlock(xc: Tensor, W: Tensor, y: Tensor): void {
     const { backend: b, D, dp } = this;
-    for (let k = 0; k < this.xc.length; k++) {
-      const xc = this.xc[k]!;
-      b.matmul({ a: xc, b: W, c: this.yBlock(y, k), m: xc.length / D, n: dp, k: D });
+    const rows = xc.length / D;
+    if (!this.yt) {
+      b.matmul({ a: xc, b: W, c: y, m: rows, n: dp, k: D });
+      return;
     }
+    const R = SUM_CHUNK_ROWS;
+    forBatches(rows / R, (c0, nc) => b.matmul({
+      a: W, b: b.view(xc, c0 * R * D, nc * R * D, 'ppca.em.xc chunks'), c: b.view(y, c0 * R * dp, nc * R * dp, 'ppca.em.yT chunks'),
+      m: dp, n: R, k: D, transA: true, transB: true, batch: nc, strideA: 0, strideB: R * D, strideC: dp * R,
+    }));
   }
 
   /** The rows of y (nPad×dp) that buffer k of xc produces. */
@@ -439,7 +466,7 @@ class EmEngine {
    */
   private rowSquares(y: Tensor, cholInv: Mat, rows: number): Tensor {
     const { backend: b, ws, d, dp } = this;
-    const z = whitenedLatents(b, ws, y, paddedMat(cholInv, d, dp), rows, dp);
+    const z = this.yt ? this.whitenedFromT(y, paddedMat(cholInv, d, dp), rows) : whitenedLatents(b, ws, y, paddedMat(cholInv, d, dp), rows, dp);
     const grams = ws.get('rowGrams', rows * DOT_BLOCK);
     const per = DOT_BLOCK * DOT_BLOCKS_PER_CALL;
     for (let r0 = 0; r0 < rows; r0 += per) {
@@ -450,6 +477,27 @@ class EmEngine {
       b.matmul({ a: zb, b: zb, c: out, m: DOT_BLOCK, n: DOT_BLOCK, k: dp, transB: true, batch: nr / DOT_BLOCK, strideA: s, strideB: s, strideC: DOT_BLOCK * DOT_BLOCK });
     }
     return grams;
+  }
+
+  /**
+   * z = Y L⁻ᵀ (rows×dp, row-major; ws's 'z') from Y held transposed chunk by chunk:
+   * z_c = (Yᵀ_c)ᵀ L⁻ᵀ, with L⁻ᵀ as a float32 pair as whitenedLatents has it (queued).
+   */
+  private whitenedFromT(yT: Tensor, cholInv: Mat, rows: number): Tensor {
+    const { backend: b, ws, dp } = this;
+    const R = SUM_CHUNK_ROWS;
+    const t = transpose(cholInv, dp, dp);
+    const hi = ws.upload('cholInvT', Float32Array.from(t));
+    const lo = ws.upload('cholInvTLo', Float32Array.from(t, (v, i) => v - Math.fround(v)));
+    const z = ws.get('z', rows * dp);
+    forBatches(rows / R, (c0, nc) => {
+      const a = b.view(yT, c0 * R * dp, nc * R * dp, 'ppca.em.yT chunks');
+      const c = b.view(z, c0 * R * dp, nc * R * dp, 'z chunks');
+      const shape = { a, c, m: R, n: dp, k: dp, transA: true, batch: nc, strideA: dp * R, strideB: 0, strideC: R * dp };
+      b.matmul({ ...shape, b: hi });
+      b.matmul({ ...shape, b: lo, accumulate: true });
+    });
+    return z;
   }
 
   /**
@@ -516,6 +564,11 @@ class EmEngine {
     this.backend.release(this.slotBuffer);
     this.ws.releaseAll();
   }
+}
+
+/** f(c0, count) over [0, chunks) in runs of at most BATCH_LIMIT (a batch is one workgroup per product on WebGPU, ≤ 65,535 per dimension) */
+function forBatches(chunks: number, f: (c0: number, count: number) => void): void {
+  for (let c0 = 0; c0 < chunks; c0 += BATCH_LIMIT) f(c0, Math.min(BATCH_LIMIT, chunks - c0));
 }
 
 /** acc + Σ ‖L⁻¹y_i‖² over the first `rows` rows, from rowSquares' Gram blocks (row i: entry i·DOT_BLOCK + i mod DOT_BLOCK), in row order */
