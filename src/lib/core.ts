@@ -94,7 +94,7 @@ export {
 /** The maximum-likelihood PPCA in closed form (the top d eigenpairs of the float64 sample covariance, on the host; `'full'` decomposes all of it). */
 export { closedFormPpca, type ClosedFormPpca, type ClosedFormSolver } from '../models/ppca/closed.ts';
 /** The closed form with the covariance and the subspace iteration's products on a backend's matmul, the eigenvalues by a float64 Rayleigh–Ritz step on the host. */
-export { closedFormPpcaOn } from '../models/ppca/closed.ts';
+export { closedFormPpcaOn, type ClosedFormOnOptions } from '../models/ppca/closed.ts';
 /** The top d eigenpairs of a symmetric PSD matrix (Chebyshev-filtered subspace iteration, float64 Rayleigh–Ritz). */
 export { topEigenpairs, type TopEigenpairs, type TopEigOptions } from '../models/ppca/eigs.ts';
 /** Choosing d: PPCA's train/held-out log-likelihood, BIC and Minka's evidence for every d of a range, from one eigendecomposition. */
