@@ -135,6 +135,8 @@ export {
 export {
   fitFaMissing, faMissingLogLikRows, faMissingMeanLogLik, faImpute, type FaMissingOptions, type FaMissingResult,
 } from '../models/fa/missing.ts';
+/** FA with missing values with the E- and M-step sums on a backend (the solves in float64 on the host): what `--missing nan` runs. */
+export { fitFaMissingOn } from '../models/fa/missingOn.ts';
 
 // ---- mixtures of PPCA
 
