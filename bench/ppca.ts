@@ -136,9 +136,13 @@ export async function emBreakdown(be: Backend, d: number, iters = 6): Promise<{ 
   const w = be.tensor(D * dp, { data: Float32Array.from({ length: D * dp }, (_, i) => Math.sin(i)) });
   const y = be.tensor(nPad * dp), parts = be.tensor((nPad / R) * dp * D), probe = be.tensor(64);
   const opt = { reps: 5, minSampleMs: 50 };
-  const yMs = (await timeKernel(be, () => be.matmul({ a: xc, b: w, c: y, m: nPad, n: dp, k: D }), probe, opt)).median;
+  // as em.ts records them: on WebGPU Y transposed chunk by chunk (Yᵀ_c = Wᵀ Xc_cᵀ, Gᵀ_c = Yᵀ_c Xc_c), on the CPU Y = Xc W
+  const yt = be.info.backend === 'webgpu';
+  const yMs = (await timeKernel(be, () => be.matmul(yt
+    ? { a: w, b: xc, c: y, m: dp, n: R, k: D, transA: true, transB: true, batch: nPad / R, strideA: 0, strideB: R * D, strideC: dp * R }
+    : { a: xc, b: w, c: y, m: nPad, n: dp, k: D }), probe, opt)).median;
   const gMs = (await timeKernel(be, () => be.matmul({
-    a: y, b: xc, c: parts, m: dp, n: D, k: R, transA: true, batch: nPad / R, strideA: R * dp, strideB: R * D, strideC: dp * D,
+    a: y, b: xc, c: parts, m: dp, n: D, k: R, transA: !yt, batch: nPad / R, strideA: R * dp, strideB: R * D, strideC: dp * D,
   }), probe, opt)).median;
   for (const x of [xc, w, y, parts, probe]) be.release(x);
   return { iterMs, yMs, gMs, mflop: (4 * train.n * D * d) / 1e6 };
@@ -203,7 +207,7 @@ async function main(): Promise<void> {
       const load0 = loadavg()[0]!.toFixed(2);
       const b = await emBreakdown(be, d);
       const need = b.mflop / gflops;
-      process.stdout.write(`${target} d=${d}: EM iteration ${b.iterMs.toFixed(1)} ms; alone Y = Xc W ${b.yMs.toFixed(1)} ms, `
+      process.stdout.write(`${target} d=${d}: EM iteration ${b.iterMs.toFixed(1)} ms; alone Y = Xc W (Yᵀ on WebGPU) ${b.yMs.toFixed(1)} ms, `
         + `Gᵀ = Yᵀ Xc ${b.gMs.toFixed(1)} ms; ${b.mflop.toFixed(0)} MFLOP need ${need.toFixed(1)} ms at ${gflops} GFLOP/s `
         + `(iteration ${(b.iterMs / need).toFixed(1)}× that); load ${load0} → ${loadavg()[0]!.toFixed(2)}\n`);
       be.destroy();
