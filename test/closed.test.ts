@@ -21,6 +21,15 @@ const backends: [string, () => Promise<Backend>, boolean | undefined][] = [
 ];
 
 describe('closedFormPpcaOn', () => {
+  it('uploads of 37 rows (one product each, accumulated) and of 256-row chunks equal the full decomposition', async () => {
+    const h = data(1100);
+    const ref = closedFormPpca(h, 5, 'full');
+    for (const chunkedSums of [false, true]) {
+      const on = await closedFormPpcaOn(cpu, h, 5, { chunkedSums, chunkRows: 37 });
+      expect(Math.abs(on.loglik - ref.loglik), `chunked ${chunkedSums}`).toBeLessThan(1e-7);
+    }
+  });
+
   for (const [name, make, chunkedSums] of backends) {
     it(`${name}: equals the full float64 decomposition to 1e-7 nats (n = 1,100 and 300; d = 5)`, async () => {
       const b = await make();

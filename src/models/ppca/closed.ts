@@ -4,7 +4,7 @@
 // reference), σ² = mean of the D−d smallest eigenvalues = (tr S − Σ top d)/(D−d),
 // W = U_d (Λ_d − σ²I)^½. It is `--method closed` and the reference the EM
 // methods must reach; it forms the D×D matrix, which only this code does.
-import type { Backend, Tensor } from '../../backend.ts';
+import { dataChunkRows, type Backend, type Tensor } from '../../backend.ts';
 import { fullEigenpairs, topEigenpairs, topEigenpairsBy } from './eigs.ts';
 import { LOG_2PI, checkShape, type PpcaHost } from './model.ts';
 import { columnStats } from './scale.ts';
@@ -198,6 +198,8 @@ export interface ClosedFormOnOptions {
    * device. Default: on WebGPU (a long reduction is one narrow task there), not on the CPU.
    */
   chunkedSums?: boolean;
+  /** rows per upload at most (default: 4 MiB of data, within one storage binding; LATENTGPU_CHUNK_ROWS overrides; rounded up to 256 when chunked) */
+  chunkRows?: number;
 }
 
 /**
@@ -235,7 +237,7 @@ export async function closedFormPpcaOn(backend: Backend, data: { name?: string; 
     const edge = Array.from({ length: nb + 1 }, (_, b) => Math.round((b * L) / nb));
     const chunked = (opts.chunkedSums ?? backend.info.backend === 'webgpu') && n > COV_SUM_ROWS;
     // rows per upload; chunked: a whole number of COV_SUM_ROWS, the last upload padded with zero rows
-    const fits = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L)));
+    const fits = Math.max(1, Math.min(n, Math.floor(COV_CHUNK_ELEMS / L), dataChunkRows(backend, L, { override: opts.chunkRows })));
     const rows = chunked ? Math.max(1, Math.floor(fits / COV_SUM_ROWS)) * COV_SUM_ROWS : fits;
     const Xb = Array.from({ length: nb }, (_, b) => tensor(rows * (edge[b + 1]! - edge[b]!), `ppca-closed:X${b}`));
     const Sb = new Map<number, Tensor>();
