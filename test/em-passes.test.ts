@@ -2,11 +2,14 @@
 // held in several device buffers, and exact EM in passes over a RowSource, each against the
 // one-buffer, resident path with a forced tiny chunk size.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { syntheticPpca } from '../src/data/synthetic.ts';
+import { encodeNpy } from '../src/data/npy.ts';
 import { arraySource, type RowSource } from '../src/data/source.ts';
 import {
   columnStats, createPpca, emPassRows, estimateLogLik, fitEm, initialPpca, releaseData, releasePpca, uploadData, type EmMethod, type EstimatorName,
@@ -171,5 +174,31 @@ describe('train --model ppca --method em|squarem|anderson with --device-memory',
     expect(passes.pass_rows).toBeGreaterThanOrEqual(256);
     expect(passes.pass_rows).toBeLessThan(6400);
     for (const k of ['train_loglik', 'test_loglik', 'sigma2']) expect(Math.abs(passes[k]! - resident[k]!)).toBeLessThan(1e-5 * Math.abs(resident[k]!));
+  });
+});
+
+describe('train --model ppca --method em|squarem|anderson on a file over --host-memory', () => {
+  it('reads the file in passes and gives the figures of the file read whole', () => {
+    const ROOT = fileURLToPath(new URL('..', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'em-passes-'));
+    try {
+      // 8,000 × 200 float32: 6.1 MiB, over --host-memory 4
+      const g = syntheticPpca({ n: 8000, D: 200, d: 5, sigma: 0.3, seed: 3 }).data;
+      const file = join(dir, 'rows.npy');
+      writeFileSync(file, encodeNpy(g.x, g.n, g.D));
+      const run = (extra: string[]) => {
+        const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/cli/main.ts', 'train', '--model', 'ppca', '--method', 'anderson', '--latent', '5', '--iters', '12', '--tol', '1e-12', '--data', file, '--backend', 'cpu', '--json', ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as Record<string, number>;
+      };
+      const whole = run([]);
+      const passes = run(['--host-memory', '4']);
+      expect(whole.pass_rows).toBeUndefined();
+      expect(passes.pass_rows).toBeGreaterThanOrEqual(256);
+      expect(passes.n_train).toBe(whole.n_train);
+      for (const k of ['train_loglik', 'test_loglik', 'sigma2']) expect(Math.abs(passes[k]! - whole[k]!)).toBeLessThan(1e-5 * Math.abs(whole[k]!));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

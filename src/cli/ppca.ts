@@ -135,12 +135,12 @@ function exactInPasses(cfg: PpcaTrainConfig, data: Dataset): boolean {
   return (cfg.method === 'em' || cfg.method === 'squarem' || cfg.method === 'anderson') && budget !== undefined && data.n * data.D * 4 > budget;
 }
 
-/** Exact EM on the uploaded rows, or (train null) in passes over the rows within --device-memory and --host-memory. */
+/** Exact EM on the uploaded rows, or (train null) in passes over the rows (a file over --host-memory, or rows over --device-memory) within both budgets. */
 async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData | null): Promise<Fit> {
   ctx.progress.start(cfg.iters, `ppca ${cfg.method}`, ctx.train.n);
   const { name, x, n, D } = ctx.train;
   const budget = { deviceBytes: deviceBytes(cfg), hostBytes: cfg.hostMemoryMB === undefined ? undefined : cfg.hostMemoryMB * 2 ** 20 };
-  const r = await fitEm(ctx.backend, train ?? arraySource(name, x, n, D), {
+  const r = await fitEm(ctx.backend, train ?? ctx.trainSource ?? arraySource(name, x, n, D), {
     d: cfg.latent, method: cfg.method, maxIters: cfg.iters, tol: cfg.tol, seed: cfg.seed, budget,
     onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
   });
@@ -238,17 +238,20 @@ export const train: Runner<PpcaTrainConfig> = async (ctx) => {
   if (cfg.method === 'em' && cfg.missing === 'nan') return (await import('./ppcaMissing.ts')).trainMissing(ctx, cfg);
   const { method, latent: d } = cfg;
   const stochastic = cfg.method === 'sem' || cfg.method === 'oem' ? cfg : null;
-  if (ctx.trainSource && !stochastic) throw new Error(`ppca --method ${method} does not read data in slices; ${ctx.train.name} streams (use --method sem or oem)`);
+  // exact EM reads a file over --host-memory in passes (fitEm over ctx.trainSource)
+  const exactFromSource = Boolean(ctx.trainSource) && (cfg.method === 'em' || cfg.method === 'squarem' || cfg.method === 'anderson');
+  if (ctx.trainSource && !stochastic && !exactFromSource) throw new Error(`ppca --method ${method} does not read data in slices; ${ctx.train.name} streams (use --method em, squarem, anderson, sem or oem)`);
   const streamed = stochastic ? await openStream(ctx, stochastic) : null;
   // columns float32 cannot fit are an error before any work; constant ones a notice
   const shape = { name: ctx.train.name, host: ctx.train.x, n: ctx.train.n, D: ctx.train.D };
-  for (const line of checkDataScale(shape, d, streamed?.stats).notices) ctx.log(line);
+  // (exact EM over a source checks the scale itself, after its statistics pass)
+  if (!exactFromSource) for (const line of checkDataScale(shape, d, streamed?.stats).notices) ctx.log(line);
   const checkpointEvery = stochastic?.checkpointEvery ?? 0;
   const runDir = cfg.runDir ?? (checkpointEvery > 0 ? join('runs', `${stamp()}-ppca-${method}`) : undefined);
   if (runDir !== undefined) prepareRunDir(runDir);
   const b = ctx.backend;
   // exact EM over more than --device-memory reads the rows in passes: they are not uploaded whole
-  const train = streamed || exactInPasses(cfg, ctx.train) ? null : uploadData(b, ctx.train);
+  const train = streamed || exactFromSource || exactInPasses(cfg, ctx.train) ? null : uploadData(b, ctx.train);
   const test = ctx.testSource ? null : uploadData(b, ctx.test);
   let model: PpcaModel | null = null;
   const t0 = performance.now();
