@@ -17,7 +17,8 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Trainer, Vae, classicVaeConfig, createCpuBackend, createWebGpuBackend, generatedPpca, type Backend,
+  PpcaStream, Trainer, Vae, classicVaeConfig, createCpuBackend, createOemFitter, createSemFitter, createWebGpuBackend, generatedPpca,
+  type Backend, type StochasticFitter,
 } from '../src/index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -86,11 +87,39 @@ function deviceMB(be: Backend): number | null {
 /** A method's run over a source: `steps` minibatches of `batch`; returns seconds of setup and of the steps. */
 type Runner = (be: Backend, spec: ChildSpec, n: number, steps: number) => Promise<{ setup: number; seconds: number }>;
 
+/** the memory budget of a point (--host-memory, --device-memory) */
+function budgetOf(spec: ChildSpec): { hostBytes?: number; deviceBytes?: number } {
+  return { ...(spec.hostMB ? { hostBytes: spec.hostMB * MB } : {}), ...(spec.deviceMB ? { deviceBytes: spec.deviceMB * MB } : {}) };
+}
+
+/**
+ * Stochastic or online EM over the generated rows: the statistics pass (PpcaStream.open)
+ * is setup, then WARM_STEPS steps, then `steps` timed steps; no evaluation (an exact
+ * log-likelihood is a full pass over the rows).
+ */
+function ppcaRunner(make: (be: Backend, stream: PpcaStream, batch: number) => StochasticFitter, norms: boolean): Runner {
+  return async (be, spec, n, steps) => {
+    const t0 = performance.now();
+    const stream = await PpcaStream.open(be, generatedPpca({ n, D, d: LATENT, seed: 1 }), { batch: spec.batch, memory: budgetOf(spec), norms });
+    const fitter = make(be, stream, spec.batch);
+    try {
+      await fitter.step(WARM_STEPS);
+      const t1 = performance.now();
+      await fitter.step(steps);
+      return { setup: (t1 - t0) / 1000, seconds: (performance.now() - t1) / 1000 };
+    } finally {
+      fitter.dispose();
+    }
+  };
+}
+
 const RUNNERS: Record<string, Runner> = {
+  sem: ppcaRunner((be, stream, batch) => createSemFitter(be, stream, { d: LATENT, batch, lr: 0.01, optimizer: 'adam', seed: 1, evalEvery: 0 }), false),
+  oem: ppcaRunner((be, stream, batch) => createOemFitter(be, stream, { d: LATENT, batch, kappa: 0.6, seed: 1, evalEvery: 0 }), true),
   async vae(be, spec, n, steps) {
     const t0 = performance.now();
     const source = generatedPpca({ n, D, d: LATENT, seed: 1 });
-    const memory = { ...(spec.hostMB ? { hostBytes: spec.hostMB * MB } : {}), ...(spec.deviceMB ? { deviceBytes: spec.deviceMB * MB } : {}) };
+    const memory = budgetOf(spec);
     // the classic network with a Gaussian decoder (the generated rows are not in [0, 1])
     const vae = new Vae(be, { ...classicVaeConfig(D), likelihood: 'gaussian' }, source, undefined, { memory, batch: spec.batch, columnVariance: source.columnVariance });
     const trainer = new Trainer(vae, { batch: spec.batch, lr: 1e-3, seed: 1 });
@@ -159,6 +188,12 @@ export function scaleTable(points: ScalePoint[]): string {
   return lines.join('\n');
 }
 
+/** The line of a failed child's stderr that says why: its first error line, else its last line. */
+function childError(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter((l) => !l.startsWith('Warning:'));
+  return (lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '').trim().slice(0, 200);
+}
+
 async function main(): Promise<void> {
   if (args[0] === '--child') {
     process.stdout.write(`${JSON.stringify(await child(JSON.parse(args[1]!) as ChildSpec))}\n`);
@@ -189,7 +224,7 @@ async function main(): Promise<void> {
         try {
           p = JSON.parse(last) as ScalePoint;
         } catch {
-          p = { target, adapter: '', method, n, steps, batch, samplesPerSecond: NaN, seconds: NaN, setupSeconds: NaN, peakRssMB: NaN, deviceMB: null, load: [loadavg()[0]!, loadavg()[0]!], error: `child failed (${r.status}): ${(r.stderr || '').trim().split('\n').at(-1) ?? ''}` };
+          p = { target, adapter: '', method, n, steps, batch, samplesPerSecond: NaN, seconds: NaN, setupSeconds: NaN, peakRssMB: NaN, deviceMB: null, load: [loadavg()[0]!, loadavg()[0]!], error: `child failed (${r.status}): ${childError(r.stderr ?? '')}` };
         }
         runs[i]!.push(p);
         process.stderr.write(`${target} ${method} n=${n}: ${p.error ?? `${p.samplesPerSecond.toFixed(0)} samples/s, setup ${p.setupSeconds.toFixed(1)} s, RSS ${p.peakRssMB.toFixed(0)} MiB, device ${p.deviceMB?.toFixed(0) ?? '–'} MiB`}\n`);
