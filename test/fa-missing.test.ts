@@ -92,7 +92,7 @@ describe('fa with missing values (host, float64)', () => {
 
 function backendSuite(name: string, backend: () => Promise<Backend>): void {
   describe(`fa with missing values on ${name} (the sums by the backend's matmul)`, () => {
-    it('follows the host float64 fit iterate by iterate; the same model, figure and imputation', async () => {
+    it('follows the host float64 fit iterate by iterate, in one device block or two; the same model, figure and imputation', async () => {
       const b = await backend();
       const D = 15;
       const d = 3;
@@ -108,6 +108,10 @@ function backendSuite(name: string, backend: () => Promise<Backend>): void {
       if (process.env.LATENTGPU_PRINT_FIGURES) console.log(name, 'worst curve gap', worst, 'final', on.loglik - host.loglik);
       expect(worst).toBeLessThan(1e-4);
       expect(Math.abs(on.loglik - host.loglik)).toBeLessThan(1e-4);
+      // rows in two device blocks (300 → 512 rows, whole 256-row chunks): the same fit
+      const blocks = await fitFaMissingOn(b, data, d, { iters: 40, tol: 1e-12, chunkRows: 300 });
+      for (let t = 0; t < host.curve.length; t++) expect(Math.abs(blocks.curve[t]! - host.curve[t]!)).toBeLessThan(1e-4);
+      expect(Math.abs(blocks.loglik - on.loglik)).toBeLessThan(1e-6);
       const a = faImpute(on.model, data);
       const c = faImpute(host.model, data);
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - c[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(c[i]!)));

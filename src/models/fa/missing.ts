@@ -28,6 +28,8 @@ export interface FaMissingOptions {
   /** stop when the observed-data log-likelihood per row changes less than this (default FA_DEFAULTS.tol) */
   tol?: number;
   seed?: number;
+  /** fitFaMissingOn: rows per device block (default: one storage binding's worth; LATENTGPU_CHUNK_ROWS forces one) */
+  chunkRows?: number;
   /** starting parameters (default: initialFa on the observed means and variances) */
   init?: FaHost;
   /** each E-step: the iteration and the observed-data log-likelihood per row of the parameters it starts from */
