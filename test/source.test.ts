@@ -145,6 +145,21 @@ describe('file sources', () => {
     await src.close();
   });
 
+  it('reads that overlap (a read ahead and an evaluation pass) each get their rows, through the shared scratch too', async () => {
+    const path = write('overlap.npy', npyOf(x, n, D, 8, false));
+    for (const src of [openFileSource(path, { sliceBytes: 800 }), splitSource(openFileSource(path, { sliceBytes: 800 }), 7).train]) {
+      const want = src.n === n ? x : splitTrainTest(makeDataset('o', x, n, D)).train.x;
+      const a = new Float32Array(50 * D);
+      const b = new Float32Array(60 * D);
+      const c = new Float32Array(3 * D);
+      await Promise.all([src.read(0, 50, a), src.read(100, 60, b), src.read(7, 3, c)]);
+      expect(a).toEqual(want.subarray(0, 50 * D));
+      expect(b).toEqual(want.subarray(100 * D, 160 * D));
+      expect(c).toEqual(want.subarray(7 * D, 10 * D));
+      await src.close();
+    }
+  });
+
   it('a file that shrinks while it is read is an error', async () => {
     const path = write('shrink.npy', npyOf(x, n, D, 4, true));
     const src = openFileSource(path);

@@ -387,7 +387,8 @@ async function runEval<T, E>(
   // --data synthetic: the data the model was trained on, unless the settings are given
   const opts = String(o.data) === 'synthetic' ? syntheticOptionsForEval(file, await loadSafetensorsMetadata(file), o, given) : o;
   checkAdapter(opts);
-  const data = loadData(opts, undefined);
+  // eval reads its data whole: a file over the host budget names the train runs that stream
+  const data = loadData(opts, undefined, { allowed: false, which: `train with ${streamPlan(kind, undefined).which} (eval reads the data whole)` });
   const missing = o.missing === 'nan' ? 'nan' : undefined;
   validateForModel(data.train, { missing });
   validateForModel(data.test, { missing });

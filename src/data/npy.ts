@@ -1,7 +1,7 @@
 // NumPy .npy arrays (format versions 1–3): 2-D float32 or float64 in C order,
 // either byte order. Anything else is a clear error saying how to save it.
 import { DataError, makeDataset, printable, type Dataset, type MissingMode } from './dataset.ts';
-import { checkSlice, type RowSource } from './source.ts';
+import { checkSlice, serialized, type RowSource } from './source.ts';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -203,7 +203,8 @@ export function layoutSource(
   let closed = false;
   const src: RowSource = {
     name, n, D, array: null,
-    async read(r0: number, count: number, dst: Float32Array): Promise<void> {
+    // one read at a time: the scratch buffer is shared (a read ahead and an evaluation pass may overlap)
+    read: serialized(async (r0: number, count: number, dst: Float32Array): Promise<void> => {
       checkSlice(src, r0, count, dst);
       if (closed) throw new DataError(`${name}: read after the source was closed`);
       for (let done = 0; done < count;) {
@@ -221,7 +222,7 @@ export function layoutSource(
         }
         done += rows;
       }
-    },
+    }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

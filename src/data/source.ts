@@ -80,6 +80,20 @@ export function epochChunkOrder(chunks: readonly Chunk[], seed: number, epoch: n
 }
 
 /**
+ * `f` with its calls run one after another (each starts when the previous settled): a
+ * source that reads through one scratch buffer stays correct when a read ahead and an
+ * evaluation pass read it at the same time.
+ */
+export function serialized<A extends unknown[]>(f: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  return (...args: A) => {
+    const run = tail.then(() => f(...args));
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
+/**
  * The canonical train/test split (dataset.ts isTestRow: row i is a test row when
  * i % 5 == 4) of a source, as two sources that read the rows they keep in spans
  * of at most `spanRows` source rows through one scratch buffer each.
@@ -94,7 +108,7 @@ export function splitSource(src: RowSource, spanRows = 1024): { train: RowSource
     let scratch: Float32Array | null = null;
     const out: RowSource = {
       name, n: count, D, array: null,
-      async read(r0: number, rows: number, dst: Float32Array): Promise<void> {
+      read: serialized(async (r0: number, rows: number, dst: Float32Array): Promise<void> => {
         checkSlice(out, r0, rows, dst);
         let j = r0;
         while (j < r0 + rows) {
@@ -108,7 +122,7 @@ export function splitSource(src: RowSource, spanRows = 1024): { train: RowSource
           for (let k = j; k <= last; k++) dst.set(scratch.subarray((at(k) - first) * D, (at(k) - first + 1) * D), (k - r0) * D);
           j = last + 1;
         }
-      },
+      }),
       close: () => src.close(),
     };
     return out;
