@@ -222,4 +222,26 @@ describe('the command line streams a file over --host-memory', () => {
     expectRejected(runCliChild(['convert', csv, join(dir, 'table.txt')]), ['convert writes a .npy file']);
     expectRejected(runCliChild(['convert', join(dir, 'absent.csv'), join(dir, 'absent.npy')]), ['no such file']);
   }, 60_000);
+
+  it('a streamed run checkpoints and resumes bit for bit; --device-memory streams rows that are in memory', () => {
+    const mid = syntheticPpca({ n: 30_000, D: 20, d: 3, sigma: 0.5, seed: 2 }).data;
+    const path = join(dir, 'mid.npy');
+    writeFileSync(path, encodeNpy(mid.x, mid.n, mid.D)); // 2.3 MiB, over --host-memory 1
+    const runDir = join(dir, 'run');
+    const base = ['train', '--model', 'ppca', '--method', 'oem', '--latent', '3', '--data', path, '--host-memory', '1', '--backend', 'cpu', '--json'];
+    const json = (r: ReturnType<typeof runCliChild>): Record<string, unknown> => {
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    const first = json(runCliChild([...base, '--epochs', '1', '--checkpoint-every', '1', '--run-dir', runDir]));
+    expect(first.streamed).toMatchObject({ from_file: true });
+    const resumed = json(runCliChild([...base, '--epochs', '2', '--resume', join(runDir, 'checkpoint.safetensors'), '--run-dir', runDir]));
+    const whole = json(runCliChild([...base, '--epochs', '2']));
+    expect(resumed.train_loglik).toBe(whole.train_loglik);
+    expect(resumed.test_loglik).toBe(whole.test_loglik);
+    // in memory (no --host-memory), over a 1 MiB device budget: streamed from the rows in memory
+    const dev = json(runCliChild(['train', '--model', 'ppca', '--method', 'oem', '--latent', '3', '--data', path, '--device-memory', '1', '--epochs', '1', '--backend', 'cpu', '--json']));
+    expect(dev.streamed).toMatchObject({ from_file: false });
+    expect(dev.gap_to_closed_form as number).toBeLessThan(0.15);
+  }, 120_000);
 });
