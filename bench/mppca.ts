@@ -5,7 +5,10 @@
 // purity against the labels; then seconds per EM iteration of K = 10 on each
 // target, side by side in one process, with the adapter and the load average.
 // JSON on stdout (and --out FILE).
-//   npx tsx bench/mppca.ts [--ks 1,5,10] [--d 10] [--iters 80] [--tol 1e-3] [--targets cpu,llvmpipe] [--time-iters 4] [--out FILE]
+// Then the accuracy of the backend's evaluation: the model of the last fit (or, with
+// --ks '', K = --accuracy components after --iters maps) scored on the test rows on each
+// target against a float64 host evaluation (reference.ts).
+//   npx tsx bench/mppca.ts [--ks 1,5,10] [--d 10] [--iters 80] [--tol 1e-3] [--targets cpu,llvmpipe] [--time-iters 4] [--accuracy 10] [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -13,17 +16,19 @@ import { closedFormPpca, createCpuBackend, createWebGpuBackend, loadMnist, type 
 import {
   MppcaFitter, clusterPurity, evaluateMppca, fitMppca, mppcaParameterCount, type MppcaHost,
 } from '../src/models/mppca/mppca.ts';
+import { referenceLogLikRowsLowRank } from '../src/models/mppca/reference.ts';
 import { releaseData, uploadData } from '../src/models/ppca/model.ts';
 
 const { values } = parseArgs({
   options: {
     ks: { type: 'string', default: '1,5,10' }, d: { type: 'string', default: '10' }, iters: { type: 'string', default: '80' },
     tol: { type: 'string', default: '1e-3' }, targets: { type: 'string', default: 'cpu,llvmpipe' }, 'time-iters': { type: 'string', default: '4' },
+    accuracy: { type: 'string', default: '10' },
     out: { type: 'string' },
   },
 });
 const d = Number(values.d);
-const ks = values.ks!.split(',').map(Number);
+const ks = values.ks!.split(',').filter(Boolean).map(Number);
 const { train, test } = loadMnist();
 const D = train.D;
 
@@ -48,6 +53,7 @@ async function evaluate(b: Backend, ds: Dataset, model: MppcaHost): Promise<{ lo
 
 const cpu = await createCpuBackend();
 const fits: Record<string, unknown>[] = [];
+let last: MppcaHost | undefined;
 for (const K of ks) {
   const load1 = loadavg()[0];
   const data = uploadData(cpu, train);
@@ -57,6 +63,7 @@ for (const K of ks) {
   } finally {
     releaseData(cpu, data);
   }
+  last = r.model;
   const params = mppcaParameterCount(r.model.K, D, d);
   const tr = await evaluate(cpu, train, r.model);
   const te = await evaluate(cpu, test, r.model);
@@ -82,7 +89,7 @@ for (const K of ks) {
 // seconds per EM iteration, one start for every target (K = 10 from the same seed)
 const timing: Record<string, unknown>[] = [];
 const timeIters = Number(values['time-iters']);
-for (const target of values.targets!.split(',').map((t) => t.trim()).filter(Boolean)) {
+for (const target of timeIters > 0 ? values.targets!.split(',').map((t) => t.trim()).filter(Boolean) : []) {
   const b: Backend = target === 'cpu' ? cpu : await createWebGpuBackend(target as 'llvmpipe');
   const data = uploadData(b, train);
   const fitter = new MppcaFitter(b, data, { K: 10, d, maxIters: timeIters + 1, tol: 1e-12, seed: 0 });
@@ -107,7 +114,35 @@ for (const target of values.targets!.split(',').map((t) => t.trim()).filter(Bool
   }
   console.error(`timing ${target}: ${JSON.stringify(timing.at(-1))}`);
 }
-const result = { bench: 'mppca', data: 'mnist 8000/2000', fits, timing, date: new Date().toISOString() };
+// the backend's per-row log-likelihoods against float64 on the host
+if (!last) {
+  const data = uploadData(cpu, train);
+  last = (await fitMppca(cpu, data, { K: Number(values.accuracy), d, maxIters: Number(values.iters), tol: Number(values.tol), seed: 0 })).model;
+  releaseData(cpu, data);
+}
+const want = referenceLogLikRowsLowRank(last, { host: test.x, n: test.n, D });
+const accuracy: Record<string, unknown>[] = [];
+for (const target of values.targets!.split(',').map((t) => t.trim()).filter(Boolean)) {
+  const b: Backend = target === 'cpu' ? cpu : await createWebGpuBackend(target as 'llvmpipe');
+  const data = uploadData(b, test);
+  try {
+    const got = (await evaluateMppca(b, data, last)).rows;
+    let worst = 0;
+    let meanGot = 0;
+    let meanWant = 0;
+    for (let i = 0; i < test.n; i++) {
+      worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      meanGot += got[i]! / test.n;
+      meanWant += want[i]! / test.n;
+    }
+    accuracy.push({ target, adapter: b.info.summary, K: last.K, mean_loglik: meanGot, mean_error: meanGot - meanWant, worst_row_error: worst });
+  } finally {
+    releaseData(b, data);
+    if (b !== cpu) b.destroy();
+  }
+  console.error(`accuracy ${target}: ${JSON.stringify(accuracy.at(-1))}`);
+}
+const result = { bench: 'mppca', data: 'mnist 8000/2000', fits, timing, accuracy, date: new Date().toISOString() };
 const json = `${JSON.stringify(result, null, 2)}\n`;
 if (values.out) writeFileSync(values.out, json);
 process.stdout.write(json);

@@ -7,7 +7,7 @@ import type { Backend } from '../src/backend.ts';
 import {
   MppcaEngine, MppcaFitter, checkMppca, componentW, evaluateMppca, fitMppca, initialMppca, mppcaParameterCount, type MppcaHost,
 } from '../src/models/mppca/mppca.ts';
-import { referenceEStep, referenceMap } from '../src/models/mppca/reference.ts';
+import { referenceEStep, referenceLogLikRowsLowRank, referenceMap } from '../src/models/mppca/reference.ts';
 import { closedFormPpca } from '../src/models/ppca/closed.ts';
 import { releaseData, sampleMean, uploadData } from '../src/models/ppca/model.ts';
 import { principalAngles } from '../src/models/ppca/subspace.ts';
@@ -72,6 +72,12 @@ describe('mppca host parts', () => {
     expect(Array.from(a.W)).toEqual(Array.from(b.W));
     expect(Array.from(a.W)).not.toEqual(Array.from(c.W));
     checkMppca(a);
+  });
+
+  it('the low-rank float64 reference equals the dense one', () => {
+    const { truth, x } = synthetic(3, 11, 2, 200, 9);
+    const h = { ...truth, sigma2: Float64Array.of(0.05, 0.5, 2) };
+    expect(relErr(referenceLogLikRowsLowRank(h, { host: x, n: 200, D: 11 }), referenceEStep(h, { host: x, n: 200, D: 11 }).rows)).toBeLessThan(1e-12);
   });
 
   it('checkMppca names what is wrong', () => {
@@ -166,8 +172,15 @@ function suite(name: string, backend: () => Promise<Backend>): void {
       const { x } = synthetic(1, D, d, n, 8, 1, 0.3);
       const data = uploadData(b, { name: 'one', x, n, D });
       try {
-        const r = await fitMppca(b, data, { K: 1, d, maxIters: 1000, tol: 1e-7 });
         const closed = closedFormPpca({ host: x, n, D }, d, 'full');
+        // the k-means++ start of one cluster is its PPCA closed form (subspace iteration, Rayleigh–Ritz)
+        const r0 = await fitMppca(b, data, { K: 1, d, maxIters: 0 });
+        expect(Math.abs(closed.loglik - r0.loglik)).toBeLessThan(1e-5);
+        // EM from far away: μ = 0, W small and random, σ² = 1
+        const g = normal(rng(77));
+        const init: MppcaHost = { K: 1, D, d, pi: Float64Array.of(1), mu: new Float64Array(D), W: Float64Array.from({ length: D * d }, () => 0.1 * g()), sigma2: Float64Array.of(1) };
+        const r = await fitMppca(b, data, { K: 1, d, init, maxIters: 320, tol: 1e-5 });
+        expect(r.trace[0]!.loglik).toBeLessThan(closed.loglik - 1);
         expect(r.loglik).toBeLessThanOrEqual(closed.loglik + 1e-4);
         expect(closed.loglik - r.loglik).toBeLessThan(1e-3);
       } finally {

@@ -23,6 +23,7 @@
 // few points would send σ² → 0 and log p → ∞); a component whose N_k falls below
 // d + 1 rows is dropped (too few to define its subspace and noise) and reported.
 import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor } from '../../backend.ts';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { HostRng } from '../../train/rng.ts';
 import { factorSpd, mul, symmetrize, transpose, traceOfProduct, type Mat } from '../ppca/linalg.ts';
 import { LOG_2PI, Workspace, checkShape, sampleMean, type DeviceData, type HostData } from '../ppca/model.ts';
@@ -233,7 +234,7 @@ const INIT_PASSES = 4;
 /**
  * An approximate PPCA closed form of one cluster (float64, host): INIT_PASSES of subspace
  * iteration Q ← orth(S Q) with S the cluster's covariance applied row by row, then
- * λ_j = q_jᵀ S q_j, σ² = (tr S − Σ λ_j)/(D − d) (floored), W = Q (Λ − σ²I)^½.
+ * Rayleigh–Ritz (QᵀSQ = VΛVᵀ), σ² = (tr S − Σ λ_j)/(D − d) (floored), W = QV (Λ − σ²I)^½.
  */
 function clusterPpca(host: Float32Array, D: number, rows: number[], mu: Float64Array, d: number, rnd: HostRng, floor: number): { W: Float64Array; sigma2: number } {
   const m = rows.length;
@@ -259,12 +260,15 @@ function clusterPpca(host: Float32Array, D: number, rows: number[], mu: Float64A
     orthonormalise(Q, D, d);
   }
   applyS();
-  const lambda = new Float64Array(d);
-  for (let j = 0; j < d; j++) for (let r = 0; r < D; r++) lambda[j]! += Q[r * d + j]! * SQ[r * d + j]!;
+  // Rayleigh–Ritz: T = QᵀSQ = VΛVᵀ, the Ritz vectors QV
+  const T = symmetrize(mul(transpose(Q, D, d), SQ, d, D, d), d);
+  const eig = new EigenvalueDecomposition(new Matrix(Array.from({ length: d }, (_, i) => Array.from(T.subarray(i * d, (i + 1) * d)))), { assumeSymmetric: true });
+  const lambda = eig.realEigenvalues;
   const top = lambda.reduce((s, v) => s + v, 0);
   const sigma2 = Math.max(m > 0 ? (trS - top) / (D - d) : 0, floor);
-  const W = Float64Array.from(Q, (v, t) => v * Math.sqrt(Math.max(lambda[t % d]! - sigma2, 0)));
-  return { W, sigma2 };
+  const V = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) V[i * d + j] = eig.eigenvectorMatrix.get(i, j) * Math.sqrt(Math.max(lambda[j]! - sigma2, 0));
+  return { W: mul(Q, V, D, d, d), sigma2 };
 }
 
 /**

@@ -40,22 +40,25 @@ export function referenceLogDensities(h: MppcaHost, x: HostData): Float64Array {
   return out;
 }
 
+/** log Σ_k exp(logp_ik) per row (n rows of K), and logp overwritten with the responsibilities. */
+function logSumExpRows(logp: Float64Array, n: number, K: number): Float64Array {
+  const rows = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) m = Math.max(m, logp[i * K + k]!);
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Math.exp(logp[i * K + k]! - m);
+    rows[i] = m + Math.log(s);
+    for (let k = 0; k < K; k++) logp[i * K + k] = Math.exp(logp[i * K + k]! - rows[i]!);
+  }
+  return rows;
+}
+
 /** log p(x_i) per row and the responsibilities (n×K), float64. */
 export function referenceEStep(h: MppcaHost, x: HostData): { rows: Float64Array; loglik: number; resp: Float64Array } {
-  const { K } = h;
   const resp = referenceLogDensities(h, x);
-  const rows = new Float64Array(x.n);
-  let total = 0;
-  for (let i = 0; i < x.n; i++) {
-    let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, resp[i * K + k]!);
-    let s = 0;
-    for (let k = 0; k < K; k++) s += Math.exp(resp[i * K + k]! - m);
-    rows[i] = m + Math.log(s);
-    for (let k = 0; k < K; k++) resp[i * K + k] = Math.exp(resp[i * K + k]! - rows[i]!);
-    total += rows[i]!;
-  }
-  return { rows, loglik: total / x.n, resp };
+  const rows = logSumExpRows(resp, x.n, h.K);
+  return { rows, loglik: rows.reduce((s, v) => s + v, 0) / x.n, resp };
 }
 
 /**
@@ -101,4 +104,40 @@ export function referenceMap(h: MppcaHost, x: HostData, sigma2Floor: number): { 
     for (let a = 0; a < D; a++) for (let j = 0; j < d; j++) next.W[(o * D + a) * d + j] = Wn.get(a, j);
   });
   return { loglik: e.loglik, next, kept };
+}
+
+/**
+ * log p(x_i) per row in float64 through each component's d×d matrix M_k (§1.1's
+ * O(D·d) density, every product in float64): the reference for large D, where the
+ * dense form's D×D factorisations are too slow.
+ */
+export function referenceLogLikRowsLowRank(h: MppcaHost, x: HostData): Float64Array {
+  const { K, D, d } = h;
+  const logp = new Float64Array(x.n * K);
+  const r = new Float64Array(D);
+  const y = new Float64Array(d);
+  for (let k = 0; k < K; k++) {
+    const W = componentW(h, k);
+    const Wm = new Matrix(D, d);
+    for (let a = 0; a < D; a++) for (let j = 0; j < d; j++) Wm.set(a, j, W[a * d + j]!);
+    const M = Wm.transpose().mmul(Wm).add(Matrix.eye(d, d).mul(h.sigma2[k]!));
+    const chol = new CholeskyDecomposition(M);
+    let logDet = 0;
+    for (let j = 0; j < d; j++) logDet += 2 * Math.log(chol.lowerTriangularMatrix.get(j, j));
+    const Minv = inverse(M);
+    const c = Math.log(h.pi[k]!) - 0.5 * (D * LOG_2PI + (D - d) * Math.log(h.sigma2[k]!) + logDet);
+    for (let i = 0; i < x.n; i++) {
+      let q = 0;
+      for (let a = 0; a < D; a++) {
+        r[a] = x.host[i * D + a]! - h.mu[k * D + a]!;
+        q += r[a]! * r[a]!;
+      }
+      y.fill(0);
+      for (let a = 0; a < D; a++) for (let j = 0; j < d; j++) y[j]! += W[a * d + j]! * r[a]!;
+      let e = 0;
+      for (let j = 0; j < d; j++) for (let l = 0; l < d; l++) e += y[j]! * Minv.get(j, l) * y[l]!;
+      logp[i * K + k] = c - (0.5 * (q - e)) / h.sigma2[k]!;
+    }
+  }
+  return logSumExpRows(logp, x.n, K);
 }
