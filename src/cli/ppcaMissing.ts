@@ -57,7 +57,7 @@ export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaEx
   if (cfg.runDir !== undefined) throw new Error('--run-dir is not written by --missing nan yet; use --out FILE (the model) and --impute FILE (the imputed data)');
   if (cfg.impute !== undefined) checkImputePath(cfg.impute, cfg.imputeKeep ?? []);
   const t0 = performance.now();
-  ctx.progress.start(cfg.iters, 'ppca em (missing values)');
+  ctx.progress.start(cfg.iters, 'ppca em (missing values)', train.n);
   const fit = await fitPpcaMissingOn(ctx.backend, missingOf(train), d, {
     iters: cfg.iters, tol: cfg.tol, seed: cfg.seed,
     onIteration: (iter, ll) => ctx.progress.tick(iter, { loglik: ll.toFixed(4) }),
