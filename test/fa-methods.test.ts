@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { subsetRows } from '../src/data/dataset.ts';
 import { loadMnist } from '../src/data/mnist.node.ts';
-import { fitFa, psiFloor, type FaResult } from '../src/models/fa/fa.ts';
+import { createFaEmFitter, faMeanLogLik, fitFa, psiFloor, type FaResult } from '../src/models/fa/fa.ts';
 import { columnStats } from '../src/models/ppca/scale.ts';
 import { TEST_ADAPTERS, cpu, gpuBackend } from './gpu.ts';
 import { synthetic, withData } from './fa-helpers.ts';
@@ -74,6 +74,44 @@ function suite(name: string, backend: () => Promise<Backend>, sizes: Sizes): voi
       expect(fits.squarem!.iterations).toBeLessThan(fits.em!.iterations);
       expect(fits.anderson!.iterations).toBeLessThan(fits.em!.iterations);
     }, 300_000);
+
+    it('a resumable fit: k maps at a time are the same run as one fitFa call, acceleration history kept', async () => {
+      const b = await backend();
+      const D = 12;
+      const d = 2;
+      const n = 600;
+      const { x } = synthetic(D, d, n, 3);
+      await withData(b, { name: 'resumable-fa', x, n, D }, undefined, async (data) => {
+        for (const method of ['em', 'anderson', 'squarem'] as const) {
+          const whole = await fitFa(b, data, { d, method, maxIters: 21, tol: 1e-12 });
+          const fitter = createFaEmFitter(b, data, { d, method, tol: 1e-12 });
+          try {
+            for (let i = 0; i < 4; i++) await fitter.step(5);
+            expect(fitter.maps).toBe(20);
+            expect(fitter.done).toBe(false);
+            // the same maps in the same order: the same accepted iterates and figures
+            const common = fitter.trace.length;
+            expect(common).toBeGreaterThan(0);
+            expect(fitter.trace.map((p) => p.loglik)).toEqual(whole.trace.slice(0, common).map((p) => p.loglik));
+            // model() is the last accepted iterate, whose figure is the trace's last
+            expect(Math.abs(faMeanLogLik(fitter.model(), data) - fitter.trace.at(-1)!.loglik)).toBeLessThan(1e-4);
+          } finally {
+            fitter.dispose();
+          }
+        }
+        // run to convergence: done, converged, and a step after that spends nothing
+        const f = createFaEmFitter(b, data, { d, method: 'anderson', tol: 1e-6 });
+        try {
+          await f.step(1000);
+          expect([f.done, f.converged]).toEqual([true, true]);
+          const spent = f.maps;
+          await f.step(5);
+          expect(f.maps).toBe(spent);
+        } finally {
+          f.dispose();
+        }
+      });
+    }, 120_000);
 
     it('exact EM over data in several device buffers equals the one-buffer fit', async () => {
       const b = await backend();

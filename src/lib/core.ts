@@ -115,6 +115,8 @@ export { principalAngles } from '../models/ppca/subspace.ts';
 // ---- factor analysis
 
 /** Factor analysis by exact EM (`fitFa`: plain, SQUAREM or Anderson; data in one device buffer or several), its exact log-likelihood (Woodbury, float64), the ψ floor rule and the defaults. */
+/** A resumable exact-EM fit of FA (`step(k)` spends k EM maps, the acceleration's history kept between calls): for pages that fit a tick at a time. */
+export { createFaEmFitter, type FaEmFitter } from '../models/fa/fa.ts';
 export {
   fitFa, faLogLikRows, faMeanLogLik, psiFloor, initialFa, FA_DEFAULTS, FA_PSI_FLOOR, FA_PSI_FLOOR_MEAN,
   type FaHost, type FaOptions, type FaProgress, type FaResult,

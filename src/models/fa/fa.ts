@@ -23,7 +23,7 @@
 // downhill by up to 4 nats/sample, and a test row with ink there scored −1e4 nats.
 // Columns whose ψ sits at the floor at the end are reported.
 import { KernelError, VIEW_ALIGN, dataChunkRows, need, type Backend, type Tensor } from '../../backend.ts';
-import { ACCEL_METHODS, accelerate, type AccelMethod } from '../accel.ts';
+import { ACCEL_METHODS, accelerate, type AccelMethod, type AccelOptions } from '../accel.ts';
 import { factorSpd, mul, symmetrize, transpose, type Mat } from '../ppca/linalg.ts';
 import { LOG_2PI, Workspace, checkShape, type DeviceData, type HostData } from '../ppca/model.ts';
 import { centredHost, columnStats, internalScale, type ColumnStats } from '../ppca/scale.ts';
@@ -367,19 +367,13 @@ export function faStart(init: FaHost | undefined, stats: ColumnStats, D: number,
   return { W: Float64Array.from(start.W, (w) => w * c), psi: Float64Array.from(start.psi, (p, j) => Math.max(p * c * c, floor[j]!)) };
 }
 
-/**
- * Fits factor analysis by exact EM (plain, SQUAREM or Anderson; opts.method) on
- * data already on the backend, in one buffer or several (DeviceData.parts).
- * The accelerations extrapolate in θ = (W, log ψ) and floor ψ after every
- * extrapolation; an extrapolated point that lowers the log-likelihood is
- * replaced by the plain EM step (accel.ts).
- */
-export async function fitFa(backend: Backend, data: DeviceData, opts: FaOptions): Promise<FaResult> {
+/** An exact-EM fit set up: its engine, the map over θ = (W, log ψ), and the way back to data space. */
+function prepareFa(backend: Backend, data: DeviceData, opts: FaOptions, maxItersDefault: number) {
   const { D } = data;
   const { d } = opts;
   const method = opts.method ?? 'em';
   if (!ACCEL_METHODS.includes(method)) throw new KernelError('fa EM', `unknown method '${String(method)}' (${ACCEL_METHODS.join(' | ')})`);
-  const maxIters = opts.maxIters ?? FA_DEFAULTS.iters;
+  const maxIters = opts.maxIters ?? maxItersDefault;
   const tol = opts.tol ?? FA_DEFAULTS.tol;
   need(Number.isInteger(maxIters) && maxIters >= 1, 'fa EM', `maxIters must be a positive integer, got ${maxIters}`);
   need(tol > 0, 'fa EM', `tol must be positive, got ${tol}`);
@@ -398,34 +392,151 @@ export async function fitFa(backend: Backend, data: DeviceData, opts: FaOptions)
   };
   const unpack = (t: Float64Array): { W: Float64Array; psi: Float64Array } => ({ W: t.subarray(0, Dd), psi: Float64Array.from(t.subarray(Dd), Math.exp) });
   const logC = D * Math.log(c);
+  const map = async (theta: Float64Array): Promise<{ loglik: number; next: Float64Array }> => {
+    const { W, psi } = unpack(theta);
+    const m = await engine.map(W, psi, floor);
+    // a non-finite log-likelihood of an extrapolated point is rejected by accel.ts; of an EM iterate it is an error
+    return { loglik: m.loglik + logC, next: pack(m.W, m.psi) };
+  };
+  const accelOptions = (onAccept?: (loglik: number) => void): AccelOptions => ({
+    // the device's figure is float32 per row: ~1e-5 nats/sample of noise between iterates
+    maxIters, tol, slack: tol, ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
+    project: (t) => {
+      for (let j = 0; j < D; j++) t[Dd + j] = Math.max(t[Dd + j]!, logFloor[j]!);
+    },
+    onIter: (iteration, loglik) => {
+      if (!Number.isFinite(loglik)) throw new KernelError('fa EM', `the log-likelihood became ${loglik} at iteration ${iteration}`);
+      const p = { iteration, loglik, seconds: performance.now() / 1000 - t0 };
+      trace.push(p);
+      onAccept?.(loglik);
+      opts.onIter?.(p);
+    },
+  });
+  /** data-space parameters of θ, and its columns at the floor */
+  const toModel = (theta: Float64Array): { model: FaHost; heywood: number[] } => {
+    const { W, psi } = unpack(theta);
+    return { model: { D, d, W: W.map((w) => w / c), mu: Float64Array.from(stats.mu), psi: psi.map((p) => p / (c * c)) }, heywood: floorHits(psi, floor) };
+  };
+  return { method, engine, map, accelOptions, theta0: pack(start.W, start.psi), toModel, constant, trace, t0 };
+}
+
+/**
+ * Fits factor analysis by exact EM (plain, SQUAREM or Anderson; opts.method) on
+ * data already on the backend, in one buffer or several (DeviceData.parts).
+ * The accelerations extrapolate in θ = (W, log ψ) and floor ψ after every
+ * extrapolation; an extrapolated point that lowers the log-likelihood is
+ * replaced by the plain EM step (accel.ts).
+ */
+export async function fitFa(backend: Backend, data: DeviceData, opts: FaOptions): Promise<FaResult> {
+  const f = prepareFa(backend, data, opts, FA_DEFAULTS.iters);
   let r;
   try {
-    r = await accelerate(method, async (theta) => {
-      const { W, psi } = unpack(theta);
-      const m = await engine.map(W, psi, floor);
-      // a non-finite log-likelihood of an extrapolated point is rejected by accel.ts; of an EM iterate it is an error
-      return { loglik: m.loglik + logC, next: pack(m.W, m.psi) };
-    }, pack(start.W, start.psi), {
-      // the device's figure is float32 per row: ~1e-5 nats/sample of noise between iterates
-      maxIters, tol, slack: tol, ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
-      project: (t) => {
-        for (let j = 0; j < D; j++) t[Dd + j] = Math.max(t[Dd + j]!, logFloor[j]!);
-      },
-      onIter: (iteration, loglik) => {
-        if (!Number.isFinite(loglik)) throw new KernelError('fa EM', `the log-likelihood became ${loglik} at iteration ${iteration}`);
-        const p = { iteration, loglik, seconds: performance.now() / 1000 - t0 };
-        trace.push(p);
-        opts.onIter?.(p);
-      },
-    });
+    r = await accelerate(f.method, f.map, f.theta0, f.accelOptions());
   } finally {
-    engine.release();
+    f.engine.release();
   }
-  const { W, psi } = unpack(r.theta);
-  const model: FaHost = { D, d, W: W.map((w) => w / c), mu: Float64Array.from(stats.mu), psi: psi.map((p) => p / (c * c)) };
+  const { model, heywood } = f.toModel(r.theta);
   const loglik = faMeanLogLik(model, data);
   return {
-    model, method, iterations: r.iterations, cycles: r.cycles, converged: r.converged, loglik,
-    heywood: floorHits(psi, floor), constant, trace, seconds: performance.now() / 1000 - t0,
+    model, method: f.method, iterations: r.iterations, cycles: r.cycles, converged: r.converged, loglik,
+    heywood, constant: f.constant, trace: f.trace, seconds: performance.now() / 1000 - f.t0,
+  };
+}
+
+/**
+ * A resumable exact-EM fit: step(k) spends up to k more EM maps, keeping the
+ * acceleration's history (SQUAREM's step cap, Anderson's differences) between
+ * calls, so k maps at a time are the same run as one fitFa call.
+ */
+export interface FaEmFitter {
+  /** EM maps spent so far */
+  readonly maps: number;
+  /** whether the fit has stopped (converged, or maxIters spent) */
+  readonly done: boolean;
+  readonly converged: boolean;
+  /** every accepted iterate so far (device figures) */
+  readonly trace: FaProgress[];
+  /** runs up to k more EM maps (fewer when the fit stops) */
+  step(k: number): Promise<void>;
+  /** the latest accepted iterate in data space (before any step: the start) */
+  model(): FaHost;
+  /** columns of model() whose ψ is at the floor */
+  heywood(): number[];
+  /** releases the device state (also when the fit is still running: it then stops) */
+  dispose(): void;
+}
+
+/** Starts a resumable exact-EM fit (opts.maxIters default: unlimited until convergence, 2³¹ maps). */
+export function createFaEmFitter(backend: Backend, data: DeviceData, opts: FaOptions): FaEmFitter {
+  const f = prepareFa(backend, data, opts, 2 ** 31 - 1);
+  let permits = 0;
+  let maps = 0;
+  let waiting: (() => void) | null = null;
+  let parked: (() => void) | null = null;
+  let done = false;
+  let converged = false;
+  let failure: unknown = null;
+  let disposed = false;
+  let lastInput = f.theta0;
+  let accepted = f.theta0;
+  const gate = (): Promise<void> => {
+    if (disposed) return Promise.reject(new KernelError('fa EM', 'the fitter was disposed'));
+    if (permits > 0) {
+      permits--;
+      return Promise.resolve();
+    }
+    parked?.();
+    return new Promise((resolve) => { waiting = resolve; });
+  };
+  const run = accelerate(f.method, async (theta) => {
+    await gate();
+    if (disposed) throw new KernelError('fa EM', 'the fitter was disposed');
+    lastInput = theta;
+    maps++;
+    return f.map(theta);
+  }, f.theta0, f.accelOptions(() => { accepted = lastInput; }));
+  const finished = run.then((r) => {
+    converged = r.converged;
+    accepted = r.theta;
+  }, (e: unknown) => {
+    if (!disposed) failure = e;
+  }).finally(() => {
+    done = true;
+    f.engine.release();
+    parked?.();
+  });
+  return {
+    get maps() { return maps; },
+    get done() { return done; },
+    get converged() { return converged; },
+    trace: f.trace,
+    async step(k) {
+      need(Number.isInteger(k) && k >= 0, 'fa EM', `steps must be a non-negative integer, got ${k}`);
+      if (disposed) throw new KernelError('fa EM', 'the fitter was disposed');
+      if (!done && k > 0) {
+        const idle = new Promise<void>((resolve) => { parked = resolve; });
+        permits += k;
+        const w = waiting as (() => void) | null;
+        if (w) {
+          waiting = null;
+          permits--;
+          w();
+        }
+        await Promise.race([idle, finished]);
+        parked = null;
+      }
+      if (failure) throw failure;
+    },
+    model: () => f.toModel(accepted).model,
+    heywood: () => f.toModel(accepted).heywood,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      const w = waiting as (() => void) | null;
+      waiting = null;
+      w?.();
+      if (done) return;
+      // the run stops at its next map and releases the engine
+    },
   };
 }
