@@ -1,8 +1,9 @@
 // Factor analysis (DESIGN.md §1.7): x = W z + μ + ε, z ~ N(0, I_d), ε ~ N(0, diag ψ).
 // Exact EM, with the data on the backend as PPCA's engine keeps them (em.ts):
 // the rows are centred on the host in float64, scaled by a power of two
-// (scale.ts internalScale) and uploaded once, padded to whole chunks of rows.
-// One EM map F(W, ψ) is one submission with three read-backs:
+// (scale.ts internalScale) and uploaded once, in buffers of at most one storage
+// binding, each padded to whole chunks of rows. One EM map F(W, ψ) is one
+// submission with three read-backs per buffer (their sums added in float64):
 //   host:   B = Ψ⁻¹W, M = I + WᵀB = LLᵀ (float64; B uploaded as float32)
 //   device: Y = X̃ B (n×d, y_i = WᵀΨ⁻¹x̃_i), X̃ᵀY (D×d), YᵀY (d×d) in chunked sums,
 //           and ‖L⁻¹y_i‖² per row (loglik.ts explainedSquares, as PPCA)
