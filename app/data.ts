@@ -53,7 +53,7 @@ const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
  * A user's CSV or NPY file (size-checked before it is read); NaN (CSV: empty,
  * nan, NA) is read as a missing entry and counted. An NPY file over
  * `streamBytes` is never read whole: its training rows are read a slice at a
- * time while training (stochastic and online EM), samples kept in memory.
+ * time while training (PPCA's stochastic and online EM, the VAE), samples kept in memory.
  */
 export async function loadUserFile(file: File, streamBytes = Infinity): Promise<AppData> {
   const head = new Uint8Array(await file.slice(0, NPY_MAGIC.length).arrayBuffer());

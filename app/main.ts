@@ -3,7 +3,7 @@
 // library (src/browser.ts: createRun, loadRun) on the chosen backend; nothing
 // here blocks the main thread for long.
 import {
-  PPCA_DEFAULTS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
+  PPCA_DEFAULTS, STREAMING_KINDS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
   type Backend, type Dataset, type FaRunMethod, type FaSweep, type ModelRun, type PpcaSweep, type RunConfig, type RunFile, type RunKind,
 } from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
@@ -190,8 +190,8 @@ function readConfig(): RunConfig {
  */
 async function readData(kind: RunKind = $<HTMLSelectElement>('model').value as RunKind): Promise<AppData> {
   const base = await readBaseData();
-  if (base.source && kind !== 'ppca-sem' && kind !== 'ppca-oem') {
-    throw new InputError(`${base.source.name} is read in slices (over the stream size under Data): only PPCA by stochastic or online EM trains on it; choose one of those, or raise the size to read it whole`);
+  if (base.source && !STREAMING_KINDS.includes(kind)) {
+    throw new InputError(`${base.source.name} is read in slices (over the stream size under Data): only PPCA by stochastic or online EM and the VAE train on it; choose one of those, or raise the size to read it whole`);
   }
   if (kind === 'ppca-missing') {
     const pct = num('hide-pct', 'hide %', { min: 0, max: 95 });

@@ -152,12 +152,12 @@ describe('missing values: hiding entries, scoring imputations', () => {
     expect(() => hideAtRandom(data, 1, 1)).toThrow('must lie in [0, 1)');
   });
 
-  it('a .npy Blob streamed: samples in memory, the training rows as a source; stochastic EM trains on it, other kinds refuse it', async () => {
+  it('a .npy Blob streamed: samples in memory, the training rows as a source; online EM and the VAE train on it, other kinds refuse it', async () => {
     const all = syntheticRunData({ n: 5000, D: 12, d: 3, sigma: 0.4, seed: 5 });
     const rows = new Float32Array([...all.train.x, ...all.test.x]);
     const s = await streamDataBlob(new Blob([encodeNpy(rows, 5000, 12).slice()]), 'big.npy');
     expect([s.fileRows, s.source.n, s.train.n, s.test.n, s.source.array]).toEqual([5000, 4000, 2000, 1000, null]);
-    await expect(createRun(cpu, { kind: 'ppca-em', latent: 3 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('only PPCA by stochastic or online EM streams it');
+    await expect(createRun(cpu, { kind: 'ppca-em', latent: 3 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('only PPCA by stochastic or online EM and the VAE stream it');
     await expect(createRun(cpu, { kind: 'fa', latent: 3 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('is read a slice at a time');
     const run = await createRun(cpu, { kind: 'ppca-oem', latent: 3, batch: 100, stepsPerTick: 40 }, s.train, s.test, { trainSource: s.source, ...none });
     expect(run.objectiveName).toContain('2000 sampled rows');
@@ -166,6 +166,14 @@ describe('missing values: hiding entries, scoring imputations', () => {
     expect(r.steps).toBe(40);
     expect(r.trainObjective!, `online EM over the streamed rows: ${first} → ${r.trainObjective}`).toBeGreaterThan(first + 0.5);
     run.dispose();
+    await expect(createRun(cpu, { kind: 'lvm', latent: 2 }, s.train, s.test, { trainSource: s.source, ...none })).rejects.toThrow('only PPCA by stochastic or online EM and the VAE stream it');
+    const vae = await createRun(cpu, { kind: 'vae', latent: 2, hidden: [16], batch: 100, stepsPerTick: 30, lr: 3e-3 }, s.train, s.test, { trainSource: s.source, ...none });
+    expect(vae.likelihoodNote).toMatch(/Gaussian/);
+    const t1 = await vae.tick();
+    const t2 = await vae.tick();
+    expect([t1.steps, t2.steps]).toEqual([30, 30]);
+    expect(t2.trainObjective!, `VAE over the streamed rows: ${t1.trainObjective} → ${t2.trainObjective}`).toBeGreaterThan(t1.trainObjective!);
+    vae.dispose();
   });
 
   it('imputation RMSE: only the hidden entries known in the complete rows count', () => {

@@ -255,7 +255,9 @@ export { generatedPpca, type GeneratedPpca, type GeneratedPpcaOptions } from '..
 export type { RunFigure, Imputation, ComponentView } from './run.ts';
 /** Factor analysis's methods in a run (exact EM, SQUAREM, Anderson, stochastic EM). */
 export { FA_RUN_METHODS, type FaRunMethod } from './run.ts';
+/** A .npy File/Blob larger than a page's memory: the training rows read a slice at a time (a RowSource for the STREAMING_KINDS), samples in memory. */
+export { streamDataBlob, STREAM_SAMPLE_ROWS, type StreamedRunData } from './runData.ts';
+/** The run kinds that train on rows read a slice at a time (`ModelRunOptions.trainSource`): PPCA's stochastic and online EM, the VAE. */
+export { STREAMING_KINDS } from './runs.ts';
 /** Missing values in a page: entries hidden at random (seeded) with the complete rows kept, the imputation RMSE on them, NaN counted. */
 export { hideAtRandom, imputationRmse, countMissing, type HiddenRunData } from './runData.ts';
-/** A .npy File/Blob larger than a page's memory: the training rows read a slice at a time (a RowSource for stochastic and online EM), samples in memory. */
-export { streamDataBlob, STREAM_SAMPLE_ROWS, type StreamedRunData } from './runData.ts';

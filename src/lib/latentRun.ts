@@ -14,6 +14,7 @@ import { PriorProposal, type LatentVariableModel } from '../models/latent.ts';
 import { checkLikelihoodFits, chooseLikelihood, varianceCeiling } from '../models/likelihood.ts';
 import { Lvm, defaultLvmConfig, type LvmConfig } from '../models/lvm.ts';
 import { Vae, classicVaeConfig, type VaeConfig } from '../models/vae.ts';
+import { sourceColumnVariance } from '../models/stream.ts';
 import { TestCurve } from '../train/testCurve.ts';
 import { CHECK_EVERY, Trainer } from '../train/trainer.ts';
 import { buildModel, encodeModelFile } from './modelFiles.ts';
@@ -184,19 +185,32 @@ class LatentRun implements ModelRun {
   }
 }
 
-/** A new VAE or per-point model for the run's settings, its likelihood chosen from the data unless asked for. */
-export function createLatentRun(
+/**
+ * A new VAE or per-point model for the run's settings, its likelihood chosen
+ * from the data unless asked for. With `opts.trainSource` the VAE streams its
+ * training rows from it in chunks (`train` is then a sample, for the likelihood
+ * choice and the pictures); the per-point model, which keeps φ for every
+ * training row, refuses it.
+ */
+export async function createLatentRun(
   backend: Backend, kind: 'vae' | 'lvm', cfg: ResolvedRunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions,
-): ModelRun {
+): Promise<ModelRun> {
+  const src = opts.trainSource;
+  if (src && kind !== 'vae') throw new Error(`${src.name} is read a slice at a time; the per-point model keeps φ for every training row and does not stream it (the VAE does)`);
   // Bernoulli only for values in [0, 1]; an explicit Bernoulli on other data throws LikelihoodError
   const lik = chooseLikelihood(cfg.likelihood, [train, test], opts.likelihoodHint ?? DEFAULT_HINT);
   const shared = {
     dataDim: train.D, latent: cfg.latent, likelihood: lik.likelihood, variance: lik.variance,
     varCeil: varianceCeiling(lik.likelihood, train), seed: cfg.seed,
   };
-  const model = kind === 'vae'
-    ? new Vae(backend, { ...classicVaeConfig(train.D), ...shared, encoderHidden: [...cfg.hidden], decoderHidden: [...cfg.hidden].reverse() }, train.x, train.n)
-    : new Lvm(backend, { ...defaultLvmConfig(train.D), ...shared, decoderHidden: [...cfg.hidden] }, train.x, train.n);
+  const vae = { ...classicVaeConfig(train.D), ...shared, encoderHidden: [...cfg.hidden], decoderHidden: [...cfg.hidden].reverse() };
+  // streamed rows: the Gaussian decoder's starting variance from one pass over them
+  const streamed = src
+    ? new Vae(backend, vae, src, src.n, { batch: cfg.batch, ...(lik.likelihood === 'gaussian' ? { columnVariance: await sourceColumnVariance(src) } : {}) })
+    : null;
+  const model = streamed ?? (kind === 'vae'
+    ? new Vae(backend, vae, train.x, train.n)
+    : new Lvm(backend, { ...defaultLvmConfig(train.D), ...shared, decoderHidden: [...cfg.hidden] }, train.x, train.n));
   return new LatentRun(kind, model, cfg, test, { step: 0, epoch: 0 }, opts.metadata ?? {}, lik.reason);
 }
 

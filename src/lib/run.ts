@@ -160,7 +160,7 @@ export interface ModelRunOptions {
   optimum?: (train: Dataset, d: number) => Promise<number | undefined>;
   /**
    * Rows to train on read a slice at a time (a file larger than memory, e.g.
-   * streamDataBlob's source): PPCA's stochastic and online EM stream them;
+   * streamDataBlob's source): PPCA's stochastic and online EM and the VAE stream them;
    * `train` and `test` are then in-memory samples, for the figures and
    * pictures. Other kinds refuse it.
    */

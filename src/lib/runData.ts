@@ -89,7 +89,7 @@ async function sampleRows(src: RowSource, rows: number, name: string): Promise<D
 /**
  * A .npy File/Blob read a slice at a time, never whole (data larger than a
  * page's memory): the training rows (every row but each 5th) as a RowSource
- * for the models that stream, and STREAM_SAMPLE_ROWS rows of each split in
+ * for the models that stream (STREAMING_KINDS), and STREAM_SAMPLE_ROWS rows of each split in
  * memory for the figures, pictures and the likelihood choice. The file's
  * values are checked as they are read.
  */

@@ -20,6 +20,9 @@ const PPCA_KIND_OF_METHOD: Record<string, PpcaFileKind> = {
   em: 'ppca-em', squarem: 'ppca-em', anderson: 'ppca-em', sem: 'ppca-sem', oem: 'ppca-oem', closed: 'ppca-closed', missing: 'ppca-missing',
 };
 
+/** The run kinds that train on rows read a slice at a time (ModelRunOptions.trainSource). */
+export const STREAMING_KINDS: readonly RunKind[] = ['ppca-sem', 'ppca-oem', 'vae'];
+
 /** The run kinds that continue a PPCA model file. */
 type PpcaFileKind = PpcaRunKind | 'ppca-missing';
 
@@ -58,8 +61,8 @@ export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model 
  */
 export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions = {}): Promise<ModelRun> {
   const full = resolveRunConfig(cfg, train.n);
-  if (opts.trainSource && full.kind !== 'ppca-sem' && full.kind !== 'ppca-oem') {
-    throw new Error(`${opts.trainSource.name} is read a slice at a time (${opts.trainSource.n.toLocaleString('en-US')} training rows); only PPCA by stochastic or online EM streams it here: choose one of those`);
+  if (opts.trainSource && !STREAMING_KINDS.includes(full.kind)) {
+    throw new Error(`${opts.trainSource.name} is read a slice at a time (${opts.trainSource.n.toLocaleString('en-US')} training rows); only PPCA by stochastic or online EM and the VAE stream it: choose one of those`);
   }
   if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
   if (full.kind === 'ppca-missing') return createMissingRun(backend, full, train, test, null, 0, opts);
