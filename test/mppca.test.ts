@@ -90,10 +90,11 @@ describe('mppca host parts', () => {
 
 function suite(name: string, backend: () => Promise<Backend>): void {
   describe(`mppca on ${name}`, () => {
-    it('E-step and EM map equal the dense float64 reference, iteration by iteration (odd shapes, data in several buffers)', async () => {
+    it('E-step and EM map equal the dense float64 reference, iteration by iteration (odd shapes, data in several buffers, clusters far apart)', async () => {
       const b = await backend();
-      for (const [K, D, d, n, chunkRows] of [[3, 13, 2, 700, undefined], [2, 9, 3, 1100, 37]] as const) {
-        const { x } = synthetic(K, D, d, n, 100 + D);
+      // the third: clusters ~1,300 apart with a spread of ~6 (the M-step's uncentred products)
+      for (const [K, D, d, n, chunkRows, sep] of [[3, 13, 2, 700, undefined, 3], [2, 9, 3, 1100, 37, 3], [3, 20, 2, 600, undefined, 300]] as const) {
+        const { x } = synthetic(K, D, d, n, 100 + D, sep);
         const data = uploadData(b, { name: 'mix', x, n, D });
         const host = { host: x, n, D };
         const engine = new MppcaEngine(b, data, sampleMean(data), 1, chunkRows);
@@ -116,8 +117,8 @@ function suite(name: string, backend: () => Promise<Backend>): void {
             expect(relErr(next.W, ref.next.W)).toBeLessThan(1e-3);
             expect(relErr(next.sigma2, ref.next.sigma2)).toBeLessThan(1e-3);
             expect(relErr(next.pi, ref.next.pi)).toBeLessThan(1e-4);
-            // EM never lowers the log-likelihood
-            expect(ref.loglik).toBeGreaterThanOrEqual(prev - 1e-9);
+            // EM never lowers the log-likelihood (up to the rounding of each iterate's W and μ to float32)
+            expect(ref.loglik).toBeGreaterThanOrEqual(prev - 1e-6);
             prev = ref.loglik;
             theta = next;
           }
