@@ -92,7 +92,7 @@ function suite(name: string, backend: () => Promise<Backend>): void {
   describe(`mppca on ${name}`, () => {
     it('E-step and EM map equal the dense float64 reference, iteration by iteration (odd shapes, data in several buffers, clusters far apart)', async () => {
       const b = await backend();
-      // the third: clusters ~1,300 apart with a spread of ~6 (the M-step's uncentred products)
+      // the third: clusters ~1,900 apart with a spread of ~6 (the M-step's uncentred products)
       for (const [K, D, d, n, chunkRows, sep] of [[3, 13, 2, 700, undefined, 3], [2, 9, 3, 1100, 37, 3], [3, 20, 2, 600, undefined, 300]] as const) {
         const { x } = synthetic(K, D, d, n, 100 + D, sep);
         const data = uploadData(b, { name: 'mix', x, n, D });
