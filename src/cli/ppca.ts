@@ -137,12 +137,26 @@ function exactInPasses(cfg: PpcaTrainConfig, data: Dataset): boolean {
 
 /** Exact EM on the uploaded rows, or (train null) in passes over the rows (a file over --host-memory, or rows over --device-memory) within both budgets. */
 async function fitExact(ctx: CliContext<PpcaTrainConfig>, cfg: ExactConfig, train: DeviceData | null): Promise<Fit> {
-  ctx.progress.start(cfg.iters, `ppca ${cfg.method}`, ctx.train.n);
   const { name, x, n, D } = ctx.train;
+  // a bar for the statistics pass over a source first (fitEm reports its rows), then one for the iterations
+  let phase = '';
+  const enter = (what: string, total: number, rowsPerUnit: number): void => {
+    if (phase === what) return;
+    ctx.progress.start(total, what, rowsPerUnit);
+    phase = what;
+  };
+  if (train) enter(`ppca ${cfg.method}`, cfg.iters, n);
   const budget = { deviceBytes: deviceBytes(cfg), hostBytes: cfg.hostMemoryMB === undefined ? undefined : cfg.hostMemoryMB * 2 ** 20 };
   const r = await fitEm(ctx.backend, train ?? ctx.trainSource ?? arraySource(name, x, n, D), {
     d: cfg.latent, method: cfg.method, maxIters: cfg.iters, tol: cfg.tol, seed: cfg.seed, budget,
-    onIter: (p) => ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) }),
+    onStatsRows: (rows) => {
+      enter('ppca: column statistics (one pass)', n, 1);
+      ctx.progress.tick(rows);
+    },
+    onIter: (p) => {
+      enter(`ppca ${cfg.method}`, cfg.iters, n);
+      ctx.progress.tick(p.iteration, { loglik: p.loglik.toFixed(4) });
+    },
   });
   ctx.progress.stop();
   const curve = r.trace.map((p): [number, number] => [p.iteration, p.loglik]);

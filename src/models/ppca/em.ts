@@ -58,6 +58,8 @@ export interface EmOptions {
   init?: PpcaHost;
   /** called with every new iterate's log-likelihood */
   onIter?: (p: EmProgress) => void;
+  /** with a RowSource read in passes: called with the rows done of the statistics pass before the fit */
+  onStatsRows?: (rows: number) => void;
 }
 
 /** Memory for exact EM over a RowSource (the fields of stream.ts MemoryBudget it uses). */
@@ -634,7 +636,7 @@ export async function fitEm(backend: Backend, input: DeviceData | RowSource, opt
     rows = { data };
   } else {
     const blockRows = emPassRows(backend, src!, opts.d, budget, opts.chunkRows);
-    stats = src!.array ? columnStatsOf(data) : await sourceColumnStats(src!, blockRows);
+    stats = src!.array ? columnStatsOf(data) : await sourceColumnStats(src!, blockRows, opts.onStatsRows);
     checkDataScale(data, opts.d, stats);
     rows = { source: src!, stats, blockRows };
   }
