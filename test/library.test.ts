@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as browser from '../src/browser.ts';
 import * as node from '../src/index.ts';
 
-const NODE_ONLY = ['MNIST_PATH', 'createCpuBackend', 'createWebGpuBackend', 'loadDataFile', 'loadMnist', 'loadModelFile', 'saveModelFile'];
+const NODE_ONLY = ['MNIST_PATH', 'createCpuBackend', 'createWebGpuBackend', 'loadDataFile', 'loadMnist', 'loadModelFile', 'openFileSource', 'saveModelFile'];
 const BROWSER_ONLY = ['BACKEND_CHOICES', 'hasWebGpuApi', 'openBackend', 'openCpuBackend'];
 
 describe('public API', () => {
