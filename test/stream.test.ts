@@ -325,6 +325,13 @@ describe('train --model vae|lvm --device-memory', () => {
     '--samples', '2', '--backend', 'cpu', '--device-memory', '1', '--seed', '3', '--checkpoint-every', '1'];
   const params = async (file: string): Promise<Float32Array> => (await loadSafetensors(file)).tensors.params!.data as Float32Array;
 
+  it('a device budget too small for a minibatch is a one-line error', async () => {
+    const err: string[] = [];
+    const code = await runCli([...base, '--model', 'vae', '--epochs', '1', '--batch', '512', '--run-dir', join(dir, 'small')], { stdout: () => {}, stderr: (s) => void err.push(s), env: {} });
+    expect(code).toBe(1);
+    expect(err.join('').trim().split('\n')).toEqual([expect.stringMatching(/holds 167 rows per chunk, fewer than a minibatch of 512; raise the budget/)]);
+  });
+
   for (const model of ['vae', 'lvm']) {
     it(`${model}: streams, and resuming after epoch 1 equals 2 epochs in one run`, async () => {
       const whole = await cli([...base, '--model', model, '--epochs', '2', '--run-dir', join(dir, `${model}-whole`)]);
