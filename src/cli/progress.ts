@@ -59,15 +59,6 @@ export function progressLine(what: string, done: number, total: number, seconds:
   return `${what} ${done}/${total} (${pct}%) | ${rateAndEta(done, total, seconds, rowsPerUnit)}${extra ? ` | ${extra}` : ''}`;
 }
 
-export function silentProgress(write: (s: string) => void): ProgressSink {
-  return {
-    start() {},
-    tick() {},
-    stop() {},
-    log: (msg) => write(`${msg}\n`),
-  };
-}
-
 /** Seconds between plain progress lines (LATENTGPU_PROGRESS_SECONDS, default 10). */
 export function plainInterval(env: Record<string, string | undefined> = process.env): number {
   const v = Number(env.LATENTGPU_PROGRESS_SECONDS);
