@@ -3,7 +3,7 @@
 // library (src/browser.ts: createRun, loadRun) on the chosen backend; nothing
 // here blocks the main thread for long.
 import {
-  PPCA_DEFAULTS, STREAMING_KINDS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
+  FA_RUN_METHODS, PPCA_DEFAULTS, STREAMING_KINDS, WebGpuBackend, chooseLikelihood, createRun, decodeRunFile, faSweep, imputationRmse, loadRun, LikelihoodError,
   type Backend, type Dataset, type FaRunMethod, type FaSweep, type ModelRun, type PpcaSweep, type RunConfig, type RunFile, type RunKind,
 } from '../src/browser.ts';
 import { TrainingController, type RunState } from './controller.ts';
@@ -700,6 +700,9 @@ function showLoadedConfig(f: RunFile): void {
   $<HTMLInputElement>('latent').value = String(f.latent);
   if (f.hidden) $<HTMLInputElement>('hidden').value = f.hidden.join(',');
   if (f.likelihood) $<HTMLSelectElement>('likelihood').value = f.likelihood;
+  if (f.components) $<HTMLInputElement>('components').value = String(f.components);
+  const method = f.file.metadata.method;
+  if (f.kind === 'fa' && method && (FA_RUN_METHODS as readonly string[]).includes(method)) $<HTMLSelectElement>('fa-method').value = method;
 }
 
 // ---- device lost ------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 // backend equals the library's fitFa of the same iterations (computed here in
 // Node on the CPU backend), ψ is drawn, the Heywood count shown, and the model
 // file is the CLI's: `latentgpu eval` of it gives the page's test figure.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { syntheticRunData } from '../src/lib/runData.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
@@ -14,7 +16,7 @@ import { SYNTHETIC, canvasContrast, curves, expect, screenshot, setValue, setupS
 const SYNTHETIC_CLI = ['--data', 'synthetic', '--n', '500', '--dim', '16', '--true-latent', '2', '--sigma', '0.3', '--data-seed', '1'];
 
 for (const backend of ['webgpu', 'cpu'] as const) {
-  test(`factor analysis on ${backend}: 10 EM iterations in two ticks equal fitFa's; ψ and Heywood count shown; the CLI evaluates its file`, async ({ page }) => {
+  test(`factor analysis on ${backend}: 10 EM iterations in two ticks equal fitFa's; ψ and Heywood count shown; the CLI evaluates its file, it loads back, and a CLI-trained file loads`, async ({ page }) => {
     const data = syntheticRunData(SYNTHETIC);
     const ref = await fitFa(new CpuBackend(), uploadData(new CpuBackend(), data.train), { d: 2, maxIters: 10, seed: 1 });
     const refTest = faMeanLogLik(ref.model, { host: data.test.x, n: data.test.n, D: data.test.D });
@@ -44,6 +46,18 @@ for (const backend of ['webgpu', 'cpu'] as const) {
     expect([cliEval.model, cliEval.n]).toEqual(['fa', 100]);
     // the file stores float32 parameters: the same figure to float32 rounding
     expect(cliEval.loglik as number, 'CLI eval of the page\'s fa file').toBeCloseTo(held, 3);
+
+    // the file loads back into the page with the same test figure, and a CLI-trained fa file loads too
+    await page.locator('#btn-reset').click();
+    await page.getByTestId('model-file').setInputFiles(path);
+    await expect(page.getByTestId('model-status')).toContainText('loaded');
+    expect((await curves(page)).test[0]![1], 'test figure after loading the page\'s file').toBeCloseTo(held, 3);
+    const out = join(mkdtempSync(join(tmpdir(), 'latentgpu-e2e-')), 'fa-cli.safetensors');
+    const cliTrain = await latentgpu(['train', '--model', 'fa', '--latent', '2', '--iters', '15', ...SYNTHETIC_CLI, '--out', out]);
+    await page.getByTestId('model-file').setInputFiles(out);
+    await expect(page.getByTestId('model-status')).toContainText('loaded fa-cli.safetensors');
+    await expect(page.locator('#model')).toHaveValue('fa');
+    expect((await curves(page)).test[0]![1], 'page\'s test figure of the CLI\'s fa file').toBeCloseTo(cliTrain.test_loglik as number, 3);
   });
 }
 

@@ -74,6 +74,23 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
       }
     });
 
+    it('fa and mppca model files load back: the same test figure (float32 as stored), training continues', async () => {
+      const b = await backendOf();
+      for (const cfg of [{ kind: 'fa' as const, latent: 3, stepsPerTick: 5 }, { kind: 'mppca' as const, latent: 2, components: 2, stepsPerTick: 3 }]) {
+        const run = await createRun(b, cfg, train, test, none);
+        await run.tick();
+        const before = (await run.evaluate()).test;
+        const rf = decodeRunFile(await run.save(), 'x.safetensors');
+        expect([rf.kind, rf.latent, rf.components]).toEqual([cfg.kind, cfg.latent, cfg.kind === 'mppca' ? 2 : undefined]);
+        const back = await loadRun(b, rf, { stepsPerTick: 2 }, train, test, none);
+        expect(Math.abs((await back.evaluate()).test - before), `${cfg.kind}: test figure after a round trip`).toBeLessThan(1e-4);
+        expect((await back.tick()).steps).toBe(2);
+        run.dispose();
+        back.dispose();
+      }
+      expect(() => decodeRunFile(new Uint8Array(8), 'bad.safetensors')).toThrow(/^bad\.safetensors: /);
+    });
+
     it('mppca: two ticks of 3 EM steps report the E-step figures of fitMppca\'s first 6 iterates; components and figures', async () => {
       const b = await backendOf();
       const run = await createRun(b, { kind: 'mppca', components: 2, latent: 2, seed: 3, stepsPerTick: 3 }, train, test, none);

@@ -259,5 +259,7 @@ export { FA_RUN_METHODS, type FaRunMethod } from './run.ts';
 export { streamDataBlob, STREAM_SAMPLE_ROWS, type StreamedRunData } from './runData.ts';
 /** The run kinds that train on rows read a slice at a time (`ModelRunOptions.trainSource`): PPCA's stochastic and online EM, the VAE. */
 export { STREAMING_KINDS } from './runs.ts';
+/** An fa or mppca model file as a run continues it (`decodeRunFile` reads every model's file). */
+export type { LinearModelFile } from './runs.ts';
 /** Missing values in a page: entries hidden at random (seeded) with the complete rows kept, the imputation RMSE on them, NaN counted. */
 export { hideAtRandom, imputationRmse, countMissing, type HiddenRunData } from './runData.ts';

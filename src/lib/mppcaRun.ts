@@ -217,16 +217,23 @@ class MppcaRun implements ModelRun {
   }
 }
 
-/** A mixture-of-PPCA run: `cfg.components` components of latent size `cfg.latent`, from the k-means++ start for `cfg.seed`. */
+/**
+ * A mixture-of-PPCA run: `cfg.components` components of latent size
+ * `cfg.latent`, from `init` (a model file's parameters) or, when absent, the
+ * k-means++ start for `cfg.seed`.
+ */
 export async function createMppcaRun(
-  backend: Backend, cfg: ResolvedRunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions,
+  backend: Backend, cfg: ResolvedRunConfig, train: Dataset, test: Dataset, opts: ModelRunOptions, init?: MppcaHost,
 ): Promise<ModelRun> {
   if (test.D !== train.D) throw new Error(`${test.name} has ${test.D} columns but ${train.name} has ${train.D}`);
   if (!(cfg.latent < train.D)) throw new Error(`${train.name}: latent dimension d = ${cfg.latent} must be smaller than the data dimension D = ${train.D}`);
   const trainData = uploadData(backend, train);
   const testData = uploadData(backend, test);
   try {
-    const fitter = new MppcaFitter(backend, trainData, { K: cfg.components, d: cfg.latent, seed: cfg.seed, maxIters: MAX_ITERS, tol: MPPCA_DEFAULTS.tol });
+    if (init && init.D !== train.D) throw new Error(`the model has D = ${init.D}; this dataset has D = ${train.D}`);
+    const fitter = new MppcaFitter(backend, trainData, {
+      K: cfg.components, d: cfg.latent, seed: cfg.seed, maxIters: MAX_ITERS, tol: MPPCA_DEFAULTS.tol, ...(init ? { init } : {}),
+    });
     return new MppcaRun(cfg, backend, fitter, trainData, testData, test.labels, 0, opts.metadata ?? {});
   } catch (e) {
     releaseData(backend, trainData);

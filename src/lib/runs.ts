@@ -5,7 +5,11 @@
 import type { Backend } from '../backend.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { readMetaInt } from '../io/modelFile.ts';
-import { ModelFileError } from '../io/safetensors.ts';
+import { ModelFileError, decodeSafetensors } from '../io/safetensors.ts';
+import { faFromTensors } from '../models/fa/file.ts';
+import type { FaHost } from '../models/fa/fa.ts';
+import { mppcaFromTensors } from '../models/mppca/file.ts';
+import type { MppcaHost } from '../models/mppca/mppca.ts';
 import type { Likelihood } from '../models/decoder.ts';
 import { createFaRun } from './faRun.ts';
 import { createLatentRun, loadLatentRun } from './latentRun.ts';
@@ -26,10 +30,29 @@ export const STREAMING_KINDS: readonly RunKind[] = ['ppca-sem', 'ppca-oem', 'vae
 /** The run kinds that continue a PPCA model file. */
 type PpcaFileKind = PpcaRunKind | 'ppca-missing';
 
+/** A factor-analysis or mixture-of-PPCA file (the CLI's `train --model fa|mppca --out`), decoded and checked. */
+export type LinearModelFile =
+  | {
+    /** metadata "model" = "fa" */
+    kind: 'fa';
+    /** W, μ and ψ */
+    fa: FaHost;
+    /** the metadata as stored */
+    metadata: Record<string, string>;
+  }
+  | {
+    /** metadata "model" = "mppca" */
+    kind: 'mppca';
+    /** π, the components' μ, W and σ² */
+    mppca: MppcaHost;
+    /** the metadata as stored */
+    metadata: Record<string, string>;
+  };
+
 /** A decoded model file with the run kind that continues it and the settings it fixes. */
 export interface RunFile {
   /** the file as decoded and checked */
-  file: ModelFile;
+  file: ModelFile | LinearModelFile;
   /** vae / lvm as stored; PPCA by the metadata's "kind" (a page's run) or "method" (the CLI's) */
   kind: RunKind;
   /** the model's latent dimension d */
@@ -38,11 +61,29 @@ export interface RunFile {
   hidden?: number[];
   /** the latent models' decoder likelihood */
   likelihood?: Likelihood;
+  /** a mixture's components K */
+  components?: number;
+}
+
+/** An fa or mppca file as a LinearModelFile; null for the other models (decodeModelFile reads those). */
+function decodeLinearFile(bytes: Uint8Array, source: string): LinearModelFile | null {
+  let st;
+  try {
+    st = decodeSafetensors(bytes);
+  } catch {
+    // decodeModelFile reports the container's problem
+    return null;
+  }
+  if (st.metadata.model === 'fa') return { kind: 'fa', fa: faFromTensors(st, source), metadata: st.metadata };
+  if (st.metadata.model === 'mppca') return { kind: 'mppca', mppca: mppcaFromTensors(st, source), metadata: st.metadata };
+  return null;
 }
 
 /** Reads a model file (bytes or decoded) and says which run continues it; `source` names it in errors. */
-export function decodeRunFile(file: Uint8Array | ModelFile, source = 'the model file'): RunFile {
-  const f = file instanceof Uint8Array ? decodeModelFile(file, source) : file;
+export function decodeRunFile(file: Uint8Array | ModelFile | LinearModelFile, source = 'the model file'): RunFile {
+  const f = file instanceof Uint8Array ? decodeLinearFile(file, source) ?? decodeModelFile(file, source) : file;
+  if (f.kind === 'fa') return { file: f, kind: 'fa', latent: f.fa.d };
+  if (f.kind === 'mppca') return { file: f, kind: 'mppca', latent: f.mppca.d, components: f.mppca.K };
   if (f.kind === 'ppca') {
     const meta = f.metadata;
     const kind = Object.hasOwn(PPCA_METHOD, meta.kind ?? '') || meta.kind === 'ppca-missing'
@@ -93,5 +134,10 @@ export async function loadRun(
     return createPpcaRun(backend, kind, full, train, test, f.ppca, step, opts);
   }
   if (kind !== f.kind) throw new ModelFileError(`the model file holds a '${f.kind}' model, not ${kind}`);
+  if (f.kind === 'fa') return createFaRun(backend, resolveRunConfig({ ...cfg, kind, latent: f.fa.d }, train.n), train, test, f.fa, opts);
+  if (f.kind === 'mppca') {
+    const full = resolveRunConfig({ ...cfg, kind, latent: f.mppca.d, components: f.mppca.K }, train.n);
+    return createMppcaRun(backend, full, train, test, opts, f.mppca);
+  }
   return loadLatentRun(backend, f, resolveRunConfig({ ...cfg, kind }, train.n), train, test, opts);
 }
