@@ -8,7 +8,7 @@ import { subsetRows } from '../src/data/dataset.ts';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { clusterPurity, evaluateMppca, fitMppca } from '../src/models/mppca/mppca.ts';
 import { uploadData } from '../src/models/ppca/model.ts';
-import { canvasContrast, curves, expect, openApp, screenshot, setValue, test } from './fixtures.ts';
+import { canvasContrast, curves, expect, screenshot, setValue, setupMnist, stepTwice, test } from './fixtures.ts';
 
 for (const backend of ['webgpu', 'cpu'] as const) {
   test(`mixture of PPCA on MNIST on ${backend}: 4 EM iterations equal fitMppca's, component means drawn, test purity shown`, async ({ page }) => {
@@ -19,19 +19,10 @@ for (const backend of ['webgpu', 'cpu'] as const) {
     const refEval = await evaluateMppca(cpu, uploadData(cpu, held), ref.model);
     const refPurity = clusterPurity(refEval.assign, held.labels!);
 
-    await openApp(page, { backend });
-    await page.locator('#dataset').selectOption('mnist');
-    await setValue(page, 'mnist-subset', '500');
-    await setValue(page, 'mnist-test', '200');
-    await page.locator('#model').selectOption('mppca');
-    await setValue(page, 'latent', '5');
+    await setupMnist(page, backend, 'mppca', { train: 500, test: 200, latent: 5 });
     await setValue(page, 'components', '3');
     await setValue(page, 'steps-per-tick', '2');
-    await page.locator('#btn-step').click();
-    await expect(page.getByTestId('state')).toHaveText('idle');
-    await page.locator('#btn-step').click();
-    await expect(page.getByTestId('step')).toHaveText('4');
-    await expect(page.getByTestId('state')).toHaveText('idle');
+    await stepTwice(page, 4);
     const c = await curves(page);
     // iterates 0..3 from the ticks' E-steps, iterate 4 from the refresh after the last tick
     expect(c.train.map((p) => p[0])).toEqual([0, 1, 2, 3, 4]);
