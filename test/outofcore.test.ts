@@ -200,7 +200,7 @@ describe('the command line streams a file over --host-memory', () => {
 
   it('a method that does not stream, a CSV over the budget, and a raw file without or with a wrong --dim are one-line errors', () => {
     expectRejected(runCliChild(['train', '--model', 'ppca', '--method', 'closed', '--latent', '2', '--data', big, '--host-memory', '32']),
-      ['big.npy is 287.1 MiB, over the host-memory budget of 32.0 MiB (--host-memory)', 'only ppca --method sem, oem, em, squarem, anderson read a file in slices'], { rssMb: 300 });
+      ['big.npy is 287.1 MiB, over the host-memory budget of 32.0 MiB (--host-memory)', 'only ppca --method sem, oem, em, squarem, anderson; vae; lvm read a file in slices'], { rssMb: 300 });
     const raw = join(dir, 'rows.f32');
     writeFileSync(raw, new Uint8Array(x.buffer));
     expectRejected(runCliChild(['train', '--model', 'ppca', '--data', raw]), ['a raw float32 file has no header', '--dim D']);
@@ -222,6 +222,25 @@ describe('the command line streams a file over --host-memory', () => {
     expectRejected(runCliChild(['convert', csv, join(dir, 'table.txt')]), ['convert writes a .npy file']);
     expectRejected(runCliChild(['convert', join(dir, 'absent.csv'), join(dir, 'absent.npy')]), ['no such file']);
   }, 60_000);
+
+  it('train --model vae|lvm reads a file over --host-memory in slices: the figures of the same rows read whole under the same device budget', () => {
+    const mid = syntheticPpca({ n: 30_000, D: 20, d: 3, sigma: 0.5, seed: 2 }).data;
+    const path = join(dir, 'mid-latent.npy');
+    writeFileSync(path, encodeNpy(mid.x, mid.n, mid.D)); // 2.3 MiB, over --host-memory 1
+    for (const model of ['vae', 'lvm']) {
+      const base = ['train', '--model', model, '--latent', '2', '--hidden', '16', '--data', path, '--device-memory', '1', '--epochs', '1', '--backend', 'cpu', '--json'];
+      const run = (extra: string[]): Record<string, unknown> => {
+        const r = runCliChild([...base, ...extra], { timeoutMs: 120_000 });
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as Record<string, unknown>;
+      };
+      const sliced = run(['--host-memory', '1']);
+      const whole = run([]);
+      expect(sliced.stream, model).toMatchObject({ chunk_rows: expect.any(Number) });
+      expect(Number.isFinite(sliced.train_elbo), model).toBe(true);
+      expect([sliced.train_elbo, sliced.test_elbo], model).toEqual([whole.train_elbo, whole.test_elbo]);
+    }
+  }, 300_000);
 
   it('a streamed run checkpoints and resumes bit for bit; --device-memory streams rows that are in memory', () => {
     const mid = syntheticPpca({ n: 30_000, D: 20, d: 3, sigma: 0.5, seed: 2 }).data;

@@ -223,7 +223,7 @@ function isRawF32(data: string): boolean {
  * The models (and methods) whose train reads a data file over the host budget
  * in slices (issue 14); each streaming model adds itself here.
  */
-const STREAMING: Partial<Record<ModelKind, readonly string[] | 'all'>> = { ppca: ['sem', 'oem', 'em', 'squarem', 'anderson'] };
+const STREAMING: Partial<Record<ModelKind, readonly string[] | 'all'>> = { ppca: ['sem', 'oem', 'em', 'squarem', 'anderson'], vae: 'all', lvm: 'all' };
 
 /** Whether train of this model and method streams, and the list of those that do for the error. */
 function streamPlan(kind: ModelKind, method: string | undefined): { allowed: boolean; which: string } {
