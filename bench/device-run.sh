@@ -20,7 +20,8 @@
 #   ppca          bench/device-bench.ts ppca: exact EM s/iter and stochastic EM steps/s on synthetic 56,000 × 784 (d = 10, 50) -> ppca.json
 #   scale         bench/device-bench.ts scale: stochastic EM at n = 10⁶ (rows repeated) against n = 56,000 -> scale.json
 #   scale-curve   bench/scale.ts: the VAE, stochastic and online EM on generated rows streamed from the host, the same
-#                 steps at n = 10⁴, 10⁵, 10⁶ (--quick: 10⁴, 10⁵): samples/s, peak RSS and device memory -> scale-curve.json/.md
+#                 steps at n = 10⁴, 10⁵, 10⁶ (--quick: 10⁴, 10⁵), chunks within --host-memory 32: samples/s, peak RSS
+#                 and device memory -> scale-curve.json/.md
 #   tests-models  vitest on the model test files (ppca, vae, fa, lvm, train), with whatever time is left
 #   report        bench/device-bench.ts report: device-<date>.md/.json/.svg from the JSON files above
 # Each step's output is in logs/<step>.log; steps.tsv lists status and seconds;
@@ -187,7 +188,7 @@ step kernels 75 "${tsx[@]}" bench/suite/webgpu.ts --adapter "$adapter" --parts p
 step vae 90 "${tsx[@]}" bench/suite/webgpu.ts --adapter "$adapter" --parts "$vae_parts" --out "$out/vae.json"
 step ppca 120 "${tsx[@]}" bench/device-bench.ts ppca --adapter "$adapter" "${ppca_args[@]}" --out "$out/ppca.json"
 step scale 60 "${tsx[@]}" bench/device-bench.ts scale --adapter "$adapter" "${scale_args[@]}" --out "$out/scale.json"
-step scale-curve 90 "${tsx[@]}" bench/scale.ts --targets "$adapter" --methods vae,sem,oem "${curve_args[@]}" --max-n "$adapter=1e6" --out "$out/scale-curve"
+step scale-curve 90 "${tsx[@]}" bench/scale.ts --targets "$adapter" --methods vae,sem,oem "${curve_args[@]}" --host-memory 32 --max-n "$adapter=1e6" --out "$out/scale-curve"
 [ $quick -eq 1 ] || step tests-models 120 env LATENTGPU_TEST_ADAPTERS="$adapter" "${vitest[@]}" test/ppca.test.ts test/vae.test.ts test/fa.test.ts test/lvm.test.ts test/train.test.ts
 adapter_ok=1 step report 20 "${tsx[@]}" bench/device-bench.ts report "$out"
 
