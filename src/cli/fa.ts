@@ -4,10 +4,9 @@
 // log-likelihood; --missing nan: the observed-data one). A run folder (--run-dir)
 // holds metrics.json and the model.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
 import { encodeNpy } from '../data/npy.ts';
-import { printable } from '../data/dataset.ts';
 import { faMeanLogLik, fitFa, type FaHost } from '../models/fa/fa.ts';
 import { faImpute, faMissingMeanLogLik } from '../models/fa/missing.ts';
 import { fitFaMissingOn } from '../models/fa/missingOn.ts';
@@ -17,6 +16,7 @@ import { releaseData, uploadData } from '../models/ppca/model.ts';
 import { columnList } from '../models/ppca/scale.ts';
 import type { EvalConfig, RunConfig, Runner, SyntheticSettings } from './context.ts';
 import { SYNTHETIC_METADATA_KEY } from './synthetic.ts';
+import { checkImputePath, missingCount } from './ppcaMissing.ts';
 
 export type FaMethod = 'em' | 'squarem' | 'anderson' | 'sem';
 
@@ -128,27 +128,6 @@ export const evaluate: Runner<FaEvalConfig> = async (ctx) => {
   const loglik = faMeanLogLik(model, hostOf(split));
   return { model: 'fa', latent: model.d, split: split.name, n: split.n, estimator: 'exact', loglik, seconds: (performance.now() - t0) / 1000 };
 };
-
-function missingCount(x: Float32Array): number {
-  let c = 0;
-  for (const v of x) if (Number.isNaN(v)) c++;
-  return c;
-}
-
-/** Checks --impute before any work: a .npy path in an existing folder, not a folder, not a file the run reads or writes. */
-function checkImputePath(path: string, keep: [string, string][]): void {
-  const shown = printable(path, 200);
-  if (!/\.npy$/i.test(path)) throw new Error(`--impute ${shown}: the imputed data are written as NumPy .npy; give a path ending in .npy`);
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st && !st.isFile()) throw new Error(`--impute ${shown} exists and is not a regular file; give a file path`);
-  const parent = statSync(dirname(resolve(path)), { throwIfNoEntry: false });
-  if (!parent?.isDirectory()) throw new Error(`--impute ${shown}: the folder ${printable(dirname(resolve(path)), 200)} does not exist; create it first`);
-  for (const [flag, other] of keep) {
-    const o = statSync(other, { throwIfNoEntry: false });
-    const same = st && o ? st.dev === o.dev && st.ino === o.ino : resolve(path) === resolve(other);
-    if (same) throw new Error(`--impute ${shown} is the same file as ${flag} ${printable(other, 200)}; give another path`);
-  }
-}
 
 type Split = { name: string; x: Float32Array; n: number; D: number };
 

@@ -15,7 +15,8 @@ import { fitPpcaMissingOn, imputeMissingOn, missingLogLikRowsOn } from '../model
 import type { Dataset } from '../data/dataset.ts';
 import type { CliContext, PpcaEvalConfig, PpcaExactConfig, PpcaTrainConfig } from './context.ts';
 
-function missingCount(x: Float32Array): number {
+/** NaN entries in the rows (missing values). */
+export function missingCount(x: Float32Array): number {
   let c = 0;
   for (const v of x) if (Number.isNaN(v)) c++;
   return c;
@@ -37,7 +38,7 @@ const missingOf = (ds: Dataset): MissingData => ({ name: ds.name, x: ds.x, n: ds
 const mean = (a: Float64Array): number => a.reduce((s, v) => s + v, 0) / a.length;
 
 /** Checks --impute before any work: a .npy path in an existing folder, not a folder, not a file the run reads or writes. */
-function checkImputePath(path: string, keep: [string, string][]): void {
+export function checkImputePath(path: string, keep: [string, string][]): void {
   const shown = printable(path, 200);
   if (!/\.npy$/i.test(path)) throw new Error(`--impute ${shown}: the imputed data are written as NumPy .npy; give a path ending in .npy`);
   const st = statSync(path, { throwIfNoEntry: false });
