@@ -374,20 +374,11 @@ async function build(modelFile?: RunFile): Promise<void> {
       setText('st-step', String(total));
       const rate = app.controller?.rate;
       setText('st-rate', rate === undefined ? '–' : rate.toFixed(rate < 100 ? 1 : 0));
-      if (r.trainObjective !== undefined && Number.isFinite(r.trainObjective)) {
-        app.curves.train.push([total, r.trainObjective]);
-        objectiveChart.add('train', total, r.trainObjective);
-        setText('st-train', fmt(r.trainObjective));
-      }
+      // train figures of earlier parameters measured during the tick (EM's iterates), then the tick's own
+      for (const [step, y] of r.train ?? []) addTrainPoint(step, y);
+      if (r.trainObjective !== undefined) addTrainPoint(total, r.trainObjective);
       // the test curve's periodic points, measured by the trainer during the tick
       for (const [step, y] of r.test ?? []) addTestPoint(step, y);
-      // train figures of earlier parameters (a mixture's E-steps)
-      for (const [step, y] of r.train ?? []) {
-        if (!Number.isFinite(y) || app.curves.train.at(-1)?.[0] === step) continue;
-        app.curves.train.push([step, y]);
-        objectiveChart.add('train', step, y);
-        setText('st-train', fmt(y));
-      }
     },
     onState: (s) => setButtons(s),
     onRefresh: refreshViews,
@@ -412,11 +403,7 @@ async function refreshViews(): Promise<void> {
   // the parameters are fixed until this refresh ends: keep them with the test objective just measured
   if (app.backend instanceof WebGpuBackend) app.snapshot = { bytes: await runner.save(), step, test };
   addTestPoint(step, test);
-  const lastTrain = app.curves.train[app.curves.train.length - 1];
-  if (Number.isFinite(train) && (!lastTrain || lastTrain[0] !== step)) {
-    app.curves.train.push([step, train]);
-    objectiveChart.add('train', step, train);
-  }
+  addTrainPoint(step, train);
   setText('st-train', fmt(train));
   setText('st-test', fmt(test));
   objectiveChart.render();
@@ -485,6 +472,15 @@ async function showImputation(runner: ModelRun, data: AppData, rows: number, sca
   drawGrid($<HTMLCanvasElement>('cv-holes'), showcaseRows(data.test, rows), rows, D, { scaling, nanRed: true });
   drawGrid($<HTMLCanvasElement>('cv-imputed'), pick(all.posterior), rows, D, { scaling });
   drawGrid($<HTMLCanvasElement>('cv-mean-imputed'), pick(all.mean), rows, D, { scaling });
+}
+
+/** A point of the train curve, in step order (a step already on it keeps its first figure). */
+function addTrainPoint(step: number, y: number): void {
+  const last = app.curves.train.at(-1);
+  if (!Number.isFinite(y) || (last && last[0] >= step)) return;
+  app.curves.train.push([step, y]);
+  objectiveChart.add('train', step, y);
+  setText('st-train', fmt(y));
 }
 
 /** A point of the test curve, once per step (a refresh right after a periodic point measures the same). */

@@ -30,8 +30,9 @@ for (const backend of ['webgpu', 'cpu'] as const) {
     console.log(`fa on ${backend}: train ${train} (fitFa ${ref.loglik}), test ${held} (${refTest})`);
     expect(Math.abs(train - ref.loglik), `train ${train} vs fitFa ${ref.loglik}`).toBeLessThan(1e-3);
     expect(Math.abs(held - refTest), `test ${held} vs ${refTest}`).toBeLessThan(1e-3);
-    // the curve climbs (EM never goes down)
-    for (let i = 1; i < c.train.length; i++) expect(c.train[i]![1]).toBeGreaterThanOrEqual(c.train[i - 1]![1] - 1e-6);
+    expect(c.train.map((p) => p[0]), 'a point per EM iteration').toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // device-product and float64 figures alternate on the curve: equal to ~1e-5
+    for (let i = 1; i < c.train.length; i++) expect(c.train[i]![1]).toBeGreaterThanOrEqual(c.train[i - 1]![1] - 1e-4);
     const psi = await canvasContrast(page, 'psi');
     expect(psi.distinct, 'ψ: distinct grey levels').toBeGreaterThan(3);
     const heywood = page.getByTestId('run-figures').locator('tr[data-figure^="ψ at the floor"] td').nth(1);

@@ -29,11 +29,15 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
       const b = await backendOf();
       const run = await createRun(b, { kind: 'fa', latent: 3, seed: 2, stepsPerTick: 4 }, train, test, none);
       let last = NaN;
+      const points: number[] = [];
       for (let t = 0; t < 3; t++) {
         const r = await run.tick();
         expect(r.steps).toBe(4);
+        points.push(...r.train!.map((p) => p[0]));
         last = r.trainObjective!;
       }
+      // every iterate's figure at its own step
+      expect(points).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       const dev = uploadData(b, train);
       const ref = await fitFa(b, dev, { d: 3, maxIters: 12, seed: 2 });
       releaseData(b, dev);

@@ -83,8 +83,10 @@ class FaRun extends LinearHostRun implements ModelRun {
     this.lastTrain = r.loglik;
     this.heywood = r.heywood;
     this.constant = r.constant;
+    // plain EM's trace: the figure of each iterate the tick passed through, at its own step
+    const train = this.config.faMethod === 'em' ? r.trace.map((p): [number, number] => [this.step + p.iteration, p.loglik]) : [];
     this.step += r.iterations;
-    return { samples: r.iterations * this.data.n, steps: r.iterations, trainObjective: r.loglik, converged: r.converged || change < FA_DEFAULTS.tol };
+    return { samples: r.iterations * this.data.n, steps: r.iterations, trainObjective: r.loglik, train, converged: r.converged || change < FA_DEFAULTS.tol };
   }
 
   async evaluate(): Promise<{ train: number; test: number }> {
