@@ -88,4 +88,21 @@ describe('ppca --missing nan from the command line', () => {
     expectRejected(runCliChild([...evalArgs, '--backend', 'cpu', '--impute', data], { watch: [data] }), ['--impute', 'same file as --data']);
     expectRejected(runCliChild([...evalArgs, '--backend', 'cpu', '--impute', model], { watch: [model] }), ['--impute', 'ending in .npy']);
   });
+
+  it('--run-dir: the curve, loadings, reconstructions of the imputed test rows, metrics.json and the model', async () => {
+    // 16 columns: the pictures are 4×4 images
+    const sq = syntheticPpca({ n: N, D: 16, d: 2, sigma: 0.2, seed: 6 }).data.x;
+    const rng = new HostRng(11);
+    const path = join(dir, 'square.npy');
+    writeFileSync(path, encodeNpy(sq.map((v) => (rng.uniform() < 0.3 ? NaN : v)), N, 16));
+    const runDir = join(dir, 'run');
+    const r = runCliChild(['train', '--model', 'ppca', '--data', path, '--latent', '2', '--iters', '30', '--missing', 'nan', '--backend', 'cpu', '--json', '--run-dir', runDir]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out.files).toEqual(['objective.svg', 'loadings.png', 'reconstructions.png', 'metrics.json', 'model.safetensors']);
+    const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+    expect(metrics.train_loglik).toBe(out.train_loglik);
+    expect(readFileSync(join(runDir, 'objective.svg'), 'utf8')).toContain('<svg');
+    expect(ppcaFromTensors(await loadSafetensors(join(runDir, 'model.safetensors')), 'model').sigma2).toBeCloseTo(out.sigma2 as number, 5);
+  });
 });

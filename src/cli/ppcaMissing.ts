@@ -5,7 +5,7 @@
 // by its posterior mean, as .npy. `latentgpu eval --model FILE --missing nan`:
 // the observed-data log-likelihood of the evaluated split, and --impute.
 import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/atomic.node.ts';
 import { printable } from '../data/dataset.ts';
 import { encodeNpy } from '../data/npy.ts';
@@ -13,6 +13,7 @@ import { ppcaFromTensors, ppcaToTensors } from '../models/ppca/file.ts';
 import type { MissingData } from '../models/ppca/missing.ts';
 import { fitPpcaMissingOn, imputeMissingOn, missingLogLikRowsOn } from '../models/ppca/missingOn.ts';
 import type { Dataset } from '../data/dataset.ts';
+import { prepareRunDir, writeRunDir } from './ppcaRunDir.ts';
 import type { CliContext, PpcaEvalConfig, PpcaExactConfig, PpcaTrainConfig } from './context.ts';
 
 /** NaN entries in the rows (missing values). */
@@ -55,13 +56,17 @@ export function checkImputePath(path: string, keep: [string, string][]): void {
 export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaExactConfig): Promise<Record<string, unknown>> {
   const { train, test } = ctx;
   const d = cfg.latent;
-  if (cfg.runDir !== undefined) throw new Error('--run-dir is not written by --missing nan yet; use --out FILE (the model) and --impute FILE (the imputed data)');
+  if (cfg.runDir !== undefined) prepareRunDir(cfg.runDir);
   if (cfg.impute !== undefined) checkImputePath(cfg.impute, cfg.imputeKeep ?? []);
+  const curve: [number, number][] = [];
   const t0 = performance.now();
   ctx.progress.start(cfg.iters, 'ppca em (missing values)', train.n);
   const fit = await fitPpcaMissingOn(ctx.backend, missingOf(train), d, {
     iters: cfg.iters, tol: cfg.tol, seed: cfg.seed,
-    onIteration: (iter, ll) => ctx.progress.tick(iter, { loglik: ll.toFixed(4) }),
+    onIteration: (iter, ll) => {
+      curve.push([iter, ll]);
+      ctx.progress.tick(iter, { loglik: ll.toFixed(4) });
+    },
   });
   ctx.progress.stop();
   const seconds = (performance.now() - t0) / 1000;
@@ -73,15 +78,26 @@ export async function trainMissing(ctx: CliContext<PpcaTrainConfig>, cfg: PpcaEx
     train_loglik: fit.loglik, test_loglik: testLoglik, loglik_kind: 'observed-data, per row',
     sigma2: fit.sigma2, iterations: fit.iterations, converged: fit.converged, seconds, timing_ms: fit.timing,
   };
-  if (cfg.out !== undefined) {
+  const modelFile = cfg.out ?? (cfg.runDir !== undefined ? join(cfg.runDir, 'model.safetensors') : undefined);
+  if (modelFile !== undefined) {
     const { tensors, metadata } = ppcaToTensors(fit, { method: 'em', missing: 'nan', train_loglik: String(fit.loglik) });
-    await saveSafetensors(cfg.out, tensors, metadata);
-    result.out = cfg.out;
+    await saveSafetensors(modelFile, tensors, metadata);
+    if (cfg.out !== undefined) result.out = cfg.out;
   }
   if (cfg.impute !== undefined) {
     const { imputed } = await imputeMissingOn(ctx.backend, fit, missingOf(train));
     await writeFileAtomic(cfg.impute, encodeNpy(imputed, train.n, train.D));
     result.imputed = cfg.impute;
+  }
+  if (cfg.runDir !== undefined) {
+    // the pictures show the test rows with their missing entries imputed (a complete row per image)
+    const { imputed } = await imputeMissingOn(ctx.backend, fit, missingOf(test));
+    const shown = { name: test.name, x: imputed, n: test.n, D: test.D };
+    result.run_dir = cfg.runDir;
+    result.model_file = modelFile;
+    const files = await writeRunDir(cfg.runDir, fit, shown, curve, 'EM iteration', undefined, result);
+    result.files = [...files, 'metrics.json', ...(cfg.out === undefined ? ['model.safetensors'] : [])];
+    await writeFileAtomic(join(cfg.runDir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`));
   }
   return result;
 }
