@@ -139,7 +139,7 @@ export function parseCsv(text: string, opts: CsvOptions = {}): Dataset {
     for (let c = 0; c < D; c++) {
       const v = cellValue(cells[c]!, opts.missing);
       if (typeof v === 'string') {
-        const hint = opts.missing !== 'nan' && (cells[c] === '' || /^(?:nan|na)$/i.test(cells[c]!)) ? ' (to treat it as a missing entry: train --model ppca --missing nan)' : '';
+        const hint = opts.missing !== 'nan' && (cells[c] === '' || /^(?:nan|na)$/i.test(cells[c]!)) ? ' (to treat it as a missing entry: --missing nan, for train or eval of --model ppca or fa)' : '';
         throw new DataError(`${where(n, lineNo, c)}: ${v}${hint}`);
       }
       x[n * D + c] = v;

@@ -91,7 +91,7 @@ export function checkFinite(ds: Dataset, missing: MissingMode = 'error'): void {
   for (let k = 0; k < x.length; k++) {
     const v = x[k]!;
     if (!Number.isFinite(v) && !(missing === 'nan' && Number.isNaN(v))) {
-      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry: train --model ppca --missing nan)' : '';
+      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry: --missing nan, for train or eval of --model ppca or fa)' : '';
       throw new DataError(`${ds.name}: row ${Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite${hint}`);
     }
   }

@@ -148,7 +148,7 @@ export function checkFiniteRows(x: Float32Array, len: number, D: number, r0: num
   for (let k = 0; k < len; k++) {
     const v = x[k]!;
     if (v - v !== 0 && !(missing === 'nan' && Number.isNaN(v))) {
-      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry: train --model ppca --missing nan)' : '';
+      const hint = Number.isNaN(v) && missing === 'error' ? ' (to treat NaN as a missing entry: --missing nan, for train or eval of --model ppca or fa)' : '';
       throw new DataError(`${source}: row ${r0 + Math.floor(k / D) + 1}, column ${(k % D) + 1}: value ${v} is not finite${hint}`);
     }
   }
