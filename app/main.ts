@@ -148,7 +148,7 @@ $('model').addEventListener('change', () => {
 function applyDatasetDefaults(): void {
   const ds = $<HTMLSelectElement>('dataset').value;
   const kind = $<HTMLSelectElement>('model').value;
-  $<HTMLInputElement>('latent').value = ds === 'mnist' && (kind.startsWith('ppca') || kind === 'fa' || kind === 'mppca') ? String(PPCA_DEFAULTS.latent) : '2';
+  $<HTMLInputElement>('latent').value = ds === 'mnist' && (kind.startsWith('ppca') || kind.startsWith('fa') || kind === 'mppca') ? String(PPCA_DEFAULTS.latent) : '2';
   // chosen from the data when the model is built (src/models/likelihood.ts)
   $<HTMLSelectElement>('likelihood').value = 'auto';
   previewLikelihood();
@@ -156,7 +156,7 @@ function applyDatasetDefaults(): void {
   $<HTMLInputElement>('sem-lr').value = ds === 'mnist' ? '0.0001' : '0.05';
 }
 /** The kinds whose step is a whole pass (an EM iteration, the closed form): one per update. */
-const ONE_STEP_KINDS = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'mppca'];
+const ONE_STEP_KINDS = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'fa-missing', 'mppca'];
 function applyModelDefaults(): void {
   const kind = $<HTMLSelectElement>('model').value;
   $<HTMLInputElement>('steps-per-tick').value = ONE_STEP_KINDS.includes(kind) ? '1' : '10';
@@ -193,7 +193,7 @@ async function readData(kind: RunKind = $<HTMLSelectElement>('model').value as R
   if (base.source && !STREAMING_KINDS.includes(kind)) {
     throw new InputError(`${base.source.name} is read in slices (over the stream size under Data): only PPCA by stochastic or online EM and the VAE train on it; choose one of those, or raise the size to read it whole`);
   }
-  if (kind === 'ppca-missing') {
+  if (kind === 'ppca-missing' || kind === 'fa-missing') {
     const pct = num('hide-pct', 'hide %', { min: 0, max: 95 });
     const seed = num('hide-seed', 'hide seed', { int: true, min: 0 });
     if (pct === 0) return base;
@@ -202,7 +202,7 @@ async function readData(kind: RunKind = $<HTMLSelectElement>('model').value as R
     return app.hidden.data;
   }
   if (base.missing) {
-    throw new InputError(`${base.train.name}: ${base.missing} entries are missing (NaN or empty); choose "PPCA — missing values" under Model to fit with them`);
+    throw new InputError(`${base.train.name}: ${base.missing} entries are missing (NaN or empty); choose "PPCA — missing values" or "factor analysis — missing values" under Model to fit with them`);
   }
   return base;
 }

@@ -4,11 +4,14 @@
 // and imputation RMSE equal the host float64 library fit's on the same hidden
 // pixels (computed here in Node), and the model's imputation beats the column
 // means. A user's CSV with empty cells is refused
-// by the other models with a clear message and fits with this one.
+// by the other models with a clear message and fits with this one. Factor
+// analysis with missing values (fitFaMissingOn) likewise.
 import { readFileSync } from 'node:fs';
 import { decodeMnist } from '../src/data/mnist.ts';
 import { subsetRows } from '../src/data/dataset.ts';
 import { hideAtRandom, imputationRmse } from '../src/lib/runData.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { fitFaMissingOn } from '../src/models/fa/missingOn.ts';
 import { fitPpcaMissing, imputeMissing, missingMeanLogLik } from '../src/models/ppca/missing.ts';
 import { canvasContrast, curves, expect, hook, screenshot, setValue, setupMnist, setupSynthetic, shown, stepTwice, test } from './fixtures.ts';
 
@@ -64,4 +67,24 @@ test('a CSV with empty cells: other models refuse it naming the model to use; PP
   await expect(page.getByTestId('rmse-model')).toHaveText('–');
   expect((await canvasContrast(page, 'imputed')).width).toBeGreaterThan(1);
   await screenshot(page, 'ppca-missing-csv');
+});
+
+test('factor analysis with 30% of MNIST pixels hidden: the library\'s observed-data log-likelihood; the imputation beats the column means', async ({ page }) => {
+  const { train, test: all } = decodeMnist(new Uint8Array(readFileSync('data/mnist-10k.bin')), { subset: 500 });
+  const hidden = hideAtRandom({ train, test: subsetRows(all, 200), unitRange: true, metadata: {} }, 0.3, 1);
+  const ref = await fitFaMissingOn(new CpuBackend(), { x: hidden.train.x, n: 500, D: 784 }, 5, { iters: 4, tol: 1e-300, seed: 1 });
+
+  await setupMnist(page, 'webgpu', 'fa-missing', { train: 500, test: 200, latent: 5 });
+  await setValue(page, 'hide-pct', '30');
+  await setValue(page, 'hide-seed', '1');
+  await setValue(page, 'steps-per-tick', '2');
+  await stepTwice(page, 4);
+  const c = await curves(page);
+  const imp = await hook<{ model: number; mean: number; entries: number }>(page, 'imputation');
+  console.log(`fa missing 30%: train ${c.train.map((p) => p[1].toFixed(3)).join(' → ')} (library ${ref.loglik}); RMSE model ${imp.model}, column means ${imp.mean}`);
+  expect(c.train.map((p) => p[0])).toEqual([0, 1, 2, 3, 4]);
+  expect(Math.abs(c.train.at(-1)![1] - ref.loglik), 'observed-data log-likelihood per row').toBeLessThan(1e-3);
+  expect(imp.model, 'the model imputes better than the column means').toBeLessThan(imp.mean);
+  expect((await canvasContrast(page, 'psi')).distinct, 'ψ drawn').toBeGreaterThan(3);
+  await screenshot(page, 'fa-missing-mnist');
 });

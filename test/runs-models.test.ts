@@ -10,6 +10,7 @@ import { hideAtRandom, imputationRmse, streamDataBlob, syntheticRunData } from '
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { createRun, decodeRunFile, loadRun } from '../src/lib/runs.ts';
 import { faMeanLogLik, fitFa } from '../src/models/fa/fa.ts';
+import { fitFaMissingOn } from '../src/models/fa/missingOn.ts';
 import { fitMppca } from '../src/models/mppca/mppca.ts';
 import { closedFormPpca } from '../src/models/ppca/closed.ts';
 import { fitPpcaMissing, imputeMissing } from '../src/models/ppca/missing.ts';
@@ -93,6 +94,27 @@ function suite(name: string, backendOf: () => Promise<Backend>): void {
         back.dispose();
       }
       expect(() => decodeRunFile(new Uint8Array(8), 'bad.safetensors')).toThrow(/^bad\.safetensors: /);
+    });
+
+    it('fa-missing: two ticks of 3 equal fitFaMissingOn of 6 from its default start; imputation beats the column means', async () => {
+      const b = await backendOf();
+      const run = await createRun(b, { kind: 'fa-missing', latent: 3, stepsPerTick: 3, seed: 4 }, hidden.train, hidden.test, none);
+      let last = NaN;
+      const steps: number[] = [];
+      for (let t = 0; t < 2; t++) {
+        const r = await run.tick();
+        steps.push(...r.train!.map((p) => p[0]));
+        last = r.trainObjective!;
+      }
+      const ref = await fitFaMissingOn(b, { x: hidden.train.x, n: hidden.train.n, D: 12 }, 3, { iters: 6, tol: 1e-300, seed: 4 });
+      expect(steps).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(Math.abs(last - ref.loglik), `ticks ${last} vs one fit ${ref.loglik}`).toBeLessThan(1e-5);
+      const imp = await run.impute!(hidden.test.x, hidden.test.n);
+      const model = imputationRmse(test.x, hidden.test.x, imp.posterior);
+      const mean = imputationRmse(test.x, hidden.test.x, imp.mean);
+      expect(model.rmse, `model ${model.rmse} vs column means ${mean.rmse}`).toBeLessThan(0.8 * mean.rmse);
+      expect((await run.noiseVariances!()).length).toBe(12);
+      run.dispose();
     });
 
     it('mppca: two ticks of 3 EM steps report the E-step figures of fitMppca\'s first 6 iterates; components and figures', async () => {

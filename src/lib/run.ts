@@ -12,12 +12,12 @@ import type { Schedule } from '../train/schedule.ts';
 
 /**
  * What a run trains: PPCA by exact, stochastic or online EM or in closed form,
- * PPCA with missing values (NaN entries), factor analysis, a mixture of PPCA,
+ * PPCA or factor analysis with missing values (NaN entries), factor analysis, a mixture of PPCA,
  * the per-point model (lvm) or the VAE.
  */
-export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' | 'ppca-missing' | 'fa' | 'mppca' | 'lvm' | 'vae';
+export type RunKind = 'ppca-em' | 'ppca-sem' | 'ppca-oem' | 'ppca-closed' | 'ppca-missing' | 'fa' | 'fa-missing' | 'mppca' | 'lvm' | 'vae';
 /** Every {@link RunKind}. */
-export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'ppca-closed', 'ppca-missing', 'fa', 'mppca', 'lvm', 'vae'];
+export const RUN_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-sem', 'ppca-oem', 'ppca-closed', 'ppca-missing', 'fa', 'fa-missing', 'mppca', 'lvm', 'vae'];
 
 /** A run's settings; everything but `kind` has a default (src/models/config.ts). */
 export interface RunConfig {
@@ -72,11 +72,11 @@ export function isPpcaKind(kind: RunKind): kind is 'ppca-em' | 'ppca-sem' | 'ppc
 }
 
 /** The kinds whose tick is one exact step (an EM iteration, the closed form): one per tick by default. */
-const ONE_STEP_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'mppca'];
+const ONE_STEP_KINDS: readonly RunKind[] = ['ppca-em', 'ppca-closed', 'ppca-missing', 'fa', 'fa-missing', 'mppca'];
 
 /** Fills in a run's defaults for `rows` training rows (the batch is capped at the rows). */
 export function resolveRunConfig(cfg: RunConfig, rows: number): ResolvedRunConfig {
-  const ppca = isPpcaKind(cfg.kind) || cfg.kind === 'ppca-missing' || cfg.kind === 'fa' || cfg.kind === 'mppca';
+  const ppca = isPpcaKind(cfg.kind) || ['ppca-missing', 'fa', 'fa-missing', 'mppca'].includes(cfg.kind);
   const model = ppca ? PPCA_DEFAULTS : cfg.kind === 'lvm' ? LVM_DEFAULTS : VAE_DEFAULTS;
   return {
     kind: cfg.kind,

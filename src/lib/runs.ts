@@ -13,7 +13,7 @@ import type { MppcaHost } from '../models/mppca/mppca.ts';
 import type { Likelihood } from '../models/decoder.ts';
 import { createFaRun } from './faRun.ts';
 import { createLatentRun, loadLatentRun } from './latentRun.ts';
-import { createMissingRun } from './missingRun.ts';
+import { createFaMissingRun, createMissingRun } from './missingRun.ts';
 import { createMppcaRun } from './mppcaRun.ts';
 import { decodeModelFile, type ModelFile } from './modelFiles.ts';
 import { PPCA_METHOD, createPpcaRun, type PpcaRunKind } from './ppcaRun.ts';
@@ -107,6 +107,7 @@ export async function createRun(backend: Backend, cfg: RunConfig, train: Dataset
   }
   if (isPpcaKind(full.kind)) return createPpcaRun(backend, full.kind, full, train, test, null, 0, opts);
   if (full.kind === 'ppca-missing') return createMissingRun(backend, full, train, test, null, 0, opts);
+  if (full.kind === 'fa-missing') return createFaMissingRun(backend, full, train, test, opts);
   if (full.kind === 'fa') return createFaRun(backend, full, train, test, null, opts);
   if (full.kind === 'mppca') return createMppcaRun(backend, full, train, test, opts);
   if (full.kind === 'vae' || full.kind === 'lvm') return createLatentRun(backend, full.kind, full, train, test, opts);
