@@ -202,3 +202,24 @@ describe('train --model ppca --method em|squarem|anderson on a file over --host-
     }
   });
 });
+
+describe('exact EM with Y held transposed on WebGPU', () => {
+  // D = 64 and d = 6 (8 on the device): shapes the texture and unrolled kernels take; n = 1,000 leaves the last 256-row chunk partly zero
+  const aligned = syntheticPpca({ n: 1000, D: 64, d: 6, sigma: 0.4, seed: 11 }).data;
+  for (const adapter of TEST_ADAPTERS) {
+    it(`${adapter}: the fit follows the CPU backend's (row-major Y) iterate by iterate`, async () => {
+      const g = await gpuBackend(adapter);
+      const opts = { d: 6, method: 'em' as const, maxIters: 8, tol: 0, seed: 2 };
+      const [dc, dg] = [uploadData(cpu, aligned), uploadData(g, aligned)];
+      const [rc, rg] = [await fitEm(cpu, dc, opts), await fitEm(g, dg, opts)];
+      for (let i = 0; i < rc.trace.length; i++) expect(Math.abs(rg.trace[i]!.loglik - rc.trace[i]!.loglik)).toBeLessThan(1e-5 * Math.abs(rc.loglik));
+      expect(Math.abs(rg.model.sigma2 - rc.model.sigma2)).toBeLessThan(1e-5 * rc.model.sigma2);
+      const [wc, wg] = [await cpu.read(rc.model.W), await g.read(rg.model.W)];
+      for (let i = 0; i < wc.length; i++) expect(Math.abs(wg[i]! - wc[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(wc[i]!)));
+      for (const [b, r, d] of [[cpu, rc, dc], [g, rg, dg]] as const) {
+        releasePpca(r.model);
+        releaseData(b, d);
+      }
+    });
+  }
+});
