@@ -4,7 +4,8 @@
 // sample mean throughout, so the rows are centred once, in float64 on the host
 // (scale.ts), before they are uploaded. One EM
 // map F(W, σ²) is two submissions with small read-backs:
-//   device: Y = Xc W (n×d), YᵀY, G = Xcᵀ Y (D×d), and per row ‖L⁻¹ y_i‖²
+//   device: Y = Xc W (n×d; on WebGPU held transposed per 256-row chunk), YᵀY, G = Xcᵀ Y (D×d),
+//           and per row ‖L⁻¹ y_i‖²
 //   host:   log-lik of (W, σ²); S = nσ²M⁻¹ + M⁻¹ YᵀY M⁻¹; B = M⁻¹ S⁻¹
 //   device: W_new = G B, read back for W_newᵀW_new in float64 (see gramOfSlot)
 //   host:   σ²_new = (Σ‖x_i−μ‖² − tr(S WᵀW_new)) / nD
