@@ -13,7 +13,7 @@
 // chunk (one upload), its rows shuffled (streamEpoch, DESIGN §3.4).
 import { KernelError, dataChunkRows, need, type Backend, type Tensor } from '../backend.ts';
 import { DataError } from '../data/dataset.ts';
-import { arraySource, chunksOf, epochChunkOrder, type Chunk, type RowSource } from '../data/source.ts';
+import { arraySource, chunksOf, type Chunk, type RowSource } from '../data/source.ts';
 import { epochPermutation, mixSeed } from '../train/rng.ts';
 import type { StepInput } from '../train/trainer.ts';
 import { columnVariance } from './latent.ts';
@@ -119,19 +119,35 @@ export interface EpochChunk {
  * runs of that permutation, so they never span two chunks.
  */
 export function streamEpoch(n: number, layout: StreamLayout, seed: number, epoch: number): { chunks: EpochChunk[]; within: (k: number) => Uint32Array } {
-  const blocks = chunksOf(n, layout.blockRows);
-  const short = blocks.at(-1)!.rows < layout.blockRows ? blocks.length - 1 : -1;
-  const full = epochChunkOrder(blocks, seed, epoch).order.filter((b) => b !== short);
-  const groups: number[][] = [];
-  for (let i = 0; i < full.length; i += layout.blocksPerChunk) groups.push(full.slice(i, i + layout.blocksPerChunk));
+  // Blocks are kept as indices (block b is rows [b·blockRows, …)): at 10⁷ rows an object per
+  // block cost 275 MiB; only the chunks being loaded build their parts.
+  const { blockRows, blocksPerChunk } = layout;
+  const count = Math.ceil(n / blockRows);
+  const rowsOf = (b: number): number => Math.min(blockRows, n - b * blockRows);
+  const short = rowsOf(count - 1) < blockRows ? count - 1 : -1;
+  // the order epochChunkOrder draws for `count` blocks
+  const perm = epochPermutation(count, mixSeed(seed, 0x63686e6b), epoch);
+  const full = short >= 0 ? perm.filter((b) => b !== short) : perm;
+  const bounds: [number, number][] = [];
+  for (let i = 0; i < full.length; i += blocksPerChunk) bounds.push([i, Math.min(i + blocksPerChunk, full.length)]);
   // the short block joins the leftover blocks, so every other chunk holds whole minibatches
-  if (short >= 0) {
-    if (groups.length === 0 || groups.at(-1)!.length === layout.blocksPerChunk) groups.push([]);
-    groups.at(-1)!.push(short);
-  }
-  const chunks = groups.map((g): EpochChunk => {
-    const parts = g.sort((a, b) => a - b).map((b) => blocks[b]!);
-    return { parts, rows: parts.reduce((s, p) => s + p.rows, 0) };
+  const shortAlone = short >= 0 && (bounds.length === 0 || bounds.at(-1)![1] - bounds.at(-1)![0] === blocksPerChunk);
+  if (shortAlone) bounds.push([full.length, full.length]);
+  const recent: { k: number; parts: Chunk[] }[] = [];
+  const partsOf = (k: number): Chunk[] => {
+    const hit = recent.find((r) => r.k === k);
+    if (hit) return hit.parts;
+    const [i0, i1] = bounds[k]!;
+    const ids = Array.from(full.subarray(i0, i1));
+    if (short >= 0 && k === bounds.length - 1) ids.push(short);
+    const parts = ids.sort((x, y) => x - y).map((id): Chunk => ({ r0: id * blockRows, rows: rowsOf(id) }));
+    recent.unshift({ k, parts });
+    if (recent.length > 3) recent.pop();
+    return parts;
+  };
+  const chunks = bounds.map(([i0, i1], k): EpochChunk => {
+    const rows = (i1 - i0) * blockRows + (short >= 0 && k === bounds.length - 1 ? rowsOf(short) : 0);
+    return { rows, get parts(): Chunk[] { return partsOf(k); } };
   });
   return { chunks, within: (k: number) => epochPermutation(chunks[k]!.rows, mixSeed(seed, 0x67727570, k), epoch) };
 }
