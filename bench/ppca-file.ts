@@ -3,7 +3,7 @@
 // (docs/scale-results.md). Written to FILE.partial, then renamed.
 //   npx tsx bench/ppca-file.ts FILE.npy --n 680000 [--D 784] [--d 10] [--seed 1]
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
-import { encodeNpy } from '../src/data/npy.ts';
+import { encodeNpyHeader } from '../src/data/npy.ts';
 import { generatedPpca } from '../src/data/generated.ts';
 
 const args = process.argv.slice(2);
@@ -16,14 +16,7 @@ if (!file || !file.endsWith('.npy')) throw new Error('usage: npx tsx bench/ppca-
 const n = arg('n', 100_000);
 const D = arg('D', 784);
 const src = generatedPpca({ n, D, d: arg('d', 10), seed: arg('seed', 1), name: file });
-// the header of an n×D array: encodeNpy of no rows, with the shape patched in
-const header = encodeNpy(new Float32Array(0), 0, D);
-const text = new TextDecoder('latin1').decode(header.subarray(10)).replace('(0, ', `(${n}, `);
-const padded = text.trimEnd().padEnd(Math.ceil((10 + text.trimEnd().length + 1) / 64) * 64 - 11) + '\n';
-const head = new Uint8Array(10 + padded.length);
-head.set(header.subarray(0, 8));
-new DataView(head.buffer).setUint16(8, padded.length, true);
-head.set(new TextEncoder().encode(padded), 10);
+const head = encodeNpyHeader(n, D);
 const fd = openSync(`${file}.partial`, 'w');
 writeSync(fd, head);
 const R = 8192;

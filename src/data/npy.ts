@@ -164,18 +164,26 @@ export function parseNpy(bytes: Uint8Array, opts: { source?: string; missing?: M
   return makeDataset(source, x, n, D);
 }
 
-/** A 2-D little-endian float32 .npy file (format 1.0) of n rows of D. */
-export function encodeNpy(x: Float32Array, n: number, D: number): Uint8Array {
-  if (x.length !== n * D) throw new Error(`encodeNpy: ${x.length} values do not make ${n} rows of ${D}`);
+/** The header of a 2-D little-endian float32 .npy file (format 1.0) of n rows of D: write the rows after it (files written a slice at a time). */
+export function encodeNpyHeader(n: number, D: number): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${n}, ${D}), }`;
   // magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const out = new Uint8Array(10 + header.length + 4 * x.length);
+  const out = new Uint8Array(10 + header.length);
   out.set(MAGIC, 0);
   out[6] = 1;
   new DataView(out.buffer).setUint16(8, header.length, true);
   out.set(new TextEncoder().encode(header), 10);
-  const dv = new DataView(out.buffer, 10 + header.length);
+  return out;
+}
+
+/** A 2-D little-endian float32 .npy file (format 1.0) of n rows of D. */
+export function encodeNpy(x: Float32Array, n: number, D: number): Uint8Array {
+  if (x.length !== n * D) throw new Error(`encodeNpy: ${x.length} values do not make ${n} rows of ${D}`);
+  const head = encodeNpyHeader(n, D);
+  const out = new Uint8Array(head.length + 4 * x.length);
+  out.set(head, 0);
+  const dv = new DataView(out.buffer, head.length);
   for (let i = 0; i < x.length; i++) dv.setFloat32(4 * i, x[i]!, true);
   return out;
 }
