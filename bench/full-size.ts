@@ -31,6 +31,10 @@ const epochs = Number(arg('epochs', '1'));
 const vaeBatch = Number(arg('vae-batch', '512'));
 const testSubset = Number(arg('test-subset', '0'));
 const TILES = 7;
+// a target 'ADAPTER-chunked' forces the data into 128 MiB device buffers (Chrome's default binding),
+// for an adapter whose own binding limit would hold the training rows in one
+const CHUNKED = /-chunked$/;
+const CHUNK_ROWS_128MIB = Math.floor(2 ** 27 / (784 * 4));
 
 /** Writes MNIST's 10,000 rows TILES times to `file` (via file.partial), a tile at a time. */
 function writeTiled(file: string): { n: number; D: number } {
@@ -75,7 +79,7 @@ const modelFile = (file: string, target: string): string => join(file, '..', `${
 
 function trainArgs(file: string, target: string, method: string): string[] {
   const runDir = join(file, '..', `${target}-${method}`);
-  const backend = target === 'cpu' ? ['--backend', 'cpu'] : ['--backend', 'webgpu', '--adapter', target];
+  const backend = target === 'cpu' ? ['--backend', 'cpu'] : ['--backend', 'webgpu', '--adapter', target.replace(CHUNKED, '')];
   const common = ['--data', file, '--seed', '1', '--json', '--run-dir', runDir, ...backend, ...(testSubset > 0 ? ['--test-subset', String(testSubset)] : [])];
   if (method.startsWith('eval:')) {
     // the estimators evaluate the CPU backend's EM model (this backend's when there is none), so differences are the estimator's own
@@ -91,13 +95,22 @@ function trainArgs(file: string, target: string, method: string): string[] {
 
 const rate = (rows: number | undefined, seconds: number | undefined): number | undefined => (rows !== undefined && seconds ? rows / seconds : undefined);
 
+/** The adapter as the run's JSON names it: device and description, with its binding limit. */
+function adapterName(a: unknown): string | null {
+  if (a === null || typeof a !== 'object') return null;
+  const { device, description, limits } = a as { device?: string; description?: string; limits?: { maxStorageBufferBindingSize?: number } };
+  const binding = limits?.maxStorageBufferBindingSize;
+  return `${device ?? ''} ${description ?? ''}${binding ? ` (binding ${(binding / 2 ** 20).toFixed(0)} MiB)` : ''}`.trim();
+}
+
 function runOne(file: string, target: string, method: string): Run {
   const cli = trainArgs(file, target, method);
-  const command = `latentgpu ${cli.join(' ')}`.replaceAll(join(file, '..'), 'TMP');
+  const command = `${CHUNKED.test(target) ? `LATENTGPU_CHUNK_ROWS=${CHUNK_ROWS_128MIB} ` : ''}latentgpu ${cli.join(' ')}`.replaceAll(join(file, '..'), 'TMP');
   const load0 = loadavg()[0]!;
   const t0 = performance.now();
   const r = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...cli], {
-    cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LATENTGPU_DEBUG: '' },
+    cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26,
+    env: { ...process.env, LATENTGPU_DEBUG: '', ...(CHUNKED.test(target) ? { LATENTGPU_CHUNK_ROWS: String(CHUNK_ROWS_128MIB) } : {}) },
   });
   const wallSeconds = (performance.now() - t0) / 1000;
   const load: [number, number] = [load0, loadavg()[0]!];
@@ -118,7 +131,7 @@ function runOne(file: string, target: string, method: string): Run {
   // rows visited: iterations × n for exact EM, epochs × n for the minibatch methods, n once for the closed form
   const passes = method === 'closed' || method.startsWith('eval:') ? 1 : method === 'sem' || method === 'oem' || method === 'vae' ? epochs : (num('iterations') ?? iters);
   return {
-    ...base, ok: true, adapter: (j.adapter as string | null) ?? null, nTrain, nTest: num('n_test'), train, test,
+    ...base, ok: true, adapter: adapterName(j.adapter), nTrain, nTest: num('n_test'), train, test,
     iterations: num('iterations'), seconds,
     samplesPerSecond: num('samples_per_second') ?? (method.startsWith('eval:') ? rate(num('n'), seconds) : rate(nTrain === undefined ? undefined : nTrain * passes, seconds)),
   };
