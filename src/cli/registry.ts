@@ -95,11 +95,14 @@ const IMPUTE = option('--impute <file>', 'ppca em, fa em --missing nan: write th
 const EVAL_MISSING = option('--missing <how>', 'ppca, fa: NaN in the evaluated data marks a missing entry; the observed-data log-likelihood (default: NaN is an error)', ['nan']);
 const EVAL_IMPUTE = option('--impute <file>', 'ppca --missing nan: write the evaluated rows with missing entries imputed (posterior mean) as .npy', String);
 
-/** --missing nan and --impute FILE of an exact-EM train (ppca, fa); --impute must not land on a file the run reads or writes */
-function missingTrainConfig(v: OptionValues): { missing?: 'nan'; impute?: string; imputeKeep?: [string, string][] } {
+/**
+ * --missing nan and --impute FILE (exact-EM train of ppca and fa, ppca eval); --impute must not
+ * land on a file the run reads or writes (`paths`: the flags to check, e.g. --data, --test, --out).
+ */
+function missingConfig(v: OptionValues, paths: [string, unknown][]): { missing?: 'nan'; impute?: string; imputeKeep?: [string, string][] } {
   if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
   if (v.missing !== 'nan') return {};
-  const keep = [['--data', v.data], ['--test', v.test], ['--out', v.out]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
+  const keep = paths.filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
   return { missing: 'nan', ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) };
 }
 
@@ -132,7 +135,7 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
     const run = { ...runConfig(v, facts), ...(facts.synthetic ? { synthetic: facts.synthetic } : {}) };
     if (method === 'closed') return { ...run, method };
     if (isEm(method)) {
-      return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missingTrainConfig(v) };
+      return { ...run, method, iters: num(v.iters, D.iters), tol: num(v.tol, D.tol), ...missingConfig(v, [['--data', v.data], ['--test', v.test], ['--out', v.out]]) };
     }
     const stochastic = stochasticConfig('ppca', v, facts.rows, D.epochs);
     if (method === 'oem') return { ...run, ...stochastic, method, kappa: num(v.kappa, D.oem.kappa) };
@@ -143,14 +146,12 @@ export const PPCA: ModelEntry<PpcaTrainConfig, PpcaEvalConfig> = {
   },
   minibatches: (cfg) => ('batch' in cfg ? { epochs: cfg.epochs, batch: cfg.batch, perStep: 1 } : null),
   evalConfig(v, file) {
-    if (v.impute !== undefined && !v.missing) throw new Error('--impute FILE goes with --missing nan (it writes the imputed missing entries)');
-    // --impute must not land on a file the run reads
-    const keep = [['--data', v.data], ['--test', v.test]].filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== 'mnist' && f[1] !== 'synthetic');
+    const missing = missingConfig(v, [['--data', v.data], ['--test', v.test]]);
     return {
       ...evalConfig(v, file, PPCA_DEFAULTS.samples),
       estimator: (v.estimator ?? 'exact') as PpcaEvalConfig['estimator'],
       q: v.q === 'mean-field' ? 'mean-field' : 'posterior',
-      ...(v.missing === 'nan' ? { missing: 'nan' as const, ...(v.impute !== undefined ? { impute: String(v.impute), imputeKeep: keep } : {}) } : {}),
+      ...missing,
     };
   },
   load: () => import('./ppca.ts'),
@@ -185,7 +186,7 @@ export const FA: ModelEntry<FaTrainConfig, FaEvalConfig> = {
       const batch = v.batch === undefined ? Math.min(FA_SEM_DEFAULTS.batch, facts.rows) : Number(v.batch);
       return { ...run, iters: 0, tol: 0, epochs: num(v.epochs, FA_SEM_DEFAULTS.epochs), batch, kappa: num(v.kappa, FA_SEM_DEFAULTS.kappa), tau: num(v.tau, FA_SEM_DEFAULTS.tau) };
     }
-    return { ...run, iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol), ...missingTrainConfig(v) };
+    return { ...run, iters: num(v.iters, FA_DEFAULTS.iters), tol: num(v.tol, FA_DEFAULTS.tol), ...missingConfig(v, [['--data', v.data], ['--test', v.test], ['--out', v.out]]) };
   },
   minibatches: (cfg) => (cfg.method === 'sem' && cfg.batch !== undefined ? { epochs: cfg.epochs ?? FA_SEM_DEFAULTS.epochs, batch: cfg.batch, perStep: 1 } : null),
   evalConfig(v, file) {
