@@ -511,7 +511,7 @@ class StreamFeed {
   private readonly globalHost: Uint32Array;
   private readonly views = new Map<string, { local: Tensor; global: Tensor }>();
   private plan: { epoch: number; chunks: EpochChunk[]; within: (k: number) => Uint32Array; starts: number[] } | null = null;
-  private nextPlan: { epoch: number; chunks: EpochChunk[] } | null = null;
+  private nextPlan: { epoch: number; chunks: EpochChunk[]; within: (k: number) => Uint32Array } | null = null;
   private loaded: { pos: number; x: Tensor } | null = null;
 
   constructor(private readonly be: Backend, private readonly stream: ChunkStream, private readonly size: number,
@@ -529,7 +529,8 @@ class StreamFeed {
   /** minibatch b of the epoch, its chunk resident */
   async batch(epoch: number, b: number): Promise<Pick<StepInput, 'idx' | 'idxHost' | 'rows' | 'chunk'>> {
     if (this.plan?.epoch !== epoch) {
-      const { chunks, within } = streamEpoch(this.stream.n, this.layout, this.seed, epoch);
+      // the plan read ahead for the previous epoch's last chunk, when it is this epoch's
+      const { chunks, within } = this.nextPlan?.epoch === epoch ? this.nextPlan : streamEpoch(this.stream.n, this.layout, this.seed, epoch);
       const starts = [0];
       for (const c of chunks) starts.push(starts.at(-1)! + Math.ceil(c.rows / this.size));
       this.plan = { epoch, chunks, within, starts };
@@ -579,7 +580,7 @@ class StreamFeed {
     if (pos + 1 < plan.chunks.length) return plan.chunks[pos + 1];
     const e = plan.epoch + 1;
     if (e >= this.epochs) return undefined;
-    if (this.nextPlan?.epoch !== e) this.nextPlan = { epoch: e, chunks: streamEpoch(this.stream.n, this.layout, this.seed, e).chunks };
+    if (this.nextPlan?.epoch !== e) this.nextPlan = { epoch: e, ...streamEpoch(this.stream.n, this.layout, this.seed, e) };
     return this.nextPlan.chunks[0];
   }
 
