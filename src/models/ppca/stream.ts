@@ -119,6 +119,7 @@ export class PpcaStream implements StreamedRows {
   readonly norms: Float64Array | null;
   private plan: { seed: number; epoch: number; chunks: EpochChunk[]; within: (k: number) => Uint32Array; starts: number[] } | null = null;
   private loaded: { pos: number; perm: Uint32Array; x: Tensor } | null = null;
+  private lastDrawn: { seed: number; epoch: number; order: ReturnType<typeof streamEpoch> } | null = null;
   private readonly rowsOut: Uint32Array;
 
   private constructor(readonly backend: Backend, readonly source: RowSource, readonly stats: ColumnStats, readonly batch: number, opts: PpcaStreamOptions) {
@@ -142,9 +143,15 @@ export class PpcaStream implements StreamedRows {
     return new PpcaStream(backend, source, stats, opts.batch, opts);
   }
 
+  /** streamEpoch's order for (seed, epoch); the last one drawn is kept (the next epoch's, read ahead at an epoch's end) */
+  private drawn(seed: number, epoch: number): ReturnType<typeof streamEpoch> {
+    if (this.lastDrawn?.seed !== seed || this.lastDrawn.epoch !== epoch) this.lastDrawn = { seed, epoch, order: streamEpoch(this.n, this.layout, seed, epoch) };
+    return this.lastDrawn.order;
+  }
+
   private epochPlan(seed: number, epoch: number): NonNullable<PpcaStream['plan']> {
     if (this.plan?.epoch === epoch && this.plan.seed === seed) return this.plan;
-    const { chunks, within } = streamEpoch(this.n, this.layout, seed, epoch);
+    const { chunks, within } = this.drawn(seed, epoch);
     const starts = [0];
     for (const c of chunks) starts.push(starts.at(-1)! + Math.ceil(c.rows / this.batch));
     need(starts.at(-1) === this.stepsPerEpoch, 'ppca stream', `an epoch of ${starts.at(-1)} minibatches, expected ${this.stepsPerEpoch}`);
@@ -166,7 +173,7 @@ export class PpcaStream implements StreamedRows {
     while (plan.starts[pos + 1]! <= k) pos++;
     const chunk = plan.chunks[pos]!;
     if (this.loaded?.pos !== pos) {
-      const next = pos + 1 < plan.chunks.length ? plan.chunks[pos + 1]! : streamEpoch(this.n, this.layout, seed, epoch + 1).chunks[0]!;
+      const next = pos + 1 < plan.chunks.length ? plan.chunks[pos + 1]! : this.drawn(seed, epoch + 1).chunks[0]!;
       const { x } = await this.stream.loadParts(chunk.parts, next.parts);
       this.loaded = { pos, perm: plan.within(pos), x };
     }
